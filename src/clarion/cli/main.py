@@ -1,0 +1,171 @@
+"""``clarion``: run the server and administer its data directory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clarion.config import Settings
+
+_SERVE_OPTIONS = (
+    "host",
+    "http_port",
+    "grpc_port",
+    "data_dir",
+    "database_url",
+    "tls_cert",
+    "tls_key",
+)
+
+
+def _settings(**cli_values: Any) -> Settings:
+    """Flags given on the command line win over ``CLARION_*`` variables and defaults."""
+    try:
+        return Settings(**{key: value for key, value in cli_values.items() if value is not None})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _data_dir_option(func: Any) -> Any:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Data directory [env CLARION_DATA_DIR; default ~/.local/share/clarion].",
+    )(func)
+
+
+@click.group()
+@click.version_option(package_name="clarion")
+def main() -> None:
+    """Clarion: the Clarifai API, self-hosted."""
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [env CLARION_HOST; default 127.0.0.1].")
+@click.option("--http-port", type=int, help="HTTP+JSON port [env CLARION_HTTP_PORT; default 8080].")
+@click.option("--grpc-port", type=int, help="gRPC port [env CLARION_GRPC_PORT; default 18080].")
+@_data_dir_option
+@click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL; default SQLite].")
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate for TLS on both ports [env CLARION_TLS_CERT].",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM private key for --tls-cert [env CLARION_TLS_KEY].",
+)
+def serve(**options: Any) -> None:
+    """Start the gRPC and HTTP+JSON servers."""
+    settings = _settings(**{key: options[key] for key in _SERVE_OPTIONS})
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    # Alembic narrates every plugin it loads at INFO; migrations that run still show.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    from clarion.server.app import ADMIN_PAT_FILE, build_server
+
+    server = build_server(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    click.echo(f"Data directory: {settings.data_dir}")
+    click.echo(f"gRPC:      {settings.host}:{server.grpc_port}")
+    scheme = "https" if settings.tls_enabled else "http"
+    click.echo(f"HTTP+JSON: {scheme}://{settings.host}:{server.http_port}")
+    if server.new_admin_pat:
+        click.echo(
+            f"Created user '{settings.admin_user}' with this PAT (shown once; also in "
+            f"{settings.data_dir / ADMIN_PAT_FILE}): {server.new_admin_pat}"
+        )
+    sys.stdout.flush()
+    await stop.wait()
+    click.echo("Stopping: finishing in-flight calls")
+    await server.stop()
+
+
+@main.group()
+def users() -> None:
+    """Manage users in the data directory."""
+
+
+@users.command("create")
+@click.argument("user_id")
+@_data_dir_option
+@click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL].")
+def users_create(user_id: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Create USER_ID with a new PAT; the PAT is the last word printed."""
+    admin = _open_admin(data_dir, database_url)
+    _run_admin(lambda: admin.users.create_user(user_id))
+    token = _run_admin(lambda: admin.users.create_pat(user_id, description="created by the CLI"))
+    click.echo(f"Created user {user_id} with PAT {token}")
+
+
+@main.group()
+def pats() -> None:
+    """Manage personal access tokens."""
+
+
+@pats.command("create")
+@click.argument("user_id")
+@click.option("--description", default="created by the CLI", help="What the PAT is for.")
+@_data_dir_option
+@click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL].")
+def pats_create(
+    user_id: str, description: str, data_dir: Path | None, database_url: str | None
+) -> None:
+    """Create a PAT for USER_ID; the PAT is the last word printed."""
+    admin = _open_admin(data_dir, database_url)
+    token = _run_admin(lambda: admin.users.create_pat(user_id, description=description))
+    click.echo(f"Created PAT for {user_id}: {token}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    help="Host name or IP the certificate is for (repeatable) [default localhost, 127.0.0.1, ::1].",
+)
+def certs(directory: Path, names: tuple[str, ...]) -> None:
+    """Write a local CA and a server certificate into DIRECTORY for TLS clients."""
+    from clarion.server.tls import DEFAULT_NAMES, write_local_certificates
+
+    paths = write_local_certificates(directory, names or DEFAULT_NAMES)
+    click.echo(f"CA certificate (give it to clients): {paths.ca_cert}")
+    click.echo(f"Server certificate: {paths.server_cert}")
+    click.echo(f"Server key:         {paths.server_key}")
+    click.echo(
+        f"Serve with: clarion serve --tls-cert {paths.server_cert} --tls-key {paths.server_key}"
+    )
+
+
+def _open_admin(data_dir: Path | None, database_url: str | None) -> Any:
+    from clarion.server.app import open_admin
+
+    return open_admin(_settings(data_dir=data_dir, database_url=database_url))
+
+
+def _run_admin(action: Any) -> Any:
+    from clarion.errors import ApiError
+
+    try:
+        return action()
+    except ApiError as error:
+        raise click.ClickException(error.description) from error

@@ -1,0 +1,71 @@
+"""Settings: the one place that reads the environment.
+
+Precedence is CLI flag > environment (``CLARION_*``) > default. Settings are built once (by the
+CLI or a test) and passed down; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The largest message protobuf can encode is 2 GiB - 1 bytes; gRPC cannot take more either.
+PROTOBUF_MAX_BYTES = 2**31 - 1
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/clarion``, else ``~/.local/share/clarion``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "clarion"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; each field is also ``CLARION_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CLARION_", frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address both servers listen on.")
+    http_port: int = Field(8080, ge=0, le=65535, description="HTTP+JSON port (0 picks a free one).")
+    grpc_port: int = Field(18080, ge=0, le=65535, description="gRPC port (0 picks a free one).")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory holding the SQLite database, blobs and the admin PAT file.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file clarion.db in the data directory."
+    )
+    tls_cert: Path | None = Field(None, description="PEM certificate: serve both ports over TLS.")
+    tls_key: Path | None = Field(None, description="PEM private key for --tls-cert.")
+    admin_user: str = Field("admin", description="User created on a new data directory.")
+    admin_pat: SecretStr | None = Field(
+        None, description="PAT given to the admin user on a new data directory (else generated)."
+    )
+    max_request_bytes: int = Field(
+        PROTOBUF_MAX_BYTES,
+        ge=1024,
+        le=PROTOBUF_MAX_BYTES,
+        description="Largest request accepted, in bytes (gRPC message; HTTP body after base64).",
+    )
+    shutdown_grace_seconds: float = Field(
+        10.0, ge=0, description="On SIGTERM, how long in-flight calls get to finish."
+    )
+    log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the setting, or the SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'clarion.db'}"
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None
+
+    @property
+    def max_http_body_bytes(self) -> int:
+        """JSON carries bytes as base64 (4/3 larger); the rest is room for the JSON around them."""
+        return self.max_request_bytes * 3 // 2

@@ -1,0 +1,198 @@
+"""The one error tree of Clarion, shared by the server and the client.
+
+Each class declares, as class data, the Clarifai ``StatusCode`` it answers with, the HTTP
+status the HTTP+JSON gateway uses, and the gRPC code a client would map it to. Defining a
+subclass registers it, so the server maps exception -> response and a client maps
+response -> exception from the same tables (see ``error_class_for_code``).
+
+    ApiError                       the server answered with a non-success status
+    ├── InvalidArgument            11102 CONN_INVALID_REQUEST
+    │   ├── BadRequestFormat       11100 CONN_BAD_REQUEST_FORMAT
+    │   └── RequestTooLarge        40033 RPC_MAX_MESSAGE_SIZE_EXCEEDED
+    ├── Unauthenticated            11008 CONN_KEY_INVALID
+    ├── PermissionDenied           11007 CONN_INSUFFICIENT_SCOPES
+    │   └── AuthMethodNotAllowed   11200 CONN_AUTH_METHOD_DISABLED
+    ├── NotFound                   11101 CONN_DOES_NOT_EXIST
+    │   └── RouteNotFound
+    ├── AlreadyExists              11102 CONN_INVALID_REQUEST (HTTP 409)
+    ├── MethodNotAllowed           11103 CONN_METHOD_NOT_ALLOWED
+    ├── NotImplementedMethod       10040 NOT_IMPLEMENTED
+    ├── ResourceExhausted          11005 CONN_THROTTLED
+    ├── Unavailable                40031 RPC_SERVER_UNAVAILABLE
+    └── Internal                   98004 INTERNAL_SERVER_ISSUE
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+SUCCESS = 10000
+
+_BY_CODE: dict[int, type[ApiError]] = {}
+_HTTP_BY_CODE: dict[int, int] = {SUCCESS: 200}
+
+
+class ApiError(Exception):
+    """A request failed with a Clarifai status; ``description`` is meant for a person."""
+
+    status_code: ClassVar[int] = 98004
+    http_status: ClassVar[int] = 500
+    grpc_code: ClassVar[str] = "INTERNAL"
+    default_description: ClassVar[str] = "Internal error"
+
+    def __init__(self, description: str | None = None, *, details: str = "") -> None:
+        self.description = description or self.default_description
+        self.details = details
+        super().__init__(self.description)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # The first class declaring a code is the most general one: clients map to it.
+        _BY_CODE.setdefault(cls.status_code, cls)
+        _HTTP_BY_CODE.setdefault(cls.status_code, cls.http_status)
+
+
+class InvalidArgument(ApiError):
+    """The request is well formed but asks for something invalid."""
+
+    status_code = 11102
+    http_status = 400
+    grpc_code = "INVALID_ARGUMENT"
+    default_description = "Invalid request"
+
+
+class BadRequestFormat(InvalidArgument):
+    """The request body or query string does not parse as the method's request message."""
+
+    status_code = 11100
+    default_description = "Bad request format"
+
+
+class RequestTooLarge(InvalidArgument):
+    """The request is larger than the server accepts."""
+
+    status_code = 40033
+    http_status = 413
+    grpc_code = "RESOURCE_EXHAUSTED"
+    default_description = "Request too large"
+
+
+class Unauthenticated(ApiError):
+    """The credential is missing, malformed, unknown, expired, or not valid for this app."""
+
+    status_code = 11008
+    http_status = 401
+    grpc_code = "UNAUTHENTICATED"
+    # The exact text the official clients' tests compare against.
+    default_description = "Invalid API key or Invalid API key/application pair"
+
+
+class PermissionDenied(ApiError):
+    """The credential is valid but lacks a scope the method needs."""
+
+    status_code = 11007
+    http_status = 403
+    grpc_code = "PERMISSION_DENIED"
+    default_description = "Insufficient scopes"
+
+
+class AuthMethodNotAllowed(PermissionDenied):
+    """The method needs a personal access token and was called with an app API key."""
+
+    status_code = 11200
+    default_description = "This method needs a personal access token (PAT), not an app API key"
+
+
+class NotFound(ApiError):
+    """The resource does not exist, or the caller may not see it (the answer is the same)."""
+
+    status_code = 11101
+    http_status = 404
+    grpc_code = "NOT_FOUND"
+    default_description = "Resource does not exist"
+
+    def __init__(self, resource: str, resource_id: str, *, details: str = "") -> None:
+        self.resource = resource
+        self.resource_id = resource_id
+        super().__init__(f"{resource} '{resource_id}' does not exist", details=details)
+
+
+class RouteNotFound(NotFound):
+    """No HTTP binding of the V2 service matches the request path."""
+
+    def __init__(self, verb: str, path: str) -> None:
+        super().__init__("route", f"{verb} {path}")
+        self.description = f"No API route matches {verb} {path}"
+
+
+class AlreadyExists(ApiError):
+    """A resource with that id already exists."""
+
+    status_code = 11102
+    http_status = 409
+    grpc_code = "ALREADY_EXISTS"
+    default_description = "Resource already exists"
+
+    def __init__(self, resource: str, resource_id: str) -> None:
+        self.resource = resource
+        self.resource_id = resource_id
+        super().__init__(f"{resource} '{resource_id}' already exists")
+
+
+class MethodNotAllowed(ApiError):
+    """The path exists but not for this HTTP verb."""
+
+    status_code = 11103
+    http_status = 405
+    grpc_code = "UNIMPLEMENTED"
+    default_description = "Method not allowed"
+
+
+class NotImplementedMethod(ApiError):
+    """The V2 method is routed but Clarion does not implement it yet."""
+
+    status_code = 10040
+    http_status = 501
+    grpc_code = "UNIMPLEMENTED"
+    default_description = "Not implemented"
+
+
+class ResourceExhausted(ApiError):
+    """Too many requests: the official clients back off and retry on this code."""
+
+    status_code = 11005
+    http_status = 429
+    grpc_code = "RESOURCE_EXHAUSTED"
+    default_description = "Too many requests"
+
+
+class Unavailable(ApiError):
+    """The server cannot serve the request now (starting or draining)."""
+
+    status_code = 40031
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+    default_description = "Server unavailable"
+
+
+class Internal(ApiError):
+    """An unexpected failure; the details are in the server log under the request id."""
+
+
+def error_class_for_code(code: int) -> type[ApiError]:
+    """The most general error class answering with ``code`` (``ApiError`` if none)."""
+    return _BY_CODE.get(code, ApiError)
+
+
+def http_status_for_code(code: int) -> int:
+    """The HTTP status the gateway uses for a Clarifai status code."""
+    if code in _HTTP_BY_CODE:
+        return _HTTP_BY_CODE[code]
+    # Clarifai groups codes by family: 10xxx are whole-call outcomes such as MIXED_STATUS,
+    # 98xxx and 99xxx are server faults, and the rest describe a problem with the request.
+    if code < 11000:
+        return 200
+    return 500 if code >= 98000 else 400
+
+
+_HTTP_BY_CODE[ApiError.status_code] = ApiError.http_status

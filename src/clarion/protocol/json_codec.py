@@ -1,0 +1,235 @@
+"""Protobuf <-> JSON as the Clarifai HTTP+JSON API speaks it (PROTOCOL.md §2.2).
+
+Out: proto field names, enums (status codes included) as numbers, bytes as base64, and every
+field whose ``cl_default_float`` is non-zero (``Concept.value``) always present, because the
+official client reads a missing one as that default. In: both field spellings, enums by name or
+number, a missing ``cl_default_float`` field read as its default, GET query strings with dotted
+keys, repeated keys and ``True``/``true``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any, cast
+
+from clarifai_grpc.grpc.api.utils import extensions_pb2
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from clarion.errors import BadRequestFormat
+
+JsonObject = dict[str, Any]
+FieldPath = tuple[str, ...]
+
+_WELL_KNOWN_PREFIX = "google.protobuf."
+_TRUE = frozenset({"true", "True", "TRUE", "1"})
+_FALSE = frozenset({"false", "False", "FALSE", "0"})
+_INT_TYPES = frozenset(
+    {
+        FieldDescriptor.TYPE_INT32,
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT32,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT32,
+        FieldDescriptor.TYPE_SINT64,
+        FieldDescriptor.TYPE_FIXED32,
+        FieldDescriptor.TYPE_FIXED64,
+        FieldDescriptor.TYPE_SFIXED32,
+        FieldDescriptor.TYPE_SFIXED64,
+    }
+)
+_FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE})
+
+
+def message_to_json(message: Message) -> JsonObject:
+    """The JSON object for ``message``, as the official clients expect to read it."""
+    data: JsonObject = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, use_integers_for_enums=True
+    )
+    _emit_default_floats(message, data)
+    return data
+
+
+def json_to_message(data: object, message_type: type[Message]) -> Message:
+    """Parse a decoded JSON value into ``message_type``; a mismatch is ``BadRequestFormat``."""
+    if not isinstance(data, dict):
+        raise BadRequestFormat(f"Expected a JSON object, got {type(data).__name__}")
+    message = message_type()
+    try:
+        json_format.ParseDict(data, message)
+    except json_format.ParseError as exc:
+        raise BadRequestFormat(f"Invalid request: {exc}") from exc
+    _fill_default_floats(message, data)
+    return message
+
+
+def decode_json_body(body: bytes) -> JsonObject:
+    """The JSON object in a request body; an empty body is an empty object."""
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequestFormat(f"Request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadRequestFormat(f"Request body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def descriptor_of(message_type: type[Message]) -> Descriptor:
+    return cast(Descriptor, message_type.DESCRIPTOR)
+
+
+def query_to_json(items: Iterable[tuple[str, str]], message_type: type[Message]) -> JsonObject:
+    """Turn ``user_app_id.app_id=x&ids=a&ids=b&flag=True`` into JSON for ``message_type``."""
+    descriptor = descriptor_of(message_type)
+    data: JsonObject = {}
+    for key, raw in items:
+        path = tuple(key.split("."))
+        field = _field_at(descriptor, path, key)
+        value = _scalar_from_text(field, raw, key)
+        if field.is_repeated:
+            _container_at(data, path[:-1])[field.name] = [
+                *_container_at(data, path[:-1]).get(field.name, []),
+                value,
+            ]
+        else:
+            _container_at(data, path[:-1])[field.name] = value
+    return data
+
+
+def set_path_params(
+    data: JsonObject, params: Mapping[FieldPath, str], message_type: type[Message]
+) -> None:
+    """Write URL path parameters into ``data``; they override the body and the query."""
+    descriptor = descriptor_of(message_type)
+    for path, raw in params.items():
+        field = _field_at(descriptor, path, ".".join(path))
+        container = _container_at(data, path[:-1], descriptor)
+        container.pop(field.json_name, None)
+        container[field.name] = _scalar_from_text(field, raw, ".".join(path))
+
+
+def _field_at(descriptor: Descriptor, path: FieldPath, key: str) -> FieldDescriptor:
+    current: Descriptor | None = descriptor
+    field: FieldDescriptor | None = None
+    for name in path:
+        if current is None:
+            raise BadRequestFormat(f"Unknown parameter '{key}': '{field.name}' has no fields")  # type: ignore[union-attr]
+        field = _find_field(current, name)
+        if field is None:
+            raise BadRequestFormat(f"Unknown parameter '{key}' for {descriptor.name}")
+        current = field.message_type
+    assert field is not None
+    if field.message_type is not None and not field.message_type.full_name.startswith(
+        _WELL_KNOWN_PREFIX
+    ):
+        raise BadRequestFormat(f"Parameter '{key}' is a message; name one of its fields")
+    return field
+
+
+def _find_field(descriptor: Descriptor, name: str) -> FieldDescriptor | None:
+    field = descriptor.fields_by_name.get(name)
+    if field is not None:
+        return field
+    return next((f for f in descriptor.fields if f.json_name == name), None)
+
+
+def _container_at(
+    data: JsonObject, path: FieldPath, descriptor: Descriptor | None = None
+) -> JsonObject:
+    container = data
+    for name in path:
+        if descriptor is not None:
+            # Move a lowerCamel spelling of the parent to its proto name before filling it.
+            field = _find_field(descriptor, name)
+            if field is not None and field.json_name in container and field.name != field.json_name:
+                container[field.name] = container.pop(field.json_name)
+            descriptor = field.message_type if field is not None else None
+        child = container.setdefault(name, {})
+        if not isinstance(child, dict):
+            raise BadRequestFormat(f"'{name}' must be an object")
+        container = child
+    return container
+
+
+def _scalar_from_text(field: FieldDescriptor, raw: str, key: str) -> object:
+    try:
+        if field.type == FieldDescriptor.TYPE_BOOL:
+            if raw in _TRUE:
+                return True
+            if raw in _FALSE:
+                return False
+            raise ValueError(raw)
+        if field.type in _INT_TYPES:
+            return int(raw)
+        if field.type in _FLOAT_TYPES:
+            return float(raw)
+        if field.type == FieldDescriptor.TYPE_ENUM and raw.lstrip("-").isdigit():
+            return int(raw)
+    except ValueError as exc:
+        raise BadRequestFormat(f"Parameter '{key}' has an invalid value '{raw}'") from exc
+    return raw
+
+
+@cache
+def _default_float_fields(descriptor: Descriptor) -> tuple[tuple[FieldDescriptor, float], ...]:
+    """The fields of ``descriptor`` whose ``cl_default_float`` is non-zero."""
+    found = []
+    for field in descriptor.fields:
+        default = field.GetOptions().Extensions[extensions_pb2.cl_default_float]
+        if default:
+            found.append((field, float(default)))
+    return tuple(found)
+
+
+def _message_fields(message: Message) -> Iterable[tuple[FieldDescriptor, Any]]:
+    for field, value in message.ListFields():
+        if field.message_type is None or field.message_type.full_name.startswith(
+            _WELL_KNOWN_PREFIX
+        ):
+            continue
+        yield field, value
+
+
+def _emit_default_floats(message: Message, data: JsonObject) -> None:
+    for field, _default in _default_float_fields(message.DESCRIPTOR):
+        if field.name not in data:
+            data[field.name] = getattr(message, field.name)
+    for field, value in _message_fields(message):
+        for child, child_data in _children(field, value, data.get(field.name)):
+            _emit_default_floats(child, child_data)
+
+
+def _fill_default_floats(message: Message, data: JsonObject) -> None:
+    for field, default in _default_float_fields(message.DESCRIPTOR):
+        if field.name not in data and field.json_name not in data:
+            setattr(message, field.name, default)
+    for field, value in _message_fields(message):
+        child_json = data.get(field.name, data.get(field.json_name))
+        for child, child_data in _children(field, value, child_json):
+            _fill_default_floats(child, child_data)
+
+
+def _children(
+    field: FieldDescriptor, value: Any, data: object
+) -> Iterable[tuple[Message, JsonObject]]:
+    """Pairs of (sub-message, its JSON object) under one message field."""
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        value_field = field.message_type.fields_by_name["value"]
+        if value_field.message_type is None or not isinstance(data, dict):
+            return
+        for key, child in value.items():
+            child_data = data.get(str(key))
+            if isinstance(child_data, dict):
+                yield child, child_data
+    elif field.is_repeated:
+        if isinstance(data, list):
+            for child, child_data in zip(value, data, strict=False):
+                if isinstance(child_data, dict):
+                    yield child, child_data
+    elif isinstance(data, dict):
+        yield value, data

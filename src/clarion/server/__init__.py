@@ -1,0 +1,1 @@
+"""The servers: gRPC and HTTP+JSON transports, auth, dispatch, and the composition root."""

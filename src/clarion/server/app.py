@@ -1,0 +1,213 @@
+"""The composition root: ``build_server(settings)`` picks the backends and wires everything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import uvicorn
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from clarion.config import Settings
+from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
+from clarion.protocol.routes import RouteTable
+from clarion.server.auth import Authenticator
+from clarion.server.dispatch import Dispatcher
+from clarion.server.grpc import v2_generic_handler
+from clarion.server.http import Readiness, create_http_app
+from clarion.services.apps import AppsService
+from clarion.services.base import Handler
+from clarion.services.keys import KeysService
+from clarion.services.users import UsersService
+from clarion.storage.base import Store
+from clarion.storage.engine import create_db_engine, migrate
+from clarion.storage.sql import SqlStore
+
+log = logging.getLogger("clarion.server")
+
+ADMIN_PAT_FILE = "admin-pat.txt"
+# gRPC keeps a little room under the limit for the framing around the message.
+_GRPC_MAX_SEND = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """Data-directory administration, for the CLI: the same services the API uses."""
+
+    store: Store
+    users: UsersService
+
+
+def open_store(settings: Settings) -> Store:
+    """The store for ``settings``, migrated to the newest schema."""
+    _ensure_private_dir(settings.data_dir)
+    engine = create_db_engine(settings.resolved_database_url)
+    migrate(engine)
+    return SqlStore(engine)
+
+
+def open_admin(settings: Settings) -> Admin:
+    store = open_store(settings)
+    return Admin(store=store, users=UsersService(store))
+
+
+def build_handlers(store: Store) -> dict[str, Handler]:
+    handlers: dict[str, Handler] = {}
+    for service in (UsersService(store), AppsService(store), KeysService(store)):
+        handlers.update(service.handlers())
+    return handlers
+
+
+def build_server(settings: Settings) -> ClarionServer:
+    store = open_store(settings)
+    admin_pat = _bootstrap_admin(settings, UsersService(store))
+    dispatcher = Dispatcher(build_handlers(store), Authenticator(store))
+    return ClarionServer(settings, store, dispatcher, admin_pat)
+
+
+class ClarionServer:
+    """The gRPC and HTTP servers on one event loop, started and stopped together."""
+
+    def __init__(
+        self, settings: Settings, store: Store, dispatcher: Dispatcher, admin_pat: str | None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.dispatcher = dispatcher
+        # Set only when this start created the admin PAT (to be shown once).
+        self.new_admin_pat = admin_pat
+        self.grpc_port = 0
+        self.http_port = 0
+        self._readiness = Readiness()
+        self._health = health.aio.HealthServicer()
+        self._grpc: grpc.aio.Server | None = None
+        self._http: _Uvicorn | None = None
+        self._http_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Bind both ports and serve; ready (``/health``, gRPC health) once both listen."""
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._start_grpc()
+        await self._start_http()
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        self._readiness.ready = True
+        scheme = "https" if self.settings.tls_enabled else "http"
+        log.info(
+            "Clarion serving gRPC on %s:%d and HTTP on %s://%s:%d",
+            self.settings.host,
+            self.grpc_port,
+            scheme,
+            self.settings.host,
+            self.http_port,
+        )
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight calls finish within the grace period, close."""
+        self._readiness.ready = False
+        await self._health.enter_graceful_shutdown()
+        grace = self.settings.shutdown_grace_seconds
+        if self._http is not None:
+            self._http.should_exit = True
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+        if self._http_task is not None:
+            await self._http_task
+        self.store.close()
+        log.info("Clarion stopped")
+
+    async def _set_health(self, status: int) -> None:
+        for service in ("", SERVICE_NAME):
+            await self._health.set(service, status)
+
+    async def _start_grpc(self) -> None:
+        options = [
+            ("grpc.max_receive_message_length", self.settings.max_request_bytes),
+            ("grpc.max_send_message_length", _GRPC_MAX_SEND),
+        ]
+        server = grpc.aio.server(options=options)
+        server.add_generic_rpc_handlers(
+            (v2_generic_handler(v2_methods().values(), self.dispatcher),)
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        address = _grpc_address(self.settings.host, self.settings.grpc_port)
+        if self.settings.tls_enabled:
+            self.grpc_port = server.add_secure_port(address, self._grpc_credentials())
+        else:
+            self.grpc_port = server.add_insecure_port(address)
+        await server.start()
+        self._grpc = server
+
+    def _grpc_credentials(self) -> grpc.ServerCredentials:
+        assert self.settings.tls_cert is not None and self.settings.tls_key is not None
+        pair = (self.settings.tls_key.read_bytes(), self.settings.tls_cert.read_bytes())
+        return grpc.ssl_server_credentials([pair])
+
+    async def _start_http(self) -> None:
+        app = create_http_app(
+            RouteTable(v2_methods().values()),
+            self.dispatcher,
+            self._readiness,
+            self.settings.max_http_body_bytes,
+        )
+        sock = _bind(self.settings.host, self.settings.http_port)
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=max(1, round(self.settings.shutdown_grace_seconds)),
+            ssl_certfile=self.settings.tls_cert if self.settings.tls_enabled else None,
+            ssl_keyfile=self.settings.tls_key if self.settings.tls_enabled else None,
+        )
+        self._http = _Uvicorn(config)
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
+        while not self._http.started:
+            if self._http_task.done():
+                self._http_task.result()
+                raise RuntimeError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.01)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: ``clarion serve`` stops both servers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _grpc_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.create_server((host, port), family=family, reuse_port=False)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _ensure_private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _bootstrap_admin(settings: Settings, users: UsersService) -> str | None:
+    """Create the admin user on a new database; keep a generated PAT in an owner-only file."""
+    preset = settings.admin_pat.get_secret_value() if settings.admin_pat else None
+    token = users.ensure_admin(settings.admin_user, preset)
+    if token is None or preset is not None:
+        return None
+    path = settings.data_dir / ADMIN_PAT_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token

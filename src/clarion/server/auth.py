@@ -1,0 +1,122 @@
+"""Credential -> principal -> the user and app a call targets, with the method's rules.
+
+``authorization: Key <token>`` carries an app API key or a user PAT, told apart by lookup.
+User-level methods (PATAuth) refuse API keys; every method's ``cl_depending_scopes`` must be
+granted by the key (``All`` grants all). ``user_id: "me"`` is the caller, an API key implies its
+app, and another user's app is reachable only where it is public and the method only reads:
+otherwise the answer is the same as for an app that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+
+from clarion.errors import AuthMethodNotAllowed, NotFound, PermissionDenied, Unauthenticated
+from clarion.protocol.descriptor import AuthType, MethodSpec
+from clarion.services.apps import PUBLIC
+from clarion.services.context import CallContext, Principal
+from clarion.services.tokens import hash_token, same_hash
+from clarion.storage.base import AppRecord, Store
+
+ME = "me"
+_KEY_PREFIX = "Key "
+
+
+class Authenticator:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def authenticate(
+        self, method: MethodSpec, request: Message, metadata: Mapping[str, str], req_id: str
+    ) -> CallContext:
+        """The context for this call, or the ``ApiError`` that refuses it."""
+        if method.auth_type == AuthType.NO_AUTH:
+            return CallContext(method=method, req_id=req_id, principal=None)
+        principal = self._principal(metadata)
+        _check_method_allowed(method, principal)
+        user_id, app_id = _requested_user_app(request)
+        if principal.is_pat:
+            user_id, app = self._pat_target(method, principal, user_id, app_id)
+        else:
+            user_id, app = self._api_key_target(method, principal, user_id, app_id)
+        return CallContext(method, req_id, principal, user_id=user_id, app=app)
+
+    def _principal(self, metadata: Mapping[str, str]) -> Principal:
+        token = _token_from(metadata)
+        token_hash = hash_token(token)
+        key = self._store.find_key(token_hash)
+        if key is None or not same_hash(key.token_hash, token_hash):
+            raise Unauthenticated()
+        if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
+            raise Unauthenticated()
+        return Principal(key)
+
+    def _pat_target(
+        self, method: MethodSpec, principal: Principal, user_id: str, app_id: str
+    ) -> tuple[str, AppRecord | None]:
+        if user_id in ("", ME):
+            user_id = principal.user_id
+        if not app_id:
+            return user_id, None
+        app = self._store.get_app(user_id, app_id)
+        if app is None or not _may_use(principal, app, method):
+            raise NotFound("app", app_id)
+        return user_id, app
+
+    def _api_key_target(
+        self, method: MethodSpec, principal: Principal, user_id: str, app_id: str
+    ) -> tuple[str, AppRecord | None]:
+        key = principal.key
+        if user_id in ("", ME):
+            user_id = key.user_id
+        if not app_id and user_id == key.user_id:
+            app_id = key.app_id or ""
+        app = self._store.get_app(user_id, app_id) if app_id else None
+        if app is None or not _may_use(principal, app, method):
+            # The key names one app: any other is the "key/application pair" refusal.
+            raise Unauthenticated()
+        return user_id, app
+
+
+def _token_from(metadata: Mapping[str, str]) -> str:
+    header = metadata.get("authorization", "")
+    if header.startswith(_KEY_PREFIX) and header[len(_KEY_PREFIX) :].strip():
+        return header[len(_KEY_PREFIX) :].strip()
+    session_token = metadata.get("x-clarifai-session-token", "").strip()
+    if session_token:
+        return session_token
+    raise Unauthenticated()
+
+
+def _check_method_allowed(method: MethodSpec, principal: Principal) -> None:
+    if method.auth_type.user_level and not principal.is_pat:
+        raise AuthMethodNotAllowed(
+            f"{method.name} needs a personal access token (PAT); app API keys are refused"
+        )
+    missing = principal.missing_scopes(method.scopes)
+    if missing:
+        raise PermissionDenied(
+            f"This key lacks the scopes {', '.join(missing)} that {method.name} needs"
+        )
+    endpoints = principal.key.endpoints
+    if endpoints and method.name not in endpoints:
+        raise PermissionDenied(f"This key may not call {method.name}")
+
+
+def _requested_user_app(request: Message) -> tuple[str, str]:
+    if "user_app_id" not in request.DESCRIPTOR.fields_by_name:
+        return "", ""
+    user_app_id = request.user_app_id  # type: ignore[attr-defined]
+    return str(user_app_id.user_id), str(user_app_id.app_id)
+
+
+def _may_use(principal: Principal, app: AppRecord, method: MethodSpec) -> bool:
+    """An API key uses its own app; a PAT its user's apps; anyone reads a public app."""
+    if principal.is_pat:
+        owned = app.user_id == principal.user_id
+    else:
+        owned = (app.user_id, app.id) == (principal.key.user_id, principal.key.app_id)
+    return owned or (app.visibility == PUBLIC and method.read_only)

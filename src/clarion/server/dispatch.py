@@ -1,0 +1,70 @@
+"""The one call both transports end in: ``dispatch(method, request, metadata)``."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Mapping
+
+from google.protobuf.message import Message
+
+from clarion.errors import ApiError, Internal, NotImplementedMethod
+from clarion.protocol.descriptor import MethodSpec
+from clarion.server.auth import Authenticator
+from clarion.server.status import error_response, mark_success, new_req_id
+from clarion.services.base import Handler
+
+log = logging.getLogger("clarion.dispatch")
+
+
+class Dispatcher:
+    """Authenticates, runs the method's handler, and always answers with a status."""
+
+    def __init__(self, handlers: Mapping[str, Handler], authenticator: Authenticator) -> None:
+        self._handlers = dict(handlers)
+        self._auth = authenticator
+
+    @property
+    def implemented(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+    async def dispatch(
+        self, method: MethodSpec, request: Message, metadata: Mapping[str, str]
+    ) -> Message:
+        req_id = new_req_id(metadata)
+        started = time.perf_counter()
+        try:
+            response = await self._call(method, request, metadata, req_id)
+            mark_success(response, req_id)
+        except ApiError as error:
+            response = error_response(method.response_type, error, req_id)
+        except Exception:
+            log.exception("internal error in %s req_id=%s", method.name, req_id)
+            response = error_response(method.response_type, Internal(), req_id)
+        code = response.status.code  # type: ignore[attr-defined]
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info("%s code=%s req_id=%s %.1fms", method.name, code, req_id, elapsed_ms)
+        return response
+
+    def error(self, method: MethodSpec, error: ApiError, metadata: Mapping[str, str]) -> Message:
+        """The response for a request that failed before dispatch (it would not parse)."""
+        req_id = new_req_id(metadata)
+        log.info("%s code=%s req_id=%s %s", method.name, error.status_code, req_id, error)
+        return error_response(method.response_type, error, req_id)
+
+    async def _call(
+        self, method: MethodSpec, request: Message, metadata: Mapping[str, str], req_id: str
+    ) -> Message:
+        # Credential and app lookups hit the database: keep them off the event loop.
+        ctx = await asyncio.to_thread(self._auth.authenticate, method, request, metadata, req_id)
+        handler = self._handlers.get(method.name)
+        if handler is None:
+            raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")
+        if inspect.iscoroutinefunction(handler):
+            result = await handler(request, ctx)
+        else:
+            result = await asyncio.to_thread(handler, request, ctx)
+        assert isinstance(result, Message)
+        return result

@@ -1,0 +1,137 @@
+"""The HTTP+JSON transport: every ``google.api.http`` binding, ending in the same dispatch.
+
+Every answer is JSON with a ``status`` object, unknown routes and failures included: the
+official JSON channel ignores the HTTP status and reads the body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from google.protobuf.message import Message
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from clarion.errors import (
+    ApiError,
+    Internal,
+    MethodNotAllowed,
+    RequestTooLarge,
+    RouteNotFound,
+    Unavailable,
+    http_status_for_code,
+)
+from clarion.protocol.json_codec import (
+    JsonObject,
+    decode_json_body,
+    json_to_message,
+    message_to_json,
+    query_to_json,
+    set_path_params,
+)
+from clarion.protocol.routes import RouteMatch, RouteTable
+from clarion.server.dispatch import Dispatcher
+from clarion.server.status import base_error_body, new_req_id
+
+log = logging.getLogger("clarion.http")
+
+# Headers a client may send that the dispatcher reads, as gRPC metadata keys.
+_FORWARDED_HEADERS = ("authorization", "x-clarifai-session-token", "x-clarifai-request-id-prefix")
+_VERBS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+
+
+class Readiness:
+    """Whether the server can serve: false while starting and while draining."""
+
+    def __init__(self) -> None:
+        self.ready = False
+
+
+def create_http_app(
+    routes: RouteTable, dispatcher: Dispatcher, readiness: Readiness, max_body_bytes: int
+) -> Starlette:
+    gateway = _Gateway(routes, dispatcher, max_body_bytes)
+
+    async def health(request: Request) -> Response:
+        if readiness.ready:
+            return JSONResponse({"status": {"code": 10000, "description": "Ok"}})
+        return _error_json(Unavailable("Not ready: the server is starting or draining"), {})
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled HTTP error on %s %s", request.method, request.url.path)
+        return _error_json(Internal(), {})
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/{path:path}", gateway.handle, methods=_VERBS),
+        ],
+        exception_handlers={Exception: internal_error},
+    )
+
+
+class _Gateway:
+    def __init__(self, routes: RouteTable, dispatcher: Dispatcher, max_body_bytes: int) -> None:
+        self._routes = routes
+        self._dispatcher = dispatcher
+        self._max_body_bytes = max_body_bytes
+
+    async def handle(self, request: Request) -> Response:
+        metadata = _metadata(request)
+        verb, path = request.method, request.url.path
+        match = self._routes.match(verb, path)
+        if match is None:
+            if self._routes.verbs_for(path):
+                allowed = ", ".join(sorted(self._routes.verbs_for(path)))
+                return _error_json(MethodNotAllowed(f"{verb} {path}: use {allowed}"), metadata)
+            return _error_json(RouteNotFound(verb, path), metadata)
+        try:
+            message = json_to_message(await self._request_json(request, match), _type(match))
+        except ApiError as error:
+            return _message_json(self._dispatcher.error(match.method, error, metadata))
+        return _message_json(await self._dispatcher.dispatch(match.method, message, metadata))
+
+    async def _request_json(self, request: Request, match: RouteMatch) -> JsonObject:
+        message_type = _type(match)
+        data = {} if request.method == "GET" else decode_json_body(await self._body(request))
+        # grpc-gateway style: the query string fills fields the body left out; path wins.
+        query = query_to_json(request.query_params.multi_items(), message_type)
+        for key, value in query.items():
+            data.setdefault(key, value)
+        set_path_params(data, match.path_params, message_type)
+        return data
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body_bytes:
+            raise self._too_large()
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self._max_body_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self) -> RequestTooLarge:
+        return RequestTooLarge(f"The request body is larger than {self._max_body_bytes} bytes")
+
+
+def _type(match: RouteMatch) -> type[Message]:
+    return match.method.request_type
+
+
+def _metadata(request: Request) -> Mapping[str, str]:
+    return {name: request.headers[name] for name in _FORWARDED_HEADERS if name in request.headers}
+
+
+def _message_json(response: Message) -> JSONResponse:
+    code = response.status.code  # type: ignore[attr-defined]
+    return JSONResponse(message_to_json(response), status_code=http_status_for_code(code))
+
+
+def _error_json(error: ApiError, metadata: Mapping[str, str]) -> JSONResponse:
+    return _message_json(base_error_body(error, new_req_id(metadata)))

@@ -1,0 +1,180 @@
+"""Apps: ``PostApps``, ``GetApp``, ``ListApps``, ``PatchApps``, ``PatchApp``, ``DeleteApp``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_pb2
+
+from clarion.errors import InvalidArgument, NotFound
+from clarion.services.base import (
+    HandlerTable,
+    check_id,
+    conflicts_as,
+    require_app,
+    require_own_user,
+)
+from clarion.services.context import CallContext
+from clarion.services.convert import app_to_proto, struct_to_dict
+from clarion.services.paging import page_of
+from clarion.services.tokens import new_token
+from clarion.storage.base import AppRecord, Store
+
+PRIVATE = 10
+PUBLIC = 50
+_VISIBILITIES = frozenset({0, PRIVATE, 30, PUBLIC})
+PATCH_ACTIONS = ("overwrite", "merge", "remove")
+
+
+class AppsService:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def handlers(self) -> HandlerTable:
+        return {
+            "PostApps": self.post_apps,
+            "GetApp": self.get_app,
+            "ListApps": self.list_apps,
+            "PatchApps": self.patch_apps,
+            "PatchApp": self.patch_app,
+            "DeleteApp": self.delete_app,
+        }
+
+    def post_apps(
+        self, request: service_pb2.PostAppsRequest, ctx: CallContext
+    ) -> service_pb2.MultiAppResponse:
+        user_id = require_own_user(ctx)
+        if not request.apps:
+            raise InvalidArgument("PostApps needs at least one app in 'apps'")
+        new_apps = [_new_app(user_id, app) for app in request.apps]
+        _check_unique_ids(app.id for app in new_apps)
+        with conflicts_as("app", ", ".join(app.id for app in new_apps)):
+            created = self._store.create_apps(new_apps)
+        return service_pb2.MultiAppResponse(apps=[app_to_proto(app) for app in created])
+
+    def get_app(
+        self, request: service_pb2.GetAppRequest, ctx: CallContext
+    ) -> service_pb2.SingleAppResponse:
+        return service_pb2.SingleAppResponse(app=app_to_proto(require_app(ctx)))
+
+    def list_apps(
+        self, request: service_pb2.ListAppsRequest, ctx: CallContext
+    ) -> service_pb2.MultiAppResponse:
+        page = page_of(request.page, request.per_page)
+        # Another user's apps are listed only where that user made them public.
+        found = self._store.list_apps(ctx.user_id, page, public_only=not ctx.own_user)
+        return service_pb2.MultiAppResponse(apps=[app_to_proto(app) for app in found])
+
+    def patch_apps(
+        self, request: service_pb2.PatchAppsRequest, ctx: CallContext
+    ) -> service_pb2.MultiAppResponse:
+        user_id = require_own_user(ctx)
+        action = _patch_action(request.action)
+        current = [self._owned_app(user_id, patch.id) for patch in request.apps]
+        patched = [
+            self._store.update_app(_patched(app, patch, action))
+            for app, patch in zip(current, request.apps, strict=True)
+        ]
+        return service_pb2.MultiAppResponse(apps=[app_to_proto(app) for app in patched])
+
+    def patch_app(
+        self, request: service_pb2.PatchAppRequest, ctx: CallContext
+    ) -> service_pb2.SingleAppResponse:
+        require_own_user(ctx)
+        app = require_app(ctx)
+        patched = self._store.update_app(_patched(app, request.app, _patch_action(request.action)))
+        return service_pb2.SingleAppResponse(app=app_to_proto(patched))
+
+    def delete_app(
+        self, request: service_pb2.DeleteAppRequest, ctx: CallContext
+    ) -> status_pb2.BaseResponse:
+        user_id = require_own_user(ctx)
+        app = require_app(ctx)
+        # Everything in the app (its keys included) goes with it, by foreign-key cascade.
+        if not self._store.delete_app(user_id, app.id):
+            raise NotFound("app", app.id)
+        return status_pb2.BaseResponse()
+
+    def _owned_app(self, user_id: str, app_id: str) -> AppRecord:
+        if not app_id:
+            raise InvalidArgument("Each app to patch needs its 'id'")
+        app = self._store.get_app(user_id, app_id)
+        if app is None:
+            raise NotFound("app", app_id)
+        return app
+
+
+def _new_app(user_id: str, app: resources_pb2.App) -> AppRecord:
+    app_id = check_id("app", app.id) if app.id else new_token()
+    return AppRecord(
+        user_id=user_id,
+        id=app_id,
+        name=app.name or app_id,
+        description=app.description,
+        default_language=app.default_language or "en",
+        default_workflow_id=app.default_workflow_id or app.default_workflow.id,
+        visibility=_visibility(app.visibility.gettable) or PRIVATE,
+        notes=app.notes,
+        metadata=struct_to_dict(app.metadata),
+    )
+
+
+def _check_unique_ids(ids: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for app_id in ids:
+        if app_id in seen:
+            raise InvalidArgument(f"App id '{app_id}' appears twice in one request")
+        seen.add(app_id)
+
+
+def _visibility(value: int) -> int:
+    if value not in _VISIBILITIES:
+        raise InvalidArgument(f"Unknown visibility {value}: use PRIVATE (10) or PUBLIC (50)")
+    return value
+
+
+def _patch_action(action: str) -> str:
+    action = action or "overwrite"
+    if action not in PATCH_ACTIONS:
+        raise InvalidArgument(f"Unknown action '{action}': use one of {', '.join(PATCH_ACTIONS)}")
+    return action
+
+
+def _patched(app: AppRecord, patch: resources_pb2.App, action: str) -> AppRecord:
+    """Fields set in ``patch`` replace the stored ones; metadata follows ``action``."""
+    changes: dict[str, Any] = {
+        name: getattr(patch, name)
+        for name in ("name", "description", "default_language", "default_workflow_id", "notes")
+        if getattr(patch, name)
+    }
+    if patch.HasField("visibility") and patch.visibility.gettable:
+        changes["visibility"] = _visibility(patch.visibility.gettable)
+    if patch.HasField("metadata"):
+        changes["metadata"] = _patched_metadata(
+            app.metadata, struct_to_dict(patch.metadata), action
+        )
+    return replace(app, **changes)
+
+
+def _patched_metadata(
+    current: Mapping[str, Any], patch: Mapping[str, Any], action: str
+) -> dict[str, Any]:
+    if action == "overwrite":
+        return dict(patch)
+    if action == "remove":
+        return {key: value for key, value in current.items() if key not in patch}
+    return deep_merge(current, patch)
+
+
+def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Objects merge key by key; anything else in ``patch`` replaces what ``base`` had."""
+    merged = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,54 @@
+"""What every service shares: the handler type and the checks most methods make."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from google.protobuf.message import Message
+
+from clarion.errors import AlreadyExists, InvalidArgument, NotFound
+from clarion.services.context import CallContext
+from clarion.storage.base import AppRecord
+from clarion.storage.errors import Conflict
+
+# A handler takes the request message and the call context and returns the response message
+# (its status is filled in by the dispatcher). Sync handlers run on a worker thread.
+Handler = Callable[[Any, CallContext], Message | Awaitable[Message]]
+HandlerTable = Mapping[str, Handler]
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_id(kind: str, value: str) -> str:
+    """Ids are 1-64 letters, digits, ``_`` or ``-``: they appear in URL paths."""
+    if not _ID_PATTERN.match(value):
+        raise InvalidArgument(
+            f"Invalid {kind} id '{value}': use 1 to 64 letters, digits, '_' or '-'"
+        )
+    return value
+
+
+def require_app(ctx: CallContext) -> AppRecord:
+    """The app the call targets; the auth step has checked the caller may use it."""
+    if ctx.app is None:
+        raise InvalidArgument("This method needs an app: set user_app_id.app_id")
+    return ctx.app
+
+
+def require_own_user(ctx: CallContext) -> str:
+    """Writes under a user are for that user alone; others see it as absent."""
+    if not ctx.own_user:
+        raise NotFound("user", ctx.user_id)
+    return ctx.user_id
+
+
+@contextmanager
+def conflicts_as(resource: str, resource_id: str) -> Iterator[None]:
+    """Turn a storage uniqueness conflict into ``AlreadyExists`` for the caller."""
+    try:
+        yield
+    except Conflict as exc:
+        raise AlreadyExists(resource, resource_id) from exc

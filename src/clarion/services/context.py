@@ -1,0 +1,59 @@
+"""Who is calling and on what: what the server's auth step hands every handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clarion.protocol.descriptor import MethodSpec
+from clarion.storage.base import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord
+
+ALL_SCOPES = "All"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: a user, through one credential."""
+
+    key: KeyRecord
+
+    @property
+    def user_id(self) -> str:
+        return self.key.user_id
+
+    @property
+    def is_pat(self) -> bool:
+        return self.key.type == PERSONAL_ACCESS_TOKEN
+
+    def has_scopes(self, needed: frozenset[str]) -> bool:
+        return ALL_SCOPES in self.key.scopes or needed <= set(self.key.scopes)
+
+    def missing_scopes(self, needed: frozenset[str]) -> list[str]:
+        if ALL_SCOPES in self.key.scopes:
+            return []
+        return sorted(needed - set(self.key.scopes))
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """One call after authentication: the method, the caller, and the user and app it targets.
+
+    ``user_id`` is never "me" and ``app`` (when the request names an app, or an API key implies
+    one) is an app the caller may use for this method.
+    """
+
+    method: MethodSpec
+    req_id: str
+    principal: Principal | None
+    user_id: str = ""
+    app: AppRecord | None = None
+
+    @property
+    def caller(self) -> Principal:
+        """The principal of a method that needs one (every method but the NoAuth ones)."""
+        assert self.principal is not None, f"{self.method.name} runs without a credential"
+        return self.principal
+
+    @property
+    def own_user(self) -> bool:
+        """True when the call targets the caller's own user."""
+        return self.principal is not None and self.user_id == self.principal.user_id

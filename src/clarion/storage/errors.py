@@ -1,0 +1,15 @@
+"""Storage errors: driver errors never cross the storage boundary raw."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """A storage operation failed."""
+
+
+class Conflict(StorageError):
+    """A write broke a uniqueness or reference rule (an id taken, a parent gone)."""
+
+
+class SchemaTooNew(StorageError):
+    """The database was migrated by a newer Clarion than this one."""

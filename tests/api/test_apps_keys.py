@@ -1,0 +1,319 @@
+"""Users, apps, keys and auth through the official clarifai-grpc client, on both channels."""
+
+from __future__ import annotations
+
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2
+from google.protobuf import struct_pb2
+
+from clarion.testing import RunningServer
+from tests.api.conftest import Api, key_metadata
+from tests.conftest import unique_id
+
+SUCCESS = status_code_pb2.SUCCESS
+INVALID_KEY = "Invalid API key or Invalid API key/application pair"
+
+
+def create_app(api: Api, **fields: object) -> resources_pb2.App:
+    app_id = unique_id("app")
+    response = api.stub.PostApps(
+        service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app_id, **fields)]),
+        metadata=api.pat,
+    )
+    assert response.status.code == SUCCESS, response.status
+    return response.apps[0]
+
+
+def create_key(api: Api, app_id: str, scopes: list[str]) -> str:
+    response = api.stub.PostKeys(
+        service_pb2.PostKeysRequest(
+            user_app_id=resources_pb2.UserAppIDSet(user_id="me"),
+            keys=[
+                resources_pb2.Key(
+                    description="test key",
+                    scopes=scopes,
+                    apps=[resources_pb2.App(id=app_id, user_id="me")],
+                )
+            ],
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == SUCCESS, response.status
+    return str(response.keys[0].id)
+
+
+def test_app_created_with_pat_is_listed(api: Api) -> None:
+    app = create_app(api, name="Pets", description="cats and dogs")
+    assert app.user_id == "admin"
+    assert app.created_at.seconds > 0
+
+    listed = api.stub.ListApps(service_pb2.ListAppsRequest(per_page=1000), metadata=api.pat)
+
+    assert listed.status.code == SUCCESS
+    assert listed.status.req_id
+    by_id = {a.id: a for a in listed.apps}
+    assert by_id[app.id].name == "Pets"
+    assert by_id[app.id].description == "cats and dogs"
+
+
+def test_api_key_implies_its_app(api: Api) -> None:
+    app = create_app(api)
+    key = create_key(api, app.id, ["All"])
+
+    response = api.stub.GetApp(service_pb2.GetAppRequest(), metadata=key_metadata(key))
+
+    assert response.status.code == SUCCESS, response.status
+    assert response.app.id == app.id
+
+
+def test_api_key_is_refused_user_level_methods(api: Api) -> None:
+    key = create_key(api, create_app(api).id, ["All"])
+
+    response = api.stub.PostApps(
+        service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=unique_id("app"))]),
+        metadata=key_metadata(key),
+    )
+
+    assert response.status.code == status_code_pb2.CONN_AUTH_METHOD_DISABLED
+    assert "personal access token" in response.status.description
+
+
+def test_bad_key_gets_key_invalid_with_exact_description(api: Api) -> None:
+    for token in ("0" * 32, "not-a-key-at-all"):
+        response = api.stub.ListApps(service_pb2.ListAppsRequest(), metadata=key_metadata(token))
+        assert response.status.code == status_code_pb2.CONN_KEY_INVALID
+        assert response.status.description == INVALID_KEY
+
+
+def test_key_without_scope_gets_insufficient_scopes(api: Api) -> None:
+    app = create_app(api)
+    key = create_key(api, app.id, ["Predict"])
+
+    response = api.stub.GetApp(service_pb2.GetAppRequest(), metadata=key_metadata(key))
+
+    assert response.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+    assert "Apps_Get" in response.status.description
+
+
+def test_key_of_one_app_cannot_reach_another(api: Api) -> None:
+    key = create_key(api, create_app(api).id, ["All"])
+    other = create_app(api)
+
+    response = api.stub.GetApp(
+        service_pb2.GetAppRequest(user_app_id=resources_pb2.UserAppIDSet(app_id=other.id)),
+        metadata=key_metadata(key),
+    )
+
+    assert response.status.code == status_code_pb2.CONN_KEY_INVALID
+    assert response.status.description == INVALID_KEY
+
+
+def test_method_not_built_yet_is_not_implemented(api: Api) -> None:
+    app = create_app(api)
+
+    response = api.stub.ListInputs(
+        service_pb2.ListInputsRequest(user_app_id=resources_pb2.UserAppIDSet(app_id=app.id)),
+        metadata=api.pat,
+    )
+
+    assert response.status.code == status_code_pb2.NOT_IMPLEMENTED
+    assert "ListInputs" in response.status.description
+
+
+def test_get_missing_app_is_does_not_exist(api: Api) -> None:
+    response = api.stub.GetApp(
+        service_pb2.GetAppRequest(user_app_id=resources_pb2.UserAppIDSet(app_id="nope")),
+        metadata=api.pat,
+    )
+    assert response.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+    assert "nope" in response.status.description
+
+
+def test_duplicate_app_id_is_refused_and_keeps_the_original(api: Api) -> None:
+    app = create_app(api, name="first")
+
+    response = api.stub.PostApps(
+        service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app.id, name="second")]),
+        metadata=api.pat,
+    )
+
+    assert response.status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "already exists" in response.status.description
+    kept = api.stub.GetApp(
+        service_pb2.GetAppRequest(user_app_id=resources_pb2.UserAppIDSet(app_id=app.id)),
+        metadata=api.pat,
+    )
+    assert kept.app.name == "first"
+
+
+def test_invalid_app_id_is_refused(api: Api) -> None:
+    response = api.stub.PostApps(
+        service_pb2.PostAppsRequest(apps=[resources_pb2.App(id="no spaces/please")]),
+        metadata=api.pat,
+    )
+    assert response.status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "Invalid app id" in response.status.description
+
+
+def test_patch_apps_merges_metadata(api: Api) -> None:
+    metadata = struct_pb2.Struct()
+    metadata.update({"team": {"lead": "ann", "size": 3}, "tier": "gold"})
+    app = create_app(api, metadata=metadata)
+    patch = struct_pb2.Struct()
+    patch.update({"team": {"size": 4}})
+
+    response = api.stub.PatchApps(
+        service_pb2.PatchAppsRequest(
+            apps=[resources_pb2.App(id=app.id, description="patched", metadata=patch)],
+            action="merge",
+        ),
+        metadata=api.pat,
+    )
+
+    assert response.status.code == SUCCESS, response.status
+    patched = response.apps[0]
+    assert patched.description == "patched"
+    assert dict(patched.metadata["team"]) == {"lead": "ann", "size": 4}
+    assert patched.metadata["tier"] == "gold"
+
+
+def test_list_apps_pages(api: Api) -> None:
+    for _ in range(3):
+        create_app(api)
+
+    def page(number: int, per_page: int) -> list[str]:
+        response = api.stub.ListApps(
+            service_pb2.ListAppsRequest(page=number, per_page=per_page), metadata=api.pat
+        )
+        assert response.status.code == SUCCESS
+        return [app.id for app in response.apps]
+
+    first, second = page(1, 2), page(2, 2)
+    assert len(first) == 2
+    assert not set(first) & set(second)
+    assert page(1000, 1000) == []
+    too_many = api.stub.ListApps(service_pb2.ListAppsRequest(per_page=1001), metadata=api.pat)
+    assert too_many.status.code == status_code_pb2.CONN_INVALID_REQUEST
+
+
+def test_deleting_an_app_deletes_its_keys(api: Api) -> None:
+    app = create_app(api)
+    key = create_key(api, app.id, ["All"])
+
+    deleted = api.stub.DeleteApp(
+        service_pb2.DeleteAppRequest(user_app_id=resources_pb2.UserAppIDSet(app_id=app.id)),
+        metadata=api.pat,
+    )
+
+    assert deleted.status.code == SUCCESS, deleted.status
+    gone = api.stub.GetApp(
+        service_pb2.GetAppRequest(user_app_id=resources_pb2.UserAppIDSet(app_id=app.id)),
+        metadata=api.pat,
+    )
+    assert gone.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+    refused = api.stub.GetApp(service_pb2.GetAppRequest(), metadata=key_metadata(key))
+    assert refused.status.code == status_code_pb2.CONN_KEY_INVALID
+
+
+def test_keys_are_listed_without_their_tokens_and_can_be_deleted(api: Api) -> None:
+    token = create_key(api, create_app(api).id, ["Predict", "Apps_Get"])
+
+    listed = api.stub.ListKeys(service_pb2.ListKeysRequest(per_page=1000), metadata=api.pat)
+
+    assert listed.status.code == SUCCESS
+    assert all(key.id != token for key in listed.keys)
+    ours = [key for key in listed.keys if list(key.scopes) == ["Predict", "Apps_Get"]]
+    assert ours
+    fetched = api.stub.GetKey(service_pb2.GetKeyRequest(key_id=token), metadata=api.pat)
+    assert fetched.status.code == SUCCESS
+    deleted = api.stub.DeleteKey(service_pb2.DeleteKeyRequest(key_id=token), metadata=api.pat)
+    assert deleted.status.code == SUCCESS
+    refused = api.stub.GetApp(service_pb2.GetAppRequest(), metadata=key_metadata(token))
+    assert refused.status.code == status_code_pb2.CONN_KEY_INVALID
+
+
+def test_patch_keys_changes_scopes(api: Api) -> None:
+    token = create_key(api, create_app(api).id, ["Predict"])
+
+    patched = api.stub.PatchKeys(
+        service_pb2.PatchKeysRequest(
+            keys=[resources_pb2.Key(id=token, scopes=["Apps_Get", "Workflows_Get"])],
+            action="merge",
+        ),
+        metadata=api.pat,
+    )
+
+    assert patched.status.code == SUCCESS, patched.status
+    assert list(patched.keys[0].scopes) == ["Predict", "Apps_Get", "Workflows_Get"]
+    allowed = api.stub.GetApp(service_pb2.GetAppRequest(), metadata=key_metadata(token))
+    assert allowed.status.code == SUCCESS
+
+
+def test_unknown_scope_is_refused(api: Api) -> None:
+    response = api.stub.PostKeys(
+        service_pb2.PostKeysRequest(
+            keys=[resources_pb2.Key(scopes=["Everything"], apps=[resources_pb2.App(id="x")])]
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "Everything" in response.status.description
+
+
+def test_get_user_me(api: Api) -> None:
+    response = api.stub.GetUser(
+        service_pb2.GetUserRequest(user_app_id=resources_pb2.UserAppIDSet(user_id="me")),
+        metadata=api.pat,
+    )
+    assert response.status.code == SUCCESS
+    assert response.user.id == "admin"
+
+
+def test_my_scopes_of_an_api_key(api: Api) -> None:
+    app = create_app(api)
+    key = create_key(api, app.id, ["Apps_Get", "Workflows_Get"])
+
+    response = api.stub.MyScopes(service_pb2.MyScopesRequest(), metadata=key_metadata(key))
+
+    assert response.status.code == SUCCESS, response.status
+    assert list(response.scopes) == ["Apps_Get", "Workflows_Get"]
+    assert response.app.id == app.id
+    assert "GetApp" in response.endpoints
+    assert "PostApps" not in response.endpoints
+
+
+def test_list_scopes_comes_from_the_descriptor(api: Api) -> None:
+    response = api.stub.ListScopes(service_pb2.ListScopesRequest(), metadata=api.pat)
+    assert response.status.code == SUCCESS
+    deps = {dep.endpoint: set(dep.depending_scopes) for dep in response.endpoint_deps}
+    assert deps["GetApp"] == {"Apps_Get", "Workflows_Get"}
+    assert "PostApps" not in deps  # user-level: not for app keys
+
+
+def test_other_users_private_app_looks_missing(api: Api, server: RunningServer) -> None:
+    from clarion.server.app import open_admin
+
+    admin = open_admin(server.settings)
+    other_user = unique_id("user")
+    admin.users.create_user(other_user)
+    other_pat = admin.users.create_pat(other_user)
+    admin.store.close()
+    private = create_app(api)
+
+    def get(app_id: str) -> object:
+        return api.stub.GetApp(
+            service_pb2.GetAppRequest(
+                user_app_id=resources_pb2.UserAppIDSet(user_id="admin", app_id=app_id)
+            ),
+            metadata=key_metadata(other_pat),
+        )
+
+    hidden, missing = get(private.id), get("no-such-app")
+    assert hidden.status.code == missing.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+    assert "does not exist" in hidden.status.description
+    listed = api.stub.ListApps(
+        service_pb2.ListAppsRequest(user_app_id=resources_pb2.UserAppIDSet(user_id="admin")),
+        metadata=key_metadata(other_pat),
+    )
+    assert listed.status.code == SUCCESS
+    assert private.id not in [app.id for app in listed.apps]

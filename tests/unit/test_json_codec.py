@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
+
+from clarion.errors import BadRequestFormat
+from clarion.protocol.json_codec import (
+    decode_json_body,
+    json_to_message,
+    message_to_json,
+    query_to_json,
+    set_path_params,
+)
+
+
+def test_output_uses_proto_names_and_numeric_enums() -> None:
+    response = service_pb2.MultiAppResponse(
+        status=status_pb2.Status(code=status_code_pb2.SUCCESS),
+        apps=[resources_pb2.App(id="a", user_id="u", visibility={"gettable": 50})],
+    )
+    assert message_to_json(response) == {
+        "status": {"code": 10000},
+        "apps": [{"id": "a", "user_id": "u", "visibility": {"gettable": 50}}],
+    }
+
+
+def test_concept_value_is_always_emitted_even_zero() -> None:
+    data = resources_pb2.Data(
+        concepts=[resources_pb2.Concept(id="cat", value=0.0), resources_pb2.Concept(id="dog")]
+    )
+    assert message_to_json(data)["concepts"] == [
+        {"id": "cat", "value": 0.0},
+        {"id": "dog", "value": 0.0},
+    ]
+
+
+def test_missing_concept_value_is_read_as_one() -> None:
+    request = json_to_message(
+        {"inputs": [{"data": {"concepts": [{"id": "cat"}, {"id": "dog", "value": 0}]}}]},
+        service_pb2.PostInputsRequest,
+    )
+    concepts = request.inputs[0].data.concepts  # type: ignore[attr-defined]
+    assert [(c.id, c.value) for c in concepts] == [("cat", 1.0), ("dog", 0.0)]
+
+
+def test_both_spellings_and_enum_names_are_accepted() -> None:
+    request = json_to_message(
+        {"userAppId": {"appId": "main"}, "apps": [{"visibility": {"gettable": "PUBLIC"}}]},
+        service_pb2.PostAppsRequest,
+    )
+    assert request.user_app_id.app_id == "main"  # type: ignore[attr-defined]
+    assert request.apps[0].visibility.gettable == 50  # type: ignore[attr-defined]
+
+
+def test_unknown_field_is_a_bad_request_naming_it() -> None:
+    with pytest.raises(BadRequestFormat, match="nonsense"):
+        json_to_message({"nonsense": 1}, service_pb2.ListAppsRequest)
+
+
+@pytest.mark.parametrize("body", [b"{", b"[1]", b"\xff\xfe"])
+def test_malformed_body_is_a_bad_request(body: bytes) -> None:
+    with pytest.raises(BadRequestFormat):
+        decode_json_body(body)
+
+
+def test_query_with_dotted_repeated_and_python_bools() -> None:
+    items = [
+        ("user_app_id.app_id", "main"),
+        ("use_cases", "a"),
+        ("use_cases", "b"),
+        ("per_page", "5"),
+        ("sort_ascending", "True"),
+        ("trained_only", "false"),
+    ]
+    data = query_to_json(items, service_pb2.ListModelsRequest)
+    assert data == {
+        "user_app_id": {"app_id": "main"},
+        "use_cases": ["a", "b"],
+        "per_page": 5,
+        "sort_ascending": True,
+        "trained_only": False,
+    }
+    request = json_to_message(data, service_pb2.ListModelsRequest)
+    assert list(request.use_cases) == ["a", "b"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("per_page", "many"), ("sort_ascending", "maybe"), ("no_such", "1"), ("user_app_id", "x")],
+)
+def test_bad_query_parameters_are_bad_requests(key: str, value: str) -> None:
+    with pytest.raises(BadRequestFormat, match=key):
+        query_to_json([(key, value)], service_pb2.ListModelsRequest)
+
+
+def test_path_params_override_body_in_either_spelling() -> None:
+    data = {"userAppId": {"appId": "from-body", "userId": "u"}}
+    set_path_params(data, {("user_app_id", "app_id"): "from-path"}, service_pb2.GetAppRequest)
+    request = json_to_message(data, service_pb2.GetAppRequest)
+    assert request.user_app_id.app_id == "from-path"  # type: ignore[attr-defined]
+    assert request.user_app_id.user_id == "u"  # type: ignore[attr-defined]
