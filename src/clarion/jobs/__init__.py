@@ -1,0 +1,1 @@
+"""Background work: the durable job queue and the workers that run ingestion."""

@@ -1,0 +1,1 @@
+"""Safe image decoding: format allow-list, pixel limit, orientation, thumbnails."""
