@@ -53,6 +53,18 @@ class Settings(BaseSettings):
         10.0, ge=0, description="On SIGTERM, how long in-flight calls get to finish."
     )
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
+    allow_private_urls: bool = Field(
+        False,
+        description="Let inputs be fetched from loopback and private addresses (local use, tests).",
+    )
+    url_allow_list: tuple[str, ...] = Field(
+        (),
+        description="Hosts or CIDR networks inputs may be fetched from even when private "
+        "(JSON list in the environment).",
+    )
+    workers: int = Field(
+        4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
+    )
 
     @property
     def resolved_database_url(self) -> str:

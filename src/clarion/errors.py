@@ -196,3 +196,15 @@ def http_status_for_code(code: int) -> int:
 
 
 _HTTP_BY_CODE[ApiError.status_code] = ApiError.http_status
+
+
+class InputRejected(Exception):
+    """One input of a batch cannot be used; the others still can.
+
+    Not an ``ApiError``: it becomes that input's status (``INPUT_*`` codes), not the call's.
+    """
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description

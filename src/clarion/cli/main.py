@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,16 @@ def _data_dir_option(func: Any) -> Any:
     )(func)
 
 
+def _allow_private_urls_option(func: Any) -> Any:
+    return click.option(
+        "--allow-private-urls",
+        is_flag=True,
+        default=None,
+        help="Fetch inputs from loopback and private addresses (local use and tests) "
+        "[env CLARION_ALLOW_PRIVATE_URLS].",
+    )(func)
+
+
 @click.group()
 @click.version_option(package_name="clarion")
 def main() -> None:
@@ -62,6 +73,7 @@ def main() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM private key for --tls-cert [env CLARION_TLS_KEY].",
 )
+@_allow_private_urls_option
 def serve(**options: Any) -> None:
     """Start the gRPC and HTTP+JSON servers."""
     settings = _settings(**{key: options[key] for key in _SERVE_OPTIONS})
@@ -97,6 +109,36 @@ async def _serve(settings: Settings) -> None:
     await stop.wait()
     click.echo("Stopping: finishing in-flight calls")
     await server.stop()
+
+
+@main.command()
+@_data_dir_option
+@click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL].")
+@click.option("--threads", type=int, default=4, show_default=True, help="Jobs run at once.")
+@_allow_private_urls_option
+def worker(
+    data_dir: Path | None, database_url: str | None, threads: int, allow_private_urls: bool | None
+) -> None:
+    """Run ingestion workers as a separate process on the same database."""
+    from clarion.server.app import build_worker_pool, open_backends
+
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, allow_private_urls=allow_private_urls
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    backends = open_backends(settings)
+    pool = build_worker_pool(backends, threads)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    pool.start()
+    click.echo(f"Worker running {threads} threads on {settings.resolved_database_url}")
+    sys.stdout.flush()
+    stop.wait()
+    pool.stop()
+    backends.close()
 
 
 @main.group()

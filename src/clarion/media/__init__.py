@@ -1,1 +1,30 @@
-"""Safe image decoding: format allow-list, pixel limit, orientation, thumbnails."""
+"""Safe image decoding: format allow-list, pixel limit, orientation, thumbnails.
+
+Public API::
+
+    ALLOWED_FORMATS, MAX_PIXELS
+    ImageRejected(code, description)          # code is a Clarifai status (30101, 30104, 30105)
+    DecodedImage(image, width, height, format)
+    decode_image(data, *, max_pixels=MAX_PIXELS) -> DecodedImage
+    thumbnail_jpeg(image, max_side=256) -> bytes
+"""
+
+from __future__ import annotations
+
+from clarion.media.images import (
+    ALLOWED_FORMATS,
+    MAX_PIXELS,
+    DecodedImage,
+    ImageRejected,
+    decode_image,
+    thumbnail_jpeg,
+)
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "MAX_PIXELS",
+    "DecodedImage",
+    "ImageRejected",
+    "decode_image",
+    "thumbnail_jpeg",
+]

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,19 +15,29 @@ import grpc
 import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
+from clarion.fetch import FetchPolicy, UrlFetcher
+from clarion.jobs.ingest import IngestChecks, IngestJob
+from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
 from clarion.protocol.routes import RouteTable
 from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.grpc import v2_generic_handler
 from clarion.server.http import Readiness, create_http_app
+from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
+from clarion.services.concepts import ConceptsService
+from clarion.services.datasets import DatasetsService
+from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
 from clarion.services.users import UsersService
 from clarion.storage.base import Store
+from clarion.storage.data import INGEST_JOB, SqlDataStore
 from clarion.storage.engine import create_db_engine, migrate
+from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.sql import SqlStore
 
 log = logging.getLogger("clarion.server")
@@ -45,42 +55,96 @@ class Admin:
     users: UsersService
 
 
-def open_store(settings: Settings) -> Store:
-    """The store for ``settings``, migrated to the newest schema."""
+@dataclass(frozen=True, slots=True)
+class Backends:
+    """The concrete storage, blobs and fetching one process works with."""
+
+    store: SqlStore
+    data: SqlDataStore
+    queue: SqlJobQueue
+    blobs: FileBlobStore
+    fetcher: UrlFetcher
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.store.close()  # the stores share one engine
+
+
+def open_backends(settings: Settings) -> Backends:
+    """Storage for ``settings``, migrated to the newest schema."""
     _ensure_private_dir(settings.data_dir)
     engine = create_db_engine(settings.resolved_database_url)
     migrate(engine)
-    return SqlStore(engine)
+    policy = FetchPolicy(
+        allow_private=settings.allow_private_urls,
+        allowed_hosts=frozenset(settings.url_allow_list),
+    )
+    return Backends(
+        store=SqlStore(engine),
+        data=SqlDataStore(engine),
+        queue=SqlJobQueue(engine),
+        blobs=FileBlobStore(settings.data_dir / "blobs"),
+        fetcher=UrlFetcher(policy),
+    )
 
 
 def open_admin(settings: Settings) -> Admin:
-    store = open_store(settings)
-    return Admin(store=store, users=UsersService(store))
+    backends = open_backends(settings)
+    return Admin(store=backends.store, users=UsersService(backends.store))
 
 
-def build_handlers(store: Store) -> dict[str, Handler]:
+def build_worker_pool(backends: Backends, threads: int) -> WorkerPool:
+    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher)
+    kinds = {INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up)}
+    return WorkerPool(backends.queue, kinds, threads=threads)
+
+
+def build_handlers(backends: Backends, wake_workers: Callable[[], None]) -> dict[str, Handler]:
+    store, data = backends.store, backends.data
+    checks = IngestChecks(backends.fetcher)
+    services = (
+        UsersService(store),
+        AppsService(store),
+        KeysService(store),
+        InputsService(data, backends.blobs, checks, wake_workers),
+        ConceptsService(data),
+        AnnotationsService(data),
+        DatasetsService(data),
+    )
     handlers: dict[str, Handler] = {}
-    for service in (UsersService(store), AppsService(store), KeysService(store)):
+    for service in services:
         handlers.update(service.handlers())
     return handlers
 
 
 def build_server(settings: Settings) -> ClarionServer:
-    store = open_store(settings)
-    admin_pat = _bootstrap_admin(settings, UsersService(store))
-    dispatcher = Dispatcher(build_handlers(store), Authenticator(store))
-    return ClarionServer(settings, store, dispatcher, admin_pat)
+    backends = open_backends(settings)
+    admin_pat = _bootstrap_admin(settings, UsersService(backends.store))
+    workers = build_worker_pool(backends, settings.workers) if settings.workers else None
+    wake = workers.wake if workers is not None else _no_wakeup
+    dispatcher = Dispatcher(build_handlers(backends, wake), Authenticator(backends.store))
+    return ClarionServer(settings, backends, dispatcher, admin_pat, workers)
+
+
+def _no_wakeup() -> None:
+    """Workers in other processes poll the queue."""
 
 
 class ClarionServer:
     """The gRPC and HTTP servers on one event loop, started and stopped together."""
 
     def __init__(
-        self, settings: Settings, store: Store, dispatcher: Dispatcher, admin_pat: str | None
+        self,
+        settings: Settings,
+        backends: Backends,
+        dispatcher: Dispatcher,
+        admin_pat: str | None,
+        workers: WorkerPool | None,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.backends = backends
         self.dispatcher = dispatcher
+        self.workers = workers
         # Set only when this start created the admin PAT (to be shown once).
         self.new_admin_pat = admin_pat
         self.grpc_port = 0
@@ -94,6 +158,8 @@ class ClarionServer:
     async def start(self) -> None:
         """Bind both ports and serve; ready (``/health``, gRPC health) once both listen."""
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.workers is not None:
+            await asyncio.to_thread(self.workers.start)
         await self._start_grpc()
         await self._start_http()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
@@ -119,7 +185,9 @@ class ClarionServer:
             await self._grpc.stop(grace)
         if self._http_task is not None:
             await self._http_task
-        self.store.close()
+        if self.workers is not None:
+            await asyncio.to_thread(self.workers.stop, grace)
+        self.backends.close()
         log.info("Clarion stopped")
 
     async def _set_health(self, status: int) -> None:

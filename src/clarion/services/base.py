@@ -38,6 +38,12 @@ def require_app(ctx: CallContext) -> AppRecord:
     return ctx.app
 
 
+def app_pk(app: AppRecord) -> int:
+    """The storage key of an app read from storage."""
+    assert app.pk is not None, "apps read from storage carry their pk"
+    return app.pk
+
+
 def require_own_user(ctx: CallContext) -> str:
     """Writes under a user are for that user alone; others see it as absent."""
     if not ctx.own_user:

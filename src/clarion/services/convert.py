@@ -7,9 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2
+from clarifai_grpc.grpc.api.status import status_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
-from clarion.storage.base import AppRecord, KeyRecord, UserRecord
+from clarion.protocol.json_codec import message_to_json
+from clarion.storage.base import (
+    AnnotationRecord,
+    AppRecord,
+    ConceptRecord,
+    DatasetRecord,
+    InputRecord,
+    KeyRecord,
+    UserRecord,
+)
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -71,3 +82,85 @@ def key_to_proto(key: KeyRecord, *, token: str | None = None) -> resources_pb2.K
     if key.app_id is not None:
         message.apps.append(resources_pb2.App(id=key.app_id, user_id=key.user_id))
     return message
+
+
+def json_of(message: Message) -> dict[str, Any]:
+    """A message as the plain JSON storage keeps (proto field names, numeric enums)."""
+    return message_to_json(message)
+
+
+def data_from_json(data: Mapping[str, Any]) -> resources_pb2.Data:
+    message = resources_pb2.Data()
+    json_format.ParseDict(dict(data), message, ignore_unknown_fields=True)
+    return message
+
+
+def status(code: int, description: str = "") -> status_pb2.Status:
+    return status_pb2.Status(code=code, description=description)
+
+
+def concept_to_proto(concept: ConceptRecord, app: AppRecord) -> resources_pb2.Concept:
+    return resources_pb2.Concept(
+        id=concept.id,
+        name=concept.name,
+        value=1.0,
+        language=concept.language,
+        app_id=app.id,
+        user_id=app.user_id,
+        created_at=timestamp(concept.created_at),
+        metadata=struct(concept.metadata),
+    )
+
+
+def annotation_to_proto(annotation: AnnotationRecord, app: AppRecord) -> resources_pb2.Annotation:
+    return resources_pb2.Annotation(
+        id=annotation.id,
+        input_id=annotation.input_id,
+        data=data_from_json(annotation.data),
+        user_id=app.user_id,
+        input_level=annotation.input_level,
+        status=status(annotation.status_code),
+        created_at=timestamp(annotation.created_at),
+        modified_at=timestamp(annotation.modified_at),
+    )
+
+
+def dataset_to_proto(dataset: DatasetRecord, app: AppRecord) -> resources_pb2.Dataset:
+    return resources_pb2.Dataset(
+        id=dataset.id,
+        app_id=app.id,
+        user_id=app.user_id,
+        description=dataset.description,
+        notes=dataset.notes,
+        metadata=struct(dataset.metadata),
+        created_at=timestamp(dataset.created_at),
+        modified_at=timestamp(dataset.modified_at),
+    )
+
+
+def input_to_proto(
+    record: InputRecord, annotation_data: Mapping[str, Any] | None = None
+) -> resources_pb2.Input:
+    """An input as stored: its data as sent (bytes left out), concepts, status."""
+    data = resources_pb2.Data(metadata=struct(record.metadata))
+    if annotation_data:
+        data.concepts.extend(data_from_json(annotation_data).concepts)
+    if record.kind == "image":
+        data.image.url = record.url
+        if record.width:
+            data.image.image_info.width = record.width
+            data.image.image_info.height = record.height or 0
+            data.image.image_info.format = record.format
+    elif record.kind == "text":
+        data.text.raw = record.text
+        data.text.url = record.url
+    if record.geo is not None:
+        data.geo.geo_point.longitude, data.geo.geo_point.latitude = record.geo
+    return resources_pb2.Input(
+        id=record.id,
+        data=data,
+        dataset_ids=list(record.dataset_ids),
+        status=status(record.status_code, record.status_description),
+        created_at=timestamp(record.created_at),
+        modified_at=timestamp(record.modified_at),
+    )

@@ -34,6 +34,7 @@ class AppRecord:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     modified_at: datetime | None = None
+    pk: int | None = None  # set once stored; resources inside the app refer to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,78 @@ class KeyRecord:
     app_id: str | None = None  # the app an API key is bound to
     created_at: datetime | None = None
     expires_at: datetime | None = None
+
+
+INPUT_SUCCESS = 30000
+INPUT_PENDING = 30001
+INPUT_FAILED = 30002
+INPUT_IN_PROGRESS = 30003
+ANNOTATION_SUCCESS = 24150
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """An input of an app: what was sent, and where ingestion stands."""
+
+    id: str
+    kind: str  # "image" or "text"
+    url: str = ""
+    text: str = ""
+    blob: str | None = None  # sha256 of the original bytes in the blob store
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    geo: tuple[float, float] | None = None  # (longitude, latitude)
+    width: int | None = None
+    height: int | None = None
+    format: str = ""
+    status_code: int = INPUT_PENDING
+    status_description: str = ""
+    add_job_id: str = ""
+    dataset_ids: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    pk: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptRecord:
+    id: str
+    name: str
+    language: str = "en"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationRecord:
+    """``data`` is the annotation's Data as plain JSON (``concepts``, ``regions``)."""
+
+    id: str
+    input_id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    input_level: bool = False
+    status_code: int = ANNOTATION_SUCCESS
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    id: str
+    description: str = ""
+    notes: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    pk: int
+    kind: str
+    payload: Mapping[str, Any]
+    attempts: int
+    lease_token: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,15 +22,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything Clarion stores is UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
 
 
-class SqlStore:
-    """Users, apps and keys in a relational database."""
+class SqlBase:
+    """Transactions on one engine: reads, and writes that take the write lock up front."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -52,6 +52,10 @@ class SqlStore:
                     yield connection
             except IntegrityError as exc:
                 raise Conflict(str(exc.orig)) from exc
+
+
+class SqlStore(SqlBase):
+    """Users, apps and keys in a relational database."""
 
     # users
 
@@ -184,12 +188,13 @@ def _keys_query() -> Any:
 
 def _user(row: Row[Any]) -> UserRecord:
     values = row._asdict()
-    values["created_at"] = _aware(values["created_at"])
+    values["created_at"] = aware(values["created_at"])
     return UserRecord(**values)
 
 
 def _app_values(app: AppRecord) -> dict[str, Any]:
     values = asdict(app)
+    del values["pk"]
     values["metadata"] = dict(app.metadata)
     return values
 
@@ -206,8 +211,9 @@ def _app(row: Row[Any]) -> AppRecord:
         visibility=values["visibility"],
         notes=values["notes"],
         metadata=values["metadata"] or {},
-        created_at=_aware(values["created_at"]),
-        modified_at=_aware(values["modified_at"]),
+        created_at=aware(values["created_at"]),
+        modified_at=aware(values["modified_at"]),
+        pk=values["pk"],
     )
 
 
@@ -229,6 +235,6 @@ def _key(row: Row[Any]) -> KeyRecord:
         scopes=tuple(values["scopes"] or ()),
         endpoints=tuple(values["endpoints"] or ()),
         app_id=values["app_id"],
-        created_at=_aware(values["created_at"]),
-        expires_at=_aware(values["expires_at"]),
+        created_at=aware(values["created_at"]),
+        expires_at=aware(values["expires_at"]),
     )

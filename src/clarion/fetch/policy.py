@@ -1,0 +1,42 @@
+"""What the URL fetcher may do (``FetchPolicy``) and how it says no (``FetchRejected``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+# Clarifai status codes (clarifai StatusCode); plain ints keep this package free of protobuf.
+INPUT_DOWNLOAD_FAILED: Final = 30002
+INPUT_OVER_LIMIT: Final = 30105
+INPUT_INVALID_URL: Final = 30106
+
+Resolver: TypeAlias = Callable[[str, int], Sequence[str]]
+"""Resolves ``(host, port)`` to IP address strings; the default uses ``socket.getaddrinfo``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    """Limits for fetching user-supplied URLs.
+
+    ``allow_private`` lets every address through except cloud metadata endpoints (it is the
+    ``--allow-private-urls`` switch for local use and tests). ``allowed_hosts`` names hosts
+    (exact, case-insensitive) or CIDR networks (``"10.1.0.0/16"``) let through even when
+    private; a metadata address must be allowed there explicitly.
+    """
+
+    allow_private: bool = False
+    allowed_hosts: frozenset[str] = frozenset()
+    max_bytes: int = 20 * 1024 * 1024
+    connect_timeout: float = 5.0
+    total_timeout: float = 30.0
+    max_redirects: int = 5
+
+
+class FetchRejected(Exception):
+    """A URL was refused or could not be downloaded; ``code`` is the Clarifai status."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description

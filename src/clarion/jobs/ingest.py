@@ -1,0 +1,105 @@
+"""Ingestion: fetch an input's bytes (or read the uploaded ones), decode, store, set its status.
+
+Running the same job twice is harmless: an input that is no longer pending is left alone, and
+blobs are content-addressed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from clarion.blobs.base import BlobStore
+from clarion.errors import InputRejected
+from clarion.fetch import FetchRejected, UrlFetcher
+from clarion.media import ImageRejected, decode_image
+from clarion.storage.base import INPUT_FAILED, INPUT_PENDING, INPUT_SUCCESS, InputRecord
+from clarion.storage.data import SqlDataStore
+
+log = logging.getLogger("clarion.ingest")
+
+INPUT_INVALID_ARGUMENT = 30104
+
+
+class IngestChecks:
+    """The checks ``PostInputs`` can make at once, before anything is stored."""
+
+    def __init__(self, fetcher: UrlFetcher) -> None:
+        self._fetcher = fetcher
+
+    def check_url(self, url: str) -> None:
+        try:
+            self._fetcher.check_url(url)
+        except FetchRejected as rejected:
+            raise InputRejected(rejected.code, rejected.description) from rejected
+
+    def check_image(self, data: bytes) -> tuple[int, int, str]:
+        try:
+            image = decode_image(data)
+        except ImageRejected as rejected:
+            raise InputRejected(rejected.code, rejected.description) from rejected
+        return image.width, image.height, image.format
+
+
+class IngestJob:
+    """The handler of ``ingest`` jobs: ``{"input_pk": N}``."""
+
+    def __init__(self, data: SqlDataStore, blobs: BlobStore, fetcher: UrlFetcher) -> None:
+        self._data = data
+        self._blobs = blobs
+        self._fetcher = fetcher
+
+    def __call__(self, payload: Mapping[str, Any]) -> None:
+        found = self._data.get_input_by_pk(int(payload["input_pk"]))
+        if found is None:
+            return  # deleted before it was ingested
+        _app_pk, record = found
+        if record.status_code != INPUT_PENDING or record.pk is None:
+            return  # already ingested: this is a re-run after a crash
+        try:
+            self._ingest(record.pk, record)
+        except (FetchRejected, ImageRejected) as rejected:
+            self._data.set_input_status(record.pk, INPUT_FAILED, _failure(record, rejected))
+
+    def give_up(self, payload: Mapping[str, Any], error: BaseException) -> None:
+        """The job failed for good on an unexpected error: say so on the input."""
+        description = f"Ingestion failed on an internal error ({type(error).__name__})"
+        self._data.set_input_status(int(payload["input_pk"]), INPUT_FAILED, description)
+
+    def _ingest(self, pk: int, record: InputRecord) -> None:
+        if record.kind == "image" and record.blob and record.width:
+            # Uploaded bytes were decoded and kept by PostInputs.
+            self._data.set_input_status(pk, INPUT_SUCCESS, "Ok")
+        elif record.kind == "image":
+            raw = self._blobs.get(record.blob) if record.blob else self._fetcher.fetch(record.url)
+            image = decode_image(raw)
+            digest = record.blob or self._blobs.put(raw)
+            self._data.set_input_status(
+                pk,
+                INPUT_SUCCESS,
+                "Download complete",
+                blob=digest,
+                size=(image.width, image.height),
+                image_format=image.format,
+            )
+        elif record.url and not record.text:
+            raw = self._fetcher.fetch(record.url)
+            _check_text(raw)
+            self._data.set_input_status(
+                pk, INPUT_SUCCESS, "Download complete", blob=self._blobs.put(raw)
+            )
+        else:
+            self._data.set_input_status(pk, INPUT_SUCCESS, "Ok")
+
+
+def _check_text(raw: bytes) -> None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImageRejected(INPUT_INVALID_ARGUMENT, "The text at the URL is not UTF-8") from exc
+
+
+def _failure(record: InputRecord, rejected: FetchRejected | ImageRejected) -> str:
+    where = f" from {record.url}" if record.url else ""
+    return f"Input could not be ingested{where}: {rejected.description} (code {rejected.code})"

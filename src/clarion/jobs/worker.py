@@ -1,0 +1,108 @@
+"""Workers: threads that claim jobs from the durable queue and run them.
+
+In-process by default (``clarion serve``); ``clarion worker`` runs the same pool as a separate
+process on the same database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clarion.storage.base import JobRecord
+from clarion.storage.jobs import SqlJobQueue
+
+log = logging.getLogger("clarion.worker")
+
+JobHandler = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class JobKind:
+    """How to run one kind of job, and what to do when it fails for good."""
+
+    run: JobHandler
+    give_up: Callable[[Mapping[str, Any], BaseException], None]
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        queue: SqlJobQueue,
+        kinds: Mapping[str, JobKind],
+        *,
+        threads: int = 4,
+        poll_seconds: float = 1.0,
+        lease_seconds: float = 120.0,
+        max_attempts: int = 3,
+    ) -> None:
+        self._queue = queue
+        self._kinds = dict(kinds)
+        self._thread_count = threads
+        self._poll_seconds = poll_seconds
+        self._lease_seconds = lease_seconds
+        self._max_attempts = max_attempts
+        self._wakeup = threading.Condition()
+        self._pending_wakeups = 0
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        recovered = self._queue.recover_dead_local_holders()
+        if recovered:
+            log.info("requeued %d jobs left running by a process that is gone", recovered)
+        for index in range(self._thread_count):
+            thread = threading.Thread(
+                target=self._loop, name=f"clarion-worker-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        """New jobs are queued: stop waiting for the next poll."""
+        with self._wakeup:
+            self._pending_wakeups = self._thread_count
+            self._wakeup.notify_all()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the jobs in hand, claim no more."""
+        self._stopping.set()
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = self._queue.claim(list(self._kinds), self._lease_seconds)
+            except Exception:
+                log.exception("could not claim a job")
+                job = None
+            if job is None:
+                self._wait()
+            else:
+                self._run(job)
+
+    def _wait(self) -> None:
+        with self._wakeup:
+            if self._pending_wakeups == 0:
+                self._wakeup.wait(self._poll_seconds)
+            self._pending_wakeups = max(0, self._pending_wakeups - 1)
+
+    def _run(self, job: JobRecord) -> None:
+        kind = self._kinds[job.kind]
+        try:
+            kind.run(job.payload)
+        except Exception as error:
+            log.exception("job %s (%s) failed, attempt %d", job.pk, job.kind, job.attempts)
+            if job.attempts < self._max_attempts:
+                self._queue.release(job)
+                return
+            kind.give_up(job.payload, error)
+            self._queue.finish(job, failed=True)
+            return
+        self._queue.finish(job)

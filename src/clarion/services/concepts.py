@@ -1,0 +1,148 @@
+"""Concepts: ``PostConcepts``, ``GetConcept``, ``ListConcepts``, ``PatchConcepts``,
+``PostConceptsSearches`` and ``GetConceptCounts``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+
+from clarion.errors import InvalidArgument, NotFound
+from clarion.services.base import HandlerTable, app_pk, require_app
+from clarion.services.context import CallContext
+from clarion.services.convert import concept_to_proto, struct_to_dict
+from clarion.services.paging import page_of
+from clarion.storage.base import ConceptRecord, Page
+from clarion.storage.data import SqlDataStore
+
+_MAX_ID_LENGTH = 255
+
+
+class ConceptsService:
+    def __init__(self, data: SqlDataStore) -> None:
+        self._data = data
+
+    def handlers(self) -> HandlerTable:
+        return {
+            "PostConcepts": self.post_concepts,
+            "GetConcept": self.get_concept,
+            "ListConcepts": self.list_concepts,
+            "PatchConcepts": self.patch_concepts,
+            "PostConceptsSearches": self.post_concepts_searches,
+            "GetConceptCounts": self.get_concept_counts,
+        }
+
+    def post_concepts(
+        self, request: service_pb2.PostConceptsRequest, ctx: CallContext
+    ) -> service_pb2.MultiConceptResponse:
+        app = require_app(ctx)
+        if not request.concepts:
+            raise InvalidArgument("PostConcepts needs at least one concept")
+        records = [_record(concept) for concept in request.concepts]
+        stored = self._data.upsert_concepts(app_pk(app), records)
+        return service_pb2.MultiConceptResponse(concepts=[concept_to_proto(c, app) for c in stored])
+
+    def get_concept(
+        self, request: service_pb2.GetConceptRequest, ctx: CallContext
+    ) -> service_pb2.SingleConceptResponse:
+        app = require_app(ctx)
+        found = self._data.get_concept(app_pk(app), request.concept_id)
+        if found is None:
+            raise NotFound("concept", request.concept_id)
+        return service_pb2.SingleConceptResponse(concept=concept_to_proto(found, app))
+
+    def list_concepts(
+        self, request: service_pb2.ListConceptsRequest, ctx: CallContext
+    ) -> service_pb2.MultiConceptResponse:
+        app = require_app(ctx)
+        found = self._data.list_concepts(app_pk(app), page_of(request.page, request.per_page))
+        return service_pb2.MultiConceptResponse(concepts=[concept_to_proto(c, app) for c in found])
+
+    def patch_concepts(
+        self, request: service_pb2.PatchConceptsRequest, ctx: CallContext
+    ) -> service_pb2.MultiConceptResponse:
+        app = require_app(ctx)
+        if request.action not in ("", "overwrite", "merge"):
+            raise InvalidArgument(f"Unknown action '{request.action}': use overwrite")
+        patched = []
+        for concept in request.concepts:
+            current = self._data.get_concept(app_pk(app), concept.id)
+            if current is None:
+                raise NotFound("concept", concept.id)
+            changed = ConceptRecord(
+                id=current.id,
+                name=concept.name or current.name,
+                language=concept.language or current.language,
+                metadata=current.metadata,
+                created_at=current.created_at,
+            )
+            patched.append(self._data.update_concept(app_pk(app), changed))
+        return service_pb2.MultiConceptResponse(
+            concepts=[concept_to_proto(c, app) for c in patched]
+        )
+
+    def post_concepts_searches(
+        self, request: service_pb2.PostConceptsSearchesRequest, ctx: CallContext
+    ) -> service_pb2.MultiConceptResponse:
+        """Concepts whose name starts with the query's name (case-insensitive; ``*`` ends it)."""
+        app = require_app(ctx)
+        prefix = request.concept_query.name.rstrip("*")
+        page = page_of(request.pagination.page, request.pagination.per_page)
+        found = self._data.list_concepts(app_pk(app), page, name_prefix=prefix)
+        return service_pb2.MultiConceptResponse(concepts=[concept_to_proto(c, app) for c in found])
+
+    def get_concept_counts(
+        self, request: service_pb2.GetConceptCountsRequest, ctx: CallContext
+    ) -> service_pb2.MultiConceptCountResponse:
+        """How many annotations say each concept is present (value 1) or absent (value 0)."""
+        app = require_app(ctx)
+        positive, negative = self._annotation_counts(app_pk(app))
+        concepts = self._data.list_concepts(app_pk(app), page_of(request.page, request.per_page))
+        return service_pb2.MultiConceptCountResponse(
+            concept_counts=[
+                resources_pb2.ConceptCount(
+                    id=concept.id,
+                    name=concept.name,
+                    concept_type_count=resources_pb2.ConceptTypeCount(
+                        positive=positive[concept.id], negative=negative[concept.id]
+                    ),
+                )
+                for concept in concepts
+            ]
+        )
+
+    def _annotation_counts(self, pk: int) -> tuple[Counter[str], Counter[str]]:
+        positive: Counter[str] = Counter()
+        negative: Counter[str] = Counter()
+        page_number = 1
+        while True:
+            page = self._data.list_annotations(pk, Page(page_number, 1000))
+            for annotation in page:
+                for concept in _all_concepts(annotation.data):
+                    counter = positive if concept.get("value", 0) > 0 else negative
+                    counter[str(concept.get("id", ""))] += 1
+            if len(page) < 1000:
+                return positive, negative
+            page_number += 1
+
+
+def _all_concepts(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The concepts of an annotation's data, its regions' included."""
+    found = list(data.get("concepts", []))
+    for region in data.get("regions", []):
+        found += region.get("data", {}).get("concepts", [])
+    return found
+
+
+def _record(concept: resources_pb2.Concept) -> ConceptRecord:
+    concept_id = concept.id or concept.name
+    if not concept_id or len(concept_id) > _MAX_ID_LENGTH:
+        raise InvalidArgument("Each concept needs an id (or a name) of at most 255 characters")
+    return ConceptRecord(
+        id=concept_id,
+        name=concept.name or concept_id,
+        language=concept.language or "en",
+        metadata=struct_to_dict(concept.metadata),
+    )

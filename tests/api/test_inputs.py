@@ -1,0 +1,333 @@
+"""Inputs through the official client on both channels: upload, ingestion, patch, list, refuse."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
+from google.protobuf import struct_pb2
+
+from clarion.testing import RunningServer, running_server
+from tests.api.conftest import Api, official_stub
+from tests.conftest import unique_id
+from tests.images import ImageServer, bomb_png, image_server, jpeg_bytes, png_bytes
+
+SUCCESS = status_code_pb2.SUCCESS
+INPUT_SUCCESS = 30000
+INPUT_PENDING = 30001
+INPUT_FAILED = 30002
+
+
+@pytest.fixture(scope="module")
+def images() -> Iterator[ImageServer]:
+    with image_server() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server that may fetch from loopback, where the test's image server runs."""
+    with running_server(tmp_path_factory.mktemp("inputs"), allow_private_urls=True) as running:
+        yield running
+
+
+@pytest.fixture(params=["grpc", "json"])
+def api(request: pytest.FixtureRequest, open_server: RunningServer) -> Api:
+    return Api(official_stub(open_server, request.param), request.param, open_server)
+
+
+@pytest.fixture
+def app_id(api: Api) -> str:
+    app_id = unique_id("app")
+    response = api.stub.PostApps(
+        service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app_id)]), metadata=api.pat
+    )
+    assert response.status.code == SUCCESS, response.status
+    return app_id
+
+
+def user_app(app_id: str) -> resources_pb2.UserAppIDSet:
+    return resources_pb2.UserAppIDSet(user_id="me", app_id=app_id)
+
+
+def post(api: Api, app_id: str, *inputs: resources_pb2.Input, **fields: Any) -> Any:
+    return api.stub.PostInputs(
+        service_pb2.PostInputsRequest(user_app_id=user_app(app_id), inputs=list(inputs), **fields),
+        metadata=api.pat,
+    )
+
+
+def get(api: Api, app_id: str, input_id: str) -> Any:
+    return api.stub.GetInput(
+        service_pb2.GetInputRequest(user_app_id=user_app(app_id), input_id=input_id),
+        metadata=api.pat,
+    )
+
+
+def wait_until_done(api: Api, app_id: str, input_id: str, timeout: float = 30) -> Any:
+    """Poll GetInput as the official clients do until the input leaves pending."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = get(api, app_id, input_id)
+        assert response.status.code == SUCCESS, response.status
+        if response.input.status.code not in (INPUT_PENDING, 30003):
+            return response.input
+        time.sleep(0.05)
+    raise AssertionError(f"input {input_id} still pending after {timeout}s")
+
+
+def image_input(input_id: str = "", *, url: str = "", data: bytes = b"", **extra: Any) -> Any:
+    image = resources_pb2.Image(url=url, base64=data, allow_duplicate_url=True)
+    return resources_pb2.Input(id=input_id, data=resources_pb2.Data(image=image, **extra))
+
+
+def metadata(values: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def test_upload_by_url_and_by_bytes_reaches_success(
+    api: Api, app_id: str, images: ImageServer
+) -> None:
+    url = images.add(f"/{unique_id('img')}.png", png_bytes((64, 48)))
+    geo = resources_pb2.Geo(geo_point=resources_pb2.GeoPoint(longitude=2.35, latitude=48.85))
+    by_url = image_input(
+        "by-url",
+        url=url,
+        concepts=[
+            resources_pb2.Concept(id="cat", value=1),
+            resources_pb2.Concept(id="dog", value=0),
+        ],
+        metadata=metadata({"owner": {"name": "ann"}, "tags": ["a", "b"]}),
+        geo=geo,
+    )
+    by_bytes = image_input("by-bytes", data=jpeg_bytes((80, 60)))
+
+    posted = post(api, app_id, by_url, by_bytes)
+
+    assert posted.status.code == SUCCESS, posted.status
+    assert [i.id for i in posted.inputs] == ["by-url", "by-bytes"]
+    assert all(i.status.code in (INPUT_PENDING, INPUT_SUCCESS) for i in posted.inputs)
+    fetched = wait_until_done(api, app_id, "by-url")
+    assert fetched.status.code == INPUT_SUCCESS, fetched.status
+    assert fetched.data.image.url == url
+    assert (fetched.data.image.image_info.width, fetched.data.image.image_info.height) == (64, 48)
+    assert [(c.id, c.value) for c in fetched.data.concepts] == [("cat", 1.0), ("dog", 0.0)]
+    assert fetched.data.metadata["owner"]["name"] == "ann"
+    assert list(fetched.data.metadata["tags"]) == ["a", "b"]
+    assert fetched.data.geo.geo_point.longitude == pytest.approx(2.35)
+    assert fetched.data.geo.geo_point.latitude == pytest.approx(48.85)
+    uploaded = wait_until_done(api, app_id, "by-bytes")
+    assert uploaded.status.code == INPUT_SUCCESS
+    assert uploaded.data.image.image_info.format == "JPEG"
+
+
+def test_generated_ids_and_text_inputs(api: Api, app_id: str) -> None:
+    text = resources_pb2.Input(
+        data=resources_pb2.Data(text=resources_pb2.Text(raw="a cat on a mat"))
+    )
+
+    posted = post(api, app_id, text)
+
+    assert posted.status.code == SUCCESS
+    input_id = posted.inputs[0].id
+    assert len(input_id) == 32 and int(input_id, 16) >= 0
+    assert wait_until_done(api, app_id, input_id).data.text.raw == "a cat on a mat"
+
+
+def test_patch_merge_overwrite_remove(api: Api, app_id: str) -> None:
+    start = image_input(
+        "p1",
+        data=png_bytes(),
+        concepts=[resources_pb2.Concept(id="cat", value=1)],
+        metadata=metadata({"a": {"x": 1, "y": 2}, "keep": True}),
+    )
+    post(api, app_id, start)
+
+    def patch(action: str, **data: Any) -> Any:
+        response = api.stub.PatchInputs(
+            service_pb2.PatchInputsRequest(
+                user_app_id=user_app(app_id),
+                inputs=[resources_pb2.Input(id="p1", data=resources_pb2.Data(**data))],
+                action=action,
+            ),
+            metadata=api.pat,
+        )
+        assert response.status.code == SUCCESS, response.status
+        return get(api, app_id, "p1").input.data
+
+    merged = patch(
+        "merge",
+        concepts=[resources_pb2.Concept(id="dog", value=1)],
+        metadata=metadata({"a": {"y": 3, "z": 4}}),
+    )
+    assert [c.id for c in merged.concepts] == ["cat", "dog"]
+    assert dict(merged.metadata["a"]) == {"x": 1, "y": 3, "z": 4}
+    assert merged.metadata["keep"] is True
+
+    removed = patch(
+        "remove", concepts=[resources_pb2.Concept(id="cat")], metadata=metadata({"keep": True})
+    )
+    assert [c.id for c in removed.concepts] == ["dog"]
+    assert "keep" not in removed.metadata
+
+    overwritten = patch(
+        "overwrite",
+        concepts=[resources_pb2.Concept(id="bird", value=1)],
+        metadata=metadata({"only": "this"}),
+    )
+    assert [c.id for c in overwritten.concepts] == ["bird"]
+    assert dict(overwritten.metadata) == {"only": "this"}
+
+
+def test_list_pages_filters_and_counts(api: Api, app_id: str) -> None:
+    ids = [f"l{index}" for index in range(5)]
+    post(api, app_id, *(image_input(i, data=png_bytes()) for i in ids))
+    for input_id in ids:
+        wait_until_done(api, app_id, input_id)
+
+    def listed(**fields: Any) -> list[str]:
+        response = api.stub.ListInputs(
+            service_pb2.ListInputsRequest(user_app_id=user_app(app_id), **fields), metadata=api.pat
+        )
+        assert response.status.code == SUCCESS, response.status
+        return [i.id for i in response.inputs]
+
+    first, second, third = (
+        listed(page=1, per_page=2),
+        listed(page=2, per_page=2),
+        listed(page=3, per_page=2),
+    )
+    assert len(first) == len(second) == 2 and len(third) == 1
+    assert sorted(first + second + third) == ids
+    assert listed(page=4, per_page=2) == []
+    assert sorted(listed(ids=["l1", "l3"])) == ["l1", "l3"]
+    assert len(listed(status=status_pb2.Status(code=INPUT_SUCCESS))) == 5
+    counts = api.stub.GetInputCount(
+        service_pb2.GetInputCountRequest(user_app_id=user_app(app_id)), metadata=api.pat
+    )
+    assert counts.counts.processed == 5
+    streamed = api.stub.StreamInputs(
+        service_pb2.StreamInputsRequest(user_app_id=user_app(app_id), per_page=3, last_id="l1"),
+        metadata=api.pat,
+    )
+    assert [i.id for i in streamed.inputs] == ["l2", "l3", "l4"]
+
+
+def test_delete_inputs(api: Api, app_id: str) -> None:
+    post(api, app_id, image_input("d1", data=png_bytes()), image_input("d2", data=png_bytes()))
+
+    one = api.stub.DeleteInput(
+        service_pb2.DeleteInputRequest(user_app_id=user_app(app_id), input_id="d1"),
+        metadata=api.pat,
+    )
+    many = api.stub.DeleteInputs(
+        service_pb2.DeleteInputsRequest(user_app_id=user_app(app_id), ids=["d2"]),
+        metadata=api.pat,
+    )
+
+    assert one.status.code == many.status.code == SUCCESS
+    for input_id in ("d1", "d2"):
+        assert get(api, app_id, input_id).status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+
+
+def test_duplicate_ids_are_refused_skipped_or_suffixed(api: Api, app_id: str) -> None:
+    post(api, app_id, image_input("dup", data=png_bytes()))
+
+    refused = post(api, app_id, image_input("dup", data=png_bytes()))
+    assert refused.status.code == status_code_pb2.FAILURE
+    assert refused.inputs[0].status.code == status_code_pb2.INPUT_DUPLICATE
+
+    suffixed = post(
+        api,
+        app_id,
+        image_input("dup", data=png_bytes()),
+        input_id_conflict_resolution=resources_pb2.InputIDConflictResolution.SUFFIX,
+    )
+    assert suffixed.status.code == SUCCESS
+    assert suffixed.inputs[0].id.startswith("dup-")
+
+
+def test_mixed_status_when_some_inputs_are_refused(api: Api, app_id: str) -> None:
+    good = image_input("good", data=png_bytes())
+    empty = resources_pb2.Input(id="empty")
+
+    response = post(api, app_id, good, empty)
+
+    assert response.status.code == status_code_pb2.MIXED_STATUS
+    assert response.inputs[0].status.code in (INPUT_PENDING, INPUT_SUCCESS)
+    assert response.inputs[1].status.code == status_code_pb2.INPUT_INVALID_ARGUMENT
+    assert "no data" in response.inputs[1].status.description
+    assert get(api, app_id, "empty").status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "code", "words"),
+    [
+        pytest.param("bomb", bomb_png(), 30105, "pixels", id="decompression-bomb"),
+        pytest.param("truncated", jpeg_bytes((200, 200))[:300], 30104, "", id="truncated-jpeg"),
+        pytest.param("pdf", b"%PDF-1.4\n1 0 obj\n<< >>\nendobj\n", 30101, "", id="pdf"),
+    ],
+)
+def test_bad_image_bytes_are_refused_and_not_stored(
+    api: Api, app_id: str, name: str, payload: bytes, code: int, words: str
+) -> None:
+    response = post(api, app_id, image_input(name, data=payload))
+
+    assert response.status.code == status_code_pb2.FAILURE
+    assert response.inputs[0].status.code == code, response.inputs[0].status
+    assert words in response.inputs[0].status.description
+    assert get(api, app_id, name).status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+
+
+def test_too_many_inputs_are_refused_whole(api: Api, app_id: str) -> None:
+    inputs = [image_input(f"m{index}", data=png_bytes((4, 4))) for index in range(129)]
+
+    response = post(api, app_id, *inputs)
+
+    assert response.status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "at most 128" in response.status.description
+    listed = api.stub.ListInputs(
+        service_pb2.ListInputsRequest(user_app_id=user_app(app_id)), metadata=api.pat
+    )
+    assert list(listed.inputs) == []
+
+
+def test_unreachable_and_oversized_urls_fail_with_a_reason(
+    api: Api, app_id: str, images: ImageServer
+) -> None:
+    missing = images.url(f"/{unique_id('missing')}.png")
+    big = images.add(f"/{unique_id('big')}.png", b"\x89PNG" + b"\0" * (30 * 1024 * 1024))
+
+    post(api, app_id, image_input("missing", url=missing), image_input("big", url=big))
+
+    failed = wait_until_done(api, app_id, "missing")
+    assert failed.status.code == INPUT_FAILED
+    assert "404" in failed.status.description
+    too_big = wait_until_done(api, app_id, "big")
+    assert too_big.status.code == INPUT_FAILED
+    assert "20 MB" in too_big.status.description
+
+
+def test_loopback_url_is_refused_with_default_settings(tmp_path: Path, images: ImageServer) -> None:
+    url = images.add("/fine.png", png_bytes())
+    with running_server(tmp_path) as strict:
+        api = Api(official_stub(strict, "grpc"), "grpc", strict)
+        app = unique_id("app")
+        api.stub.PostApps(
+            service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app)]), metadata=api.pat
+        )
+
+        response = post(api, app, image_input("loop", url=url))
+
+        assert response.status.code == status_code_pb2.FAILURE
+        assert response.inputs[0].status.code == status_code_pb2.INPUT_INVALID_URL
+        assert "127.0.0.1" in response.inputs[0].status.description
+        assert get(api, app, "loop").status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+    assert images.hits.get("/fine.png", 0) == 0

@@ -1,0 +1,82 @@
+"""Images made in the tests, and a local HTTP server that serves them on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from PIL import Image
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(size: tuple[int, int] = (80, 60), color: str = "blue") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def bomb_png(side: int = 30_000) -> bytes:
+    """A tiny file that would decode to side*side pixels (900 megapixels by default)."""
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+@dataclass
+class ImageServer:
+    """Serves ``routes`` (path -> (status, headers, body)); counts hits per path."""
+
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+    port: int = 0
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def add(self, path: str, body: bytes, content_type: str = "image/png") -> str:
+        self.routes[path] = (200, {"Content-Type": content_type}, body)
+        return self.url(path)
+
+    def redirect(self, path: str, location: str) -> str:
+        self.routes[path] = (302, {"Location": location}, b"")
+        return self.url(path)
+
+
+@contextmanager
+def image_server() -> Iterator[ImageServer]:
+    served = ImageServer()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with lock:
+                served.hits[self.path] = served.hits.get(self.path, 0) + 1
+            status, headers, body = served.routes.get(self.path, (404, {}, b"not found"))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    served.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        server.server_close()
