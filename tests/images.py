@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,7 +53,8 @@ class ImageServer:
 
 
 @contextmanager
-def image_server() -> Iterator[ImageServer]:
+def image_server(delay: float = 0.0) -> Iterator[ImageServer]:
+    """``delay`` seconds pass before each answer (a slow remote host)."""
     served = ImageServer()
     lock = threading.Lock()
 
@@ -60,6 +62,7 @@ def image_server() -> Iterator[ImageServer]:
         def do_GET(self) -> None:
             with lock:
                 served.hits[self.path] = served.hits.get(self.path, 0) + 1
+            time.sleep(delay)
             status, headers, body = served.routes.get(self.path, (404, {}, b"not found"))
             self.send_response(status)
             for name, value in headers.items():

@@ -90,6 +90,8 @@ def serve_process(
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
+        if process.stdout is not None and not process.stdout.closed:
+            process.stdout.close()
 
 
 def _wait_ready(served: ServeProcess, verify: ssl.SSLContext | bool, timeout: float = 60) -> None:
@@ -105,3 +107,26 @@ def _wait_ready(served: ServeProcess, verify: ssl.SSLContext | bool, timeout: fl
             pass
         time.sleep(0.1)
     raise AssertionError("clarion serve did not become ready")
+
+
+@contextmanager
+def clarion_process(
+    *args: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """A long-running ``clarion`` command (``worker``), stopped with SIGTERM at the end."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clarion", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()

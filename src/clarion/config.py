@@ -62,6 +62,16 @@ class Settings(BaseSettings):
         description="Hosts or CIDR networks inputs may be fetched from even when private "
         "(JSON list in the environment).",
     )
+    public_url: str | None = Field(
+        None,
+        description="The HTTP base URL clients reach this server at, used in hosted image URLs "
+        "(default: http(s)://HOST:HTTP_PORT).",
+    )
+    blob_grace_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="Blobs no input refers to are deleted once they are this old, in seconds.",
+    )
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
     )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf import struct_pb2
+from PIL import Image
 
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
@@ -331,3 +334,81 @@ def test_loopback_url_is_refused_with_default_settings(tmp_path: Path, images: I
         assert "127.0.0.1" in response.inputs[0].status.description
         assert get(api, app, "loop").status.code == status_code_pb2.CONN_DOES_NOT_EXIST
     assert images.hits.get("/fine.png", 0) == 0
+
+
+def test_hosted_image_serves_original_and_thumbnail(api: Api, app_id: str) -> None:
+    original = png_bytes((600, 300))
+    post(api, app_id, image_input("hosted", data=original))
+
+    hosted = wait_until_done(api, app_id, "hosted").data.image.hosted
+
+    assert list(hosted.sizes) == ["orig", "tiny"]
+    headers = {"Authorization": f"Key {api.server.admin_pat}"}
+    orig = httpx.get(f"{hosted.prefix}/orig/{hosted.suffix}", headers=headers)
+    assert orig.status_code == 200
+    assert orig.headers["content-type"] == "image/png"
+    assert orig.content == original
+    tiny = httpx.get(f"{hosted.prefix}/tiny/{hosted.suffix}", headers=headers)
+    assert tiny.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(tiny.content)).size == (256, 128)
+    refused = httpx.get(f"{hosted.prefix}/orig/{hosted.suffix}")
+    assert refused.status_code == 401
+    assert refused.json()["status"]["code"] == 11008
+
+
+def test_base64_that_is_not_base64_is_a_bad_request(
+    open_server: RunningServer, app_id: str
+) -> None:
+    response = httpx.post(
+        f"{open_server.http_url}/v2/users/me/apps/{app_id}/inputs",
+        headers={"Authorization": f"Key {open_server.admin_pat}"},
+        json={"inputs": [{"data": {"image": {"base64": "this is *not* base64!"}}}]},
+    )
+    assert response.status_code == 400
+    assert response.json()["status"]["code"] == 11100
+    assert "base64" in response.json()["status"]["description"].lower()
+
+
+def test_blobs_of_deleted_inputs_are_collected(tmp_path: Path) -> None:
+    with running_server(tmp_path, blob_grace_seconds=0) as server:
+        api = Api(official_stub(server, "grpc"), "grpc", server)
+        app = unique_id("app")
+        api.stub.PostApps(
+            service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app)]), metadata=api.pat
+        )
+        post(api, app, image_input("keep", data=png_bytes((10, 10))))
+        post(api, app, image_input("drop", data=png_bytes((20, 20))))
+        blobs = tmp_path / "blobs"
+        assert len([p for p in blobs.rglob("*") if p.is_file()]) == 2
+
+        api.stub.DeleteInputs(
+            service_pb2.DeleteInputsRequest(user_app_id=user_app(app), ids=["drop"]),
+            metadata=api.pat,
+        )
+
+        deadline = time.monotonic() + 10
+        while len([p for p in blobs.rglob("*") if p.is_file()]) != 1:
+            assert time.monotonic() < deadline, "the deleted input's blob was not collected"
+            time.sleep(0.05)
+        assert wait_until_done(api, app, "keep").status.code == INPUT_SUCCESS
+
+
+def test_redirect_to_a_private_address_is_refused(tmp_path: Path, images: ImageServer) -> None:
+    """Only the host name ``localhost`` is allowed; a redirect to the loopback IP is refused."""
+    target = images.add("/private.png", png_bytes())
+    start = images.redirect("/hop", target)
+    with running_server(tmp_path, url_allow_list=("localhost",)) as strict:
+        api = Api(official_stub(strict, "grpc"), "grpc", strict)
+        app = unique_id("app")
+        api.stub.PostApps(
+            service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app)]), metadata=api.pat
+        )
+
+        posted = post(api, app, image_input("hop", url=start.replace("127.0.0.1", "localhost")))
+
+        assert posted.status.code == SUCCESS, posted.status
+        failed = wait_until_done(api, app, "hop")
+    assert failed.status.code == INPUT_FAILED
+    assert "loopback address 127.0.0.1" in failed.status.description
+    assert images.hits.get("/hop") == 1
+    assert images.hits.get("/private.png", 0) == 0

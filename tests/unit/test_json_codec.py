@@ -100,3 +100,16 @@ def test_path_params_override_body_in_either_spelling() -> None:
     request = json_to_message(data, service_pb2.GetAppRequest)
     assert request.user_app_id.app_id == "from-path"  # type: ignore[attr-defined]
     assert request.user_app_id.user_id == "u"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["aGVsbG8=", "aGVsbG8", "aGVs-_8=", ""])
+def test_base64_is_accepted_in_its_forms(value: str) -> None:
+    data = {"inputs": [{"data": {"image": {"base64": value}}}]}
+    json_to_message(data, service_pb2.PostInputsRequest)
+
+
+@pytest.mark.parametrize("value", ["not base64!", "aGVsbG8=x", "a", 7])
+def test_invalid_base64_is_a_bad_request(value: object) -> None:
+    data = {"inputs": [{"data": {"image": {"base64": value}}}]}
+    with pytest.raises(BadRequestFormat, match=r"inputs\.data\.image\.base64"):
+        json_to_message(data, service_pb2.PostInputsRequest)

@@ -72,3 +72,11 @@ class BlobStore(Protocol):
     def size(self, digest: str) -> int:
         """Return the blob's length in bytes; raise ``BlobNotFound`` if there is none."""
         ...
+
+    def stored_at(self, digest: str) -> float:
+        """When the blob was last put (seconds since the epoch); ``BlobNotFound`` if none.
+
+        A put of bytes already stored counts: collection spares blobs put recently, which a
+        transaction may be about to reference.
+        """
+        ...

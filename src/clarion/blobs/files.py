@@ -33,8 +33,11 @@ class FileBlobStore:
         digest = hashlib.sha256(data).hexdigest()
         path = self._path(digest)
         if path.is_file():
-            # Same name, same content: the bytes are already there.
-            return digest
+            # Same name, same content: the bytes are already there. Touch them, so blob
+            # collection sees they are wanted again.
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(path)
+                return digest
         _make_dirs(path.parent)
         _write_atomically(path, data)
         return digest
@@ -67,6 +70,13 @@ class FileBlobStore:
         """Return the blob's length in bytes; raise ``BlobNotFound`` when there is none."""
         try:
             return self._path(digest).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+
+    def stored_at(self, digest: str) -> float:
+        """When the blob was last put; raise ``BlobNotFound`` when there is none."""
+        try:
+            return self._path(digest).stat().st_mtime
         except FileNotFoundError:
             raise BlobNotFound(digest) from None
 

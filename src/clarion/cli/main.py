@@ -14,16 +14,6 @@ import click
 
 from clarion.config import Settings
 
-_SERVE_OPTIONS = (
-    "host",
-    "http_port",
-    "grpc_port",
-    "data_dir",
-    "database_url",
-    "tls_cert",
-    "tls_key",
-)
-
 
 def _settings(**cli_values: Any) -> Settings:
     """Flags given on the command line win over ``CLARION_*`` variables and defaults."""
@@ -76,7 +66,7 @@ def main() -> None:
 @_allow_private_urls_option
 def serve(**options: Any) -> None:
     """Start the gRPC and HTTP+JSON servers."""
-    settings = _settings(**{key: options[key] for key in _SERVE_OPTIONS})
+    settings = _settings(**options)  # every option of serve is a setting of the same name
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     logging.basicConfig(
@@ -129,7 +119,7 @@ def worker(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     backends = open_backends(settings)
-    pool = build_worker_pool(backends, threads)
+    pool = build_worker_pool(backends, settings, threads)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

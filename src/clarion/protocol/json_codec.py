@@ -10,6 +10,7 @@ keys, repeated keys and ``True``/``true``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, cast
@@ -42,6 +43,8 @@ _INT_TYPES = frozenset(
     }
 )
 _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE})
+# Standard or URL-safe alphabet, padding optional (protobuf JSON accepts all of these).
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2,3}={0,2})?")
 
 
 def message_to_json(message: Message) -> JsonObject:
@@ -57,6 +60,7 @@ def json_to_message(data: object, message_type: type[Message]) -> Message:
     """Parse a decoded JSON value into ``message_type``; a mismatch is ``BadRequestFormat``."""
     if not isinstance(data, dict):
         raise BadRequestFormat(f"Expected a JSON object, got {type(data).__name__}")
+    _check_base64(descriptor_of(message_type), data, "")
     message = message_type()
     try:
         json_format.ParseDict(data, message)
@@ -64,6 +68,26 @@ def json_to_message(data: object, message_type: type[Message]) -> Message:
         raise BadRequestFormat(f"Invalid request: {exc}") from exc
     _fill_default_floats(message, data)
     return message
+
+
+def _check_base64(descriptor: Descriptor, data: Mapping[str, Any], path: str) -> None:
+    """Bytes fields must hold real base64: the protobuf parser would skip stray characters."""
+    for key, value in data.items():
+        field = _find_field(descriptor, key)
+        if field is None:
+            continue  # the parser names unknown fields itself
+        where = f"{path}.{key}" if path else key
+        values = value if isinstance(value, list) else [value]
+        if field.type == FieldDescriptor.TYPE_BYTES:
+            for item in values:
+                if not isinstance(item, str) or not _BASE64.fullmatch(item.strip()):
+                    raise BadRequestFormat(f"'{where}' is not valid base64")
+        elif field.message_type is not None and not field.message_type.full_name.startswith(
+            _WELL_KNOWN_PREFIX
+        ):
+            for item in values:
+                if isinstance(item, dict) and not field.message_type.GetOptions().map_entry:
+                    _check_base64(field.message_type, item, where)
 
 
 def decode_json_body(body: bytes) -> JsonObject:

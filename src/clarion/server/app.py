@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
+from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.ingest import IngestChecks, IngestJob
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
@@ -25,17 +26,18 @@ from clarion.protocol.routes import RouteTable
 from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.grpc import v2_generic_handler
-from clarion.server.http import Readiness, create_http_app
+from clarion.server.http import HostedRoute, Readiness, create_http_app
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
 from clarion.services.concepts import ConceptsService
 from clarion.services.datasets import DatasetsService
+from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
 from clarion.services.users import UsersService
 from clarion.storage.base import Store
-from clarion.storage.data import INGEST_JOB, SqlDataStore
+from clarion.storage.data import COLLECT_BLOBS_JOB, INGEST_JOB, SqlDataStore
 from clarion.storage.engine import create_db_engine, migrate
 from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.sql import SqlStore
@@ -93,20 +95,26 @@ def open_admin(settings: Settings) -> Admin:
     return Admin(store=backends.store, users=UsersService(backends.store))
 
 
-def build_worker_pool(backends: Backends, threads: int) -> WorkerPool:
+def build_worker_pool(backends: Backends, settings: Settings, threads: int) -> WorkerPool:
     ingest = IngestJob(backends.data, backends.blobs, backends.fetcher)
-    kinds = {INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up)}
+    collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
+    kinds = {
+        INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
+        COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
+    }
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
-def build_handlers(backends: Backends, wake_workers: Callable[[], None]) -> dict[str, Handler]:
+def build_handlers(
+    backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
+) -> dict[str, Handler]:
     store, data = backends.store, backends.data
     checks = IngestChecks(backends.fetcher)
     services = (
         UsersService(store),
         AppsService(store),
         KeysService(store),
-        InputsService(data, backends.blobs, checks, wake_workers),
+        InputsService(data, backends.blobs, checks, wake_workers, hosted),
         ConceptsService(data),
         AnnotationsService(data),
         DatasetsService(data),
@@ -120,10 +128,13 @@ def build_handlers(backends: Backends, wake_workers: Callable[[], None]) -> dict
 def build_server(settings: Settings) -> ClarionServer:
     backends = open_backends(settings)
     admin_pat = _bootstrap_admin(settings, UsersService(backends.store))
-    workers = build_worker_pool(backends, settings.workers) if settings.workers else None
+    workers = build_worker_pool(backends, settings, settings.workers) if settings.workers else None
     wake = workers.wake if workers is not None else _no_wakeup
-    dispatcher = Dispatcher(build_handlers(backends, wake), Authenticator(backends.store))
-    return ClarionServer(settings, backends, dispatcher, admin_pat, workers)
+    hosted = HostedUrls(settings.public_url or "")
+    authenticator = Authenticator(backends.store)
+    dispatcher = Dispatcher(build_handlers(backends, wake, hosted), authenticator)
+    hosted_route = HostedRoute(authenticator, HostedImages(backends.data, backends.blobs))
+    return ClarionServer(settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route)
 
 
 def _no_wakeup() -> None:
@@ -140,7 +151,11 @@ class ClarionServer:
         dispatcher: Dispatcher,
         admin_pat: str | None,
         workers: WorkerPool | None,
+        hosted: HostedUrls,
+        hosted_route: HostedRoute,
     ) -> None:
+        self._hosted = hosted
+        self._hosted_route = hosted_route
         self.settings = settings
         self.backends = backends
         self.dispatcher = dispatcher
@@ -223,9 +238,13 @@ class ClarionServer:
             self.dispatcher,
             self._readiness,
             self.settings.max_http_body_bytes,
+            self._hosted_route,
         )
         sock = _bind(self.settings.host, self.settings.http_port)
         self.http_port = sock.getsockname()[1]
+        if not self._hosted.base_url:
+            scheme = "https" if self.settings.tls_enabled else "http"
+            self._hosted.base_url = f"{scheme}://{_url_host(self.settings.host)}:{self.http_port}"
         config = uvicorn.Config(
             app,
             lifespan="off",
@@ -251,6 +270,10 @@ class _Uvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _grpc_address(host: str, port: int) -> str:

@@ -6,9 +6,11 @@ official JSON channel ignores the HTTP status and reads the body.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +26,7 @@ from clarion.errors import (
     Unavailable,
     http_status_for_code,
 )
+from clarion.protocol.descriptor import v2_methods
 from clarion.protocol.json_codec import (
     JsonObject,
     decode_json_body,
@@ -33,8 +36,10 @@ from clarion.protocol.json_codec import (
     set_path_params,
 )
 from clarion.protocol.routes import RouteMatch, RouteTable
+from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.status import base_error_body, new_req_id
+from clarion.services.hosted import HostedImages
 
 log = logging.getLogger("clarion.http")
 
@@ -51,7 +56,11 @@ class Readiness:
 
 
 def create_http_app(
-    routes: RouteTable, dispatcher: Dispatcher, readiness: Readiness, max_body_bytes: int
+    routes: RouteTable,
+    dispatcher: Dispatcher,
+    readiness: Readiness,
+    max_body_bytes: int,
+    hosted: HostedRoute,
 ) -> Starlette:
     gateway = _Gateway(routes, dispatcher, max_body_bytes)
 
@@ -67,10 +76,43 @@ def create_http_app(
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route(HOSTED_PATH, hosted.handle, methods=["GET"]),
             Route("/{path:path}", gateway.handle, methods=_VERBS),
         ],
         exception_handlers={Exception: internal_error},
     )
+
+
+HOSTED_PATH = "/hosted/{size}/users/{user_id}/apps/{app_id}/inputs/{input_id}"
+
+
+class HostedRoute:
+    """``Image.hosted`` URLs: authenticated like ``GetInput``, answered with the image bytes."""
+
+    def __init__(self, authenticator: Authenticator, images: HostedImages) -> None:
+        self._auth = authenticator
+        self._images = images
+        self._method = v2_methods()["GetInput"]
+
+    async def handle(self, request: Request) -> Response:
+        metadata = _metadata(request)
+        params = request.path_params
+        get_input = service_pb2.GetInputRequest(
+            user_app_id=resources_pb2.UserAppIDSet(
+                user_id=params["user_id"], app_id=params["app_id"]
+            ),
+            input_id=params["input_id"],
+        )
+        try:
+            ctx = await asyncio.to_thread(
+                self._auth.authenticate, self._method, get_input, metadata, new_req_id(metadata)
+            )
+            content, media_type = await asyncio.to_thread(
+                self._images.read, ctx, params["input_id"], params["size"]
+            )
+        except ApiError as error:
+            return _error_json(error, metadata)
+        return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
 
 
 class _Gateway:

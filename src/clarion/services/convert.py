@@ -139,7 +139,9 @@ def dataset_to_proto(dataset: DatasetRecord, app: AppRecord) -> resources_pb2.Da
 
 
 def input_to_proto(
-    record: InputRecord, annotation_data: Mapping[str, Any] | None = None
+    record: InputRecord,
+    annotation_data: Mapping[str, Any] | None = None,
+    hosted: resources_pb2.HostedURL | None = None,
 ) -> resources_pb2.Input:
     """An input as stored: its data as sent (bytes left out), concepts, status."""
     data = resources_pb2.Data(metadata=struct(record.metadata))
@@ -147,6 +149,8 @@ def input_to_proto(
         data.concepts.extend(data_from_json(annotation_data).concepts)
     if record.kind == "image":
         data.image.url = record.url
+        if hosted is not None:
+            data.image.hosted.CopyFrom(hosted)
         if record.width:
             data.image.image_info.width = record.width
             data.image.image_info.height = record.height or 0

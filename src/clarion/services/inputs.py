@@ -23,6 +23,7 @@ from clarion.services.apps import deep_merge
 from clarion.services.base import HandlerTable, app_pk, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import input_to_proto, json_of, status, struct_to_dict
+from clarion.services.hosted import HostedUrls
 from clarion.services.paging import page_of
 from clarion.storage.base import (
     INPUT_FAILED,
@@ -71,11 +72,13 @@ class InputsService:
         blobs: BlobStore,
         checks: InputChecks,
         wake_workers: Callable[[], None],
+        hosted: HostedUrls,
     ) -> None:
         self._data = data
         self._blobs = blobs
         self._checks = checks
         self._wake_workers = wake_workers
+        self._hosted = hosted
 
     def handlers(self) -> HandlerTable:
         return {
@@ -362,7 +365,10 @@ class InputsService:
         self, app: AppRecord, records: Sequence[InputRecord]
     ) -> list[resources_pb2.Input]:
         data = self._input_level_data(app, [record.id for record in records]) if records else {}
-        return [input_to_proto(record, data.get(record.id)) for record in records]
+        return [
+            input_to_proto(record, data.get(record.id), self._hosted.for_input(app, record))
+            for record in records
+        ]
 
 
 def _assign_ids(request: service_pb2.PostInputsRequest, taken: set[str]) -> list[str]:

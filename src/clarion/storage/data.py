@@ -21,7 +21,7 @@ from clarion.storage.base import (
     Page,
 )
 from clarion.storage.errors import Conflict
-from clarion.storage.jobs import enqueue
+from clarion.storage.jobs import enqueue, enqueue_once
 from clarion.storage.schema import (
     annotation_table,
     concepts,
@@ -32,6 +32,7 @@ from clarion.storage.schema import (
 from clarion.storage.sql import SqlBase, aware, utcnow
 
 INGEST_JOB = "ingest"
+COLLECT_BLOBS_JOB = "collect_blobs"
 
 
 class SqlDataStore(SqlBase):
@@ -164,6 +165,8 @@ class SqlDataStore(SqlBase):
                 ).scalars()
             )
             db.execute(delete(inputs).where(inputs.c.app_pk == app_pk, inputs.c.id.in_(found)))
+            if found:
+                enqueue_once(db, COLLECT_BLOBS_JOB)
         return found
 
     def count_inputs_by_status(self, app_pk: int) -> dict[int, int]:

@@ -42,6 +42,15 @@ def enqueue(db: Connection, kind: str, payload: Mapping[str, Any]) -> None:
     )
 
 
+def enqueue_once(db: Connection, kind: str) -> None:
+    """Queue a job of ``kind`` unless one is already waiting (for idempotent sweeps)."""
+    waiting = db.execute(
+        select(jobs.c.pk).where(jobs.c.kind == kind, jobs.c.state == QUEUED).limit(1)
+    ).first()
+    if waiting is None:
+        enqueue(db, kind, {})
+
+
 class SqlJobQueue(SqlBase):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)

@@ -114,8 +114,14 @@ class SqlStore(SqlBase):
         return app
 
     def delete_app(self, user_id: str, app_id: str) -> bool:
+        """Delete the app and, by cascade, everything in it; its blobs are collected later."""
+        from clarion.storage.data import COLLECT_BLOBS_JOB
+        from clarion.storage.jobs import enqueue_once
+
         with self._write() as db:
             result = db.execute(apps.delete().where(apps.c.user_id == user_id, apps.c.id == app_id))
+            if result.rowcount:
+                enqueue_once(db, COLLECT_BLOBS_JOB)
         return result.rowcount > 0
 
     # keys
