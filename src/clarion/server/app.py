@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
+from clarion.inference import ModelCatalog
 from clarion.jobs.collect import CollectBlobsJob
-from clarion.jobs.ingest import IngestChecks, IngestJob
+from clarion.jobs.ingest import IngestJob, UntrustedInputs
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
 from clarion.protocol.routes import RouteTable
@@ -35,6 +37,8 @@ from clarion.services.datasets import DatasetsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
+from clarion.services.predict import PredictService
 from clarion.services.users import UsersService
 from clarion.storage.base import Store
 from clarion.storage.data import COLLECT_BLOBS_JOB, INGEST_JOB, SqlDataStore
@@ -59,15 +63,19 @@ class Admin:
 
 @dataclass(frozen=True, slots=True)
 class Backends:
-    """The concrete storage, blobs and fetching one process works with."""
+    """The concrete storage, blobs, fetching and models one process works with."""
 
     store: SqlStore
     data: SqlDataStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
+    models: ModelCatalog
+    # Reading inputs to predict on (fetching, decoding) runs on these threads.
+    readers: ThreadPoolExecutor
 
     def close(self) -> None:
+        self.readers.shutdown(wait=False, cancel_futures=True)
         self.fetcher.close()
         self.store.close()  # the stores share one engine
 
@@ -87,6 +95,8 @@ def open_backends(settings: Settings) -> Backends:
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
+        models=ModelCatalog(settings.data_dir / "models"),
+        readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
     )
 
 
@@ -109,12 +119,14 @@ def build_handlers(
     backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.data
-    checks = IngestChecks(backends.fetcher)
+    untrusted = UntrustedInputs(backends.fetcher)
     services = (
         UsersService(store),
         AppsService(store),
         KeysService(store),
-        InputsService(data, backends.blobs, checks, wake_workers, hosted),
+        InputsService(data, backends.blobs, untrusted, wake_workers, hosted),
+        ModelsService(backends.models),
+        PredictService(backends.models, untrusted, data, backends.blobs, backends.readers),
         ConceptsService(data),
         AnnotationsService(data),
         DatasetsService(data),
@@ -127,7 +139,9 @@ def build_handlers(
 
 def build_server(settings: Settings) -> ClarionServer:
     backends = open_backends(settings)
-    admin_pat = _bootstrap_admin(settings, UsersService(backends.store))
+    users = UsersService(backends.store)
+    admin_pat = _bootstrap_admin(settings, users)
+    users.ensure_public_app(PUBLIC_USER, PUBLIC_APP)
     workers = build_worker_pool(backends, settings, settings.workers) if settings.workers else None
     wake = workers.wake if workers is not None else _no_wakeup
     hosted = HostedUrls(settings.public_url or "")
@@ -283,6 +297,10 @@ def _grpc_address(host: str, port: int) -> str:
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     sock = socket.create_server((host, port), family=family, reuse_port=False)
+    # Accepted connections inherit TCP_NODELAY from the listener. Without it a keep-alive
+    # client waits ~40 ms per response (Nagle against delayed ACKs): measured 44 ms vs 1.3 ms
+    # per request on loopback with requests and httpx.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.set_inheritable(True)
     return sock
 

@@ -9,7 +9,9 @@ from clarion.services.base import HandlerTable, check_id, conflicts_as
 from clarion.services.context import ALL_SCOPES, CallContext
 from clarion.services.convert import user_to_proto
 from clarion.services.tokens import hash_token, new_ref, new_token
-from clarion.storage.base import PERSONAL_ACCESS_TOKEN, KeyRecord, Store, UserRecord
+from clarion.storage.base import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord, Store, UserRecord
+
+PUBLIC_VISIBILITY = 50
 
 
 class UsersService:
@@ -48,8 +50,29 @@ class UsersService:
         )
         return token
 
+    def ensure_public_app(self, user_id: str, app_id: str) -> None:
+        """The public app the built-in models live in (``clarifai/main``), made once."""
+        if self._store.get_user(user_id) is None:
+            self.create_user(user_id)
+        if self._store.get_app(user_id, app_id) is None:
+            with conflicts_as("app", app_id):
+                self._store.create_apps(
+                    [
+                        AppRecord(
+                            user_id=user_id,
+                            id=app_id,
+                            name="Built-in models",
+                            description="The models that ship with Clarion",
+                            visibility=PUBLIC_VISIBILITY,
+                        )
+                    ]
+                )
+
     def ensure_admin(self, user_id: str, token: str | None) -> str | None:
-        """On an empty database, create the admin user and its PAT; return the PAT then."""
+        """On a new database, create the admin user and its PAT; return the PAT then.
+
+        Call it before anything else creates users (the public app's user included).
+        """
         if self._store.count_users() > 0:
             return None
         self.create_user(user_id)

@@ -1,0 +1,131 @@
+"""Ingestion throughput: inputs/s through the server, by bytes and by URL, against the bare cost.
+
+The baseline, measured in the same run on the same images: decode each image with Clarion's
+safe decoder and store its bytes in a blob store, in one process, with as many threads as the
+server's workers. The server's numbers include the gRPC upload, the durable enqueue, the
+workers, and (for URLs) fetching from a local HTTP server.
+
+    .venv/bin/python bench/ingest.py [--images 1000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import BENCH_PAT, clarion_server, median, photo_like_jpegs  # noqa: E402
+from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel  # noqa: E402
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc  # noqa: E402
+
+from clarion.blobs import FileBlobStore  # noqa: E402
+from clarion.media import decode_image  # noqa: E402
+
+METADATA = (("authorization", f"Key {BENCH_PAT}"),)
+BATCH = 128
+WORKERS = 4
+
+
+def bare_pipeline(images: list[bytes]) -> float:
+    """Seconds to decode and store every image, WORKERS threads, no server."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = FileBlobStore(Path(tmp))
+
+        def one(data: bytes) -> None:
+            decode_image(data)
+            store.put(data)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(WORKERS) as pool:
+            list(pool.map(one, images))
+        return time.perf_counter() - started
+
+
+def serve_images(images: list[bytes]) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = images[int(self.path.strip("/").split(".")[0])]
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def through_server(grpc_port: int, app_id: str, inputs: list[resources_pb2.Input]) -> float:
+    """Seconds from the first upload until every input is ingested."""
+    stub = service_pb2_grpc.V2Stub(
+        ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=grpc_port)
+    )
+    user_app = resources_pb2.UserAppIDSet(app_id=app_id)
+    stub.PostApps(service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app_id)]), metadata=METADATA)
+    started = time.perf_counter()
+    for offset in range(0, len(inputs), BATCH):
+        response = stub.PostInputs(
+            service_pb2.PostInputsRequest(user_app_id=user_app, inputs=inputs[offset : offset + BATCH]),
+            metadata=METADATA,
+        )
+        assert response.status.code == 10000, response.status
+    while True:
+        counts = stub.GetInputCount(
+            service_pb2.GetInputCountRequest(user_app_id=user_app), metadata=METADATA
+        ).counts
+        if counts.processed + counts.errors == len(inputs):
+            assert counts.errors == 0, counts
+            return time.perf_counter() - started
+        time.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    images = photo_like_jpegs(args.images)
+    mean_kb = sum(map(len, images)) / len(images) / 1024
+    print(f"{len(images)} JPEGs, 640x480, {mean_kb:.0f} KB on average; {WORKERS} worker threads")
+    http_server, base = serve_images(images)
+    bare, by_bytes, by_url = [], [], []
+    with clarion_server("--allow-private-urls", env={"CLARION_WORKERS": str(WORKERS)}) as server:
+        for run in range(args.repeats):
+            bare.append(bare_pipeline(images))
+            byte_inputs = [
+                resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
+                for data in images
+            ]
+            by_bytes.append(through_server(server.grpc_port, f"bytes-{run}", byte_inputs))
+            url_inputs = [
+                resources_pb2.Input(
+                    data=resources_pb2.Data(
+                        image=resources_pb2.Image(url=f"{base}/{n}.jpg", allow_duplicate_url=True)
+                    )
+                )
+                for n in range(len(images))
+            ]
+            by_url.append(through_server(server.grpc_port, f"url-{run}", url_inputs))
+    http_server.shutdown()
+    count = len(images)
+    rows = [("bare decode + store", bare), ("server, by bytes", by_bytes), ("server, by URL", by_url)]
+    baseline = count / median(bare)
+    print(f"{'pipeline':<22}{'inputs/s (median)':>18}{'ratio to bare':>15}")
+    for name, seconds in rows:
+        rate = count / median(seconds)
+        print(f"{name:<22}{rate:>18.0f}{rate / baseline:>15.2f}")
+
+
+if __name__ == "__main__":
+    main()

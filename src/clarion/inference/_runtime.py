@@ -1,0 +1,79 @@
+"""What every runner needs: its package's files, an onnxruntime session, and lazy loading.
+
+Weights come from installed packages, found without importing them (some import heavy or
+broken modules at import time). A missing package raises ``Unavailable`` with the command
+that installs it, as ``mobilenet.find_weights`` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from clarion.errors import Unavailable
+
+if TYPE_CHECKING:
+    import onnxruntime  # type: ignore[import-untyped]
+
+T = TypeVar("T")
+
+ONNXRUNTIME_INSTALL_HINT = "pip install onnxruntime"
+
+
+def package_file(package: str, relative: str, install_hint: str) -> Path:
+    """Return the file ``relative`` inside the installed ``package``, without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise Unavailable(f"{package} is not installed: {install_hint}")
+    for location in spec.submodule_search_locations:
+        path = Path(location, relative)
+        if path.is_file():
+            return path
+    raise Unavailable(f"the {package} package has no {relative}: {install_hint}")
+
+
+def import_module(name: str, install_hint: str) -> ModuleType:
+    """Import an optional dependency, or raise ``Unavailable`` saying how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise Unavailable(f"{name} is not installed: {install_hint}") from exc
+
+
+def create_session(path: Path, intra_op_threads: int | None = None) -> onnxruntime.InferenceSession:
+    """Open an ``.onnx`` file on the CPU; ``None`` threads keeps onnxruntime's default."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise Unavailable(f"onnxruntime is not installed: {ONNXRUNTIME_INSTALL_HINT}") from exc
+    options = onnxruntime.SessionOptions()
+    if intra_op_threads is not None:
+        options.intra_op_num_threads = intra_op_threads
+    return onnxruntime.InferenceSession(
+        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+class Lazy(Generic[T]):
+    """A value built by ``factory`` on first use, once, even when threads race for it."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        """The value, built now if this is the first call."""
+        # Double-checked: after the first build, callers never contend for the lock.
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._factory()
+                value = self._value
+        return value

@@ -1,0 +1,130 @@
+"""What the rest of Clarion sees of a model: plain values and the runner protocols.
+
+Nothing here knows about protobuf or onnxruntime; ``services`` converts these dataclasses to
+wire messages, and the implementations (``mobilenet``, ``colors``, ``faces``, ``nsfw``, ``ocr``,
+``minilm``, ``profanity``) sit beside this module. A model takes either images
+(``ImageRunner``) or texts (``TextRunner``); ``ModelInfo.input_kind`` says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptScore:
+    """One concept of a model with a score in [0, 1] (1.0 in a model's concept list)."""
+
+    id: str
+    name: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class ColorScore:
+    """One dominant colour: its own ``hex``, the nearest named CSS colour, and its share."""
+
+    hex: str
+    w3c_hex: str
+    w3c_name: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A point of an image, relative to its size: ``row`` and ``col`` are in [0, 1]."""
+
+    row: float
+    col: float
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A part of an image that a detector found, with what it found there.
+
+    The box is relative to the image size, as in Clarifai's ``BoundingBox``: every coordinate
+    is in [0, 1], ``top_row <= bottom_row`` and ``left_col <= right_col``. ``value`` is the
+    detection score. ``polygon`` holds the exact outline where the box is only its hull (a
+    slanted line of text); ``text`` is the text read in the region, if the model reads text.
+    """
+
+    top_row: float
+    left_col: float
+    bottom_row: float
+    right_col: float
+    value: float
+    concepts: tuple[ConceptScore, ...] = ()
+    polygon: tuple[Point, ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What a model says about one input; a model fills only the fields it produces.
+
+    ``concepts`` holds every class, sorted by value descending; the caller applies top-k and
+    thresholds. ``embedding`` is float32 and L2-normalised. ``colors`` is sorted by value
+    descending. ``regions`` come from detectors, sorted by value descending, except for text,
+    which is in reading order. ``text`` is the whole text a model read or wrote.
+    """
+
+    concepts: tuple[ConceptScore, ...] = ()
+    embedding: npt.NDArray[np.float32] | None = None
+    colors: tuple[ColorScore, ...] = ()
+    regions: tuple[Region, ...] = ()
+    text: str = ""
+
+
+class ImageRunner(Protocol):
+    """Runs one model over images. Implementations are safe to call from several threads."""
+
+    def predict(self, images: Sequence[Image.Image]) -> list[Prediction]:
+        """Return one prediction per image, in the same order; batches internally."""
+        ...
+
+
+class TextRunner(Protocol):
+    """Runs one model over texts. Implementations are safe to call from several threads."""
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Return one prediction per text, in the same order; batches internally."""
+        ...
+
+
+@runtime_checkable
+class Loadable(Protocol):
+    """A runner that can load its weights before the first prediction (at server start)."""
+
+    def load(self) -> None:
+        """Load the weights now; later calls do nothing."""
+        ...
+
+
+# What a model takes: the catalog hands out an ImageRunner or a TextRunner accordingly.
+InputKind = Literal["image", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A catalog entry: how a built-in model is named and described to API callers.
+
+    ``model_type_id`` uses Clarifai's model type ids. The colour model is described as a
+    ``visual-classifier`` because Clarifai has no separate colour type id; its output is in
+    ``Prediction.colors`` rather than in concepts. ``input_kind`` says whether the model's
+    runner takes images or texts.
+    """
+
+    id: str
+    legacy_ids: tuple[str, ...]
+    version_id: str
+    name: str
+    model_type_id: str
+    description: str
+    concepts: tuple[ConceptScore, ...] = ()
+    input_kind: InputKind = "image"

@@ -1,0 +1,260 @@
+"""The built-in models: their catalog entries, and their runners created on first use.
+
+Model type ids are Clarifai's. The colour model is listed as a ``visual-classifier``, as
+Clarifai has no colour type id; its predictions fill ``Prediction.colors``, not concepts.
+Most models take images; ``text-embedding`` and ``text-moderation`` take texts
+(``ModelInfo.input_kind``), and the catalog hands out their runners through ``text_runner``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from clarion.errors import InvalidArgument, NotFound
+from clarion.inference.base import ImageRunner, InputKind, Loadable, ModelInfo, TextRunner
+from clarion.inference.colors import ColorRunner
+from clarion.inference.faces import FACE, FaceDetector
+from clarion.inference.minilm import TextEmbedder
+from clarion.inference.mobilenet import (
+    DEFAULT_BATCH_SIZE,
+    ImageEmbedder,
+    ImageNetClassifier,
+    MobileNetV2,
+    imagenet_concepts,
+)
+from clarion.inference.nsfw import NSFW_CONCEPTS, NsfwClassifier, OpenNsfw
+from clarion.inference.ocr import SceneTextReader
+from clarion.inference.profanity import TEXT_MODERATION_CONCEPTS, TextModerator
+
+R = TypeVar("R")
+
+GENERAL_IMAGE_RECOGNITION = "general-image-recognition"
+GENERAL_IMAGE_EMBEDDING = "general-image-embedding"
+COLOR_RECOGNITION = "color-recognition"
+FACE_DETECTION = "face-detection"
+NSFW_RECOGNITION = "nsfw-recognition"
+MODERATION_RECOGNITION = "moderation-recognition"
+OCR_SCENE_ENGLISH = "ocr-scene-english"
+TEXT_EMBEDDING = "text-embedding"
+TEXT_MODERATION = "text-moderation"
+
+VISUAL_CLASSIFIER = "visual-classifier"
+VISUAL_EMBEDDER = "visual-embedder"
+VISUAL_DETECTOR = "visual-detector"
+IMAGE_TO_TEXT = "image-to-text"
+TEXT_EMBEDDER = "text-embedder"
+TEXT_CLASSIFIER = "text-classifier"
+
+# Version ids are part of the API (callers pin them), so they never change for a given model.
+GENERAL_IMAGE_RECOGNITION_VERSION = "aa7f35c01e0642fda5cf400f543e7c40"
+GENERAL_IMAGE_EMBEDDING_VERSION = "1e080268c2b14ff1a43680803c7e21cc"
+COLOR_RECOGNITION_VERSION = "9224f599eb0741aab97073decab75eb7"
+FACE_DETECTION_VERSION = "35553b2635c040489666a498ecf8b509"
+NSFW_RECOGNITION_VERSION = "9ae6c2c0ba83457d9c89a9eaf09d0405"
+MODERATION_RECOGNITION_VERSION = "74b186588465489e88a29b7f9168b384"
+OCR_SCENE_ENGLISH_VERSION = "a559fb11c5504f5fb38245fb0034d2e4"
+TEXT_EMBEDDING_VERSION = "145179ae6ec5495381ce5ab5e888ba68"
+TEXT_MODERATION_VERSION = "b68eb9134d7444958c4daa51a852b74c"
+
+# The models that run on the shared MobileNetV2 network; the colour model needs no weights.
+_MOBILENET_MODELS = frozenset({GENERAL_IMAGE_RECOGNITION, GENERAL_IMAGE_EMBEDDING})
+
+
+def builtin_models() -> tuple[ModelInfo, ...]:
+    """The catalog entries of the models Clarion ships, in listing order."""
+    return _mobilenet_and_color_models() + _detection_and_moderation_models() + _text_models()
+
+
+def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
+    return (
+        ModelInfo(
+            id=GENERAL_IMAGE_RECOGNITION,
+            legacy_ids=("aaa03c23b3724a16a56b629203edc62c",),
+            version_id=GENERAL_IMAGE_RECOGNITION_VERSION,
+            name=GENERAL_IMAGE_RECOGNITION,
+            model_type_id=VISUAL_CLASSIFIER,
+            description="The 1000 ImageNet classes (MobileNetV2, torchvision weights).",
+            concepts=imagenet_concepts(),
+        ),
+        ModelInfo(
+            id=GENERAL_IMAGE_EMBEDDING,
+            legacy_ids=("bbb5f41425b8468d9b7a554ff10f8581",),
+            version_id=GENERAL_IMAGE_EMBEDDING_VERSION,
+            name=GENERAL_IMAGE_EMBEDDING,
+            model_type_id=VISUAL_EMBEDDER,
+            description="1280-d L2-normalised image embeddings (MobileNetV2 pooled features).",
+        ),
+        ModelInfo(
+            id=COLOR_RECOGNITION,
+            legacy_ids=("eeed0b6733a644cea07cf4c60f87ebb7",),
+            version_id=COLOR_RECOGNITION_VERSION,
+            name=COLOR_RECOGNITION,
+            model_type_id=VISUAL_CLASSIFIER,
+            description="Dominant colours, each with the nearest named W3C/CSS colour.",
+        ),
+    )
+
+
+def _detection_and_moderation_models() -> tuple[ModelInfo, ...]:
+    # The legacy ids are the ones Clarifai's older clients hard-code for these models.
+    return (
+        ModelInfo(
+            id=FACE_DETECTION,
+            legacy_ids=("a403429f2ddf4b49b307e318f00e528b",),
+            version_id=FACE_DETECTION_VERSION,
+            name=FACE_DETECTION,
+            model_type_id=VISUAL_DETECTOR,
+            description="Face boxes, each with the concept 'face' and its score (MTCNN).",
+            concepts=(FACE,),
+        ),
+        ModelInfo(
+            id=NSFW_RECOGNITION,
+            legacy_ids=("e9576d86d2004ed1a38ba0cf39ecb4b1",),
+            version_id=NSFW_RECOGNITION_VERSION,
+            name=NSFW_RECOGNITION,
+            model_type_id=VISUAL_CLASSIFIER,
+            description="Whether an image is safe for work: 'sfw' and 'nsfw' (Yahoo open_nsfw).",
+            concepts=NSFW_CONCEPTS,
+        ),
+        ModelInfo(
+            id=MODERATION_RECOGNITION,
+            legacy_ids=("d16f390eb32cad478c7ae150069bd2c6",),
+            version_id=MODERATION_RECOGNITION_VERSION,
+            name=MODERATION_RECOGNITION,
+            model_type_id=VISUAL_CLASSIFIER,
+            # Clarifai's model also names gore, drugs and suggestive content; this one cannot.
+            description="Image moderation as 'sfw' and 'nsfw' only (Yahoo open_nsfw).",
+            concepts=NSFW_CONCEPTS,
+        ),
+        ModelInfo(
+            id=OCR_SCENE_ENGLISH,
+            legacy_ids=(),
+            version_id=OCR_SCENE_ENGLISH_VERSION,
+            name=OCR_SCENE_ENGLISH,
+            model_type_id=IMAGE_TO_TEXT,
+            description="Lines of text with their outlines and scores (PP-OCRv4, RapidOCR).",
+        ),
+    )
+
+
+def _text_models() -> tuple[ModelInfo, ...]:
+    return (
+        ModelInfo(
+            id=TEXT_EMBEDDING,
+            legacy_ids=(),
+            version_id=TEXT_EMBEDDING_VERSION,
+            name=TEXT_EMBEDDING,
+            model_type_id=TEXT_EMBEDDER,
+            description="384-d L2-normalised sentence embeddings (all-MiniLM-L6-v2).",
+            input_kind="text",
+        ),
+        ModelInfo(
+            id=TEXT_MODERATION,
+            legacy_ids=(),
+            version_id=TEXT_MODERATION_VERSION,
+            name=TEXT_MODERATION,
+            model_type_id=TEXT_CLASSIFIER,
+            description="Offensive English text: 'toxic' and 'clean' (alt-profanity-check).",
+            concepts=TEXT_MODERATION_CONCEPTS,
+            input_kind="text",
+        ),
+    )
+
+
+class ModelCatalog:
+    """Looks up built-in models by slug or legacy id and hands out their runners.
+
+    Runners are created on first request, once, under a lock; the classifier and the
+    embedder share one MobileNetV2 session, and the two open_nsfw models share another.
+    ``cache_dir`` holds the built ``.onnx`` file (Clarion passes a directory inside its data
+    dir). Nothing is loaded until a runner runs, or until ``load`` asks for it.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        intra_op_threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self._models = builtin_models()
+        self._by_id = {key: info for info in self._models for key in (info.id, *info.legacy_ids)}
+        self._network = MobileNetV2(
+            cache_dir, intra_op_threads=intra_op_threads, batch_size=batch_size
+        )
+        nsfw = OpenNsfw(intra_op_threads=intra_op_threads, batch_size=batch_size)
+        self._image_factories: dict[str, Callable[[], ImageRunner]] = {
+            GENERAL_IMAGE_RECOGNITION: lambda: ImageNetClassifier(self._network),
+            GENERAL_IMAGE_EMBEDDING: lambda: ImageEmbedder(self._network),
+            COLOR_RECOGNITION: ColorRunner,
+            FACE_DETECTION: lambda: FaceDetector(intra_op_threads=intra_op_threads),
+            NSFW_RECOGNITION: lambda: NsfwClassifier(nsfw),
+            MODERATION_RECOGNITION: lambda: NsfwClassifier(nsfw),
+            OCR_SCENE_ENGLISH: SceneTextReader,
+        }
+        self._text_factories: dict[str, Callable[[], TextRunner]] = {
+            TEXT_EMBEDDING: TextEmbedder,
+            TEXT_MODERATION: TextModerator,
+        }
+        self._image_runners: dict[str, ImageRunner] = {}
+        self._text_runners: dict[str, TextRunner] = {}
+        self._lock = threading.Lock()
+
+    def models(self) -> tuple[ModelInfo, ...]:
+        """Every built-in model, in listing order."""
+        return self._models
+
+    def find(self, model_id: str) -> ModelInfo | None:
+        """The model with this slug or legacy id, or ``None``."""
+        return self._by_id.get(model_id)
+
+    def get(self, model_id: str) -> ModelInfo:
+        """The model with this slug or legacy id; raises ``NotFound`` if there is none."""
+        info = self.find(model_id)
+        if info is None:
+            raise NotFound("model", model_id)
+        return info
+
+    def runner(self, model_id: str) -> ImageRunner:
+        """The runner of the image model with this slug or legacy id, created on first call.
+
+        Raises ``NotFound`` for an unknown id and ``InvalidArgument`` for a text model.
+        """
+        slug = self._slug(model_id, "image")
+        return self._created(slug, self._image_runners, self._image_factories)
+
+    def text_runner(self, model_id: str) -> TextRunner:
+        """The runner of the text model with this slug or legacy id, created on first call.
+
+        Raises ``NotFound`` for an unknown id and ``InvalidArgument`` for an image model.
+        """
+        slug = self._slug(model_id, "text")
+        return self._created(slug, self._text_runners, self._text_factories)
+
+    def load(self, model_id: str) -> None:
+        """Load the model's weights now (building the ONNX file if needed), not on first use."""
+        info = self.get(model_id)
+        if info.id in _MOBILENET_MODELS:
+            self._network.load()
+            return
+        runner = self.runner(info.id) if info.input_kind == "image" else self.text_runner(info.id)
+        if isinstance(runner, Loadable):
+            runner.load()
+
+    def _slug(self, model_id: str, kind: InputKind) -> str:
+        info = self.get(model_id)
+        if info.input_kind != kind:
+            raise InvalidArgument(f"model '{info.id}' takes {info.input_kind} input, not {kind}")
+        return info.id
+
+    def _created(
+        self, slug: str, runners: dict[str, R], factories: dict[str, Callable[[], R]]
+    ) -> R:
+        with self._lock:
+            runner = runners.get(slug)
+            if runner is None:
+                runner = runners[slug] = factories[slug]()
+        return runner

@@ -1,0 +1,223 @@
+"""Models: the built-in models of ``clarifai/main`` and their versions, concepts and types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+
+from clarion.errors import ModelNotFound
+from clarion.inference.base import ImageRunner, ModelInfo, TextRunner
+from clarion.services.base import HandlerTable
+from clarion.services.context import CallContext
+from clarion.services.convert import status, timestamp
+from clarion.services.paging import page_of
+
+PUBLIC_USER = "clarifai"
+PUBLIC_APP = "main"
+MODEL_TRAINED = 21100
+MODEL_DOES_NOT_EXIST = 21200
+PUBLIC = 50
+# Built-in models ship with Clarion; this date stands for "as old as the release".
+_BUILT_IN_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+_TYPE_FIELDS = {
+    "visual-classifier": ("image", "concepts", "Classify images into concepts"),
+    "visual-embedder": ("image", "embeddings", "Embed images as vectors for visual search"),
+    "visual-detector": ("image", "regions", "Detect regions of images, with their concepts"),
+    "image-to-text": ("image", "regions", "Read the text in images"),
+    "text-embedder": ("text", "embeddings", "Embed text as vectors"),
+    "text-classifier": ("text", "concepts", "Classify text into concepts"),
+    "embedding-classifier": ("image", "concepts", "A classifier trained on your concepts"),
+}
+
+
+class Models(Protocol):
+    """The catalog of built-in models (``clarion.inference.ModelCatalog``)."""
+
+    def models(self) -> tuple[ModelInfo, ...]: ...
+    def find(self, model_id: str) -> ModelInfo | None: ...
+    def runner(self, model_id: str) -> ImageRunner: ...
+    def text_runner(self, model_id: str) -> TextRunner: ...
+
+
+def find_model(models: Models, model_id: str, version_id: str = "") -> ModelInfo:
+    """A built-in model by slug or legacy id, at its one version (or any version when empty)."""
+    info = models.find(model_id) if model_id else None
+    if info is None:
+        raise ModelNotFound("model", model_id)
+    if version_id and version_id != info.version_id:
+        raise ModelNotFound("model version", f"{model_id}/{version_id}")
+    return info
+
+
+def model_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resources_pb2.Model:
+    output_info = _output_info(info, with_concepts)
+    return resources_pb2.Model(
+        id=info.id,
+        name=info.name,
+        display_name=info.name,
+        app_id=PUBLIC_APP,
+        user_id=PUBLIC_USER,
+        model_type_id=info.model_type_id,
+        description=info.description,
+        created_at=timestamp(_BUILT_IN_AT),
+        modified_at=timestamp(_BUILT_IN_AT),
+        visibility=resources_pb2.Visibility(gettable=PUBLIC),  # type: ignore[arg-type]
+        output_info=output_info,
+        model_version=version_to_proto(info, with_concepts=with_concepts),
+    )
+
+
+def version_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resources_pb2.ModelVersion:
+    return resources_pb2.ModelVersion(
+        id=info.version_id,
+        created_at=timestamp(_BUILT_IN_AT),
+        completed_at=timestamp(_BUILT_IN_AT),
+        status=status(MODEL_TRAINED, "Model is trained and ready"),
+        active_concept_count=len(info.concepts),
+        app_id=PUBLIC_APP,
+        user_id=PUBLIC_USER,
+        visibility=resources_pb2.Visibility(gettable=PUBLIC),  # type: ignore[arg-type]
+        output_info=_output_info(info, with_concepts),
+    )
+
+
+def _output_info(info: ModelInfo, with_concepts: bool) -> resources_pb2.OutputInfo:
+    output_info = resources_pb2.OutputInfo()
+    if with_concepts:
+        output_info.data.concepts.extend(_concepts(info.concepts))
+    return output_info
+
+
+def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
+    return [
+        resources_pb2.Concept(
+            id=concept.id,  # type: ignore[attr-defined]
+            name=concept.name,  # type: ignore[attr-defined]
+            value=1.0,
+            app_id=PUBLIC_APP,
+            user_id=PUBLIC_USER,
+        )
+        for concept in concepts
+    ]
+
+
+class ModelsService:
+    def __init__(self, models: Models) -> None:
+        self._models = models
+
+    def handlers(self) -> HandlerTable:
+        return {
+            "ListModels": self.list_models,
+            "GetModel": self.get_model,
+            "GetModelOutputInfo": self.get_model_output_info,
+            "ListModelVersions": self.list_model_versions,
+            "GetModelVersion": self.get_model_version,
+            "ListModelTypes": self.list_model_types,
+            "PostModelsSearches": self.post_models_searches,
+            "ListModelConcepts": self.list_model_concepts,
+        }
+
+    def list_models(
+        self, request: service_pb2.ListModelsRequest, ctx: CallContext
+    ) -> service_pb2.MultiModelResponse:
+        """An app's models; the public ones too, unless ``dont_fetch_from_main``."""
+        listed: list[ModelInfo] = []
+        if not request.dont_fetch_from_main or _is_public_app(ctx):
+            listed = [
+                info
+                for info in self._models.models()
+                if not request.model_type_id or info.model_type_id == request.model_type_id
+            ]
+        return service_pb2.MultiModelResponse(models=_page(listed, request.page, request.per_page))
+
+    def get_model(
+        self, request: service_pb2.GetModelRequest, ctx: CallContext
+    ) -> service_pb2.SingleModelResponse:
+        info = find_model(self._models, request.model_id, request.version_id)
+        return service_pb2.SingleModelResponse(model=model_to_proto(info))
+
+    def get_model_output_info(
+        self, request: service_pb2.GetModelRequest, ctx: CallContext
+    ) -> service_pb2.SingleModelResponse:
+        info = find_model(self._models, request.model_id, request.version_id)
+        return service_pb2.SingleModelResponse(model=model_to_proto(info, with_concepts=True))
+
+    def list_model_versions(
+        self, request: service_pb2.ListModelVersionsRequest, ctx: CallContext
+    ) -> service_pb2.MultiModelVersionResponse:
+        info = find_model(self._models, request.model_id)
+        versions = (
+            [version_to_proto(info)] if page_of(request.page, request.per_page).page == 1 else []
+        )
+        return service_pb2.MultiModelVersionResponse(model_versions=versions)
+
+    def get_model_version(
+        self, request: service_pb2.GetModelVersionRequest, ctx: CallContext
+    ) -> service_pb2.SingleModelVersionResponse:
+        info = find_model(self._models, request.model_id, request.version_id)
+        return service_pb2.SingleModelVersionResponse(
+            model_version=version_to_proto(info, with_concepts=True)
+        )
+
+    def list_model_types(
+        self, request: service_pb2.ListModelTypesRequest, ctx: CallContext
+    ) -> service_pb2.MultiModelTypeResponse:
+        types = [
+            resources_pb2.ModelType(
+                id=type_id,
+                title=type_id.replace("-", " ").title(),
+                description=description,
+                input_fields=[input_field],
+                output_fields=[output_field],
+                trainable=type_id == "embedding-classifier",
+                creatable=type_id == "embedding-classifier",
+            )
+            for type_id, (input_field, output_field, description) in _TYPE_FIELDS.items()
+        ]
+        page = page_of(request.page, request.per_page)
+        return service_pb2.MultiModelTypeResponse(
+            model_types=types[page.offset : page.offset + page.per_page]
+        )
+
+    def post_models_searches(
+        self, request: service_pb2.PostModelsSearchesRequest, ctx: CallContext
+    ) -> service_pb2.MultiModelResponse:
+        """Models whose id or name contains the query's name (``*`` is a wildcard)."""
+        wanted = request.model_query.name.replace("*", "").lower()
+        type_id = request.model_query.model_type_id
+        found = [
+            info
+            for info in self._models.models()
+            if (wanted in info.id.lower() or wanted in info.name.lower())
+            and (not type_id or info.model_type_id == type_id)
+        ]
+        pagination = request.pagination
+        return service_pb2.MultiModelResponse(
+            models=_page(found, pagination.page, pagination.per_page)
+        )
+
+    def list_model_concepts(
+        self, request: service_pb2.ListModelConceptsRequest, ctx: CallContext
+    ) -> service_pb2.MultiConceptResponse:
+        info = find_model(self._models, request.model_id, request.version_id)
+        search = request.search.lower()
+        concepts = [c for c in info.concepts if search in c.name.lower()]
+        page = page_of(request.page, request.per_page)
+        return service_pb2.MultiConceptResponse(
+            concepts=_concepts(concepts[page.offset : page.offset + page.per_page])
+        )
+
+
+def _is_public_app(ctx: CallContext) -> bool:
+    return ctx.app is not None and (ctx.app.user_id, ctx.app.id) == (PUBLIC_USER, PUBLIC_APP)
+
+
+def _page(models: Sequence[ModelInfo], page: int, per_page: int) -> list[resources_pb2.Model]:
+    chosen = page_of(page, per_page)
+    return [
+        model_to_proto(info) for info in models[chosen.offset : chosen.offset + chosen.per_page]
+    ]
