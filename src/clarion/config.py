@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Blobs no input refers to are deleted once they are this old, in seconds.",
     )
+    preload: tuple[str, ...] = Field(
+        (),
+        description="Models to load before the server reports ready (JSON list in the "
+        "environment; --preload, repeatable, on the command line).",
+    )
+    model_idle_seconds: float = Field(
+        1800.0, ge=0, description="Unload a model unused this long, in seconds (0: never)."
+    )
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
     )

@@ -230,3 +230,64 @@ def test_input_naming_a_missing_dataset_is_refused(api: Api) -> None:
     )
     assert response.inputs[0].status.code == status_code_pb2.INPUT_INVALID_ARGUMENT
     assert "dataset 'nope'" in response.inputs[0].status.description
+
+
+def test_patch_annotations_and_datasets(api: Api) -> None:
+    app = create_app(api).id
+    add_image(api, app, "pic")
+    posted = api.stub.PostAnnotations(
+        service_pb2.PostAnnotationsRequest(
+            user_app_id=ua(app),
+            annotations=[
+                resources_pb2.Annotation(
+                    input_id="pic",
+                    data=resources_pb2.Data(concepts=[resources_pb2.Concept(id="a", value=1)]),
+                )
+            ],
+        ),
+        metadata=api.pat,
+    )
+    annotation_id = posted.annotations[0].id
+
+    def patch(action: str, *ids: str) -> list[str]:
+        response = api.stub.PatchAnnotations(
+            service_pb2.PatchAnnotationsRequest(
+                user_app_id=ua(app),
+                action=action,
+                annotations=[
+                    resources_pb2.Annotation(
+                        id=annotation_id,
+                        data=resources_pb2.Data(
+                            concepts=[resources_pb2.Concept(id=i, value=1) for i in ids]
+                        ),
+                    )
+                ],
+            ),
+            metadata=api.pat,
+        )
+        assert response.status.code == SUCCESS, response.status
+        return [c.id for c in response.annotations[0].data.concepts]
+
+    assert patch("merge", "b") == ["a", "b"]
+    assert patch("remove", "a") == ["b"]
+    assert patch("overwrite", "c") == ["c"]
+
+    api.stub.PostDatasets(
+        service_pb2.PostDatasetsRequest(
+            user_app_id=ua(app), datasets=[resources_pb2.Dataset(id="ds", description="old")]
+        ),
+        metadata=api.pat,
+    )
+    patched = api.stub.PatchDatasets(
+        service_pb2.PatchDatasetsRequest(
+            user_app_id=ua(app),
+            datasets=[resources_pb2.Dataset(id="ds", description="new")],
+            action="merge",
+        ),
+        metadata=api.pat,
+    )
+    assert patched.datasets[0].description == "new"
+    listed = api.stub.ListDatasets(
+        service_pb2.ListDatasetsRequest(user_app_id=ua(app)), metadata=api.pat
+    )
+    assert [(d.id, d.description) for d in listed.datasets] == [("ds", "new")]

@@ -412,3 +412,31 @@ def test_redirect_to_a_private_address_is_refused(tmp_path: Path, images: ImageS
     assert "loopback address 127.0.0.1" in failed.status.description
     assert images.hits.get("/hop") == 1
     assert images.hits.get("/private.png", 0) == 0
+
+
+def test_inputs_add_job_reports_progress(api: Api, app_id: str) -> None:
+    job_id = unique_id("job")
+    posted = post(
+        api,
+        app_id,
+        image_input("j1", data=png_bytes()),
+        image_input("j2", data=png_bytes()),
+        inputs_add_job_id=job_id,
+    )
+    assert posted.inputs_add_job.id == job_id
+    for input_id in ("j1", "j2"):
+        wait_until_done(api, app_id, input_id)
+
+    job = api.stub.GetInputsAddJob(
+        service_pb2.GetInputsAddJobRequest(user_app_id=user_app(app_id), id=job_id),
+        metadata=api.pat,
+    )
+
+    assert job.status.code == SUCCESS, job.status
+    assert job.inputs_add_job.progress.success_count == 2
+    assert job.inputs_add_job.progress.pending_count == 0
+    assert job.inputs_add_job.status.code == 64002  # JOB_COMPLETED
+    jobs = api.stub.ListInputsAddJobs(
+        service_pb2.ListInputsAddJobsRequest(user_app_id=user_app(app_id)), metadata=api.pat
+    )
+    assert [j.id for j in jobs.inputs_add_jobs] == [job_id]

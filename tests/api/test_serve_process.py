@@ -144,3 +144,18 @@ def test_nodejs_client_lists_apps_over_tls(tmp_path: Path) -> None:
         served.terminate()
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '{"code":10000,"apps":["from-python"]}'
+
+
+def test_preload_loads_models_before_ready(tmp_path: Path) -> None:
+    with serve_process(tmp_path / "data", "--preload", "general-image-recognition") as served:
+        code, output = served.terminate()
+    assert code == 0
+    assert "preloaded model general-image-recognition" in output
+    assert (tmp_path / "data" / "models").is_dir()
+
+
+def test_preload_of_an_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
+    result = clarion("serve", "--data-dir", str(tmp_path), "--preload", "no-such-model")
+    assert result.returncode == 2
+    assert "--preload no-such-model: no such model" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -401,3 +401,18 @@ def test_each_runner_is_created_once_even_under_contention(tmp_path: Path) -> No
 
 def test_prediction_defaults_are_empty() -> None:
     assert Prediction() == Prediction(concepts=(), embedding=None, colors=())
+
+
+def test_idle_models_are_unloaded_and_load_again(tmp_path: Path) -> None:
+    from clarion.inference import ModelCatalog
+
+    catalog = ModelCatalog(tmp_path)
+    first = catalog.runner("color-recognition")
+    assert catalog.loaded() == ["color-recognition"]
+    assert catalog.unload_idle(3600) == []
+    assert catalog.unload_idle(0) == ["color-recognition"]
+    assert catalog.loaded() == []
+    again = catalog.runner("color-recognition")
+    assert again is not first
+    red = Image.new("RGB", (8, 8), "red")
+    assert again.predict([red])[0].colors[0].w3c_name == "red"

@@ -64,8 +64,14 @@ def main() -> None:
     help="PEM private key for --tls-cert [env CLARION_TLS_KEY].",
 )
 @_allow_private_urls_option
+@click.option(
+    "--preload",
+    multiple=True,
+    help="Load this model before reporting ready (repeatable) [env CLARION_PRELOAD].",
+)
 def serve(**options: Any) -> None:
     """Start the gRPC and HTTP+JSON servers."""
+    options["preload"] = options["preload"] or None  # no flag: leave it to the environment
     settings = _settings(**options)  # every option of serve is a setting of the same name
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -85,7 +91,11 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    try:
+        await server.start()
+    except ValueError as error:  # a setting that only the running server can check
+        server.backends.close()
+        raise click.UsageError(str(error)) from error
     click.echo(f"Data directory: {settings.data_dir}")
     click.echo(f"gRPC:      {settings.host}:{server.grpc_port}")
     scheme = "https" if settings.tls_enabled else "http"

@@ -9,6 +9,7 @@ Most models take images; ``text-embedding`` and ``text-moderation`` take texts
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -182,19 +183,25 @@ class ModelCatalog:
     ) -> None:
         self._models = builtin_models()
         self._by_id = {key: info for info in self._models for key in (info.id, *info.legacy_ids)}
-        self._network = MobileNetV2(
+        # The shared networks are made anew when every model using them is unloaded.
+        self._new_network: Callable[[], MobileNetV2] = lambda: MobileNetV2(
             cache_dir, intra_op_threads=intra_op_threads, batch_size=batch_size
         )
-        nsfw = OpenNsfw(intra_op_threads=intra_op_threads, batch_size=batch_size)
+        self._new_nsfw: Callable[[], OpenNsfw] = lambda: OpenNsfw(
+            intra_op_threads=intra_op_threads, batch_size=batch_size
+        )
+        self._network = self._new_network()
+        self._nsfw = self._new_nsfw()
         self._image_factories: dict[str, Callable[[], ImageRunner]] = {
             GENERAL_IMAGE_RECOGNITION: lambda: ImageNetClassifier(self._network),
             GENERAL_IMAGE_EMBEDDING: lambda: ImageEmbedder(self._network),
             COLOR_RECOGNITION: ColorRunner,
             FACE_DETECTION: lambda: FaceDetector(intra_op_threads=intra_op_threads),
-            NSFW_RECOGNITION: lambda: NsfwClassifier(nsfw),
-            MODERATION_RECOGNITION: lambda: NsfwClassifier(nsfw),
+            NSFW_RECOGNITION: lambda: NsfwClassifier(self._nsfw),
+            MODERATION_RECOGNITION: lambda: NsfwClassifier(self._nsfw),
             OCR_SCENE_ENGLISH: SceneTextReader,
         }
+        self._last_used: dict[str, float] = {}
         self._text_factories: dict[str, Callable[[], TextRunner]] = {
             TEXT_EMBEDDING: TextEmbedder,
             TEXT_MODERATION: TextModerator,
@@ -238,6 +245,7 @@ class ModelCatalog:
         """Load the model's weights now (building the ONNX file if needed), not on first use."""
         info = self.get(model_id)
         if info.id in _MOBILENET_MODELS:
+            self.runner(info.id)  # counts as a use, so it is not unloaded at once
             self._network.load()
             return
         runner = self.runner(info.id) if info.input_kind == "image" else self.text_runner(info.id)
@@ -250,6 +258,30 @@ class ModelCatalog:
             raise InvalidArgument(f"model '{info.id}' takes {info.input_kind} input, not {kind}")
         return info.id
 
+    def loaded(self) -> list[str]:
+        """The models whose runners exist now (loaded, or to be loaded on their first run)."""
+        with self._lock:
+            return sorted(self._last_used)
+
+    def unload_idle(self, max_idle_seconds: float) -> list[str]:
+        """Drop the runners not used for ``max_idle_seconds``; the slugs dropped.
+
+        A prediction in flight keeps its runner alive until it ends; the next request for a
+        dropped model loads it again.
+        """
+        now = time.monotonic()
+        with self._lock:
+            idle = [s for s, used in self._last_used.items() if now - used > max_idle_seconds]
+            for slug in idle:
+                del self._last_used[slug]
+                self._image_runners.pop(slug, None)
+                self._text_runners.pop(slug, None)
+            if not _MOBILENET_MODELS & set(self._last_used):
+                self._network = self._new_network()
+            if not {NSFW_RECOGNITION, MODERATION_RECOGNITION} & set(self._last_used):
+                self._nsfw = self._new_nsfw()
+        return idle
+
     def _created(
         self, slug: str, runners: dict[str, R], factories: dict[str, Callable[[], R]]
     ) -> R:
@@ -257,4 +289,5 @@ class ModelCatalog:
             runner = runners.get(slug)
             if runner is None:
                 runner = runners[slug] = factories[slug]()
+            self._last_used[slug] = time.monotonic()
         return runner

@@ -183,16 +183,20 @@ class ClarionServer:
         self._grpc: grpc.aio.Server | None = None
         self._http: _Uvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
+        self._unloader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Bind both ports and serve; ready (``/health``, gRPC health) once both listen."""
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._preload_models()
         if self.workers is not None:
             await asyncio.to_thread(self.workers.start)
         await self._start_grpc()
         await self._start_http()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._readiness.ready = True
+        if self.settings.model_idle_seconds:
+            self._unloader = asyncio.create_task(self._unload_idle_models())
         scheme = "https" if self.settings.tls_enabled else "http"
         log.info(
             "Clarion serving gRPC on %s:%d and HTTP on %s://%s:%d",
@@ -206,6 +210,8 @@ class ClarionServer:
     async def stop(self) -> None:
         """Stop accepting, let in-flight calls finish within the grace period, close."""
         self._readiness.ready = False
+        if self._unloader is not None:
+            self._unloader.cancel()
         await self._health.enter_graceful_shutdown()
         grace = self.settings.shutdown_grace_seconds
         if self._http is not None:
@@ -218,6 +224,23 @@ class ClarionServer:
             await asyncio.to_thread(self.workers.stop, grace)
         self.backends.close()
         log.info("Clarion stopped")
+
+    async def _preload_models(self) -> None:
+        models = self.backends.models
+        for model_id in self.settings.preload:
+            if models.find(model_id) is None:
+                known = ", ".join(info.id for info in models.models())
+                raise ValueError(f"--preload {model_id}: no such model (known: {known})")
+            await asyncio.to_thread(models.load, model_id)
+            log.info("preloaded model %s", model_id)
+
+    async def _unload_idle_models(self) -> None:
+        idle_seconds = self.settings.model_idle_seconds
+        while True:
+            await asyncio.sleep(min(60.0, idle_seconds / 2))
+            unloaded = await asyncio.to_thread(self.backends.models.unload_idle, idle_seconds)
+            if unloaded:
+                log.info("unloaded idle models: %s", ", ".join(unloaded))
 
     async def _set_health(self, status: int) -> None:
         for service in ("", SERVICE_NAME):
