@@ -21,11 +21,18 @@ response -> exception from the same tables (see ``error_class_for_code``).
     ├── ResourceExhausted          11005 CONN_THROTTLED
     ├── Unavailable                40031 RPC_SERVER_UNAVAILABLE
     └── Internal                   98004 INTERNAL_SERVER_ISSUE
+
+    TransportError                 no Clarifai status came back (client side only)
+    ├── Timeout                    no answer within the timeout
+    └── ConnectError               the server could not be reached (gRPC UNAVAILABLE)
+
+A client raises ``ApiError`` subclasses with the status the server sent: ``code``,
+``description``, ``details`` and ``req_id`` (``ApiError.from_status``).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 SUCCESS = 10000
 
@@ -40,11 +47,39 @@ class ApiError(Exception):
     http_status: ClassVar[int] = 500
     grpc_code: ClassVar[str] = "INTERNAL"
     default_description: ClassVar[str] = "Internal error"
+    # The server's request id, for its log; a client fills it in from the response status.
+    req_id: str = ""
+    _answered_code: int | None = None
 
     def __init__(self, description: str | None = None, *, details: str = "") -> None:
         self.description = description or self.default_description
         self.details = details
         super().__init__(self.description)
+
+    @property
+    def code(self) -> int:
+        """The Clarifai status code of this error (the class's own unless the server sent one)."""
+        return self.status_code if self._answered_code is None else self._answered_code
+
+    @classmethod
+    def from_status(
+        cls, code: int, description: str, *, details: str = "", req_id: str = ""
+    ) -> Self:
+        """The error a client raises for a response whose status is not a success.
+
+        Subclasses build their messages from structured fields when the server raises them
+        (``NotFound(resource, id)``); a client only has the status, so ``__init__`` is skipped.
+        """
+        error = cls.__new__(cls)
+        error.description = description or cls.default_description
+        error.details = details
+        error.req_id = req_id
+        error._answered_code = code
+        if isinstance(error, (NotFound, AlreadyExists)):
+            error.resource, error.resource_id = "", ""
+        suffix = f" (code {code}, req_id {req_id})" if req_id else f" (code {code})"
+        Exception.__init__(error, error.description + suffix)
+        return error
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -215,3 +250,32 @@ class InputRejected(Exception):
         super().__init__(description)
         self.code = code
         self.description = description
+
+
+class TransportError(Exception):
+    """No Clarifai status came back: the connection failed, timed out, or the answer was not
+    the API's (an HTML error page from a proxy, say). Not an ``ApiError``: the server did not
+    answer the request, so there is no status code.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        http_status: int | None = None,
+        grpc_code: str | None = None,
+        req_id: str = "",
+    ) -> None:
+        self.description = description
+        self.http_status = http_status  # the HTTP status, on the HTTP+JSON transport
+        self.grpc_code = grpc_code  # the gRPC status name (``UNAVAILABLE``), on gRPC
+        self.req_id = req_id
+        super().__init__(description)
+
+
+class Timeout(TransportError):
+    """No answer came within the timeout; the server may still have done the work."""
+
+
+class ConnectError(TransportError):
+    """The server could not be reached (refused, unknown host, TLS, gRPC ``UNAVAILABLE``)."""

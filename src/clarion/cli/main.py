@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from clarion.cli import client_commands
 from clarion.config import Settings
 
 
@@ -45,6 +46,13 @@ def _allow_private_urls_option(func: Any) -> Any:
 @click.version_option(package_name="clarion")
 def main() -> None:
     """Clarion: the Clarifai API, self-hosted."""
+
+
+main.add_command(client_commands.predict)
+main.add_command(client_commands.inputs)
+main.add_command(client_commands.apps)
+main.add_command(client_commands.keys)
+main.add_command(client_commands.models)
 
 
 @main.command()

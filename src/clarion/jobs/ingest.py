@@ -15,6 +15,7 @@ from PIL import Image
 from clarion.blobs.base import BlobStore
 from clarion.errors import InputRejected
 from clarion.fetch import FetchRejected, UrlFetcher
+from clarion.jobs.indexing import Indexer
 from clarion.media import ImageRejected, decode_image
 from clarion.storage.base import INPUT_FAILED, INPUT_PENDING, INPUT_SUCCESS, InputRecord
 from clarion.storage.data import SqlDataStore
@@ -76,20 +77,23 @@ class UntrustedInputs:
 class IngestJob:
     """The handler of ``ingest`` jobs: ``{"input_pk": N}``."""
 
-    def __init__(self, data: SqlDataStore, blobs: BlobStore, fetcher: UrlFetcher) -> None:
+    def __init__(
+        self, data: SqlDataStore, blobs: BlobStore, fetcher: UrlFetcher, indexer: Indexer
+    ) -> None:
         self._data = data
         self._blobs = blobs
         self._fetcher = fetcher
+        self._indexer = indexer
 
     def __call__(self, payload: Mapping[str, Any]) -> None:
         found = self._data.get_input_by_pk(int(payload["input_pk"]))
         if found is None:
             return  # deleted before it was ingested
-        _app_pk, record = found
+        app_pk, record = found
         if record.status_code != INPUT_PENDING or record.pk is None:
             return  # already ingested: this is a re-run after a crash
         try:
-            self._ingest(record.pk, record)
+            self._ingest(app_pk, record.pk, record)
         except (FetchRejected, ImageRejected) as rejected:
             self._data.set_input_status(record.pk, INPUT_FAILED, _failure(record, rejected))
 
@@ -98,14 +102,13 @@ class IngestJob:
         description = f"Ingestion failed on an internal error ({type(error).__name__})"
         self._data.set_input_status(int(payload["input_pk"]), INPUT_FAILED, description)
 
-    def _ingest(self, pk: int, record: InputRecord) -> None:
-        if record.kind == "image" and record.blob and record.width:
-            # Uploaded bytes were decoded and kept by PostInputs.
-            self._data.set_input_status(pk, INPUT_SUCCESS, "Ok")
-        elif record.kind == "image":
+    def _ingest(self, app_pk: int, pk: int, record: InputRecord) -> None:
+        """Fetch or read the bytes, decode, index for search, then mark the input done."""
+        if record.kind == "image":
             raw = self._blobs.get(record.blob) if record.blob else self._fetcher.fetch(record.url)
             image = decode_image(raw)
             digest = record.blob or self._blobs.put(raw)
+            self._indexer.index_image(app_pk, pk, image.image)
             self._data.set_input_status(
                 pk,
                 INPUT_SUCCESS,
@@ -114,19 +117,19 @@ class IngestJob:
                 size=(image.width, image.height),
                 image_format=image.format,
             )
-        elif record.url and not record.text:
+            return
+        text = record.text
+        fetched: str | None = None
+        if record.url and not text:
             raw = self._fetcher.fetch(record.url)
-            _check_text(raw)
-            self._data.set_input_status(
-                pk, INPUT_SUCCESS, "Download complete", blob=self._blobs.put(raw)
-            )
-        else:
-            self._data.set_input_status(pk, INPUT_SUCCESS, "Ok")
+            text, fetched = _text_of(raw), self._blobs.put(raw)
+        self._indexer.index_text(app_pk, pk, text)
+        self._data.set_input_status(pk, INPUT_SUCCESS, "Download complete", blob=fetched)
 
 
-def _check_text(raw: bytes) -> None:
+def _text_of(raw: bytes) -> str:
     try:
-        raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ImageRejected(INPUT_INVALID_ARGUMENT, "The text at the URL is not UTF-8") from exc
 

@@ -56,14 +56,20 @@ def message_to_json(message: Message) -> JsonObject:
     return data
 
 
-def json_to_message(data: object, message_type: type[Message]) -> Message:
-    """Parse a decoded JSON value into ``message_type``; a mismatch is ``BadRequestFormat``."""
+def json_to_message(
+    data: object, message_type: type[Message], *, ignore_unknown_fields: bool = False
+) -> Message:
+    """Parse a decoded JSON value into ``message_type``; a mismatch is ``BadRequestFormat``.
+
+    The server refuses unknown fields (a typo should not pass silently); a client reading
+    responses ignores them, as a newer server may send fields this version does not know.
+    """
     if not isinstance(data, dict):
         raise BadRequestFormat(f"Expected a JSON object, got {type(data).__name__}")
     _check_base64(descriptor_of(message_type), data, "")
     message = message_type()
     try:
-        json_format.ParseDict(data, message)
+        json_format.ParseDict(data, message, ignore_unknown_fields=ignore_unknown_fields)
     except json_format.ParseError as exc:
         raise BadRequestFormat(f"Invalid request: {exc}") from exc
     _fill_default_floats(message, data)

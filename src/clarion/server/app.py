@@ -21,7 +21,9 @@ from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
 from clarion.jobs.collect import CollectBlobsJob
+from clarion.jobs.indexing import Indexer
 from clarion.jobs.ingest import IngestJob, UntrustedInputs
+from clarion.jobs.vector_indexes import IndexRegistry
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
 from clarion.protocol.routes import RouteTable
@@ -39,11 +41,13 @@ from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
 from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
 from clarion.services.predict import PredictService
+from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.storage.base import Store
 from clarion.storage.data import COLLECT_BLOBS_JOB, INGEST_JOB, SqlDataStore
 from clarion.storage.engine import create_db_engine, migrate
 from clarion.storage.jobs import SqlJobQueue
+from clarion.storage.searchdata import SqlSearchStore
 from clarion.storage.sql import SqlStore
 
 log = logging.getLogger("clarion.server")
@@ -67,10 +71,12 @@ class Backends:
 
     store: SqlStore
     data: SqlDataStore
+    search: SqlSearchStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
     models: ModelCatalog
+    indexes: IndexRegistry
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
 
@@ -92,10 +98,12 @@ def open_backends(settings: Settings) -> Backends:
     return Backends(
         store=SqlStore(engine),
         data=SqlDataStore(engine),
+        search=SqlSearchStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
         models=ModelCatalog(settings.data_dir / "models"),
+        indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
     )
 
@@ -106,7 +114,8 @@ def open_admin(settings: Settings) -> Admin:
 
 
 def build_worker_pool(backends: Backends, settings: Settings, threads: int) -> WorkerPool:
-    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher)
+    indexer = Indexer(backends.models, backends.search)
+    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer)
     collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
@@ -120,11 +129,16 @@ def build_handlers(
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.data
     untrusted = UntrustedInputs(backends.fetcher)
+    inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted)
+    searches = SearchesService(
+        backends.search, backends.indexes, backends.models, untrusted, inputs.input_level_data
+    )
     services = (
         UsersService(store),
         AppsService(store),
         KeysService(store),
-        InputsService(data, backends.blobs, untrusted, wake_workers, hosted),
+        inputs,
+        searches,
         ModelsService(backends.models),
         PredictService(backends.models, untrusted, data, backends.blobs, backends.readers),
         ConceptsService(data),
@@ -222,6 +236,7 @@ class ClarionServer:
             await self._http_task
         if self.workers is not None:
             await asyncio.to_thread(self.workers.stop, grace)
+        await asyncio.to_thread(self.backends.indexes.save_all)
         self.backends.close()
         log.info("Clarion stopped")
 

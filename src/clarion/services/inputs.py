@@ -343,7 +343,7 @@ class InputsService:
     ) -> InputRecord:
         """merge: concepts appended, metadata deep-merged; overwrite: both replaced;
         remove: the concepts named and the metadata keys given are taken away."""
-        current = self._input_level_data(app, [record.id]).get(record.id, {})
+        current = self.input_level_data(app, [record.id]).get(record.id, {})
         concepts = _patched_concepts(current.get("concepts", []), patch.data.concepts, action)
         metadata = _patched_metadata(record.metadata, struct_to_dict(patch.data.metadata), action)
         geo = _geo(patch.data) or (None if action == "overwrite" else record.geo)
@@ -353,7 +353,7 @@ class InputsService:
         )
         return updated
 
-    def _input_level_data(
+    def input_level_data(
         self, app: AppRecord, input_ids: Sequence[str]
     ) -> dict[str, Mapping[str, Any]]:
         found = self._data.list_annotations(
@@ -364,7 +364,7 @@ class InputsService:
     def _to_proto(
         self, app: AppRecord, records: Sequence[InputRecord]
     ) -> list[resources_pb2.Input]:
-        data = self._input_level_data(app, [record.id for record in records]) if records else {}
+        data = self.input_level_data(app, [record.id for record in records]) if records else {}
         return [
             input_to_proto(record, data.get(record.id), self._hosted.for_input(app, record))
             for record in records

@@ -29,6 +29,11 @@ from clarion.storage.schema import (
     datasets,
     inputs,
 )
+from clarion.storage.searchdata import (
+    log_removals,
+    write_annotation_concepts,
+    write_metadata_rows,
+)
 from clarion.storage.sql import SqlBase, aware, utcnow
 
 INGEST_JOB = "ingest"
@@ -55,6 +60,7 @@ class SqlDataStore(SqlBase):
             for record in new_inputs:
                 record = replace(record, created_at=now, modified_at=now)
                 pk = _insert_input(db, app_pk, record)
+                write_metadata_rows(db, pk, record.metadata)
                 input_pks[record.id] = pk
                 _link_datasets(db, pk, [dataset_pks[d] for d in record.dataset_ids], now)
                 enqueue(db, INGEST_JOB, {"input_pk": pk})
@@ -81,13 +87,13 @@ class SqlDataStore(SqlBase):
             row = db.execute(
                 select(inputs).where(inputs.c.app_pk == app_pk, inputs.c.id == input_id)
             ).first()
-            return _with_datasets(db, [_input(row)])[0] if row else None
+            return with_dataset_ids(db, [input_from_row(row)])[0] if row else None
 
     def get_input_by_pk(self, input_pk: int) -> tuple[int, InputRecord] | None:
         """The input and its app's pk (for workers, which know only the pk)."""
         with self._read() as db:
             row = db.execute(select(inputs).where(inputs.c.pk == input_pk)).first()
-        return (int(row.app_pk), _input(row)) if row else None
+        return (int(row.app_pk), input_from_row(row)) if row else None
 
     def list_inputs(
         self, app_pk: int, page: Page, *, ids: Sequence[str] = (), status_code: int = 0
@@ -100,7 +106,7 @@ class SqlDataStore(SqlBase):
         query = query.order_by(inputs.c.created_at.desc(), inputs.c.pk.desc())
         with self._read() as db:
             rows = db.execute(query.limit(page.per_page).offset(page.offset)).all()
-            return _with_datasets(db, [_input(row) for row in rows])
+            return with_dataset_ids(db, [input_from_row(row) for row in rows])
 
     def stream_inputs(
         self, app_pk: int, per_page: int, last_id: str, *, descending: bool
@@ -112,7 +118,7 @@ class SqlDataStore(SqlBase):
         order = inputs.c.id.desc() if descending else inputs.c.id.asc()
         with self._read() as db:
             rows = db.execute(query.order_by(order).limit(per_page)).all()
-            return _with_datasets(db, [_input(row) for row in rows])
+            return with_dataset_ids(db, [input_from_row(row) for row in rows])
 
     def update_input(self, app_pk: int, record: InputRecord) -> InputRecord:
         """Save metadata and geo (what PatchInputs changes)."""
@@ -129,6 +135,8 @@ class SqlDataStore(SqlBase):
                     modified_at=record.modified_at,
                 )
             )
+            if record.pk is not None:
+                write_metadata_rows(db, record.pk, record.metadata)
         return record
 
     def set_input_status(
@@ -164,7 +172,13 @@ class SqlDataStore(SqlBase):
                     select(inputs.c.id).where(inputs.c.app_pk == app_pk, inputs.c.id.in_(ids))
                 ).scalars()
             )
-            db.execute(delete(inputs).where(inputs.c.app_pk == app_pk, inputs.c.id.in_(found)))
+            found_pks = list(
+                db.execute(
+                    select(inputs.c.pk).where(inputs.c.app_pk == app_pk, inputs.c.id.in_(found))
+                ).scalars()
+            )
+            log_removals(db, found_pks)
+            db.execute(delete(inputs).where(inputs.c.pk.in_(found_pks)))
             if found:
                 enqueue_once(db, COLLECT_BLOBS_JOB)
         return found
@@ -298,11 +312,17 @@ class SqlDataStore(SqlBase):
     def update_annotation(self, app_pk: int, record: AnnotationRecord) -> AnnotationRecord:
         record = replace(record, modified_at=utcnow())
         with self._write() as db:
+            row = db.execute(
+                select(annotation_table.c.pk, annotation_table.c.input_pk).where(
+                    annotation_table.c.app_pk == app_pk, annotation_table.c.id == record.id
+                )
+            ).one()
             db.execute(
                 update(annotation_table)
-                .where(annotation_table.c.app_pk == app_pk, annotation_table.c.id == record.id)
+                .where(annotation_table.c.pk == row.pk)
                 .values(data=dict(record.data), modified_at=record.modified_at)
             )
+            write_annotation_concepts(db, row.pk, row.input_pk, record.data)
             _ensure_concepts(db, app_pk, _named_concepts([record]), record.modified_at)
         return record
 
@@ -325,6 +345,7 @@ class SqlDataStore(SqlBase):
                     .where(annotation_table.c.pk == found.pk)
                     .values(data=dict(data), modified_at=now)
                 )
+                write_annotation_concepts(db, found.pk, input_pk, data)
             else:
                 record = AnnotationRecord(id=new_id, input_id=input_id, data=data, input_level=True)
                 _insert_annotation(db, app_pk, input_pk, record, now)
@@ -408,7 +429,7 @@ class SqlDataStore(SqlBase):
         )
         with self._read() as db:
             rows = db.execute(query.limit(page.per_page).offset(page.offset)).all()
-            return _with_datasets(db, [_input(row) for row in rows])
+            return with_dataset_ids(db, [input_from_row(row) for row in rows])
 
     def delete_dataset_inputs(self, app_pk: int, dataset_id: str, input_ids: Sequence[str]) -> None:
         with self._write() as db:
@@ -451,7 +472,7 @@ def _input_values(app_pk: int, record: InputRecord) -> dict[str, Any]:
     }
 
 
-def _input(row: Row[Any]) -> InputRecord:
+def input_from_row(row: Row[Any]) -> InputRecord:
     geo = None
     if row.geo_longitude is not None and row.geo_latitude is not None:
         geo = (float(row.geo_longitude), float(row.geo_latitude))
@@ -475,7 +496,7 @@ def _input(row: Row[Any]) -> InputRecord:
     )
 
 
-def _with_datasets(db: Connection, records: list[InputRecord]) -> list[InputRecord]:
+def with_dataset_ids(db: Connection, records: list[InputRecord]) -> list[InputRecord]:
     """Fill ``dataset_ids`` for a page of inputs with one query."""
     pks = [record.pk for record in records]
     rows = db.execute(
@@ -534,7 +555,7 @@ def _link_datasets(db: Connection, input_pk: int, dataset_pks: Sequence[int], no
 def _insert_annotation(
     db: Connection, app_pk: int, input_pk: int, record: AnnotationRecord, now: Any
 ) -> None:
-    db.execute(
+    result = db.execute(
         insert(annotation_table).values(
             app_pk=app_pk,
             id=record.id,
@@ -546,6 +567,8 @@ def _insert_annotation(
             modified_at=now,
         )
     )
+    assert result.inserted_primary_key is not None
+    write_annotation_concepts(db, int(result.inserted_primary_key[0]), input_pk, record.data)
 
 
 def _annotations_query(app_pk: int) -> Any:

@@ -9,7 +9,9 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -161,4 +163,83 @@ jobs = Table(
     Column("lease_token", String(32), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Search: what ingestion computed for each input (embeddings, predicted concepts), the
+# flattened metadata and annotated concepts that filters match in SQL, and a log of index
+# changes that every process replays to keep its in-memory vector indexes current.
+
+input_vectors = Table(
+    "input_vectors",
+    metadata,
+    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("space", String(64), primary_key=True),  # the embedding model's id
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, L2-normalised
+)
+Index("ix_input_vectors_app_space", input_vectors.c.app_pk, input_vectors.c.space)
+
+input_predictions = Table(
+    "input_predictions",
+    metadata,
+    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("concept_id", String(255), primary_key=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", Float, nullable=False),
+)
+Index(
+    "ix_input_predictions_app_concept", input_predictions.c.app_pk, input_predictions.c.concept_id
+)
+
+input_metadata = Table(
+    "input_metadata",
+    metadata,
+    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
+    Column("path", String(512), nullable=False),  # "a.b", and "a.tags[]" for list items
+    Column("value", Text, nullable=False),  # canonical JSON of one leaf value
+)
+Index("ix_input_metadata_path_value", input_metadata.c.path, input_metadata.c.value)
+Index("ix_input_metadata_input", input_metadata.c.input_pk)
+
+annotation_concepts = Table(
+    "annotation_concepts",
+    metadata,
+    Column(
+        "annotation_pk",
+        Integer,
+        ForeignKey("annotations.pk", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
+    Column("concept_id", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", Float, nullable=False),
+)
+Index("ix_annotation_concepts_concept", annotation_concepts.c.concept_id)
+Index("ix_annotation_concepts_input", annotation_concepts.c.input_pk)
+Index("ix_annotation_concepts_annotation", annotation_concepts.c.annotation_pk)
+
+index_log = Table(
+    "index_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, nullable=False),
+    Column("space", String(64), nullable=False),
+    Column("input_pk", Integer, nullable=False),
+    Column("op", String(8), nullable=False),  # "add" or "remove"
+)
+Index("ix_index_log_app_space_seq", index_log.c.app_pk, index_log.c.space, index_log.c.seq)
+
+saved_searches = Table(
+    "saved_searches",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("name", String(255), nullable=False, default=""),
+    Column("query", JSON, nullable=False),  # the Search message in Clarifai JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
 )

@@ -1,0 +1,428 @@
+"""``AsyncClient``: the asyncio twin of ``Client`` (``_sync``), call for call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from clarion.client import _ops
+from clarion.client._caller import USE_CLIENT_DEFAULT, AsyncCaller, TimeoutArg
+from clarion.client._config import TransportName, parse_endpoint, resolve_settings
+from clarion.client._ops import PUBLIC_APP, PUBLIC_USER, Scope
+from clarion.client._retry import Retry
+from clarion.client._sources import new_input
+from clarion.client._transport import AsyncTransport, make_async_transport
+from clarion.client._uploads import AsyncUploader, ProgressBar, UploadOptions, check_options, plan
+from clarion.client.types import (
+    AppInfo,
+    Input,
+    InputCounts,
+    Key,
+    ModelInfo,
+    Prediction,
+    Source,
+    UploadReport,
+    User,
+)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_PER_PAGE = 128
+
+
+class AsyncModel:
+    """The asyncio twin of ``Model``."""
+
+    def __init__(
+        self, caller: AsyncCaller, scope: Scope, model_id: str, version_id: str = ""
+    ) -> None:
+        self._caller = caller
+        self._scope = scope
+        self.id = model_id
+        self.version_id = version_id
+
+    def __repr__(self) -> str:
+        return f"AsyncModel({self.id!r}, app={self._scope.user_id}/{self._scope.app_id})"
+
+    async def info(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> ModelInfo:
+        """The model, its version and the concepts it knows."""
+        return await self._caller.run(
+            _ops.get_model(self._scope, self.id, self.version_id), timeout
+        )
+
+    async def predict(
+        self,
+        source: Source,
+        *,
+        max_concepts: int | None = None,
+        min_value: float | None = None,
+        select_concepts: Iterable[str] | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Prediction:
+        """Run the model on one image (path, URL or bytes) or ``Text``.
+
+        ``max_concepts``, ``min_value`` and ``select_concepts`` (names) narrow the concepts.
+        An input the model cannot read raises (``ApiError`` with the input's status).
+        """
+        config = _ops.output_config(max_concepts, min_value, select_concepts)
+        op = _ops.predict(
+            self._scope, self.id, self.version_id, [new_input(source)], config, partial=False
+        )
+        return (await self._caller.run(op, timeout))[0]
+
+    async def predict_many(
+        self,
+        sources: Sequence[Source],
+        *,
+        max_concepts: int | None = None,
+        min_value: float | None = None,
+        select_concepts: Iterable[str] | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> list[Prediction]:
+        """Run the model on up to 128 inputs in one call, one ``Prediction`` each, in order.
+
+        Inputs that fail come back with ``prediction.ok`` False and their status; the call
+        raises only when none succeeds.
+        """
+        config = _ops.output_config(max_concepts, min_value, select_concepts)
+        inputs = [new_input(source) for source in sources]
+        op = _ops.predict(self._scope, self.id, self.version_id, inputs, config, partial=True)
+        return await self._caller.run(op, timeout)
+
+
+class AsyncModels:
+    """The models an app can use (``app.models``)."""
+
+    def __init__(self, caller: AsyncCaller, scope: Scope) -> None:
+        self._caller = caller
+        self._scope = scope
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> AsyncIterator[ModelInfo]:
+        """Every model, fetched a page at a time as you ``async for``."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_models(self._scope, page, size), per_page, limit, timeout
+        )
+
+    async def get(self, model_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> ModelInfo:
+        """One model by id."""
+        return await self._caller.run(_ops.get_model(self._scope, model_id, ""), timeout)
+
+
+class AsyncInputs:
+    """An app's inputs (``app.inputs``): upload, read, list, change, delete."""
+
+    def __init__(self, caller: AsyncCaller, scope: Scope) -> None:
+        self._caller = caller
+        self._scope = scope
+
+    async def upload(
+        self,
+        sources: Sequence[Source],
+        *,
+        ids: Sequence[str] | None = None,
+        concepts: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        allow_duplicate_urls: bool = False,
+        wait: bool = False,
+        wait_timeout: float = 300.0,
+        batch_size: int = 128,
+        concurrency: int = 4,
+        progress: bool | Progress = False,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> UploadReport:
+        """Upload files (sent as bytes), URLs and ``Text``, and report item by item.
+
+        Every item gets ``concepts`` (as present) and ``metadata``. Batches of ``batch_size``
+        go ``concurrency`` at a time; a batch that is throttled or finds the server
+        unavailable is retried. With ``wait``, polls until each input is ingested or failed
+        (at most ``wait_timeout`` seconds). ``progress`` shows a rich progress bar (True) or
+        adds tasks to yours. Failures never raise: read ``report.failed``.
+        """
+        options = UploadOptions(
+            tuple(concepts),
+            metadata,
+            allow_duplicate_urls,
+            batch_size,
+            concurrency,
+            wait,
+            wait_timeout,
+            timeout,
+        )
+        check_options(options)
+        items = plan(sources, ids)
+        bar = ProgressBar(progress, len(items))
+        with bar.shown():
+            await AsyncUploader(self._caller, self._scope, options).run(sources, items, bar)
+        return UploadReport(items)
+
+    async def get(self, input_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> Input:
+        """One input by id (``NotFound`` if there is none)."""
+        return await self._caller.run(_ops.get_input(self._scope, input_id), timeout)
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> AsyncIterator[Input]:
+        """Every input, fetched a page at a time as you ``async for``."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_inputs(self._scope, page, size), per_page, limit, timeout
+        )
+
+    async def update(
+        self,
+        input_id: str,
+        *,
+        concepts: Mapping[str, bool] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        action: str = "merge",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Input:
+        """Change an input's concepts (id -> present) and metadata.
+
+        ``merge`` adds concepts and deep-merges metadata, ``overwrite`` replaces both,
+        ``remove`` takes the named concepts and metadata keys away.
+        """
+        op = _ops.patch_input(self._scope, input_id, concepts, metadata, action)
+        return await self._caller.run(op, timeout)
+
+    async def delete(self, ids: Sequence[str], *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete inputs by id."""
+        await self._caller.run(_ops.delete_inputs(self._scope, ids), timeout)
+
+    async def count(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> InputCounts:
+        """How many inputs are ingested, waiting, in progress and failed."""
+        return await self._caller.run(_ops.count_inputs(self._scope), timeout)
+
+
+class AsyncApp:
+    """One application: ``client.app("pets")``. Holds ``inputs`` and ``models``."""
+
+    def __init__(self, caller: AsyncCaller, scope: Scope) -> None:
+        self._caller = caller
+        self._scope = scope
+        self.inputs = AsyncInputs(caller, scope)
+        self.models = AsyncModels(caller, scope)
+
+    @property
+    def id(self) -> str | None:
+        """The app id; None for the app an API key is bound to."""
+        return self._scope.app_id
+
+    @property
+    def user_id(self) -> str:
+        return self._scope.user_id or "me"
+
+    def __repr__(self) -> str:
+        return f"AsyncApp({self.id!r}, user_id={self.user_id!r})"
+
+    async def info(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> AppInfo:
+        """The app's name, description and dates."""
+        return await self._caller.run(_ops.get_app(self._scope), timeout)
+
+    def model(self, model_id: str, *, version_id: str = "") -> AsyncModel:
+        """A model of this app (built-in models answer here too on Clarion)."""
+        return AsyncModel(self._caller, self._scope, model_id, version_id)
+
+
+class AsyncApps:
+    """The user's applications (``client.apps``); needs a PAT."""
+
+    def __init__(self, caller: AsyncCaller, user_id: str | None) -> None:
+        self._caller = caller
+        self._scope = Scope(user_id, None)
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> AsyncIterator[AppInfo]:
+        """Every app, fetched a page at a time as you ``async for``."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_apps(self._scope, page, size), per_page, limit, timeout
+        )
+
+    async def create(
+        self,
+        app_id: str,
+        *,
+        name: str = "",
+        description: str = "",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> AppInfo:
+        """Create an app (``InvalidArgument`` if the id is taken)."""
+        return await self._caller.run(
+            _ops.create_app(self._scope, app_id, name, description), timeout
+        )
+
+    async def get(self, app_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> AppInfo:
+        """One app by id."""
+        return await self._caller.run(_ops.get_app(Scope(self._scope.user_id, app_id)), timeout)
+
+    async def delete(self, app_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete an app and everything in it."""
+        await self._caller.run(_ops.delete_app(Scope(self._scope.user_id, app_id)), timeout)
+
+
+class AsyncKeys:
+    """The user's API keys and PATs (``client.keys``); needs a PAT."""
+
+    def __init__(self, caller: AsyncCaller, user_id: str | None) -> None:
+        self._caller = caller
+        self._scope = Scope(user_id, None)
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> AsyncIterator[Key]:
+        """Every key (ids are references, not tokens), a page at a time."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_keys(self._scope, page, size), per_page, limit, timeout
+        )
+
+    async def create(
+        self,
+        app_id: str,
+        *,
+        scopes: Sequence[str] = ("All",),
+        description: str = "",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Key:
+        """A new API key for ``app_id``; its ``id`` is the token, shown only now."""
+        op = _ops.create_key(self._scope, app_id, scopes, description)
+        return await self._caller.run(op, timeout)
+
+    async def delete(self, key_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete a key by the id ``list`` shows (or by its token)."""
+        await self._caller.run(_ops.delete_key(self._scope, key_id), timeout)
+
+
+class AsyncClient:
+    """The Clarifai API of a Clarion server (or Clarifai's), for asyncio.
+
+        async with AsyncClient("http://localhost:8080", pat="...", app_id="pets") as client:
+            prediction = await client.model("general-image-recognition").predict("cat.jpg")
+
+    ``base_url``'s scheme picks the transport (``http(s)://`` HTTP+JSON, ``grpc(s)://``
+    gRPC), or name it (``transport="grpc"``) or pass a ``Transport``. ``pat`` or ``api_key``
+    is the credential; ``app_id`` (and ``user_id``, default "me") the default app. Every call
+    takes ``timeout`` (seconds; the client's by default, None for no limit) and is retried
+    per ``retry`` when throttled or unavailable. With ``trust_env``, ``CLARIFAI_API_BASE``,
+    ``CLARIFAI_PAT``, ``CLARIFAI_API_KEY``, ``CLARIFAI_USER_ID`` and ``CLARIFAI_APP_ID`` fill
+    what the arguments leave out (``AsyncClient.from_env()``).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        pat: str | None = None,
+        api_key: str | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        transport: TransportName | AsyncTransport | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: Retry | None = None,
+        root_certificates: bytes | str | os.PathLike[str] | None = None,
+        trust_env: bool = False,
+    ) -> None:
+        settings = resolve_settings(
+            base_url=base_url,
+            pat=pat,
+            api_key=api_key,
+            user_id=user_id,
+            app_id=app_id,
+            root_certificates=root_certificates,
+            trust_env=trust_env,
+        )
+        self.base_url = settings.base_url
+        self.user_id = settings.user_id
+        self.app_id = settings.app_id
+        if transport is None or isinstance(transport, str):
+            endpoint = parse_endpoint(settings.base_url, transport)
+            self.transport = make_async_transport(endpoint, settings.root_certificates)
+        else:
+            self.transport = transport
+        self._caller = AsyncCaller(self.transport, settings.token, timeout, retry or Retry())
+        self.apps = AsyncApps(self._caller, self.user_id)
+        self.keys = AsyncKeys(self._caller, self.user_id)
+
+    @classmethod
+    def from_env(
+        cls,
+        base_url: str | None = None,
+        *,
+        pat: str | None = None,
+        api_key: str | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        transport: TransportName | AsyncTransport | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: Retry | None = None,
+        root_certificates: bytes | str | os.PathLike[str] | None = None,
+    ) -> AsyncClient:
+        """A client configured from the ``CLARIFAI_*`` variables; arguments still win."""
+        return cls(
+            base_url,
+            pat=pat,
+            api_key=api_key,
+            user_id=user_id,
+            app_id=app_id,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            root_certificates=root_certificates,
+            trust_env=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self.base_url!r}, app_id={self.app_id!r})"
+
+    def app(self, app_id: str | None = None, *, user_id: str | None = None) -> AsyncApp:
+        """An app: ``app_id``, else the client's, else the one an API key is bound to."""
+        return AsyncApp(self._caller, Scope(user_id or self.user_id, app_id or self.app_id))
+
+    def model(
+        self,
+        model_id: str,
+        *,
+        version_id: str = "",
+        app_id: str | None = None,
+        user_id: str | None = None,
+    ) -> AsyncModel:
+        """A model; without ``app_id``, a public one (user ``clarifai``, app ``main``)."""
+        if app_id is None:
+            scope = Scope(user_id or PUBLIC_USER, PUBLIC_APP)
+        else:
+            scope = Scope(user_id or self.user_id, app_id)
+        return AsyncModel(self._caller, scope, model_id, version_id)
+
+    async def me(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> User:
+        """The user the credential belongs to."""
+        return await self._caller.run(_ops.get_user(Scope(self.user_id, None)), timeout)
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

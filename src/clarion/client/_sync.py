@@ -1,0 +1,422 @@
+"""``Client``: the Clarifai API as Python, blocking. ``_async`` is its asyncio twin."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from clarion.client import _ops
+from clarion.client._caller import USE_CLIENT_DEFAULT, Caller, TimeoutArg
+from clarion.client._config import TransportName, parse_endpoint, resolve_settings
+from clarion.client._ops import PUBLIC_APP, PUBLIC_USER, Scope
+from clarion.client._retry import Retry
+from clarion.client._sources import new_input
+from clarion.client._transport import Transport, make_transport
+from clarion.client._uploads import ProgressBar, SyncUploader, UploadOptions, check_options, plan
+from clarion.client.types import (
+    AppInfo,
+    Input,
+    InputCounts,
+    Key,
+    ModelInfo,
+    Prediction,
+    Source,
+    UploadReport,
+    User,
+)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_PER_PAGE = 128
+
+
+class Model:
+    """A model to predict with; ``client.model(id)`` or ``app.model(id)`` makes one."""
+
+    def __init__(self, caller: Caller, scope: Scope, model_id: str, version_id: str = "") -> None:
+        self._caller = caller
+        self._scope = scope
+        self.id = model_id
+        self.version_id = version_id
+
+    def __repr__(self) -> str:
+        return f"Model({self.id!r}, app={self._scope.user_id}/{self._scope.app_id})"
+
+    def info(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> ModelInfo:
+        """The model, its version and the concepts it knows."""
+        return self._caller.run(_ops.get_model(self._scope, self.id, self.version_id), timeout)
+
+    def predict(
+        self,
+        source: Source,
+        *,
+        max_concepts: int | None = None,
+        min_value: float | None = None,
+        select_concepts: Iterable[str] | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Prediction:
+        """Run the model on one image (path, URL or bytes) or ``Text``.
+
+        ``max_concepts``, ``min_value`` and ``select_concepts`` (names) narrow the concepts.
+        An input the model cannot read raises (``ApiError`` with the input's status).
+        """
+        config = _ops.output_config(max_concepts, min_value, select_concepts)
+        op = _ops.predict(
+            self._scope, self.id, self.version_id, [new_input(source)], config, partial=False
+        )
+        return self._caller.run(op, timeout)[0]
+
+    def predict_many(
+        self,
+        sources: Sequence[Source],
+        *,
+        max_concepts: int | None = None,
+        min_value: float | None = None,
+        select_concepts: Iterable[str] | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> list[Prediction]:
+        """Run the model on up to 128 inputs in one call, one ``Prediction`` each, in order.
+
+        Inputs that fail come back with ``prediction.ok`` False and their status; the call
+        raises only when none succeeds.
+        """
+        config = _ops.output_config(max_concepts, min_value, select_concepts)
+        inputs = [new_input(source) for source in sources]
+        op = _ops.predict(self._scope, self.id, self.version_id, inputs, config, partial=True)
+        return self._caller.run(op, timeout)
+
+
+class Models:
+    """The models an app can use (``app.models``)."""
+
+    def __init__(self, caller: Caller, scope: Scope) -> None:
+        self._caller = caller
+        self._scope = scope
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Iterator[ModelInfo]:
+        """Every model, fetched a page at a time as you iterate."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_models(self._scope, page, size), per_page, limit, timeout
+        )
+
+    def get(self, model_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> ModelInfo:
+        """One model by id."""
+        return self._caller.run(_ops.get_model(self._scope, model_id, ""), timeout)
+
+
+class Inputs:
+    """An app's inputs (``app.inputs``): upload, read, list, change, delete."""
+
+    def __init__(self, caller: Caller, scope: Scope) -> None:
+        self._caller = caller
+        self._scope = scope
+
+    def upload(
+        self,
+        sources: Sequence[Source],
+        *,
+        ids: Sequence[str] | None = None,
+        concepts: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        allow_duplicate_urls: bool = False,
+        wait: bool = False,
+        wait_timeout: float = 300.0,
+        batch_size: int = 128,
+        concurrency: int = 4,
+        progress: bool | Progress = False,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> UploadReport:
+        """Upload files (sent as bytes), URLs and ``Text``, and report item by item.
+
+        Every item gets ``concepts`` (as present) and ``metadata``. Batches of ``batch_size``
+        go ``concurrency`` at a time; a batch that is throttled or finds the server
+        unavailable is retried. With ``wait``, polls until each input is ingested or failed
+        (at most ``wait_timeout`` seconds). ``progress`` shows a rich progress bar (True) or
+        adds tasks to yours. Failures never raise: read ``report.failed``.
+        """
+        options = UploadOptions(
+            tuple(concepts),
+            metadata,
+            allow_duplicate_urls,
+            batch_size,
+            concurrency,
+            wait,
+            wait_timeout,
+            timeout,
+        )
+        check_options(options)
+        items = plan(sources, ids)
+        bar = ProgressBar(progress, len(items))
+        with bar.shown():
+            SyncUploader(self._caller, self._scope, options).run(sources, items, bar)
+        return UploadReport(items)
+
+    def get(self, input_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> Input:
+        """One input by id (``NotFound`` if there is none)."""
+        return self._caller.run(_ops.get_input(self._scope, input_id), timeout)
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Iterator[Input]:
+        """Every input, fetched a page at a time as you iterate."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_inputs(self._scope, page, size), per_page, limit, timeout
+        )
+
+    def update(
+        self,
+        input_id: str,
+        *,
+        concepts: Mapping[str, bool] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        action: str = "merge",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Input:
+        """Change an input's concepts (id -> present) and metadata.
+
+        ``merge`` adds concepts and deep-merges metadata, ``overwrite`` replaces both,
+        ``remove`` takes the named concepts and metadata keys away.
+        """
+        op = _ops.patch_input(self._scope, input_id, concepts, metadata, action)
+        return self._caller.run(op, timeout)
+
+    def delete(self, ids: Sequence[str], *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete inputs by id."""
+        self._caller.run(_ops.delete_inputs(self._scope, ids), timeout)
+
+    def count(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> InputCounts:
+        """How many inputs are ingested, waiting, in progress and failed."""
+        return self._caller.run(_ops.count_inputs(self._scope), timeout)
+
+
+class App:
+    """One application: ``client.app("pets")``. Holds ``inputs`` and ``models``."""
+
+    def __init__(self, caller: Caller, scope: Scope) -> None:
+        self._caller = caller
+        self._scope = scope
+        self.inputs = Inputs(caller, scope)
+        self.models = Models(caller, scope)
+
+    @property
+    def id(self) -> str | None:
+        """The app id; None for the app an API key is bound to."""
+        return self._scope.app_id
+
+    @property
+    def user_id(self) -> str:
+        return self._scope.user_id or "me"
+
+    def __repr__(self) -> str:
+        return f"App({self.id!r}, user_id={self.user_id!r})"
+
+    def info(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> AppInfo:
+        """The app's name, description and dates."""
+        return self._caller.run(_ops.get_app(self._scope), timeout)
+
+    def model(self, model_id: str, *, version_id: str = "") -> Model:
+        """A model of this app (built-in models answer here too on Clarion)."""
+        return Model(self._caller, self._scope, model_id, version_id)
+
+
+class Apps:
+    """The user's applications (``client.apps``); needs a PAT."""
+
+    def __init__(self, caller: Caller, user_id: str | None) -> None:
+        self._caller = caller
+        self._scope = Scope(user_id, None)
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Iterator[AppInfo]:
+        """Every app, fetched a page at a time as you iterate."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_apps(self._scope, page, size), per_page, limit, timeout
+        )
+
+    def create(
+        self,
+        app_id: str,
+        *,
+        name: str = "",
+        description: str = "",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> AppInfo:
+        """Create an app (``InvalidArgument`` if the id is taken)."""
+        return self._caller.run(_ops.create_app(self._scope, app_id, name, description), timeout)
+
+    def get(self, app_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> AppInfo:
+        """One app by id."""
+        return self._caller.run(_ops.get_app(Scope(self._scope.user_id, app_id)), timeout)
+
+    def delete(self, app_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete an app and everything in it."""
+        self._caller.run(_ops.delete_app(Scope(self._scope.user_id, app_id)), timeout)
+
+
+class Keys:
+    """The user's API keys and PATs (``client.keys``); needs a PAT."""
+
+    def __init__(self, caller: Caller, user_id: str | None) -> None:
+        self._caller = caller
+        self._scope = Scope(user_id, None)
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Iterator[Key]:
+        """Every key (ids are references, not tokens), a page at a time."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_keys(self._scope, page, size), per_page, limit, timeout
+        )
+
+    def create(
+        self,
+        app_id: str,
+        *,
+        scopes: Sequence[str] = ("All",),
+        description: str = "",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Key:
+        """A new API key for ``app_id``; its ``id`` is the token, shown only now."""
+        op = _ops.create_key(self._scope, app_id, scopes, description)
+        return self._caller.run(op, timeout)
+
+    def delete(self, key_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete a key by the id ``list`` shows (or by its token)."""
+        self._caller.run(_ops.delete_key(self._scope, key_id), timeout)
+
+
+class Client:
+    """The Clarifai API of a Clarion server (or Clarifai's), blocking.
+
+        client = Client("http://localhost:8080", pat="...", app_id="pets")
+        client.model("general-image-recognition").predict("cat.jpg").concepts
+
+    ``base_url``'s scheme picks the transport (``http(s)://`` HTTP+JSON, ``grpc(s)://``
+    gRPC), or name it (``transport="grpc"``) or pass a ``Transport``. ``pat`` or ``api_key``
+    is the credential; ``app_id`` (and ``user_id``, default "me") the default app. Every call
+    takes ``timeout`` (seconds; the client's by default, None for no limit) and is retried
+    per ``retry`` when throttled or unavailable. With ``trust_env``, ``CLARIFAI_API_BASE``,
+    ``CLARIFAI_PAT``, ``CLARIFAI_API_KEY``, ``CLARIFAI_USER_ID`` and ``CLARIFAI_APP_ID`` fill
+    what the arguments leave out (``Client.from_env()``).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        pat: str | None = None,
+        api_key: str | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        transport: TransportName | Transport | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: Retry | None = None,
+        root_certificates: bytes | str | os.PathLike[str] | None = None,
+        trust_env: bool = False,
+    ) -> None:
+        settings = resolve_settings(
+            base_url=base_url,
+            pat=pat,
+            api_key=api_key,
+            user_id=user_id,
+            app_id=app_id,
+            root_certificates=root_certificates,
+            trust_env=trust_env,
+        )
+        self.base_url = settings.base_url
+        self.user_id = settings.user_id
+        self.app_id = settings.app_id
+        if transport is None or isinstance(transport, str):
+            endpoint = parse_endpoint(settings.base_url, transport)
+            self.transport = make_transport(endpoint, settings.root_certificates)
+        else:
+            self.transport = transport
+        self._caller = Caller(self.transport, settings.token, timeout, retry or Retry())
+        self.apps = Apps(self._caller, self.user_id)
+        self.keys = Keys(self._caller, self.user_id)
+
+    @classmethod
+    def from_env(
+        cls,
+        base_url: str | None = None,
+        *,
+        pat: str | None = None,
+        api_key: str | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        transport: TransportName | Transport | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: Retry | None = None,
+        root_certificates: bytes | str | os.PathLike[str] | None = None,
+    ) -> Client:
+        """A client configured from the ``CLARIFAI_*`` variables; arguments still win."""
+        return cls(
+            base_url,
+            pat=pat,
+            api_key=api_key,
+            user_id=user_id,
+            app_id=app_id,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            root_certificates=root_certificates,
+            trust_env=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"Client({self.base_url!r}, app_id={self.app_id!r})"
+
+    def app(self, app_id: str | None = None, *, user_id: str | None = None) -> App:
+        """An app: ``app_id``, else the client's, else the one an API key is bound to."""
+        return App(self._caller, Scope(user_id or self.user_id, app_id or self.app_id))
+
+    def model(
+        self,
+        model_id: str,
+        *,
+        version_id: str = "",
+        app_id: str | None = None,
+        user_id: str | None = None,
+    ) -> Model:
+        """A model; without ``app_id``, a public one (user ``clarifai``, app ``main``)."""
+        if app_id is None:
+            scope = Scope(user_id or PUBLIC_USER, PUBLIC_APP)
+        else:
+            scope = Scope(user_id or self.user_id, app_id)
+        return Model(self._caller, scope, model_id, version_id)
+
+    def me(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> User:
+        """The user the credential belongs to."""
+        return self._caller.run(_ops.get_user(Scope(self.user_id, None)), timeout)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

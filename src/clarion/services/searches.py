@@ -1,0 +1,461 @@
+"""Searches over an app's inputs: ``PostInputsSearches``, ``PostAnnotationsSearches``,
+``PostSearches``, and saved searches.
+
+A query's filters are AND-ed into one set of allowed inputs (in SQL); its ranks each score the
+allowed inputs in [0, 1] (visual and text similarity from the vector indexes, predicted concepts
+from the stored predictions) and the scores of several ranks are averaged. Without ranks, the
+filtered inputs come newest first with score 1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_pb2
+from PIL import Image
+
+from clarion.errors import InputRejected, InvalidArgument, NotFound
+from clarion.services.base import HandlerTable, app_pk, check_id, require_app
+from clarion.services.context import CallContext
+from clarion.services.convert import data_from_json, input_to_proto, json_of, timestamp
+from clarion.services.models import Models
+from clarion.services.paging import page_of
+from clarion.storage.base import AppRecord
+from clarion.storage.searchdata import (
+    EARTH_RADIUS_KM,
+    ConceptMatch,
+    GeoBox,
+    GeoCircle,
+    InputFilter,
+    SavedSearch,
+    SqlSearchStore,
+)
+
+IMAGE_SPACE = "general-image-embedding"
+TEXT_SPACE = "text-embedding"
+SEARCH_INVALID_REQUEST = 40002
+# How many candidates each rank contributes when several ranks are combined, per hit asked.
+_CANDIDATES_PER_HIT = 4
+_MIN_CANDIDATES = 200
+_KM_PER = {
+    "withinkilometers": 1.0,
+    "withinmiles": 1.609344,
+    "withindegrees": math.pi / 180 * EARTH_RADIUS_KM,
+    "withinradians": EARTH_RADIUS_KM,
+}
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class SearchInvalid(InvalidArgument):
+    """A query that cannot run as asked."""
+
+    status_code = SEARCH_INVALID_REQUEST
+
+
+class VectorIndexes(Protocol):
+    """The in-memory vector indexes of apps, kept current with the database."""
+
+    def nearest(
+        self,
+        app: AppRecord,
+        space: str,
+        query: npt.NDArray[np.float32],
+        k: int,
+        allowed: set[int] | None,
+    ) -> list[tuple[int, float]]: ...
+
+    def scores(
+        self, app: AppRecord, space: str, query: npt.NDArray[np.float32], keys: Sequence[int]
+    ) -> dict[int, float]: ...
+
+    def count(self, app: AppRecord, space: str, allowed: set[int] | None) -> int: ...
+
+
+class ImageReader(Protocol):
+    def image_from_bytes(self, data: bytes) -> Image.Image: ...
+    def image_from_url(self, url: str) -> Image.Image: ...
+
+
+@dataclass
+class _Rank:
+    """One rank of a query, ready to score: by vector, or by predicted concepts."""
+
+    negate: bool
+    space: str = ""
+    vector: npt.NDArray[np.float32] | None = None
+    concept_ids: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+    also_words: bool = False  # a text rank also matches concept names
+
+
+@dataclass
+class _Plan:
+    filters: list[InputFilter] = field(default_factory=list)
+    ranks: list[_Rank] = field(default_factory=list)
+
+
+class SearchesService:
+    def __init__(
+        self,
+        search: SqlSearchStore,
+        indexes: VectorIndexes,
+        models: Models,
+        reader: ImageReader,
+        input_level_data: Callable[[AppRecord, Sequence[str]], dict[str, Any]],
+    ) -> None:
+        self._search = search
+        self._indexes = indexes
+        self._models = models
+        self._reader = reader
+        self._input_level_data = input_level_data
+
+    def handlers(self) -> HandlerTable:
+        return {
+            "PostInputsSearches": self.post_inputs_searches,
+            "PostAnnotationsSearches": self.post_annotations_searches,
+            "PostSearches": self.post_searches,
+            "GetSearch": self.get_search,
+            "ListSearches": self.list_searches,
+            "PatchSearches": self.patch_searches,
+            "DeleteSearch": self.delete_search,
+            "PostSearchesByID": self.post_searches_by_id,
+        }
+
+    # running queries
+
+    def post_inputs_searches(
+        self, request: service_pb2.PostInputsSearchesRequest, ctx: CallContext
+    ) -> service_pb2.MultiSearchResponse:
+        return self._run(ctx, list(request.searches), request.pagination, request.only_count)
+
+    def post_annotations_searches(
+        self, request: service_pb2.PostAnnotationsSearchesRequest, ctx: CallContext
+    ) -> service_pb2.MultiSearchResponse:
+        response = self._run(ctx, list(request.searches), request.pagination, False)
+        app = require_app(ctx)
+        data = self._input_level_data(app, [hit.input.id for hit in response.hits])
+        for hit in response.hits:
+            hit.annotation.input_id = hit.input.id
+            hit.annotation.input_level = True
+            if hit.input.id in data:
+                hit.annotation.data.CopyFrom(data_from_json(data[hit.input.id]))
+        return response
+
+    def post_searches(
+        self, request: service_pb2.PostSearchesRequest, ctx: CallContext
+    ) -> service_pb2.MultiSearchResponse:
+        searches = list(request.searches) or [resources_pb2.Search(query=request.query)]
+        return self._run(ctx, searches, request.pagination, False)
+
+    def post_searches_by_id(
+        self, request: service_pb2.PostSearchesByIDRequest, ctx: CallContext
+    ) -> service_pb2.MultiSearchResponse:
+        saved = self._saved(require_app(ctx), request.id)
+        search = resources_pb2.Search()
+        _parse_json(saved.query, search)
+        return self._run(ctx, [search], request.pagination, False)
+
+    def _run(
+        self,
+        ctx: CallContext,
+        searches: Sequence[resources_pb2.Search],
+        pagination: service_pb2.Pagination,
+        only_count: bool,
+    ) -> service_pb2.MultiSearchResponse:
+        app = require_app(ctx)
+        if len(searches) != 1:
+            raise SearchInvalid("Send exactly one search in 'searches'")
+        search = searches[0]
+        page = page_of(pagination.page, pagination.per_page)
+        if search.save:
+            self._save(app, search)
+        scored, total = self._execute(app, self._plan(app, search.query), page.page * page.per_page)
+        scored = [(key, score) for key, score in scored if score >= search.min_value]
+        response = service_pb2.MultiSearchResponse(searches=[search])
+        response.query.CopyFrom(search.query)
+        response.hit_counts.add(estimated_total=total)
+        if not only_count:
+            response.hits.extend(self._hits(app, scored[page.offset : page.offset + page.per_page]))
+        if search.id:
+            response.id = search.id
+        return response
+
+    def _execute(
+        self, app: AppRecord, plan: _Plan, wanted: int
+    ) -> tuple[list[tuple[int, float]], int]:
+        """(key, score) best first, at least ``wanted`` of them where there are, and the total."""
+        pk = app_pk(app)
+        allowed = self._search.filtered_keys(pk, plan.filters) if plan.filters else None
+        if not plan.ranks:
+            keys = allowed if allowed is not None else self._search.filtered_keys(pk, [])
+            newest = self._search.newest_first(pk, keys, wanted, 0)
+            return [(key, 1.0) for key in newest], len(keys)
+        if len(plan.ranks) == 1 and plan.ranks[0].vector is not None and not plan.ranks[0].negate:
+            rank = plan.ranks[0]
+            assert rank.vector is not None
+            hits = self._indexes.nearest(app, rank.space, rank.vector, wanted, allowed)
+            return hits, self._indexes.count(app, rank.space, allowed)
+        return self._combined(app, plan.ranks, wanted, allowed)
+
+    def _combined(
+        self, app: AppRecord, ranks: Sequence[_Rank], wanted: int, allowed: set[int] | None
+    ) -> tuple[list[tuple[int, float]], int]:
+        """Several ranks, or negated ones: score a candidate pool with every rank, average."""
+        pk = app_pk(app)
+        pool = allowed if allowed is not None else self._search.filtered_keys(pk, [])
+        budget = max(_MIN_CANDIDATES, wanted * _CANDIDATES_PER_HIT)
+        per_rank = [self._rank_scores(app, rank, pool, budget) for rank in ranks]
+        if all(not rank.negate for rank in ranks):
+            candidates = set().union(*(scores.keys() for scores in per_rank))
+        else:
+            candidates = set(pool)
+        combined = {
+            key: sum(
+                _apply(rank, scores.get(key, 0.0))
+                for rank, scores in zip(ranks, per_rank, strict=True)
+            )
+            / len(ranks)
+            for key in candidates
+        }
+        ordered = sorted(combined.items(), key=lambda item: (-item[1], item[0]))
+        return ordered, len([1 for _, score in ordered if score > 0])
+
+    def _rank_scores(
+        self, app: AppRecord, rank: _Rank, pool: set[int], budget: int
+    ) -> dict[int, float]:
+        pk = app_pk(app)
+        scores: dict[int, float] = {}
+        if rank.vector is not None:
+            if rank.negate:
+                scores = self._indexes.scores(app, rank.space, rank.vector, sorted(pool))
+            else:
+                scores = dict(self._indexes.nearest(app, rank.space, rank.vector, budget, pool))
+        if rank.concept_ids or rank.words:
+            for key, value in self._search.prediction_scores(
+                pk, rank.concept_ids, rank.words
+            ).items():
+                if key in pool:
+                    scores[key] = max(scores.get(key, 0.0), value)
+        return scores
+
+    def _hits(self, app: AppRecord, scored: Sequence[tuple[int, float]]) -> list[resources_pb2.Hit]:
+        records = self._search.inputs_by_pk([key for key, _ in scored])
+        ids = [records[key].id for key, _ in scored if key in records]
+        data = self._input_level_data(app, ids)
+        hits = []
+        for key, score in scored:
+            record = records.get(key)
+            if record is None:
+                continue  # deleted since the index saw it
+            hits.append(
+                resources_pb2.Hit(
+                    score=float(min(1.0, max(0.0, score))),
+                    input=input_to_proto(record, data.get(record.id)),
+                    user_id=app.user_id,
+                    app_id=app.id,
+                )
+            )
+        return hits
+
+    # turning a Query into a plan
+
+    def _plan(self, app: AppRecord, query: resources_pb2.Query) -> _Plan:
+        plan = _Plan()
+        for one in query.filters:
+            plan.filters.append(_filter(one))
+        for rank in query.ranks:
+            plan.ranks.append(self._rank(app, rank))
+        return plan
+
+    def _rank(self, app: AppRecord, rank: resources_pb2.Rank) -> _Rank:
+        annotation = rank.annotation
+        data = annotation.data
+        if data.image.url or data.image.base64:
+            return _Rank(rank.negate, IMAGE_SPACE, self._image_vector(data.image))
+        if annotation.input_id:
+            vector = self._search.vector_of(app_pk(app), IMAGE_SPACE, annotation.input_id)
+            if vector is None:
+                raise SearchInvalid(f"Input '{annotation.input_id}' has no visual index to rank by")
+            return _Rank(rank.negate, IMAGE_SPACE, vector)
+        if data.concepts:
+            # A rank ranks by how present the concepts are; ``Rank.negate`` turns it around.
+            # (A concept's value cannot say so: gRPC sends an unset value as 0.)
+            ids = tuple(c.id for c in data.concepts if c.id)
+            names = tuple(w for c in data.concepts if not c.id for w in _words(c.name))
+            return _Rank(rank.negate, concept_ids=ids, words=names)
+        if data.text.raw:
+            vector = self._models.text_runner(TEXT_SPACE).predict([data.text.raw])[0].embedding
+            return _Rank(rank.negate, TEXT_SPACE, vector, words=tuple(_words(data.text.raw)))
+        raise SearchInvalid("A rank needs an image (url or base64), an input_id, concepts, or text")
+
+    def _image_vector(self, image: resources_pb2.Image) -> npt.NDArray[np.float32]:
+        try:
+            if image.base64:
+                picture = self._reader.image_from_bytes(image.base64)
+            else:
+                picture = self._reader.image_from_url(image.url)
+        except InputRejected as rejected:
+            raise SearchInvalid(
+                f"The query image cannot be used: {rejected.description}"
+            ) from rejected
+        embedding = self._models.runner(IMAGE_SPACE).predict([picture])[0].embedding
+        assert embedding is not None
+        return embedding
+
+    # saved searches
+
+    def get_search(
+        self, request: service_pb2.GetSearchRequest, ctx: CallContext
+    ) -> service_pb2.SingleSearchResponse:
+        app = require_app(ctx)
+        return service_pb2.SingleSearchResponse(
+            search=_search_proto(app, self._saved(app, request.id))
+        )
+
+    def list_searches(
+        self, request: service_pb2.ListSearchesRequest, ctx: CallContext
+    ) -> service_pb2.MultiSearchResponse:
+        app = require_app(ctx)
+        page = page_of(request.page, request.per_page)
+        found = self._search.list_searches(app_pk(app), page.per_page, page.offset)
+        return service_pb2.MultiSearchResponse(searches=[_search_proto(app, s) for s in found])
+
+    def patch_searches(
+        self, request: service_pb2.PatchSearchesRequest, ctx: CallContext
+    ) -> service_pb2.MultiSearchResponse:
+        app = require_app(ctx)
+        if request.action not in ("", "overwrite"):
+            raise InvalidArgument(f"Unknown action '{request.action}': use overwrite")
+        patched = []
+        for search in request.searches:
+            current = self._saved(app, search.id)
+            query = json_of(search.query) if search.HasField("query") else current.query
+            saved = SavedSearch(current.id, search.name or current.name, query)
+            patched.append(_search_proto(app, self._search.save_search(app_pk(app), saved)))
+        return service_pb2.MultiSearchResponse(searches=patched)
+
+    def delete_search(
+        self, request: service_pb2.DeleteSearchRequest, ctx: CallContext
+    ) -> status_pb2.BaseResponse:
+        app = require_app(ctx)
+        if not self._search.delete_search(app_pk(app), request.id):
+            raise NotFound("search", request.id)
+        return status_pb2.BaseResponse()
+
+    def _save(self, app: AppRecord, search: resources_pb2.Search) -> None:
+        search_id = check_id("search", search.id) if search.id else uuid.uuid4().hex
+        search.id = search_id
+        saved = SavedSearch(search_id, search.name, json_of(search.query))
+        self._search.save_search(app_pk(app), saved)
+
+    def _saved(self, app: AppRecord, search_id: str) -> SavedSearch:
+        found = self._search.get_search(app_pk(app), search_id) if search_id else None
+        if found is None:
+            raise NotFound("search", search_id)
+        return found
+
+
+def _apply(rank: _Rank, score: float) -> float:
+    return 1.0 - score if rank.negate else score
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _filter(one: resources_pb2.Filter) -> InputFilter:
+    annotation, given = one.annotation, one.input
+    data = annotation.data if annotation.HasField("data") else given.data
+    concepts = tuple(
+        ConceptMatch(id=c.id, name=c.name if not c.id else "", value=c.value)
+        for c in [*annotation.data.concepts, *given.data.concepts]
+    )
+    metadata: dict[str, Any] = {}
+    for source in (annotation.data, given.data):
+        if source.HasField("metadata"):
+            metadata.update(json_of(source.metadata))
+    input_ids = tuple(i for i in (annotation.input_id, given.id) if i)
+    kinds = tuple(
+        k
+        for k, present in (
+            ("image", given.data.HasField("image")),
+            ("text", given.data.HasField("text")),
+        )
+        if present
+    )
+    circle, box = _geo(data.geo if data.HasField("geo") else given.data.geo)
+    after, before = _time_range(one)
+    return InputFilter(
+        concepts=concepts,
+        metadata=metadata,
+        geo_circle=circle,
+        geo_box=box,
+        input_ids=input_ids,
+        kinds=kinds,
+        status_codes=(given.status.code,) if given.status.code else (),
+        dataset_ids=tuple(given.dataset_ids),
+        modified_after=after,
+        modified_before=before,
+        negate=one.negate,
+    )
+
+
+def _geo(geo: resources_pb2.Geo) -> tuple[GeoCircle | None, GeoBox | None]:
+    if len(geo.geo_box) == 2:
+        a, b = (point.geo_point for point in geo.geo_box)
+        box = GeoBox(
+            min(a.longitude, b.longitude),
+            min(a.latitude, b.latitude),
+            max(a.longitude, b.longitude),
+            max(a.latitude, b.latitude),
+        )
+        return None, box
+    if geo.HasField("geo_point") and geo.HasField("geo_limit"):
+        unit = geo.geo_limit.type.lower() or "withinkilometers"
+        if unit not in _KM_PER:
+            raise SearchInvalid(
+                f"Unknown geo_limit type '{geo.geo_limit.type}': use withinKilometers, "
+                "withinMiles, withinDegrees or withinRadians"
+            )
+        point = geo.geo_point
+        return GeoCircle(point.longitude, point.latitude, geo.geo_limit.value * _KM_PER[unit]), None
+    if geo.geo_box:
+        raise SearchInvalid("A geo box needs exactly two points")
+    return None, None
+
+
+def _time_range(one: resources_pb2.Filter) -> tuple[Any, Any]:
+    if not one.HasField("last_updated_time_range"):
+        return None, None
+    span = one.last_updated_time_range
+    after = span.start_time.ToDatetime(UTC) if span.HasField("start_time") else None
+    before = span.end_time.ToDatetime(UTC) if span.HasField("end_time") else None
+    return after, before
+
+
+def _parse_json(data: Any, message: resources_pb2.Search) -> None:
+    from google.protobuf import json_format
+
+    json_format.ParseDict({"query": data}, message, ignore_unknown_fields=True)
+
+
+def _search_proto(app: AppRecord, saved: SavedSearch) -> resources_pb2.Search:
+    search = resources_pb2.Search(
+        id=saved.id,
+        name=saved.name,
+        save=True,
+        application_id=app.id,
+        created_at=timestamp(saved.created_at),
+        modified_at=timestamp(saved.modified_at),
+    )
+    _parse_json(saved.query, search)
+    return search

@@ -1,0 +1,432 @@
+"""Search over an app's inputs through the official client on both channels."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2
+from google.protobuf import struct_pb2
+from PIL import Image, ImageEnhance
+from skimage import data as skimage_data
+
+from clarion.testing import RunningServer, running_server
+from tests.api.conftest import Api, official_stub
+
+SUCCESS = status_code_pb2.SUCCESS
+APP = "searchable"
+
+
+def jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+CHELSEA_IMAGE = Image.fromarray(skimage_data.chelsea())
+CHELSEA = jpeg(CHELSEA_IMAGE)
+VARIANTS = {
+    "chelsea": CHELSEA,
+    "chelsea-mirrored": jpeg(CHELSEA_IMAGE.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+    "chelsea-darker": jpeg(ImageEnhance.Brightness(CHELSEA_IMAGE).enhance(0.7)),
+}
+OTHERS = {
+    "coffee": jpeg(Image.fromarray(skimage_data.coffee())),
+    "rocket": jpeg(Image.fromarray(skimage_data.rocket())),
+    "astronaut": jpeg(Image.fromarray(skimage_data.astronaut())),
+}
+METADATA = {
+    "chelsea": {"kind": "cat", "owner": {"name": "ann", "age": 30}, "tags": ["pet", "indoor"]},
+    "chelsea-mirrored": {"kind": "cat", "owner": {"name": "bob"}},
+    "chelsea-darker": {"kind": "cat", "tags": ["pet"]},
+    "coffee": {"kind": "drink", "tags": ["indoor"]},
+    "rocket": {"kind": "vehicle"},
+    "astronaut": {"kind": "person"},
+}
+# (longitude, latitude): Paris, near Paris, Tokyo
+GEO = {"chelsea": (2.35, 48.85), "chelsea-mirrored": (2.30, 48.80), "rocket": (139.69, 35.69)}
+TEXTS = {"t-cat": "A cat sitting on a sofa", "t-money": "Quarterly revenue grew by eight percent"}
+
+
+def struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def image_input(input_id: str, content: bytes) -> resources_pb2.Input:
+    data = resources_pb2.Data(
+        image=resources_pb2.Image(base64=content), metadata=struct(METADATA[input_id])
+    )
+    if input_id in GEO:
+        lon, lat = GEO[input_id]
+        data.geo.geo_point.longitude, data.geo.geo_point.latitude = lon, lat
+    if input_id.startswith("chelsea"):
+        data.concepts.append(resources_pb2.Concept(id="cat", value=1))
+    if input_id == "coffee":
+        data.concepts.append(resources_pb2.Concept(id="cat", value=0))
+    return resources_pb2.Input(
+        id=input_id, data=data, dataset_ids=["photos"] if input_id != "rocket" else []
+    )
+
+
+@pytest.fixture(scope="module")
+def search_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("search")) as server:
+        stub = official_stub(server, "grpc")
+        pat = (("authorization", f"Key {server.admin_pat}"),)
+        ua = resources_pb2.UserAppIDSet(app_id=APP)
+        stub.PostApps(service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=APP)]), metadata=pat)
+        stub.PostDatasets(
+            service_pb2.PostDatasetsRequest(
+                user_app_id=ua, datasets=[resources_pb2.Dataset(id="photos")]
+            ),
+            metadata=pat,
+        )
+        images = [image_input(i, c) for i, c in {**VARIANTS, **OTHERS}.items()]
+        texts = [
+            resources_pb2.Input(id=i, data=resources_pb2.Data(text=resources_pb2.Text(raw=t)))
+            for i, t in TEXTS.items()
+        ]
+        posted = stub.PostInputs(
+            service_pb2.PostInputsRequest(user_app_id=ua, inputs=images + texts), metadata=pat
+        )
+        assert posted.status.code == SUCCESS, posted.status
+        deadline = time.monotonic() + 60
+        while True:
+            counts = stub.GetInputCount(
+                service_pb2.GetInputCountRequest(user_app_id=ua), metadata=pat
+            ).counts
+            if counts.processed == len(images) + len(texts):
+                break
+            assert time.monotonic() < deadline and counts.errors == 0, counts
+            time.sleep(0.1)
+        yield server
+
+
+@pytest.fixture(params=["grpc", "json"])
+def api(request: pytest.FixtureRequest, search_server: RunningServer) -> Api:
+    return Api(official_stub(search_server, request.param), request.param, search_server)
+
+
+def search(
+    api: Api, query: resources_pb2.Query, per_page: int = 20, page: int = 1, **fields: Any
+) -> Any:
+    response = api.stub.PostInputsSearches(
+        service_pb2.PostInputsSearchesRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=APP),
+            searches=[resources_pb2.Search(query=query, **fields)],
+            pagination=service_pb2.Pagination(page=page, per_page=per_page),
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == SUCCESS, response.status
+    return response
+
+
+def ids(response: Any) -> list[str]:
+    return [hit.input.id for hit in response.hits]
+
+
+def rank(**data: Any) -> resources_pb2.Rank:
+    return resources_pb2.Rank(annotation=resources_pb2.Annotation(data=resources_pb2.Data(**data)))
+
+
+def by_metadata(values: dict[str, Any], negate: bool = False) -> resources_pb2.Filter:
+    return resources_pb2.Filter(
+        negate=negate,
+        annotation=resources_pb2.Annotation(data=resources_pb2.Data(metadata=struct(values))),
+    )
+
+
+def test_visual_search_ranks_the_image_and_its_altered_copies_first(api: Api) -> None:
+    response = search(
+        api, resources_pb2.Query(ranks=[rank(image=resources_pb2.Image(base64=CHELSEA))])
+    )
+
+    assert set(ids(response)[:3]) == set(VARIANTS)
+    scores = [hit.score for hit in response.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores[0] == pytest.approx(1.0, abs=0.01)
+    assert response.hit_counts[0].estimated_total == 6  # the images; texts are another space
+
+
+def test_visual_search_by_input_id(api: Api) -> None:
+    by_id = resources_pb2.Rank(annotation=resources_pb2.Annotation(input_id="chelsea-mirrored"))
+    response = search(api, resources_pb2.Query(ranks=[by_id]), per_page=3)
+    assert set(ids(response)) == set(VARIANTS)
+
+
+def test_concept_rank_puts_the_cat_above_the_rocket(api: Api) -> None:
+    response = search(
+        api, resources_pb2.Query(ranks=[rank(concepts=[resources_pb2.Concept(name="cat")])])
+    )
+    found = ids(response)
+    assert set(found[:3]) == set(VARIANTS)
+    assert "rocket" not in found or found.index("rocket") > 2
+
+
+def test_text_rank_matches_concepts_and_texts(api: Api) -> None:
+    to_image = search(api, resources_pb2.Query(ranks=[rank(text=resources_pb2.Text(raw="a cat"))]))
+    assert ids(to_image)[0] in VARIANTS or ids(to_image)[0] == "t-cat"
+    to_text = search(
+        api,
+        resources_pb2.Query(
+            ranks=[rank(text=resources_pb2.Text(raw="a kitten resting on a couch"))],
+            filters=[
+                resources_pb2.Filter(
+                    input=resources_pb2.Input(data=resources_pb2.Data(text=resources_pb2.Text()))
+                )
+            ],
+        ),
+    )
+    assert ids(to_text) == ["t-cat", "t-money"]
+
+
+def test_filters_alone(api: Api) -> None:
+    def filtered(*filters: resources_pb2.Filter) -> set[str]:
+        return set(ids(search(api, resources_pb2.Query(filters=list(filters)))))
+
+    annotated_cat = resources_pb2.Filter(
+        annotation=resources_pb2.Annotation(
+            data=resources_pb2.Data(concepts=[resources_pb2.Concept(id="cat", value=1)])
+        )
+    )
+    assert filtered(annotated_cat) == set(VARIANTS)
+    not_cat = resources_pb2.Filter(
+        annotation=resources_pb2.Annotation(
+            data=resources_pb2.Data(concepts=[resources_pb2.Concept(id="cat", value=0)])
+        )
+    )
+    assert filtered(not_cat) == {"coffee"}
+    assert filtered(by_metadata({"owner": {"name": "ann"}})) == {"chelsea"}
+    assert filtered(by_metadata({"tags": ["indoor"]})) == {"chelsea", "coffee"}
+    assert filtered(by_metadata({"tags": ["pet", "indoor"]})) == {"chelsea"}
+    assert filtered(by_metadata({"kind": "cat"}), by_metadata({"tags": ["pet"]})) == {
+        "chelsea",
+        "chelsea-darker",
+    }
+    assert filtered(by_metadata({"kind": "cat"}, negate=True)) == {
+        "coffee",
+        "rocket",
+        "astronaut",
+        *TEXTS,
+    }
+    near_paris = resources_pb2.Geo(
+        geo_point=resources_pb2.GeoPoint(longitude=2.35, latitude=48.85),
+        geo_limit=resources_pb2.GeoLimit(type="withinKilometers", value=10),
+    )
+    geo_filter = resources_pb2.Filter(
+        annotation=resources_pb2.Annotation(data=resources_pb2.Data(geo=near_paris))
+    )
+    assert filtered(geo_filter) == {"chelsea", "chelsea-mirrored"}
+    near_paris.geo_limit.CopyFrom(resources_pb2.GeoLimit(type="withinMiles", value=10000))
+    geo_filter.annotation.data.geo.CopyFrom(near_paris)
+    assert filtered(geo_filter) == {"chelsea", "chelsea-mirrored", "rocket"}
+    box = resources_pb2.Geo(
+        geo_box=[
+            resources_pb2.GeoBoxedPoint(
+                geo_point=resources_pb2.GeoPoint(longitude=130, latitude=30)
+            ),
+            resources_pb2.GeoBoxedPoint(
+                geo_point=resources_pb2.GeoPoint(longitude=140, latitude=40)
+            ),
+        ]
+    )
+    assert filtered(
+        resources_pb2.Filter(annotation=resources_pb2.Annotation(data=resources_pb2.Data(geo=box)))
+    ) == {"rocket"}
+    text_only = resources_pb2.Filter(
+        input=resources_pb2.Input(data=resources_pb2.Data(text=resources_pb2.Text()))
+    )
+    assert filtered(text_only) == set(TEXTS)
+    in_dataset = resources_pb2.Filter(input=resources_pb2.Input(dataset_ids=["photos"]))
+    assert filtered(in_dataset) == {*VARIANTS, "coffee", "astronaut"}
+    by_ids = resources_pb2.Filter(input=resources_pb2.Input(id="coffee"))
+    assert filtered(by_ids) == {"coffee"}
+    succeeded = resources_pb2.Filter(input=resources_pb2.Input(status=status_pb2_status(30000)))
+    assert len(filtered(succeeded)) == 8
+    future = resources_pb2.Filter(
+        last_updated_time_range=resources_pb2.TimeRange(start_time={"seconds": 4_000_000_000})
+    )
+    assert filtered(future) == set()
+
+
+def status_pb2_status(code: int) -> Any:
+    from clarifai_grpc.grpc.api.status import status_pb2
+
+    return status_pb2.Status(code=code)
+
+
+def test_rank_and_filter_combined_with_pages_and_counts(api: Api) -> None:
+    query = resources_pb2.Query(
+        ranks=[rank(image=resources_pb2.Image(base64=CHELSEA))],
+        filters=[by_metadata({"tags": ["indoor"]})],
+    )
+    first = search(api, query, per_page=1, page=1)
+    second = search(api, query, per_page=1, page=2)
+    third = search(api, query, per_page=1, page=3)
+    assert ids(first) == ["chelsea"] and ids(second) == ["coffee"] and ids(third) == []
+    only = api.stub.PostInputsSearches(
+        service_pb2.PostInputsSearchesRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=APP),
+            searches=[resources_pb2.Search(query=query)],
+            only_count=True,
+        ),
+        metadata=api.pat,
+    )
+    assert list(only.hits) == [] and only.hit_counts[0].estimated_total == 2
+    confident = search(
+        api,
+        resources_pb2.Query(ranks=[rank(image=resources_pb2.Image(base64=CHELSEA))]),
+        min_value=0.9,
+    )
+    assert set(ids(confident)) <= set(VARIANTS) and "chelsea" in ids(confident)
+
+
+def test_several_ranks_and_negation(api: Api) -> None:
+    both = search(
+        api,
+        resources_pb2.Query(
+            ranks=[
+                rank(image=resources_pb2.Image(base64=OTHERS["coffee"])),
+                rank(concepts=[resources_pb2.Concept(name="espresso")]),
+            ]
+        ),
+    )
+    assert ids(both)[0] == "coffee"
+    away = search(
+        api,
+        resources_pb2.Query(
+            ranks=[
+                resources_pb2.Rank(
+                    negate=True,
+                    annotation=resources_pb2.Annotation(
+                        data=resources_pb2.Data(image=resources_pb2.Image(base64=CHELSEA))
+                    ),
+                )
+            ],
+            filters=[
+                resources_pb2.Filter(
+                    input=resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image()))
+                )
+            ],
+        ),
+    )
+    assert ids(away)[-3:] and set(ids(away)[-3:]) == set(VARIANTS)
+
+
+def test_saved_searches(api: Api) -> None:
+    search_id = f"saved-{api.transport}"
+    query = resources_pb2.Query(filters=[by_metadata({"kind": "cat"})])
+    search(api, query, id=search_id, name="cats", save=True)
+    ua = resources_pb2.UserAppIDSet(app_id=APP)
+
+    got = api.stub.GetSearch(
+        service_pb2.GetSearchRequest(user_app_id=ua, id=search_id), metadata=api.pat
+    )
+    assert got.status.code == SUCCESS and got.search.name == "cats"
+    listed = api.stub.ListSearches(
+        service_pb2.ListSearchesRequest(user_app_id=ua), metadata=api.pat
+    )
+    assert search_id in [s.id for s in listed.searches]
+    rerun = api.stub.PostSearchesByID(
+        service_pb2.PostSearchesByIDRequest(user_app_id=ua, id=search_id), metadata=api.pat
+    )
+    assert set(ids(rerun)) == set(VARIANTS)
+    patched = api.stub.PatchSearches(
+        service_pb2.PatchSearchesRequest(
+            user_app_id=ua,
+            searches=[resources_pb2.Search(id=search_id, name="felines")],
+            action="overwrite",
+        ),
+        metadata=api.pat,
+    )
+    assert patched.searches[0].name == "felines"
+    deleted = api.stub.DeleteSearch(
+        service_pb2.DeleteSearchRequest(user_app_id=ua, id=search_id), metadata=api.pat
+    )
+    assert deleted.status.code == SUCCESS
+    gone = api.stub.GetSearch(
+        service_pb2.GetSearchRequest(user_app_id=ua, id=search_id), metadata=api.pat
+    )
+    assert gone.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+
+
+def test_annotation_searches_and_legacy_post_searches(api: Api) -> None:
+    ua = resources_pb2.UserAppIDSet(app_id=APP)
+    query = resources_pb2.Query(filters=[by_metadata({"owner": {"name": "ann"}})])
+    annotated = api.stub.PostAnnotationsSearches(
+        service_pb2.PostAnnotationsSearchesRequest(
+            user_app_id=ua, searches=[resources_pb2.Search(query=query)]
+        ),
+        metadata=api.pat,
+    )
+    assert annotated.status.code == SUCCESS, annotated.status
+    assert annotated.hits[0].annotation.input_id == "chelsea"
+    assert [c.id for c in annotated.hits[0].annotation.data.concepts] == ["cat"]
+    legacy = api.stub.PostSearches(
+        service_pb2.PostSearchesRequest(user_app_id=ua, query=query), metadata=api.pat
+    )
+    assert ids(legacy) == ["chelsea"]
+
+
+def test_bad_geo_unit_is_a_search_error(api: Api) -> None:
+    geo = resources_pb2.Geo(
+        geo_point=resources_pb2.GeoPoint(longitude=1, latitude=1),
+        geo_limit=resources_pb2.GeoLimit(type="withinFurlongs", value=1),
+    )
+    response = api.stub.PostInputsSearches(
+        service_pb2.PostInputsSearchesRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=APP),
+            searches=[
+                resources_pb2.Search(
+                    query=resources_pb2.Query(
+                        filters=[
+                            resources_pb2.Filter(
+                                annotation=resources_pb2.Annotation(
+                                    data=resources_pb2.Data(geo=geo)
+                                )
+                            )
+                        ]
+                    )
+                )
+            ],
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == 40002
+    assert "withinFurlongs" in response.status.description
+
+
+def test_deleted_inputs_never_come_back(api: Api) -> None:
+    ua = resources_pb2.UserAppIDSet(app_id=APP)
+    extra = f"gone-{api.transport}"
+    api.stub.PostInputs(
+        service_pb2.PostInputsRequest(
+            user_app_id=ua,
+            inputs=[
+                resources_pb2.Input(
+                    id=extra, data=resources_pb2.Data(image=resources_pb2.Image(base64=CHELSEA))
+                )
+            ],
+        ),
+        metadata=api.pat,
+    )
+    deadline = time.monotonic() + 30
+    while extra not in ids(
+        search(api, resources_pb2.Query(ranks=[rank(image=resources_pb2.Image(base64=CHELSEA))]))
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    api.stub.DeleteInputs(
+        service_pb2.DeleteInputsRequest(user_app_id=ua, ids=[extra]), metadata=api.pat
+    )
+    assert extra not in ids(
+        search(api, resources_pb2.Query(ranks=[rank(image=resources_pb2.Image(base64=CHELSEA))]))
+    )
