@@ -42,10 +42,25 @@ def clarion_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[S
         data_dir = Path(tmp)
         http_port, grpc_port = free_port(), free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "clarion", "serve", "--data-dir", str(data_dir),
-             "--http-port", str(http_port), "--grpc-port", str(grpc_port), *extra],
-            env={**os.environ, "CLARION_ADMIN_PAT": BENCH_PAT, "CLARION_LOG_LEVEL": "warning",
-                 **(env or {})},
+            [
+                sys.executable,
+                "-m",
+                "clarion",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--http-port",
+                str(http_port),
+                "--grpc-port",
+                str(grpc_port),
+                *extra,
+            ],
+            env={
+                **os.environ,
+                "CLARION_ADMIN_PAT": BENCH_PAT,
+                "CLARION_LOG_LEVEL": "warning",
+                **(env or {}),
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

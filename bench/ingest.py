@@ -72,11 +72,15 @@ def through_server(grpc_port: int, app_id: str, inputs: list[resources_pb2.Input
         ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=grpc_port)
     )
     user_app = resources_pb2.UserAppIDSet(app_id=app_id)
-    stub.PostApps(service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app_id)]), metadata=METADATA)
+    stub.PostApps(
+        service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app_id)]), metadata=METADATA
+    )
     started = time.perf_counter()
     for offset in range(0, len(inputs), BATCH):
         response = stub.PostInputs(
-            service_pb2.PostInputsRequest(user_app_id=user_app, inputs=inputs[offset : offset + BATCH]),
+            service_pb2.PostInputsRequest(
+                user_app_id=user_app, inputs=inputs[offset : offset + BATCH]
+            ),
             metadata=METADATA,
         )
         assert response.status.code == 10000, response.status
@@ -119,7 +123,11 @@ def main() -> None:
             by_url.append(through_server(server.grpc_port, f"url-{run}", url_inputs))
     http_server.shutdown()
     count = len(images)
-    rows = [("bare decode + store", bare), ("server, by bytes", by_bytes), ("server, by URL", by_url)]
+    rows = [
+        ("bare decode + store", bare),
+        ("server, by bytes", by_bytes),
+        ("server, by URL", by_url),
+    ]
     baseline = count / median(bare)
     print(f"{'pipeline':<22}{'inputs/s (median)':>18}{'ratio to bare':>15}")
     for name, seconds in rows:

@@ -38,7 +38,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_clients(call, images: list[bytes], concurrency: int, seconds: float) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
+def run_clients(
+    call, images: list[bytes], concurrency: int, seconds: float
+) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
     """Images per second and per-call latencies (s) of ``concurrency`` clients for ``seconds``."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -83,7 +85,9 @@ def grpc_call(port: int):  # type: ignore[no-untyped-def]
         request = service_pb2.PostModelOutputsRequest(
             user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"),
             model_id=MODEL,
-            inputs=[resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))],
+            inputs=[
+                resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
+            ],
         )
         response = local.stub.PostModelOutputs(request, metadata=METADATA)
         assert response.status.code == 10000, response.status
@@ -116,7 +120,9 @@ def main() -> None:
     images = photo_like_jpegs(args.images)
     bare, threads = bare_pipeline(images, args.seconds)
     print(f"bare pipeline, best of 1, 2 and 32 threads ({threads}): {bare:.0f} images/s")
-    print(f"{'transport':<10}{'clients':>8}{'images/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs bare':>9}")
+    print(
+        f"{'transport':<10}{'clients':>8}{'images/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs bare':>9}"
+    )
     with clarion_server() as server:
         warm = grpc_call(server.grpc_port)
         warm(images[0])
@@ -126,7 +132,9 @@ def main() -> None:
             for concurrency in CONCURRENCY:
                 rate, latencies = run_clients(call, images, concurrency, args.seconds)
                 p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
-                print(f"{name:<10}{concurrency:>8}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}{rate / bare:>9.2f}")
+                print(
+                    f"{name:<10}{concurrency:>8}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}{rate / bare:>9.2f}"
+                )
 
 
 if __name__ == "__main__":
