@@ -76,7 +76,17 @@ def test_post_patch_list_and_search_concepts(api: Api) -> None:
         metadata=api.pat,
     )
     assert found.status.code == SUCCESS, found.status
-    assert sorted(c.id for c in found.concepts) == ["c1", "c2"]
+    found_ids = [c.id for c in found.concepts]
+    assert sorted(found_ids[:2]) == ["c1", "c2"]  # the app's own first
+    assert "golden retriever" in [c.name for c in found.concepts[2:]]  # then the model's
+    public = api.stub.PostConceptsSearches(
+        service_pb2.PostConceptsSearchesRequest(
+            user_app_id=ua(app),
+            concept_query=resources_pb2.ConceptQuery(name="tabb", ignore_app_concepts=True),
+        ),
+        metadata=api.pat,
+    )
+    assert [(c.name, c.user_id) for c in public.concepts] == [("tabby", "clarifai")]
 
 
 def test_annotations_with_regions_and_concept_counts(api: Api) -> None:

@@ -141,7 +141,7 @@ def build_handlers(
         searches,
         ModelsService(backends.models),
         PredictService(backends.models, untrusted, data, backends.blobs, backends.readers),
-        ConceptsService(data),
+        ConceptsService(data, backends.models),
         AnnotationsService(data),
         DatasetsService(data),
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from clarion.errors import InvalidArgument, NotFound
+from clarion.inference.base import ModelInfo
 from clarion.services.base import HandlerTable, app_pk, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import concept_to_proto, struct_to_dict
@@ -18,11 +19,19 @@ from clarion.storage.base import ConceptRecord, Page
 from clarion.storage.data import SqlDataStore
 
 _MAX_ID_LENGTH = 255
+GENERAL_MODEL = "general-image-recognition"
+
+
+class ModelVocabulary(Protocol):
+    """The built-in models' concepts (``clarion.inference.ModelCatalog``)."""
+
+    def find(self, model_id: str) -> ModelInfo | None: ...
 
 
 class ConceptsService:
-    def __init__(self, data: SqlDataStore) -> None:
+    def __init__(self, data: SqlDataStore, models: ModelVocabulary) -> None:
         self._data = data
+        self._models = models
 
     def handlers(self) -> HandlerTable:
         return {
@@ -86,12 +95,35 @@ class ConceptsService:
     def post_concepts_searches(
         self, request: service_pb2.PostConceptsSearchesRequest, ctx: CallContext
     ) -> service_pb2.MultiConceptResponse:
-        """Concepts whose name starts with the query's name (case-insensitive; ``*`` ends it)."""
+        """Concepts whose name starts with the query's name (case-insensitive; ``*`` ends it):
+        the app's own, then the vocabulary of a public model (``concept_query.model``, or the
+        general image model), so a user finds the names search can rank by."""
         app = require_app(ctx)
-        prefix = request.concept_query.name.rstrip("*")
+        query = request.concept_query
+        prefix = query.name.rstrip("*").lower()
         page = page_of(request.pagination.page, request.pagination.per_page)
-        found = self._data.list_concepts(app_pk(app), page, name_prefix=prefix)
-        return service_pb2.MultiConceptResponse(concepts=[concept_to_proto(c, app) for c in found])
+        found: list[resources_pb2.Concept] = []
+        if not query.ignore_app_concepts:
+            everything = Page(1, page.offset + page.per_page)
+            own = self._data.list_concepts(app_pk(app), everything, name_prefix=prefix)
+            found += [concept_to_proto(c, app) for c in own]
+        seen = {concept.id for concept in found}
+        found += [c for c in self._vocabulary(query.model.id, prefix) if c.id not in seen]
+        return service_pb2.MultiConceptResponse(
+            concepts=found[page.offset : page.offset + page.per_page]
+        )
+
+    def _vocabulary(self, model_id: str, prefix: str) -> list[resources_pb2.Concept]:
+        info = self._models.find(model_id or GENERAL_MODEL)
+        if info is None:
+            raise NotFound("model", model_id)
+        return [
+            resources_pb2.Concept(
+                id=c.id, name=c.name, value=1.0, app_id="main", user_id="clarifai"
+            )
+            for c in info.concepts
+            if c.name.lower().startswith(prefix)
+        ]
 
     def get_concept_counts(
         self, request: service_pb2.GetConceptCountsRequest, ctx: CallContext
