@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     model_idle_seconds: float = Field(
         1800.0, ge=0, description="Unload a model unused this long, in seconds (0: never)."
     )
+    rate_limit_per_key: float = Field(
+        1000.0, ge=0, description="Calls a second one credential may make (0: no limit)."
+    )
+    rate_limit_per_app: float = Field(
+        2000.0, ge=0, description="Calls a second one app may receive (0: no limit)."
+    )
+    rate_burst_seconds: float = Field(
+        2.0, gt=0, description="A bucket holds this many seconds' worth of calls (the burst)."
+    )
+    max_expensive_calls: int = Field(
+        32, ge=0, description="Predict, search and upload calls run at once (0: no bound)."
+    )
+    max_waiting_calls: int = Field(
+        256, ge=0, description="Such calls that may wait for a slot; more are refused (40030)."
+    )
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
     )

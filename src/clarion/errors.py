@@ -19,6 +19,7 @@ response -> exception from the same tables (see ``error_class_for_code``).
     ├── MethodNotAllowed           11103 CONN_METHOD_NOT_ALLOWED
     ├── NotImplementedMethod       10040 NOT_IMPLEMENTED
     ├── ResourceExhausted          11005 CONN_THROTTLED
+    │   └── QueueFull              40030 RPC_REQUEST_QUEUE_FULL
     ├── Unavailable                40031 RPC_SERVER_UNAVAILABLE
     └── Internal                   98004 INTERNAL_SERVER_ISSUE
 
@@ -206,6 +207,13 @@ class ResourceExhausted(ApiError):
     http_status = 429
     grpc_code = "RESOURCE_EXHAUSTED"
     default_description = "Too many requests"
+
+
+class QueueFull(ResourceExhausted):
+    """Too much expensive work is waiting already; retry shortly."""
+
+    status_code = 40030
+    http_status = 503
 
 
 class Unavailable(ApiError):

@@ -31,6 +31,8 @@ from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.grpc import v2_generic_handler
 from clarion.server.http import HostedRoute, Readiness, create_http_app
+from clarion.server.limits import Limits
+from clarion.server.metrics import Metrics
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
@@ -160,9 +162,34 @@ def build_server(settings: Settings) -> ClarionServer:
     wake = workers.wake if workers is not None else _no_wakeup
     hosted = HostedUrls(settings.public_url or "")
     authenticator = Authenticator(backends.store)
-    dispatcher = Dispatcher(build_handlers(backends, wake, hosted), authenticator)
+    metrics, limits = _metrics(backends), _limits(settings)
+    metrics.watch(
+        "clarion_expensive_calls",
+        "Predict, search and upload calls running or waiting for a slot.",
+        lambda: {"running": limits.in_flight, "waiting": limits.waiting},
+        "state",
+    )
+    dispatcher = Dispatcher(build_handlers(backends, wake, hosted), authenticator, limits, metrics)
     hosted_route = HostedRoute(authenticator, HostedImages(backends.data, backends.blobs))
-    return ClarionServer(settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route)
+    return ClarionServer(
+        settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics
+    )
+
+
+def _metrics(backends: Backends) -> Metrics:
+    metrics = Metrics()
+    metrics.watch("clarion_jobs", "Jobs in the queue, by state.", backends.queue.counts, "state")
+    return metrics
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(
+        per_key_rate=settings.rate_limit_per_key,
+        per_app_rate=settings.rate_limit_per_app,
+        burst_seconds=settings.rate_burst_seconds,
+        max_expensive=settings.max_expensive_calls,
+        max_waiting=settings.max_waiting_calls,
+    )
 
 
 def _no_wakeup() -> None:
@@ -181,7 +208,9 @@ class ClarionServer:
         workers: WorkerPool | None,
         hosted: HostedUrls,
         hosted_route: HostedRoute,
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._hosted = hosted
         self._hosted_route = hosted_route
         self.settings = settings
@@ -291,6 +320,7 @@ class ClarionServer:
             self._readiness,
             self.settings.max_http_body_bytes,
             self._hosted_route,
+            self._metrics,
         )
         sock = _bind(self.settings.host, self.settings.http_port)
         self.http_port = sock.getsockname()[1]

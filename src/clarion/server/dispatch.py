@@ -13,8 +13,11 @@ from google.protobuf.message import Message
 from clarion.errors import ApiError, Internal, NotImplementedMethod
 from clarion.protocol.descriptor import MethodSpec
 from clarion.server.auth import Authenticator
+from clarion.server.limits import Limits
+from clarion.server.metrics import Metrics
 from clarion.server.status import error_response, mark_success, new_req_id
 from clarion.services.base import Handler
+from clarion.services.context import CallContext
 
 log = logging.getLogger("clarion.dispatch")
 
@@ -22,9 +25,17 @@ log = logging.getLogger("clarion.dispatch")
 class Dispatcher:
     """Authenticates, runs the method's handler, and always answers with a status."""
 
-    def __init__(self, handlers: Mapping[str, Handler], authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        authenticator: Authenticator,
+        limits: Limits,
+        metrics: Metrics,
+    ) -> None:
         self._handlers = dict(handlers)
         self._auth = authenticator
+        self._limits = limits
+        self._metrics = metrics
 
     @property
     def implemented(self) -> frozenset[str]:
@@ -44,13 +55,15 @@ class Dispatcher:
             log.exception("internal error in %s req_id=%s", method.name, req_id)
             response = error_response(method.response_type, Internal(), req_id)
         code = response.status.code  # type: ignore[attr-defined]
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        log.info("%s code=%s req_id=%s %.1fms", method.name, code, req_id, elapsed_ms)
+        elapsed = time.perf_counter() - started
+        self._metrics.observe(method.name, code, elapsed)
+        log.info("%s code=%s req_id=%s %.1fms", method.name, code, req_id, elapsed * 1000)
         return response
 
     def error(self, method: MethodSpec, error: ApiError, metadata: Mapping[str, str]) -> Message:
         """The response for a request that failed before dispatch (it would not parse)."""
         req_id = new_req_id(metadata)
+        self._metrics.observe(method.name, error.status_code, 0.0)
         log.info("%s code=%s req_id=%s %s", method.name, error.status_code, req_id, error)
         return error_response(method.response_type, error, req_id)
 
@@ -62,9 +75,19 @@ class Dispatcher:
         handler = self._handlers.get(method.name)
         if handler is None:
             raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")
-        if inspect.iscoroutinefunction(handler):
-            result = await handler(request, ctx)
-        else:
-            result = await asyncio.to_thread(handler, request, ctx)
+        self._limits.check_rate(_credential_of(ctx), _app_of(ctx))
+        async with self._limits.expensive(method.name):
+            if inspect.iscoroutinefunction(handler):
+                result = await handler(request, ctx)
+            else:
+                result = await asyncio.to_thread(handler, request, ctx)
         assert isinstance(result, Message)
         return result
+
+
+def _credential_of(ctx: CallContext) -> str:
+    return ctx.principal.key.ref if ctx.principal is not None else ""
+
+
+def _app_of(ctx: CallContext) -> str:
+    return f"{ctx.app.user_id}/{ctx.app.id}" if ctx.app is not None else ""

@@ -38,6 +38,7 @@ from clarion.protocol.json_codec import (
 from clarion.protocol.routes import RouteMatch, RouteTable
 from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
+from clarion.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from clarion.server.status import base_error_body, new_req_id
 from clarion.services.hosted import HostedImages
 
@@ -61,8 +62,13 @@ def create_http_app(
     readiness: Readiness,
     max_body_bytes: int,
     hosted: HostedRoute,
+    metrics: Metrics,
 ) -> Starlette:
     gateway = _Gateway(routes, dispatcher, max_body_bytes)
+
+    async def prometheus(request: Request) -> Response:
+        content = await asyncio.to_thread(metrics.render)
+        return Response(content, media_type=METRICS_CONTENT_TYPE)
 
     async def health(request: Request) -> Response:
         if readiness.ready:
@@ -76,6 +82,7 @@ def create_http_app(
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
             Route(HOSTED_PATH, hosted.handle, methods=["GET"]),
             Route("/{path:path}", gateway.handle, methods=_VERBS),
         ],

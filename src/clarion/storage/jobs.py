@@ -123,6 +123,14 @@ class SqlJobQueue(SqlBase):
                 )
         return len(dead)
 
+    def counts(self) -> dict[str, float]:
+        """Jobs by state (for the metrics gauge)."""
+        with self._read() as db:
+            rows = db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
+        found = {state: 0.0 for state in (QUEUED, RUNNING, DONE, FAILED)}
+        found.update({state: float(count) for state, count in rows})
+        return found
+
     def count(self, state: str) -> int:
         with self._read() as db:
             return int(

@@ -1,0 +1,136 @@
+"""Saying no politely: rate limits per credential and per app, and a bound on expensive work.
+
+Throttled calls answer ``CONN_THROTTLED`` (11005), which the official clients back off and retry
+on. Expensive calls (prediction, search, ingestion) run a bounded number at a time; a bounded
+number more may wait, and past that a call answers ``RPC_REQUEST_QUEUE_FULL`` (40030) at once
+instead of queueing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from clarion.errors import QueueFull, ResourceExhausted
+
+EXPENSIVE_METHODS = frozenset(
+    {
+        "PostModelOutputs",
+        "PostInputs",
+        "PostInputsSearches",
+        "PostAnnotationsSearches",
+        "PostSearches",
+        "PostSearchesByID",
+        "PostWorkflowResults",
+    }
+)
+# Buckets not touched for this long are forgotten, so memory stays bounded.
+_IDLE_BUCKET_SECONDS = 600.0
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBuckets:
+    """One token bucket per name: ``rate`` tokens a second, holding at most ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+        self._last_sweep = time.monotonic()
+
+    def take(self, name: str) -> bool:
+        """Spend one token of ``name``'s bucket; False when it is empty."""
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.get(name)
+            if bucket is None:
+                bucket = self._buckets[name] = _Bucket(self._burst, now)
+            bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
+            bucket.updated = now
+            self._sweep(now)
+            if bucket.tokens < 1:
+                return False
+            bucket.tokens -= 1
+            return True
+
+    def _sweep(self, now: float) -> None:
+        if now - self._last_sweep < _IDLE_BUCKET_SECONDS:
+            return
+        self._last_sweep = now
+        for name in [n for n, b in self._buckets.items() if now - b.updated > _IDLE_BUCKET_SECONDS]:
+            del self._buckets[name]
+
+
+class Limits:
+    """Rate limits (0 turns one off) and the bound on concurrent expensive calls."""
+
+    def __init__(
+        self,
+        *,
+        per_key_rate: float,
+        per_app_rate: float,
+        burst_seconds: float,
+        max_expensive: int,
+        max_waiting: int,
+    ) -> None:
+        self._per_key = (
+            TokenBuckets(per_key_rate, per_key_rate * burst_seconds) if per_key_rate else None
+        )
+        self._per_app = (
+            TokenBuckets(per_app_rate, per_app_rate * burst_seconds) if per_app_rate else None
+        )
+        self._max_expensive = max_expensive
+        self._max_waiting = max_waiting
+        self._running = 0
+        self._waiting = 0
+        self._slots: asyncio.Semaphore | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def check_rate(self, credential: str, app: str) -> None:
+        """Raise ``ResourceExhausted`` (CONN_THROTTLED) when either bucket is empty."""
+        if self._per_key is not None and credential and not self._per_key.take(credential):
+            raise ResourceExhausted("Too many requests with this key: slow down and retry")
+        if self._per_app is not None and app and not self._per_app.take(app):
+            raise ResourceExhausted("Too many requests to this app: slow down and retry")
+
+    @asynccontextmanager
+    async def expensive(self, method: str) -> AsyncIterator[None]:
+        """Hold one of the slots for expensive calls while the block runs."""
+        if method not in EXPENSIVE_METHODS or not self._max_expensive:
+            yield
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max_expensive)
+        if self._slots.locked() and self._waiting >= self._max_waiting:
+            raise QueueFull(
+                f"The server is busy: {self._running} {method}-type calls are running and "
+                f"{self._waiting} are waiting; retry shortly"
+            )
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._running -= 1
+            self._slots.release()
