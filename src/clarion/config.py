@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="On SIGTERM, how long in-flight calls get to finish."
     )
+    drain_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="On SIGTERM, how long to keep serving while reporting not ready, so load "
+        "balancers stop sending calls first.",
+    )
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
     allow_private_urls: bool = Field(
         False,

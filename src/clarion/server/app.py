@@ -251,11 +251,13 @@ class ClarionServer:
         )
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight calls finish within the grace period, close."""
+        """Drain: report not ready (still serving, so a load balancer can notice), then stop
+        accepting, let in-flight calls finish within the grace period, and close."""
         self._readiness.ready = False
         if self._unloader is not None:
             self._unloader.cancel()
         await self._health.enter_graceful_shutdown()
+        await asyncio.sleep(self.settings.drain_delay_seconds)
         grace = self.settings.shutdown_grace_seconds
         if self._http is not None:
             self._http.should_exit = True
