@@ -33,6 +33,7 @@ class Server:
     grpc_port: int
     http_port: int
     data_dir: Path
+    pid: int
 
 
 @contextmanager
@@ -66,7 +67,7 @@ def clarion_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[S
         )
         try:
             _wait_ready(http_port)
-            yield Server(grpc_port, http_port, data_dir)
+            yield Server(grpc_port, http_port, data_dir, process.pid)
         finally:
             process.terminate()
             process.wait(timeout=60)

@@ -227,10 +227,14 @@ class ClarionServer:
         self._http: _Uvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._unloader: asyncio.Task[None] | None = None
+        self._calls = ThreadPoolExecutor(max_workers=64, thread_name_prefix="clarion-call")
 
     async def start(self) -> None:
         """Bind both ports and serve; ready (``/health``, gRPC health) once both listen."""
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        # Blocking work (database, decoding, inference) runs on the loop's default executor;
+        # asyncio's default of cores + 4 threads lets a few slow predictions starve cheap calls.
+        asyncio.get_running_loop().set_default_executor(self._calls)
         await self._preload_models()
         if self.workers is not None:
             await asyncio.to_thread(self.workers.start)
@@ -269,6 +273,7 @@ class ClarionServer:
             await asyncio.to_thread(self.workers.stop, grace)
         await asyncio.to_thread(self.backends.indexes.save_all)
         self.backends.close()
+        self._calls.shutdown(wait=False)
         log.info("Clarion stopped")
 
     async def _preload_models(self) -> None:
