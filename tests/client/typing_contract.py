@@ -17,16 +17,23 @@ from clarion.client import (
     AppInfo,
     AsyncApp,
     AsyncJsonChannel,
+    AsyncSearchResults,
     ClarifaiChannel,
     Concept,
+    Filter,
+    GeoBox,
+    Hit,
     Input,
     InputCounts,
     JsonChannel,
     Key,
     Model,
     ModelInfo,
+    Near,
     Prediction,
     Retry,
+    SavedSearch,
+    SearchResults,
     Status,
     Text,
     Transport,
@@ -81,6 +88,38 @@ def sync_api(transport: Transport) -> None:
     app.inputs.delete(["id"])
     models: Iterator[ModelInfo] = app.models.list()
 
+    results: SearchResults = app.search("query.jpg", metadata={"color": "red"}, per_page=20)
+    for hit in results:
+        score: float = hit.score
+        found: Input = hit.input
+        raw_hit: resources_pb2.Hit = hit.proto
+        del score, found, raw_hit
+    hits: Iterator[Hit] = app.search(Path("q.png"), concepts=["cat"], text="a cat", limit=10)
+    total: int = app.search(b"\xff\xd8", geo=Near(2.35, 48.85, km=10)).count(timeout=5)
+    filtered = app.search(
+        input_id="id",
+        filter_concepts={"cat": True, "dog": False},
+        input_ids=["a", "b"],
+        input_type="image",
+        dataset_ids=["photos"],
+        status=30000,
+        updated_after=datetime(2024, 1, 1),
+        updated_before=None,
+        geo=GeoBox(west=130, south=30, east=140, north=40),
+        exclude=[Filter(metadata={"kind": "cat"}), Filter(concepts=["x"], geo=Near(0, 0, miles=1))],
+        min_value=0.5,
+        timeout=None,
+    )
+    sent: resources_pb2.Query | None = filtered.query
+    saved: SavedSearch = app.searches.save(results, search_id="red", name="Red")
+    from_query: SavedSearch = app.searches.save(resources_pb2.Query())
+    saved_query: dict[str, object] = app.searches.get("red").query
+    saved_at: datetime | None = saved.created_at
+    saved_list: Iterator[SavedSearch] = app.searches.list(per_page=10, limit=5)
+    rerun: SearchResults = app.searches.run(saved.id, per_page=10)
+    rerun_total: int = rerun.count()
+    app.searches.delete(saved.id)
+
     apps: Iterator[AppInfo] = client.apps.list()
     new_app: AppInfo = client.apps.create("dogs", name="Dogs", description="woof")
     client.apps.delete("dogs")
@@ -95,6 +134,7 @@ def sync_api(transport: Transport) -> None:
         made.close()
     del name, value, output, code, many, info, why, ids, listed, metadata, created
     del changed, counts, models, apps, new_app, keys, me
+    del hits, total, sent, from_query, saved_query, saved_at, saved_list, rerun_total
 
 
 async def async_api() -> None:
@@ -106,7 +146,14 @@ async def async_api() -> None:
         ids: list[str] = [found.id async for found in inputs]
         apps: list[AppInfo] = [found async for found in client.apps.list(limit=3)]
         me: User = await client.me(timeout=None)
-        del prediction, report, ids, apps, me
+        results: AsyncSearchResults = app.search("a.jpg", metadata={"k": 1}, limit=5)
+        hits: list[Hit] = [hit async for hit in results]
+        total: int = await app.search(concepts=["cat"]).count(timeout=5)
+        saved: SavedSearch = await app.searches.save(app.search(text="cat"), name="cats")
+        rerun: AsyncIterator[Hit] = app.searches.run(saved.id)
+        found: list[SavedSearch] = [s async for s in app.searches.list()]
+        await app.searches.delete(saved.id)
+        del prediction, report, ids, apps, me, hits, total, rerun, found
 
 
 def errors() -> None:

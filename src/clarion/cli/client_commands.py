@@ -1,4 +1,5 @@
-"""The client commands of ``clarion``: predict, inputs, apps, keys and models, on ``Client``.
+"""The client commands of ``clarion``: predict, search, inputs, apps, keys and models, on
+``Client``.
 
 Tables for people, ``--json`` for scripts. Exit codes: 0 success, 1 the server refused the
 call or some items failed, 2 a usage error, 3 the server could not be reached (or timed out).
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from clarion.client import Client, Prediction, Retry, Status, UploadReport
+from clarion.client import Client, Hit, Prediction, Retry, Status, UploadReport
 from clarion.client._sources import walk
 from clarion.errors import ApiError, TransportError
 
@@ -210,6 +211,82 @@ def _cells(prediction: Prediction) -> list[list[object]]:
     if prediction.text:
         cells.append([prediction.text, ""])
     return cells
+
+
+# search
+
+
+@click.command()
+@click.option("--image", help="Rank by looks like this image: a file or an http(s) URL.")
+@click.option(
+    "--concept", "concepts", multiple=True, help="Rank by this predicted concept (repeatable)."
+)
+@click.option("--text", help="Rank by closeness in meaning to this text.")
+@click.option("--input-id", "like_input", help="Rank by looks like this input.")
+@click.option("--metadata", help="Keep inputs whose metadata contains this JSON object.")
+@click.option(
+    "--filter-concept",
+    "filter_concepts",
+    multiple=True,
+    help="Keep inputs annotated with this concept id (repeatable).",
+)
+@click.option("--min-value", type=float, help="Leave out hits scoring below this.")
+@click.option("--per-page", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--limit", type=int, default=20, show_default=True, help="At most this many (0: all)."
+)
+@click.option("--count", "only_count", is_flag=True, help="Print how many inputs match.")
+@_connection_options
+def search(
+    image: str | None,
+    concepts: tuple[str, ...],
+    text: str | None,
+    like_input: str | None,
+    metadata: str | None,
+    filter_concepts: tuple[str, ...],
+    min_value: float | None,
+    per_page: int,
+    limit: int,
+    only_count: bool,
+    **options: Any,
+) -> None:
+    """Search the app's inputs by image, concept or text, and filter them; best hits first."""
+    wanted = _metadata(metadata)
+    if not (image or concepts or text or like_input or wanted or filter_concepts):
+        raise click.UsageError(
+            "Say what to search for: --image, --concept, --text, --input-id, --metadata "
+            "or --filter-concept"
+        )
+    with _connected(options) as ctx:
+        try:
+            results = ctx.client.app().search(
+                image,
+                concepts=concepts or None,
+                text=text,
+                input_id=like_input,
+                metadata=wanted,
+                filter_concepts=filter_concepts or None,
+                min_value=min_value,
+                per_page=per_page,
+                limit=limit or None,
+            )
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        total = results.count() if only_count else None
+        hits = [] if only_count else list(results)
+    if total is not None:
+        _done(ctx, {"count": total}, str(total))
+    elif ctx.as_json:
+        _print_json(hits)
+    else:
+        _table("Search hits", ["score", "input", "concepts"], _hit_rows(hits))
+
+
+def _hit_rows(hits: Sequence[Hit]) -> list[list[object]]:
+    return [
+        [f"{hit.score:.3f}", hit.input.id, ", ".join(c.name for c in hit.input.concepts)]
+        for hit in hits
+    ]
 
 
 # inputs

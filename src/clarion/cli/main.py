@@ -53,6 +53,7 @@ main.add_command(client_commands.inputs)
 main.add_command(client_commands.apps)
 main.add_command(client_commands.keys)
 main.add_command(client_commands.models)
+main.add_command(client_commands.search)
 
 
 @main.command()

@@ -6,6 +6,8 @@ High level, sync and async twins::
     client = Client("http://localhost:8080", pat="...", app_id="pets")
     client.model("general-image-recognition").predict("cat.jpg").concepts
     client.app("pets").inputs.upload(["a.jpg", "https://..."], concepts=["cat"], wait=True)
+    for hit in client.app("pets").search(image="query.jpg", metadata={"color": "red"}):
+        print(hit.score, hit.input.id)
 
 Low level, as the Clarifai docs show it, with Clarion's channels::
 
@@ -26,6 +28,8 @@ from clarion.client._async import (
     AsyncKeys,
     AsyncModel,
     AsyncModels,
+    AsyncSearches,
+    AsyncSearchResults,
 )
 from clarion.client._caller import USE_CLIENT_DEFAULT, TimeoutArg, UseClientDefault
 from clarion.client._channels import (
@@ -38,7 +42,17 @@ from clarion.client._channels import (
 from clarion.client._config import TransportName
 from clarion.client._json_channel import AsyncJsonChannel, JsonChannel
 from clarion.client._retry import Retry
-from clarion.client._sync import App, Apps, Client, Inputs, Keys, Model, Models
+from clarion.client._sync import (
+    App,
+    Apps,
+    Client,
+    Inputs,
+    Keys,
+    Model,
+    Models,
+    Searches,
+    SearchResults,
+)
 from clarion.client._transport import (
     AsyncGrpcTransport,
     AsyncHttpTransport,
@@ -53,12 +67,18 @@ from clarion.client.types import (
     Color,
     Concept,
     Embedding,
+    Filter,
+    GeoBox,
+    Hit,
     Input,
     InputCounts,
+    InputType,
     Key,
     ModelInfo,
+    Near,
     Prediction,
     Region,
+    SavedSearch,
     Source,
     Status,
     Text,
@@ -84,6 +104,8 @@ __all__ = [
     "AsyncKeys",
     "AsyncModel",
     "AsyncModels",
+    "AsyncSearchResults",
+    "AsyncSearches",
     "AsyncTransport",
     "Box",
     "ClarifaiChannel",
@@ -92,10 +114,14 @@ __all__ = [
     "Concept",
     "ConnectError",
     "Embedding",
+    "Filter",
+    "GeoBox",
     "GrpcTransport",
+    "Hit",
     "HttpTransport",
     "Input",
     "InputCounts",
+    "InputType",
     "Inputs",
     "JsonChannel",
     "Key",
@@ -103,9 +129,13 @@ __all__ = [
     "Model",
     "ModelInfo",
     "Models",
+    "Near",
     "Prediction",
     "Region",
     "Retry",
+    "SavedSearch",
+    "SearchResults",
+    "Searches",
     "Source",
     "Status",
     "Text",

@@ -49,6 +49,7 @@ _ALIASES: Final[dict[int, type[ApiError]]] = {
     30102: NotFound,  # INPUT_DOES_NOT_EXIST
     30104: InvalidArgument,  # INPUT_INVALID_ARGUMENT
     40001: InvalidArgument,  # PREDICT_INVALID_REQUEST
+    40002: InvalidArgument,  # SEARCH_INVALID_REQUEST
     40030: Unavailable,  # RPC_REQUEST_QUEUE_FULL
     99009: Internal,  # INTERNAL_UNCATEGORIZED
 }

@@ -13,7 +13,17 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from clarion.client._caller import FAILURE, MIXED_STATUS, SUCCESS, Op
 from clarion.client._sources import struct
-from clarion.client.types import AppInfo, Input, InputCounts, Key, ModelInfo, Prediction, User
+from clarion.client.types import (
+    AppInfo,
+    Hit,
+    Input,
+    InputCounts,
+    Key,
+    ModelInfo,
+    Prediction,
+    SavedSearch,
+    User,
+)
 
 PUBLIC_USER = "clarifai"
 PUBLIC_APP = "main"
@@ -200,3 +210,87 @@ def patch_input(
         action=action,
     )
     return Op("PatchInputs", request, lambda r: Input.from_proto(r.inputs[0]))
+
+
+# searches
+
+
+def new_search(query: resources_pb2.Query, min_value: float | None) -> resources_pb2.Search:
+    """A ``Search`` of ``query``; ``min_value`` leaves out hits that score below it."""
+    return resources_pb2.Search(query=query, min_value=min_value or 0.0)
+
+
+def _hits(response: Any) -> list[Hit]:
+    return [Hit.from_proto(hit) for hit in response.hits]
+
+
+def _total(response: Any) -> int:
+    return int(response.hit_counts[0].estimated_total) if response.hit_counts else 0
+
+
+def _pagination(page: int, per_page: int) -> service_pb2.Pagination:
+    return service_pb2.Pagination(page=page, per_page=per_page)
+
+
+def search_inputs(
+    scope: Scope, search: resources_pb2.Search, page: int, per_page: int
+) -> Op[list[Hit]]:
+    """A page of ``PostInputsSearches`` hits, best first."""
+    request = service_pb2.PostInputsSearchesRequest(
+        user_app_id=scope.user_app_id(), searches=[search], pagination=_pagination(page, per_page)
+    )
+    return Op("PostInputsSearches", request, _hits)
+
+
+def count_search(scope: Scope, search: resources_pb2.Search) -> Op[int]:
+    """How many inputs the search matches (``only_count``: no hits come back)."""
+    request = service_pb2.PostInputsSearchesRequest(
+        user_app_id=scope.user_app_id(), searches=[search], only_count=True
+    )
+    return Op("PostInputsSearches", request, _total)
+
+
+def save_search(scope: Scope, search: resources_pb2.Search, search_id: str, name: str) -> Op[str]:
+    """Save ``search`` (under ``search_id``, or an id the server picks); returns the id."""
+    saved = resources_pb2.Search()
+    saved.CopyFrom(search)
+    saved.save, saved.id, saved.name = True, search_id, name
+    request = service_pb2.PostInputsSearchesRequest(
+        user_app_id=scope.user_app_id(), searches=[saved], only_count=True
+    )
+    return Op(
+        "PostInputsSearches", request, lambda r: r.searches[0].id if r.searches else search_id
+    )
+
+
+def get_search(scope: Scope, search_id: str) -> Op[SavedSearch]:
+    request = service_pb2.GetSearchRequest(user_app_id=scope.user_app_id(), id=search_id)
+    return Op("GetSearch", request, lambda r: SavedSearch.from_proto(r.search))
+
+
+def list_searches(scope: Scope, page: int, per_page: int) -> Op[list[SavedSearch]]:
+    request = service_pb2.ListSearchesRequest(
+        user_app_id=scope.user_app_id(), page=page, per_page=per_page
+    )
+    return Op("ListSearches", request, lambda r: [SavedSearch.from_proto(s) for s in r.searches])
+
+
+def run_saved_search(scope: Scope, search_id: str, page: int, per_page: int) -> Op[list[Hit]]:
+    """A page of the hits of a saved search (``PostSearchesByID``)."""
+    request = service_pb2.PostSearchesByIDRequest(
+        user_app_id=scope.user_app_id(), id=search_id, pagination=_pagination(page, per_page)
+    )
+    return Op("PostSearchesByID", request, _hits)
+
+
+def count_saved_search(scope: Scope, search_id: str) -> Op[int]:
+    """How many inputs a saved search matches: its hit count, read from a one-hit page."""
+    request = service_pb2.PostSearchesByIDRequest(
+        user_app_id=scope.user_app_id(), id=search_id, pagination=_pagination(1, 1)
+    )
+    return Op("PostSearchesByID", request, _total)
+
+
+def delete_search(scope: Scope, search_id: str) -> Op[None]:
+    request = service_pb2.DeleteSearchRequest(user_app_id=scope.user_app_id(), id=search_id)
+    return Op("DeleteSearch", request, _none)

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from clarifai_grpc.grpc.api import resources_pb2
+
 from clarion.client import _ops
-from clarion.client._caller import USE_CLIENT_DEFAULT, Caller, TimeoutArg
+from clarion.client._caller import USE_CLIENT_DEFAULT, Caller, Op, TimeoutArg
 from clarion.client._config import TransportName, parse_endpoint, resolve_settings
 from clarion.client._ops import PUBLIC_APP, PUBLIC_USER, Scope
+from clarion.client._queries import ImageSource, build_query, page_size
 from clarion.client._retry import Retry
 from clarion.client._sources import new_input
 from clarion.client._transport import Transport, make_transport
 from clarion.client._uploads import ProgressBar, SyncUploader, UploadOptions, check_options, plan
 from clarion.client.types import (
     AppInfo,
+    Filter,
+    GeoBox,
+    Hit,
     Input,
     InputCounts,
+    InputType,
     Key,
     ModelInfo,
+    Near,
     Prediction,
+    SavedSearch,
     Source,
     UploadReport,
     User,
@@ -202,14 +212,123 @@ class Inputs:
         return self._caller.run(_ops.count_inputs(self._scope), timeout)
 
 
+class SearchResults(Iterator[Hit]):
+    """The hits of a search, best first, fetched a page at a time as you iterate.
+
+    ``count()`` asks the server how many inputs match, fetching no hits.
+    """
+
+    def __init__(
+        self,
+        caller: Caller,
+        page_op: Callable[[int, int], Op[list[Hit]]],
+        count_op: Op[int],
+        search: resources_pb2.Search | None,
+        per_page: int,
+        limit: int | None,
+        timeout: TimeoutArg,
+    ) -> None:
+        self._caller = caller
+        self._count_op = count_op
+        self._search = search
+        self._hits = caller.pages(page_op, page_size(per_page, limit), limit, timeout)
+
+    @property
+    def query(self) -> resources_pb2.Query | None:
+        """The ``Query`` sent; None for a saved search run by id."""
+        return None if self._search is None else self._search.query
+
+    def __next__(self) -> Hit:
+        return next(self._hits)
+
+    def count(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> int:
+        """How many inputs match: the server's total, before ``min_value`` and ``limit``."""
+        return self._caller.run(self._count_op, timeout)
+
+
+class Searches:
+    """An app's saved searches (``app.searches``): save, get, list, run, delete."""
+
+    def __init__(self, caller: Caller, scope: Scope) -> None:
+        self._caller = caller
+        self._scope = scope
+
+    def save(
+        self,
+        search: SearchResults | resources_pb2.Query,
+        *,
+        search_id: str = "",
+        name: str = "",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> SavedSearch:
+        """Save what ``app.search(...)`` returned (iterated or not), or a ``Query``.
+
+        Saved under ``search_id`` (replacing a search saved there), else under an id the
+        server picks. What is saved is the query: ``min_value`` and ``limit`` are not kept.
+        """
+        op = _ops.save_search(self._scope, _search_of(search), search_id, name)
+        return self.get(self._caller.run(op, timeout), timeout=timeout)
+
+    def get(self, search_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> SavedSearch:
+        """One saved search by id (``NotFound`` if there is none)."""
+        return self._caller.run(_ops.get_search(self._scope, search_id), timeout)
+
+    def list(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Iterator[SavedSearch]:
+        """Every saved search, newest first, fetched a page at a time as you iterate."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_searches(self._scope, page, size),
+            per_page,
+            limit,
+            timeout,
+        )
+
+    def run(
+        self,
+        search_id: str,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> SearchResults:
+        """Run a saved search: its hits, as ``app.search`` returns them."""
+        return SearchResults(
+            self._caller,
+            lambda page, size: _ops.run_saved_search(self._scope, search_id, page, size),
+            _ops.count_saved_search(self._scope, search_id),
+            None,
+            per_page,
+            limit,
+            timeout,
+        )
+
+    def delete(self, search_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete a saved search by id."""
+        self._caller.run(_ops.delete_search(self._scope, search_id), timeout)
+
+
+def _search_of(search: SearchResults | resources_pb2.Query) -> resources_pb2.Search:
+    if isinstance(search, resources_pb2.Query):
+        return _ops.new_search(search, None)
+    if search._search is None:
+        raise ValueError("A saved search run by id is saved already: save a new search")
+    return search._search
+
+
 class App:
-    """One application: ``client.app("pets")``. Holds ``inputs`` and ``models``."""
+    """One application: ``client.app("pets")``. Holds ``inputs``, ``models`` and ``searches``."""
 
     def __init__(self, caller: Caller, scope: Scope) -> None:
         self._caller = caller
         self._scope = scope
         self.inputs = Inputs(caller, scope)
         self.models = Models(caller, scope)
+        self.searches = Searches(caller, scope)
 
     @property
     def id(self) -> str | None:
@@ -230,6 +349,69 @@ class App:
     def model(self, model_id: str, *, version_id: str = "") -> Model:
         """A model of this app (built-in models answer here too on Clarion)."""
         return Model(self._caller, self._scope, model_id, version_id)
+
+    def search(
+        self,
+        image: ImageSource | None = None,
+        *,
+        input_id: str | None = None,
+        concepts: Iterable[str] | None = None,
+        text: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        geo: Near | GeoBox | None = None,
+        filter_concepts: Sequence[str] | Mapping[str, bool] | None = None,
+        input_ids: Sequence[str] | None = None,
+        input_type: InputType | None = None,
+        dataset_ids: Sequence[str] | None = None,
+        status: int | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        exclude: Filter | Sequence[Filter] | None = None,
+        min_value: float | None = None,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> SearchResults:
+        """Search the app's inputs: hits best first, fetched a page at a time as you iterate.
+
+        Ranks score the hits (several are averaged): ``image`` (path, URL or bytes) and
+        ``input_id`` by looks, ``concepts`` (names) by what the models saw, ``text`` by
+        meaning. Filters keep the inputs that match all of them: ``metadata`` (a subset),
+        ``geo`` (``Near`` or ``GeoBox``), ``filter_concepts`` (annotated concept ids, or id ->
+        present), ``input_ids`` (one or two), ``input_type``, ``dataset_ids``, ``status`` and
+        the last update; ``exclude`` leaves out what matches a ``Filter``. Without ranks, the
+        kept inputs come newest first, scoring 1. ``min_value`` drops lower scores. The
+        query image is read now; nothing is sent until you iterate or call ``count()``.
+        """
+        where = Filter(
+            concepts=filter_concepts,
+            metadata=metadata,
+            geo=geo,
+            input_ids=input_ids,
+            input_type=input_type,
+            dataset_ids=dataset_ids,
+            status=status,
+            updated_after=updated_after,
+            updated_before=updated_before,
+        )
+        query = build_query(
+            image=image,
+            input_id=input_id,
+            concepts=concepts,
+            text=text,
+            where=where,
+            exclude=exclude,
+        )
+        search = _ops.new_search(query, min_value)
+        return SearchResults(
+            self._caller,
+            lambda page, size: _ops.search_inputs(self._scope, search, page, size),
+            _ops.count_search(self._scope, search),
+            search,
+            per_page,
+            limit,
+            timeout,
+        )
 
 
 class Apps:

@@ -2,12 +2,13 @@
 
 Every value is a frozen dataclass read from a response; ``proto`` keeps the message it was
 read from (left out of ``repr`` and ``==``), for the fields these values do not surface.
-``Text`` and ``Source`` describe what you send.
+``Text``, ``Source``, ``Near``, ``GeoBox`` and ``Filter`` describe what you send.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -31,6 +32,96 @@ class Text:
 
 # A local file (path), an ``http(s)://`` URL (a str), the bytes of an image, or a ``Text``.
 Source = str | os.PathLike[str] | bytes | Text
+
+
+InputType = Literal["image", "text"]
+_GEO_UNITS = {
+    "km": "withinKilometers",
+    "miles": "withinMiles",
+    "degrees": "withinDegrees",
+    "radians": "withinRadians",
+}
+
+
+def _check_point(longitude: float, latitude: float) -> None:
+    if not (-180.0 <= longitude <= 180.0 and -90.0 <= latitude <= 90.0):
+        raise ValueError(
+            f"({longitude}, {latitude}) is outside longitude -180..180 or latitude -90..90"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """A search area: within a radius of a point, in one unit: ``Near(2.35, 48.85, km=10)``."""
+
+    longitude: float
+    latitude: float
+    km: float | None = None
+    miles: float | None = None
+    degrees: float | None = None
+    radians: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_point(self.longitude, self.latitude)
+        radii = (self.km, self.miles, self.degrees, self.radians)
+        given = [value for value in radii if value is not None]
+        if len(given) != 1:
+            raise ValueError("Near needs one radius: km=, miles=, degrees= or radians=")
+        if given[0] < 0:
+            raise ValueError(f"A radius cannot be negative, not {given[0]}")
+
+    @property
+    def limit(self) -> tuple[str, float]:
+        """The radius as Clarifai's ``GeoLimit``: (type, value), e.g. ("withinKilometers", 10)."""
+        for unit, type_name in _GEO_UNITS.items():
+            value: float | None = getattr(self, unit)
+            if value is not None:
+                return type_name, float(value)
+        raise AssertionError("unreachable: __post_init__ checks a radius is given")
+
+
+@dataclass(frozen=True, slots=True)
+class GeoBox:
+    """A search area: a longitude/latitude box, ``GeoBox(west, south, east, north)``.
+
+    A box cannot cross the antimeridian (``west`` must not exceed ``east``).
+    """
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def __post_init__(self) -> None:
+        _check_point(self.west, self.south)
+        _check_point(self.east, self.north)
+        if self.west > self.east or self.south > self.north:
+            raise ValueError(
+                "GeoBox(west, south, east, north) needs west <= east and south <= north"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Conditions on inputs that must all hold; what a search's ``exclude=`` takes.
+
+    ``concepts``: annotated concept ids, present, or a mapping of id to present (True) or
+    annotated as absent (False). ``metadata``: a subset the input's metadata must contain.
+    ``geo``: a ``Near`` or ``GeoBox`` the input's geo point lies in. ``input_ids``: one or
+    two ids (the most one Clarifai filter holds). ``input_type``: "image" or "text".
+    ``dataset_ids``: in any of these datasets. ``status``: an input status code (30000 is
+    ingested). ``updated_after`` and ``updated_before``: when the input last changed.
+    """
+
+    concepts: Sequence[str] | Mapping[str, bool] | None = None
+    metadata: Mapping[str, Any] | None = None
+    geo: Near | GeoBox | None = None
+    input_ids: Sequence[str] | None = None
+    input_type: InputType | None = None
+    dataset_ids: Sequence[str] | None = None
+    status: int | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
 
 
 def _time(stamp: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
@@ -209,6 +300,42 @@ class Input:
             concepts=_concepts(data.concepts),
             metadata=_struct(data.metadata),
             created_at=_time(message.created_at, message.HasField("created_at")),
+            proto=message,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: the input and its score, 0 to 1, higher for a closer match."""
+
+    score: float
+    input: Input
+    proto: resources_pb2.Hit = field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, message: resources_pb2.Hit) -> Hit:
+        return cls(message.score, Input.from_proto(message.input), message)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSearch:
+    """A search saved in an app, to run again by id. ``query`` is its query as JSON."""
+
+    id: str
+    name: str
+    query: dict[str, Any]
+    created_at: datetime | None
+    modified_at: datetime | None
+    proto: resources_pb2.Search = field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, message: resources_pb2.Search) -> SavedSearch:
+        return cls(
+            id=message.id,
+            name=message.name,
+            query=json_format.MessageToDict(message.query, preserving_proto_field_name=True),
+            created_at=_time(message.created_at, message.HasField("created_at")),
+            modified_at=_time(message.modified_at, message.HasField("modified_at")),
             proto=message,
         )
 

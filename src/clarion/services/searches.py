@@ -199,11 +199,11 @@ class SearchesService:
             keys = allowed if allowed is not None else self._search.filtered_keys(pk, [])
             newest = self._search.newest_first(pk, keys, wanted, 0)
             return [(key, 1.0) for key in newest], len(keys)
-        if len(plan.ranks) == 1 and plan.ranks[0].vector is not None and not plan.ranks[0].negate:
-            rank = plan.ranks[0]
-            assert rank.vector is not None
-            hits = self._indexes.nearest(app, rank.space, rank.vector, wanted, allowed)
-            return hits, self._indexes.count(app, rank.space, allowed)
+        single = plan.ranks[0] if len(plan.ranks) == 1 else None
+        if single is not None and single.vector is not None and not (single.negate or single.words):
+            # One plain vector rank: the index answers it directly, filters within.
+            hits = self._indexes.nearest(app, single.space, single.vector, wanted, allowed)
+            return hits, self._indexes.count(app, single.space, allowed)
         return self._combined(app, plan.ranks, wanted, allowed)
 
     def _combined(
