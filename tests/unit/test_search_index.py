@@ -444,7 +444,7 @@ def test_hnsw_recall_on_50k_random_unit_vectors() -> None:
     # this takes a wide beam; the defaults target clustered features.
     count, dim = 50_000, 128
     vectors = random_unit(count, dim)
-    queries = random_unit(100, dim, seed=1)
+    queries = random_unit(60, dim, seed=1)
     exact = ExactIndex(dim)
     exact.add(np.arange(count), vectors)
     graph = HnswIndex(dim, replace(GRAPH_ONLY, ef_construction=64, ef_search=512))
@@ -457,10 +457,10 @@ def test_hnsw_recall_on_50k_random_unit_vectors() -> None:
     graph.remove(removed)
     exact.remove(removed)
     gone = set(removed.tolist())
-    for query in queries[:30]:
+    for query in queries[:20]:
         assert not gone & {hit.key for hit in graph.search(query, 50)}
         assert not gone & {hit.key for hit in graph.search(query, 50, allowed=allowed)}
-    assert recall(graph, exact, queries[:50]) >= 0.95
+    assert recall(graph, exact, queries[:30]) >= 0.95
     graph.add(removed[:10], vectors[removed[:10]])
     assert graph.search(vectors[0], 1)[0].key == 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -33,12 +32,16 @@ from clarion.search.errors import IndexFormatError
 if TYPE_CHECKING:
     import faiss
 
-# Rows added per write-lock hold: a large add lets searches in between its chunks.
-_ADD_CHUNK = 2048
+# Rows added per write-lock hold: a large add lets searches in between its chunks. At 1280-d
+# on two cores a chunk takes a few tenths of a second, the longest a search waits.
+_ADD_CHUNK = 512
 # A page deeper than this share of the candidates is cheaper to score exactly than to walk.
 _SCAN_SHARE = 4
-# How much a narrow filter may widen the search beam (its square root of 1/selectivity).
-_MAX_FILTER_WIDENING = 4.0
+# A filter widens the beam by (1/selectivity) ** _FILTER_WIDENING, at most _MAX_FILTER_WIDENING
+# times: a beam of ef nodes meets only a fraction of allowed ones. 0.75 brought a 10% filter's
+# recall@10 on clustered 1280-d vectors to that of an unfiltered search at ef 256.
+_FILTER_WIDENING = 0.75
+_MAX_FILTER_WIDENING = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,8 @@ class HnswParams:
     """
 
     m: int = 32  # links per node: recall and memory grow with it
-    ef_construction: int = 128  # the beam when inserting: a better graph, a slower build
+    # The beam when inserting: 128 builds half as fast on 2 cores for +0.02 filtered recall.
+    ef_construction: int = 64
     ef_search: int = 128  # the beam when searching (at least k): recall against latency
     # float16 halves memory and, being memory-bound, builds several times faster; cosine
     # scores move by about 1e-3, far below the gaps that separate real neighbours.
@@ -77,13 +81,13 @@ class HnswIndex:
     Filters: the allowed keys become a bitmap of node ids. When they are few
     (``brute_force_limit`` / ``brute_force_fraction``) the stored vectors they select are
     scored exactly; otherwise the graph search takes the bitmap as its selector, with a beam
-    widened for selectivity. A search that comes back
-    with fewer than ``k`` hits, or a page deep enough to cover a large share of the candidates,
-    is answered by an exact scan of the stored vectors, so a page is never short.
+    widened for selectivity. A search that comes back with fewer than ``k`` hits, or a page
+    deep enough to cover a large share of the candidates, is answered by an exact scan of the
+    stored vectors, so a page is never short.
 
     Thread safety: searches share a readers-writer lock and run in parallel (faiss releases
-    the GIL). Writes hold it alone, in chunks of ``2048`` rows, so one search sees each key
-    either before or after a write, and a large add becomes visible chunk by chunk. Writes,
+    the GIL). Writes hold it alone, in chunks of 512 rows, so one search sees each key either
+    before or after a write, and a large add becomes visible chunk by chunk. Writes, ``tune``,
     ``save`` and ``compact`` are serialised by a second lock; searches go on during ``save``
     and during the rebuild of ``compact``.
     """
@@ -251,7 +255,7 @@ class HnswIndex:
         if count <= few or k * _SCAN_SHARE >= count:
             return self._scan(vector, min(k, count), bits)
         # Fewer allowed nodes on the path: widen the beam so enough of them are met.
-        widening = min(_MAX_FILTER_WIDENING, math.sqrt(live / count))
+        widening = min(_MAX_FILTER_WIDENING, (live / count) ** _FILTER_WIDENING)
         return self._walk(vector, k, int(self._params.ef_search * widening), bits)
 
     def _walk(self, vector: FloatVector, k: int, ef: int, bits: Bitmap | None) -> list[Hit]:
