@@ -37,10 +37,12 @@ class Server:
 
 
 @contextmanager
-def clarion_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def clarion_server(
+    *extra: str, env: dict[str, str] | None = None, data_dir: Path | None = None
+) -> Iterator[Server]:
     """`clarion serve` in its own process (so the client does not share its GIL)."""
     with tempfile.TemporaryDirectory(prefix="clarion-bench-") as tmp:
-        data_dir = Path(tmp)
+        data_dir = data_dir or Path(tmp)
         http_port, grpc_port = free_port(), free_port()
         process = subprocess.Popen(
             [

@@ -8,14 +8,20 @@ response -> exception from the same tables (see ``error_class_for_code``).
     ApiError                       the server answered with a non-success status
     ├── InvalidArgument            11102 CONN_INVALID_REQUEST
     │   ├── BadRequestFormat       11100 CONN_BAD_REQUEST_FORMAT
-    │   └── RequestTooLarge        40033 RPC_MAX_MESSAGE_SIZE_EXCEEDED
+    │   ├── RequestTooLarge        40033 RPC_MAX_MESSAGE_SIZE_EXCEEDED
+    │   ├── ModelInvalidArgument   21202 MODEL_INVALID_ARGUMENT
+    │   ├── WorkflowInvalidArgument 22104 WORKFLOW_INVALID_ARGUMENT
+    │   │   └── WorkflowInvalidGraph 22107 WORKFLOW_INVALID_GRAPH
+    │   └── WorkflowNeedsTrainedModel 22002 WORKFLOW_REQUIRE_TRAINED_MODEL
     ├── Unauthenticated            11008 CONN_KEY_INVALID
     ├── PermissionDenied           11007 CONN_INSUFFICIENT_SCOPES
     │   └── AuthMethodNotAllowed   11200 CONN_AUTH_METHOD_DISABLED
     ├── NotFound                   11101 CONN_DOES_NOT_EXIST
     │   ├── ModelNotFound          21200 MODEL_DOES_NOT_EXIST
+    │   ├── WorkflowNotFound       22102 WORKFLOW_DOES_NOT_EXIST
     │   └── RouteNotFound
     ├── AlreadyExists              11102 CONN_INVALID_REQUEST (HTTP 409)
+    ├── ModelUntrained             21102 MODEL_UNTRAINED
     ├── MethodNotAllowed           11103 CONN_METHOD_NOT_ALLOWED
     ├── NotImplementedMethod       10040 NOT_IMPLEMENTED
     ├── ResourceExhausted          11005 CONN_THROTTLED
@@ -114,6 +120,34 @@ class RequestTooLarge(InvalidArgument):
     default_description = "Request too large"
 
 
+class ModelInvalidArgument(InvalidArgument):
+    """A model or model version request asks for something this server cannot do."""
+
+    status_code = 21202
+    default_description = "Invalid model argument"
+
+
+class WorkflowInvalidArgument(InvalidArgument):
+    """A workflow is malformed: too many nodes, bad ids, or a node's model does not exist."""
+
+    status_code = 22104
+    default_description = "Invalid workflow argument"
+
+
+class WorkflowInvalidGraph(WorkflowInvalidArgument):
+    """A workflow's ``node_inputs`` do not form a DAG: a cycle, or a link to no node."""
+
+    status_code = 22107
+    default_description = "Invalid workflow graph"
+
+
+class WorkflowNeedsTrainedModel(InvalidArgument):
+    """A workflow node names a custom model that has no trained version to run."""
+
+    status_code = 22002
+    default_description = "The workflow needs a trained model"
+
+
 class Unauthenticated(ApiError):
     """The credential is missing, malformed, unknown, expired, or not valid for this app."""
 
@@ -160,6 +194,12 @@ class ModelNotFound(NotFound):
     status_code = 21200
 
 
+class WorkflowNotFound(NotFound):
+    """No workflow with that id in the app (nor among the public ones)."""
+
+    status_code = 22102
+
+
 class RouteNotFound(NotFound):
     """No HTTP binding of the V2 service matches the request path."""
 
@@ -180,6 +220,15 @@ class AlreadyExists(ApiError):
         self.resource = resource
         self.resource_id = resource_id
         super().__init__(f"{resource} '{resource_id}' already exists")
+
+
+class ModelUntrained(ApiError):
+    """The model (or the version asked for) is not trained yet, so it cannot predict."""
+
+    status_code = 21102
+    http_status = 409
+    grpc_code = "FAILED_PRECONDITION"
+    default_description = "The model is not trained"
 
 
 class MethodNotAllowed(ApiError):

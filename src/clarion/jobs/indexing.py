@@ -1,17 +1,30 @@
 """Indexing at ingestion: each input's embeddings and predicted concepts, kept for search.
 
-Every app uses the General base workflow for now: images get the general image embedding and
-the general classifier's top concepts; texts get the text embedding.
+An app's base workflow (``default_workflow_id``) decides what is predicted. With none set, or
+the public ``General`` one, images get the general image embedding and the general
+classifier's top concepts, and texts get the text embedding. Another workflow runs on each
+input as ``PostWorkflowResults`` would: the concepts its models predict (region concepts
+included) become the input's predicted concepts. The base embedding (general image
+embedding, or text embedding) is always kept, from the workflow's own embedder node when it
+has one: visual search, and training custom models, read it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
-from clarion.inference.base import ImageRunner, TextRunner
+from clarion.errors import ApiError
+from clarion.inference.base import ConceptScore, ImageRunner, TextRunner
+from clarion.inference.workflow import GraphNode, NodeResult, run_graph
 from clarion.storage.searchdata import SqlSearchStore
+
+log = logging.getLogger("clarion.indexing")
 
 IMAGE_SPACE = "general-image-embedding"
 IMAGE_CLASSIFIER = "general-image-recognition"
@@ -26,23 +39,102 @@ class Runners(Protocol):
     def text_runner(self, model_id: str) -> TextRunner: ...
 
 
+class BaseWorkflows(Protocol):
+    """An app's base workflow as runnable nodes (``clarion.jobs.model_resolver``)."""
+
+    def default_graph(self, app_pk: int) -> Sequence[_HasGraph] | None:
+        """None when the app uses the General workflow; raises ``ApiError`` if it cannot run."""
+        ...
+
+
+class _HasGraph(Protocol):
+    @property
+    def graph(self) -> GraphNode: ...
+
+
 class Indexer:
-    def __init__(self, models: Runners, search: SqlSearchStore) -> None:
+    """Computes and stores what search needs of each input, as ingestion finishes it."""
+
+    def __init__(
+        self, models: Runners, search: SqlSearchStore, workflows: BaseWorkflows | None = None
+    ) -> None:
         self._models = models
         self._search = search
+        self._workflows = workflows
 
     def index_image(self, app_pk: int, input_pk: int, image: Image.Image) -> None:
-        embedding = self._models.runner(IMAGE_SPACE).predict([image])[0].embedding
-        concepts = self._models.runner(IMAGE_CLASSIFIER).predict([image])[0].concepts
-        predictions = [
-            (concept.id, concept.name, concept.value)
-            for concept in concepts[:TOP_CONCEPTS]
-            if concept.value >= MIN_CONCEPT_VALUE
-        ]
+        nodes = self._base_workflow(app_pk)
+        if nodes is None:
+            embedding = self._models.runner(IMAGE_SPACE).predict([image])[0].embedding
+            concepts = self._models.runner(IMAGE_CLASSIFIER).predict([image])[0].concepts
+            predictions = _top(concepts)
+        else:
+            results = run_graph(nodes, [image])[0]
+            embedding = _embedding_of(nodes, results, IMAGE_SPACE)
+            if embedding is None:
+                embedding = self._models.runner(IMAGE_SPACE).predict([image])[0].embedding
+            predictions = _workflow_concepts(results.values())
         vectors = {IMAGE_SPACE: embedding} if embedding is not None else {}
         self._search.save_analysis(app_pk, input_pk, vectors, predictions)
 
     def index_text(self, app_pk: int, input_pk: int, text: str) -> None:
-        embedding = self._models.text_runner(TEXT_SPACE).predict([text])[0].embedding
-        if embedding is not None:
-            self._search.save_analysis(app_pk, input_pk, {TEXT_SPACE: embedding}, [])
+        nodes = self._base_workflow(app_pk)
+        results = run_graph(nodes, [text])[0] if nodes else {}
+        embedding = _embedding_of(nodes or [], results, TEXT_SPACE)
+        if embedding is None:
+            embedding = self._models.text_runner(TEXT_SPACE).predict([text])[0].embedding
+        predictions = _workflow_concepts(results.values())
+        if embedding is not None or predictions:
+            vectors = {TEXT_SPACE: embedding} if embedding is not None else {}
+            self._search.save_analysis(app_pk, input_pk, vectors, predictions)
+
+    def _base_workflow(self, app_pk: int) -> list[GraphNode] | None:
+        if self._workflows is None:
+            return None
+        try:
+            resolved = self._workflows.default_graph(app_pk)
+        except ApiError as error:
+            # The input still gets indexed (search keeps working); the app's owner sees why
+            # its predictions are the General ones in the log.
+            log.warning("app %d: base workflow unusable, using General: %s", app_pk, error)
+            return None
+        return None if resolved is None else [node.graph for node in resolved]
+
+
+def _top(concepts: Iterable[ConceptScore]) -> list[tuple[str, str, float]]:
+    kept = [c for c in concepts if c.value >= MIN_CONCEPT_VALUE]
+    kept.sort(key=lambda concept: -concept.value)
+    return [(c.id, c.name, c.value) for c in kept[:TOP_CONCEPTS]]
+
+
+def _embedding_of(
+    nodes: Sequence[GraphNode], results: Mapping[str, NodeResult], space: str
+) -> npt.NDArray[np.float32] | None:
+    """The whole-input embedding a built-in node of model ``space`` computed, if any."""
+    for node in nodes:
+        result = results.get(node.spec.id)
+        if node.builtin and node.model_id == space and result and result.prediction:
+            return result.prediction.embedding
+    return None
+
+
+def _workflow_concepts(results: Iterable[NodeResult]) -> list[tuple[str, str, float]]:
+    """Every node's concepts, its regions' included; a concept keeps its highest value."""
+    best: dict[str, ConceptScore] = {}
+    for result in results:
+        for concept in _concepts_in(result):
+            if concept.id not in best or concept.value > best[concept.id].value:
+                best[concept.id] = concept
+    return _top(best.values())
+
+
+def _concepts_in(result: NodeResult) -> list[ConceptScore]:
+    found: list[ConceptScore] = []
+    if result.prediction is not None:
+        found += result.prediction.concepts
+        for region in result.prediction.regions:
+            found += region.concepts
+    for passed in result.regions or ():
+        if passed.prediction is not None:
+            found += passed.prediction.concepts
+    return found

@@ -23,6 +23,8 @@ from clarion.inference import ModelCatalog
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.indexing import Indexer
 from clarion.jobs.ingest import IngestJob, UntrustedInputs
+from clarion.jobs.model_resolver import ModelResolver
+from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.jobs.vector_indexes import IndexRegistry
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
@@ -37,6 +39,7 @@ from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
 from clarion.services.concepts import ConceptsService
+from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
@@ -45,10 +48,13 @@ from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
+from clarion.services.workflows import WorkflowsService
 from clarion.storage.base import Store
-from clarion.storage.data import COLLECT_BLOBS_JOB, INGEST_JOB, SqlDataStore
+from clarion.storage.data import SqlDataStore
 from clarion.storage.engine import create_db_engine, migrate
 from clarion.storage.jobs import SqlJobQueue
+from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
+from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB
 from clarion.storage.searchdata import SqlSearchStore
 from clarion.storage.sql import SqlStore
 
@@ -74,6 +80,7 @@ class Backends:
     store: SqlStore
     data: SqlDataStore
     search: SqlSearchStore
+    modeldata: SqlModelStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -81,6 +88,11 @@ class Backends:
     indexes: IndexRegistry
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
+
+    @property
+    def resolver(self) -> ModelResolver:
+        """Model references to runners: the app's custom models, then the built-in ones."""
+        return ModelResolver(self.models, self.modeldata)
 
     def close(self) -> None:
         self.readers.shutdown(wait=False, cancel_futures=True)
@@ -101,6 +113,7 @@ def open_backends(settings: Settings) -> Backends:
         store=SqlStore(engine),
         data=SqlDataStore(engine),
         search=SqlSearchStore(engine),
+        modeldata=SqlModelStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -116,13 +129,16 @@ def open_admin(settings: Settings) -> Admin:
 
 
 def build_worker_pool(backends: Backends, settings: Settings, threads: int) -> WorkerPool:
-    indexer = Indexer(backends.models, backends.search)
+    indexer = Indexer(backends.models, backends.search, backends.resolver)
     ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer)
     collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
     }
+    train, evaluate = TrainJob(backends.modeldata), EvaluateJob(backends.modeldata)
+    kinds[TRAIN_MODEL_JOB] = JobKind(run=train, give_up=train.give_up)
+    kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -141,8 +157,14 @@ def build_handlers(
         KeysService(store),
         inputs,
         searches,
-        ModelsService(backends.models),
-        PredictService(backends.models, untrusted, data, backends.blobs, backends.readers),
+        ModelsService(backends.models, backends.modeldata),
+        PredictService(
+            backends.models, untrusted, data, backends.blobs, backends.readers, backends.resolver
+        ),
+        CustomModelsService(backends.modeldata, data, backends.models, wake_workers),
+        WorkflowsService(
+            backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
+        ),
         ConceptsService(data, backends.models),
         AnnotationsService(data),
         DatasetsService(data),

@@ -7,6 +7,7 @@ official JSON channel ignores the HTTP status and reads the body.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 
@@ -28,7 +29,6 @@ from clarion.errors import (
 )
 from clarion.protocol.descriptor import v2_methods
 from clarion.protocol.json_codec import (
-    JsonObject,
     decode_json_body,
     json_to_message,
     message_to_json,
@@ -138,20 +138,16 @@ class _Gateway:
                 return _error_json(MethodNotAllowed(f"{verb} {path}: use {allowed}"), metadata)
             return _error_json(RouteNotFound(verb, path), metadata)
         try:
-            message = json_to_message(await self._request_json(request, match), _type(match))
+            body = b"" if verb == "GET" else await self._body(request)
+            # Parsing a large body (base64 images) takes milliseconds: off the event loop.
+            query = request.query_params.multi_items()
+            message = await asyncio.to_thread(_parse_request, body, query, match)
         except ApiError as error:
-            return _message_json(self._dispatcher.error(match.method, error, metadata))
-        return _message_json(await self._dispatcher.dispatch(match.method, message, metadata))
-
-    async def _request_json(self, request: Request, match: RouteMatch) -> JsonObject:
-        message_type = _type(match)
-        data = {} if request.method == "GET" else decode_json_body(await self._body(request))
-        # grpc-gateway style: the query string fills fields the body left out; path wins.
-        query = query_to_json(request.query_params.multi_items(), message_type)
-        for key, value in query.items():
-            data.setdefault(key, value)
-        set_path_params(data, match.path_params, message_type)
-        return data
+            return await _message_json_off_loop(
+                self._dispatcher.error(match.method, error, metadata)
+            )
+        response = await self._dispatcher.dispatch(match.method, message, metadata)
+        return await _message_json_off_loop(response)
 
     async def _body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -171,6 +167,27 @@ class _Gateway:
 
 def _type(match: RouteMatch) -> type[Message]:
     return match.method.request_type
+
+
+def _parse_request(body: bytes, query: list[tuple[str, str]], match: RouteMatch) -> Message:
+    message_type = _type(match)
+    data = decode_json_body(body) if body else {}
+    # grpc-gateway style: the query string fills fields the body left out; path wins.
+    for key, value in query_to_json(query, message_type).items():
+        data.setdefault(key, value)
+    set_path_params(data, match.path_params, message_type)
+    return json_to_message(data, message_type)
+
+
+async def _message_json_off_loop(response: Message) -> Response:
+    """Render a response on a worker thread: a long list of outputs takes a while."""
+    code = response.status.code  # type: ignore[attr-defined]
+    content = await asyncio.to_thread(_render_json, response)
+    return Response(content, status_code=http_status_for_code(code), media_type="application/json")
+
+
+def _render_json(response: Message) -> bytes:
+    return json.dumps(message_to_json(response), separators=(",", ":")).encode()
 
 
 def _metadata(request: Request) -> Mapping[str, str]:

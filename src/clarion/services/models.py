@@ -1,4 +1,9 @@
-"""Models: the built-in models of ``clarifai/main`` and their versions, concepts and types."""
+"""Models: an app's custom models and the built-in ones of ``clarifai/main``, read side.
+
+A model id resolves first among the request's app's custom models, then among the built-in
+models (by slug or legacy id). Creating, training and deleting custom models is in
+``custom_models``.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,17 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from clarion.errors import ModelNotFound
 from clarion.inference.base import ImageRunner, ModelInfo, TextRunner
-from clarion.services.base import HandlerTable
+from clarion.services.base import HandlerTable, app_pk
 from clarion.services.context import CallContext
 from clarion.services.convert import status, timestamp
+from clarion.services.model_convert import (
+    concepts_to_proto,
+    custom_model_to_proto,
+    version_to_proto as custom_version_to_proto,
+)
 from clarion.services.paging import page_of
+from clarion.storage.base import AppRecord
+from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
 
 PUBLIC_USER = "clarifai"
 PUBLIC_APP = "main"
@@ -106,8 +118,11 @@ def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
 
 
 class ModelsService:
-    def __init__(self, models: Models) -> None:
+    """The read side of models: the app's custom models first, then the built-in ones."""
+
+    def __init__(self, models: Models, custom: SqlModelStore | None = None) -> None:
         self._models = models
+        self._custom = custom
 
     def handlers(self) -> HandlerTable:
         return {
@@ -124,44 +139,78 @@ class ModelsService:
     def list_models(
         self, request: service_pb2.ListModelsRequest, ctx: CallContext
     ) -> service_pb2.MultiModelResponse:
-        """An app's models; the public ones too, unless ``dont_fetch_from_main``."""
-        listed: list[ModelInfo] = []
+        """An app's custom models, then the public ones, unless ``dont_fetch_from_main``."""
+        type_id = request.model_type_id
+        listed: list[resources_pb2.Model] = [
+            custom_model_to_proto(app, model, None, with_concepts=False)
+            for app, model in self._custom_models(ctx)
+            if not type_id or model.model_type_id == type_id
+        ]
         if not request.dont_fetch_from_main or _is_public_app(ctx):
-            listed = [
-                info
+            listed += [
+                model_to_proto(info)
                 for info in self._models.models()
-                if not request.model_type_id or info.model_type_id == request.model_type_id
+                if not type_id or info.model_type_id == type_id
             ]
-        return service_pb2.MultiModelResponse(models=_page(listed, request.page, request.per_page))
+        page = page_of(request.page, request.per_page)
+        return service_pb2.MultiModelResponse(
+            models=listed[page.offset : page.offset + page.per_page]
+        )
 
     def get_model(
         self, request: service_pb2.GetModelRequest, ctx: CallContext
     ) -> service_pb2.SingleModelResponse:
-        info = find_model(self._models, request.model_id, request.version_id)
-        return service_pb2.SingleModelResponse(model=model_to_proto(info))
+        return service_pb2.SingleModelResponse(model=self._model(ctx, request, False))
 
     def get_model_output_info(
         self, request: service_pb2.GetModelRequest, ctx: CallContext
     ) -> service_pb2.SingleModelResponse:
-        info = find_model(self._models, request.model_id, request.version_id)
-        return service_pb2.SingleModelResponse(model=model_to_proto(info, with_concepts=True))
+        return service_pb2.SingleModelResponse(model=self._model(ctx, request, True))
+
+    def _model(
+        self, ctx: CallContext, request: service_pb2.GetModelRequest, with_concepts: bool
+    ) -> resources_pb2.Model:
+        found = self._custom_model(ctx, request.model_id)
+        if found is None:
+            info = find_model(self._models, request.model_id, request.version_id)
+            return model_to_proto(info, with_concepts=with_concepts)
+        app, model = found
+        version = self._custom_version(app, model, request.version_id)
+        return custom_model_to_proto(app, model, version, with_concepts=with_concepts)
 
     def list_model_versions(
         self, request: service_pb2.ListModelVersionsRequest, ctx: CallContext
     ) -> service_pb2.MultiModelVersionResponse:
-        info = find_model(self._models, request.model_id)
-        versions = (
-            [version_to_proto(info)] if page_of(request.page, request.per_page).page == 1 else []
+        """A model's versions, newest first (a built-in model has one)."""
+        page = page_of(request.page, request.per_page)
+        found = self._custom_model(ctx, request.model_id)
+        if found is None:
+            info = find_model(self._models, request.model_id)
+            versions = [version_to_proto(info)] if page.page == 1 else []
+            return service_pb2.MultiModelVersionResponse(model_versions=versions)
+        app, model = found
+        assert self._custom is not None
+        stored = self._custom.list_versions(
+            app_pk(app), model.id, page, trained_only=request.trained_only
         )
-        return service_pb2.MultiModelVersionResponse(model_versions=versions)
+        return service_pb2.MultiModelVersionResponse(
+            model_versions=[custom_version_to_proto(app, version) for version in stored]
+        )
 
     def get_model_version(
         self, request: service_pb2.GetModelVersionRequest, ctx: CallContext
     ) -> service_pb2.SingleModelVersionResponse:
-        info = find_model(self._models, request.model_id, request.version_id)
-        return service_pb2.SingleModelVersionResponse(
-            model_version=version_to_proto(info, with_concepts=True)
-        )
+        found = self._custom_model(ctx, request.model_id)
+        if found is None:
+            info = find_model(self._models, request.model_id, request.version_id)
+            version = version_to_proto(info, with_concepts=True)
+        else:
+            app, model = found
+            stored = self._custom_version(app, model, request.version_id)
+            if stored is None:
+                raise ModelNotFound("model version", f"{model.id}/(none yet)")
+            version = custom_version_to_proto(app, stored)
+        return service_pb2.SingleModelVersionResponse(model_version=version)
 
     def list_model_types(
         self, request: service_pb2.ListModelTypesRequest, ctx: CallContext
@@ -190,34 +239,69 @@ class ModelsService:
         wanted = request.model_query.name.replace("*", "").lower()
         type_id = request.model_query.model_type_id
         found = [
-            info
+            custom_model_to_proto(app, model, None, with_concepts=False)
+            for app, model in self._custom_models(ctx)
+            if (wanted in model.id.lower() or wanted in model.name.lower())
+            and (not type_id or model.model_type_id == type_id)
+        ]
+        found += [
+            model_to_proto(info)
             for info in self._models.models()
             if (wanted in info.id.lower() or wanted in info.name.lower())
             and (not type_id or info.model_type_id == type_id)
         ]
-        pagination = request.pagination
+        page = page_of(request.pagination.page, request.pagination.per_page)
         return service_pb2.MultiModelResponse(
-            models=_page(found, pagination.page, pagination.per_page)
+            models=found[page.offset : page.offset + page.per_page]
         )
 
     def list_model_concepts(
         self, request: service_pb2.ListModelConceptsRequest, ctx: CallContext
     ) -> service_pb2.MultiConceptResponse:
-        info = find_model(self._models, request.model_id, request.version_id)
         search = request.search.lower()
-        concepts = [c for c in info.concepts if search in c.name.lower()]
         page = page_of(request.page, request.per_page)
+        found = self._custom_model(ctx, request.model_id)
+        if found is not None:
+            app, model = found
+            version = self._custom_version(app, model, request.version_id)
+            concepts = version.concepts if version is not None else model.concepts
+            chosen = [c for c in concepts if search in c.name.lower()]
+            return service_pb2.MultiConceptResponse(
+                concepts=concepts_to_proto(chosen[page.offset : page.offset + page.per_page], app)
+            )
+        info = find_model(self._models, request.model_id, request.version_id)
+        builtin = [c for c in info.concepts if search in c.name.lower()]
         return service_pb2.MultiConceptResponse(
-            concepts=_concepts(concepts[page.offset : page.offset + page.per_page])
+            concepts=_concepts(builtin[page.offset : page.offset + page.per_page])
         )
+
+    # custom models
+
+    def _custom_models(self, ctx: CallContext) -> list[tuple[AppRecord, ModelRecord]]:
+        if self._custom is None or ctx.app is None:
+            return []
+        return [(ctx.app, model) for model in self._custom.list_models(app_pk(ctx.app))]
+
+    def _custom_model(
+        self, ctx: CallContext, model_id: str
+    ) -> tuple[AppRecord, ModelRecord] | None:
+        if self._custom is None or ctx.app is None or not model_id:
+            return None
+        model = self._custom.get_model(app_pk(ctx.app), model_id)
+        return (ctx.app, model) if model is not None else None
+
+    def _custom_version(
+        self, app: AppRecord, model: ModelRecord, version_id: str
+    ) -> VersionRecord | None:
+        """The version asked for (``ModelNotFound`` if absent), else the newest, if any."""
+        assert self._custom is not None
+        if not version_id:
+            return self._custom.latest_version(app_pk(app), model.id)
+        version = self._custom.get_version(app_pk(app), model.id, version_id)
+        if version is None:
+            raise ModelNotFound("model version", f"{model.id}/{version_id}")
+        return version
 
 
 def _is_public_app(ctx: CallContext) -> bool:
     return ctx.app is not None and (ctx.app.user_id, ctx.app.id) == (PUBLIC_USER, PUBLIC_APP)
-
-
-def _page(models: Sequence[ModelInfo], page: int, per_page: int) -> list[resources_pb2.Model]:
-    chosen = page_of(page, per_page)
-    return [
-        model_to_proto(info) for info in models[chosen.offset : chosen.offset + chosen.per_page]
-    ]

@@ -21,7 +21,8 @@ from clarion.storage.base import (
     Page,
 )
 from clarion.storage.errors import Conflict
-from clarion.storage.jobs import enqueue, enqueue_once
+from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, enqueue, enqueue_once
+from clarion.storage.rows import input_from_row, with_dataset_ids
 from clarion.storage.schema import (
     annotation_table,
     concepts,
@@ -35,9 +36,6 @@ from clarion.storage.searchdata import (
     write_metadata_rows,
 )
 from clarion.storage.sql import SqlBase, aware, utcnow
-
-INGEST_JOB = "ingest"
-COLLECT_BLOBS_JOB = "collect_blobs"
 
 
 class SqlDataStore(SqlBase):
@@ -470,45 +468,6 @@ def _input_values(app_pk: int, record: InputRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "modified_at": record.modified_at,
     }
-
-
-def input_from_row(row: Row[Any]) -> InputRecord:
-    geo = None
-    if row.geo_longitude is not None and row.geo_latitude is not None:
-        geo = (float(row.geo_longitude), float(row.geo_latitude))
-    return InputRecord(
-        id=row.id,
-        kind=row.kind,
-        url=row.url,
-        text=row.text,
-        blob=row.blob,
-        metadata=row.metadata or {},
-        geo=geo,
-        width=row.width,
-        height=row.height,
-        format=row.format,
-        status_code=row.status_code,
-        status_description=row.status_description,
-        add_job_id=row.add_job_id,
-        created_at=aware(row.created_at),
-        modified_at=aware(row.modified_at),
-        pk=row.pk,
-    )
-
-
-def with_dataset_ids(db: Connection, records: list[InputRecord]) -> list[InputRecord]:
-    """Fill ``dataset_ids`` for a page of inputs with one query."""
-    pks = [record.pk for record in records]
-    rows = db.execute(
-        select(dataset_inputs.c.input_pk, datasets.c.id)
-        .join(datasets, datasets.c.pk == dataset_inputs.c.dataset_pk)
-        .where(dataset_inputs.c.input_pk.in_(pks))
-        .order_by(datasets.c.id)
-    ).all()
-    by_input: dict[int, list[str]] = {}
-    for input_pk, dataset_id in rows:
-        by_input.setdefault(input_pk, []).append(dataset_id)
-    return [replace(r, dataset_ids=tuple(by_input.get(r.pk or 0, ()))) for r in records]
 
 
 def _input_pks(db: Connection, app_pk: int, ids: set[str]) -> dict[str, int]:

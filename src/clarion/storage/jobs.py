@@ -11,44 +11,17 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 
 from clarion.storage.base import JobRecord
+from clarion.storage.queue import DONE, FAILED, QUEUED, RUNNING, enqueue, enqueue_once
 from clarion.storage.schema import jobs
 from clarion.storage.sql import SqlBase, utcnow
 
-QUEUED = "queued"
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
-
-
-def enqueue(db: Connection, kind: str, payload: Mapping[str, Any]) -> None:
-    """Queue a job inside the caller's transaction."""
-    now = utcnow()
-    db.execute(
-        insert(jobs).values(
-            kind=kind,
-            payload=dict(payload),
-            state=QUEUED,
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-
-
-def enqueue_once(db: Connection, kind: str) -> None:
-    """Queue a job of ``kind`` unless one is already waiting (for idempotent sweeps)."""
-    waiting = db.execute(
-        select(jobs.c.pk).where(jobs.c.kind == kind, jobs.c.state == QUEUED).limit(1)
-    ).first()
-    if waiting is None:
-        enqueue(db, kind, {})
+__all__ = ["DONE", "FAILED", "QUEUED", "RUNNING", "SqlJobQueue", "enqueue", "enqueue_once"]
 
 
 class SqlJobQueue(SqlBase):

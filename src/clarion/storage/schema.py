@@ -243,3 +243,62 @@ saved_searches = Table(
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("app_pk", "id"),
 )
+
+# Custom models (``embedding-classifier``), their trained versions, and workflows. A version
+# keeps its trained weights (a ``.npy`` blob), the concepts it was trained on, and the metrics
+# of its last evaluation as plain JSON; older versions stay usable after a new one is trained.
+
+custom_models = Table(
+    "custom_models",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("name", String(255), nullable=False, default=""),
+    Column("model_type_id", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("notes", Text, nullable=False, default=""),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("concepts", JSON, nullable=False, default=list),  # [{"id", "name"}]
+    Column("output_config", JSON, nullable=False, default=dict),  # OutputConfig as JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model_pk", Integer, ForeignKey("custom_models.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("status_code", Integer, nullable=False),
+    Column("status_description", Text, nullable=False, default=""),
+    Column("concepts", JSON, nullable=False, default=list),  # asked for, then as trained
+    Column("output_config", JSON, nullable=False, default=dict),
+    Column("weights", LargeBinary, nullable=True),
+    Column("train_stats", JSON, nullable=False, default=dict),
+    Column("metrics_status_code", Integer, nullable=False),
+    Column("metrics_description", Text, nullable=False, default=""),
+    Column("metrics", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("model_pk", "id"),
+)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("notes", Text, nullable=False, default=""),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("nodes", JSON, nullable=False, default=list),  # NodeSpec as JSON, in given order
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)

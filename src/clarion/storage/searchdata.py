@@ -19,6 +19,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
 
 from clarion.storage.base import InputRecord
+from clarion.storage.rows import input_from_row, with_dataset_ids
 from clarion.storage.schema import (
     annotation_concepts,
     dataset_inputs,
@@ -333,8 +334,6 @@ class SqlSearchStore(SqlBase):
         return scores
 
     def inputs_by_pk(self, pks: Sequence[int]) -> dict[int, InputRecord]:
-        from clarion.storage.data import input_from_row, with_dataset_ids
-
         with self._read() as db:
             rows = db.execute(select(inputs).where(inputs.c.pk.in_(pks))).all()
             records = with_dataset_ids(db, [input_from_row(row) for row in rows])

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clarion.storage.base import AppRecord, KeyRecord, Page, UserRecord
 from clarion.storage.errors import Conflict
+from clarion.storage.queue import COLLECT_BLOBS_JOB, enqueue_once
 from clarion.storage.schema import api_keys, apps, users
 
 PUBLIC_VISIBILITY = 50
@@ -115,9 +116,6 @@ class SqlStore(SqlBase):
 
     def delete_app(self, user_id: str, app_id: str) -> bool:
         """Delete the app and, by cascade, everything in it; its blobs are collected later."""
-        from clarion.storage.data import COLLECT_BLOBS_JOB
-        from clarion.storage.jobs import enqueue_once
-
         with self._write() as db:
             result = db.execute(apps.delete().where(apps.c.user_id == user_id, apps.c.id == app_id))
             if result.rowcount:

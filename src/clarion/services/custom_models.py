@@ -1,0 +1,347 @@
+"""Custom models: create, patch and delete them, train versions, evaluate versions.
+
+Only ``embedding-classifier`` models are created (the default type): a classifier trained on
+the app's annotated inputs, on top of the built-in image embedder. ``PostModelVersions``
+queues a training and answers at once with the version in ``MODEL_QUEUED_FOR_TRAINING``;
+``PostModelVersionMetrics`` queues a cross-validated evaluation the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_pb2
+
+from clarion.errors import InvalidArgument, ModelInvalidArgument, ModelNotFound, ModelUntrained
+from clarion.inference.catalog import GENERAL_IMAGE_EMBEDDING_VERSION
+from clarion.services.apps import deep_merge
+from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
+from clarion.services.context import CallContext
+from clarion.services.convert import status, struct_to_dict
+from clarion.services.model_convert import (
+    custom_model_to_proto,
+    eval_metrics_to_proto,
+    output_config_json,
+    version_to_proto,
+)
+from clarion.services.models import Models, find_model, version_to_proto as builtin_version
+from clarion.storage.base import AppRecord
+from clarion.storage.data import SqlDataStore
+from clarion.storage.modeldata import (
+    MODEL_NOT_EVALUATED,
+    MODEL_TRAINED,
+    ModelConcept,
+    ModelRecord,
+    SqlModelStore,
+    VersionRecord,
+)
+
+EMBEDDING_CLASSIFIER = "embedding-classifier"
+PATCH_ACTIONS = ("merge", "overwrite", "remove")
+# Trainable types Clarifai offers that need a GPU trainer Clarion does not have.
+_OTHER_TRAINABLE = frozenset(
+    {
+        "visual-classifier",
+        "visual-detector",
+        "visual-segmenter",
+        "visual-embedder",
+        "text-classifier",
+        "text-to-text",
+        "clusterer",
+        "visual-anomaly-heatmap",
+    }
+)
+
+
+class CustomModelsService:
+    """The write side of custom models: create, patch, delete, train, evaluate."""
+
+    def __init__(
+        self,
+        store: SqlModelStore,
+        data: SqlDataStore,
+        models: Models,
+        wake_workers: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._data = data
+        self._models = models
+        self._wake_workers = wake_workers
+
+    def handlers(self) -> HandlerTable:
+        return {
+            "PostModels": self.post_models,
+            "PatchModels": self.patch_models,
+            "DeleteModel": self.delete_model,
+            "DeleteModels": self.delete_models,
+            "PostModelVersions": self.post_model_versions,
+            "DeleteModelVersion": self.delete_model_version,
+            "PostModelVersionMetrics": self.post_model_version_metrics,
+            "GetModelVersionMetrics": self.get_model_version_metrics,
+        }
+
+    # models
+
+    def post_models(
+        self, request: service_pb2.PostModelsRequest, ctx: CallContext
+    ) -> service_pb2.SingleModelResponse:
+        """Create one custom model (in ``models``, or the older ``model`` field)."""
+        app = require_app(ctx)
+        given = list(request.models) or ([request.model] if request.HasField("model") else [])
+        if len(given) != 1:
+            raise InvalidArgument(f"PostModels creates one model at a time, got {len(given)}")
+        record = self._new_model(app, given[0])
+        with conflicts_as("model", record.id):
+            created = self._store.create_model(app_pk(app), record)
+        return service_pb2.SingleModelResponse(model=custom_model_to_proto(app, created, None))
+
+    def _new_model(self, app: AppRecord, model: resources_pb2.Model) -> ModelRecord:
+        model_id = check_id("model", model.id) if model.id else uuid.uuid4().hex
+        if self._models.find(model_id) is not None:
+            raise ModelInvalidArgument(f"Model id '{model_id}' is taken by a built-in model")
+        return ModelRecord(
+            id=model_id,
+            model_type_id=_checked_type(model.model_type_id),
+            name=model.name or model.display_name,
+            description=model.description,
+            notes=model.notes,
+            metadata=struct_to_dict(model.metadata),
+            concepts=self._concepts(app, model.output_info.data.concepts),
+            output_config=_checked_config(model.output_info.output_config),
+        )
+
+    def patch_models(
+        self, request: service_pb2.PatchModelsRequest, ctx: CallContext
+    ) -> service_pb2.MultiModelResponse:
+        app = require_app(ctx)
+        action = request.action or "merge"
+        if action not in PATCH_ACTIONS:
+            raise InvalidArgument(
+                f"Unknown action '{action}': use one of {', '.join(PATCH_ACTIONS)}"
+            )
+        current = [self._model(app, patch.id) for patch in request.models]
+        patched = [
+            self._store.update_model(app_pk(app), self._patched(app, model, patch, action))
+            for model, patch in zip(current, request.models, strict=True)
+        ]
+        return service_pb2.MultiModelResponse(
+            models=[custom_model_to_proto(app, model, None) for model in patched]
+        )
+
+    def _patched(
+        self, app: AppRecord, model: ModelRecord, patch: resources_pb2.Model, action: str
+    ) -> ModelRecord:
+        changes: dict[str, Any] = {
+            name: getattr(patch, name)
+            for name in ("name", "description", "notes")
+            if getattr(patch, name)
+        }
+        if patch.HasField("metadata"):
+            changes["metadata"] = _patched_mapping(
+                model.metadata, struct_to_dict(patch.metadata), action
+            )
+        if patch.output_info.data.concepts or (
+            action == "overwrite" and patch.HasField("output_info")
+        ):
+            given = self._concepts(app, patch.output_info.data.concepts)
+            changes["concepts"] = _patched_concepts(model.concepts, given, action)
+        if patch.output_info.HasField("output_config"):
+            config = _checked_config(patch.output_info.output_config)
+            changes["output_config"] = _patched_mapping(model.output_config, config, action)
+        return replace(model, **changes)
+
+    def delete_model(
+        self, request: service_pb2.DeleteModelRequest, ctx: CallContext
+    ) -> status_pb2.BaseResponse:
+        app = require_app(ctx)
+        self._deletable(app, [request.model_id])
+        self._store.delete_models(app_pk(app), [request.model_id])
+        return status_pb2.BaseResponse()
+
+    def delete_models(
+        self, request: service_pb2.DeleteModelsRequest, ctx: CallContext
+    ) -> status_pb2.BaseResponse:
+        app = require_app(ctx)
+        if request.delete_all:
+            self._store.delete_models(app_pk(app), None)
+            return status_pb2.BaseResponse()
+        if not request.ids:
+            raise InvalidArgument("Set 'ids' (or 'delete_all') to say which models to delete")
+        self._deletable(app, list(request.ids))
+        self._store.delete_models(app_pk(app), list(request.ids))
+        return status_pb2.BaseResponse()
+
+    def _deletable(self, app: AppRecord, ids: Sequence[str]) -> None:
+        for model_id in ids:
+            if self._store.get_model(app_pk(app), model_id) is not None:
+                continue
+            if self._models.find(model_id) is not None:
+                raise ModelInvalidArgument(f"Model '{model_id}' is built in: it cannot be deleted")
+            raise ModelNotFound("model", model_id)
+
+    # versions
+
+    def post_model_versions(
+        self, request: service_pb2.PostModelVersionsRequest, ctx: CallContext
+    ) -> service_pb2.SingleModelResponse:
+        """Queue the training of a new version (the model's concepts, or the version's)."""
+        app = require_app(ctx)
+        model = self._trainable(app, request.model_id)
+        if len(request.model_versions) > 1:
+            raise InvalidArgument("PostModelVersions trains one version at a time")
+        asked = (
+            request.model_versions[0] if request.model_versions else resources_pb2.ModelVersion()
+        )
+        given = self._concepts(app, asked.output_info.data.concepts)
+        concepts = given or model.concepts
+        if not concepts:
+            raise ModelInvalidArgument(
+                f"Model '{model.id}' has no concepts to train: set "
+                "model_versions[0].output_info.data.concepts (or the model's)"
+            )
+        config = deep_merge(model.output_config, _checked_config(asked.output_info.output_config))
+        version = VersionRecord(
+            id=uuid.uuid4().hex,
+            model_id=model.id,
+            description=request.description or asked.description,
+            concepts=concepts,
+            output_config=config,
+        )
+        version = self._store.create_version(app_pk(app), model.id, version, bool(given))
+        self._wake_workers()
+        model = replace(model, concepts=concepts)
+        return service_pb2.SingleModelResponse(model=custom_model_to_proto(app, model, version))
+
+    def delete_model_version(
+        self, request: service_pb2.DeleteModelVersionRequest, ctx: CallContext
+    ) -> status_pb2.BaseResponse:
+        app = require_app(ctx)
+        model = self._trainable(app, request.model_id)
+        if not self._store.delete_version(app_pk(app), model.id, request.version_id):
+            raise ModelNotFound("model version", f"{model.id}/{request.version_id}")
+        return status_pb2.BaseResponse()
+
+    def post_model_version_metrics(
+        self, request: service_pb2.PostModelVersionMetricsRequest, ctx: CallContext
+    ) -> service_pb2.SingleModelVersionResponse:
+        """Queue a cross-validated evaluation of a trained version."""
+        app = require_app(ctx)
+        model = self._trainable(app, request.model_id)
+        version = self._version(app, model, request.version_id)
+        if version.status_code != MODEL_TRAINED:
+            raise ModelUntrained(f"Version '{version.id}' of model '{model.id}' is not trained")
+        assert version.pk is not None
+        if self._store.request_evaluation(version.pk):
+            self._wake_workers()
+        version = self._version(app, model, version.id)
+        return service_pb2.SingleModelVersionResponse(model_version=version_to_proto(app, version))
+
+    def get_model_version_metrics(
+        self, request: service_pb2.GetModelVersionMetricsRequest, ctx: CallContext
+    ) -> service_pb2.SingleModelVersionResponse:
+        """A version with its evaluation: ``fields`` picks the parts beyond the summary."""
+        app = require_app(ctx)
+        model = self._store.get_model(app_pk(app), request.model_id)
+        if model is None:
+            info = find_model(self._models, request.model_id, request.version_id)
+            message = builtin_version(info, with_concepts=True)
+            message.metrics.status.CopyFrom(
+                status(MODEL_NOT_EVALUATED, "Built-in models are not evaluated here")
+            )
+            return service_pb2.SingleModelVersionResponse(model_version=message)
+        version = self._version(app, model, request.version_id)
+        message = version_to_proto(app, version)
+        fields = request.fields if request.HasField("fields") else None
+        message.metrics.CopyFrom(eval_metrics_to_proto(app, version, fields))
+        return service_pb2.SingleModelVersionResponse(model_version=message)
+
+    # helpers
+
+    def _model(self, app: AppRecord, model_id: str) -> ModelRecord:
+        model = self._store.get_model(app_pk(app), model_id) if model_id else None
+        if model is None:
+            raise ModelNotFound("model", model_id)
+        return model
+
+    def _trainable(self, app: AppRecord, model_id: str) -> ModelRecord:
+        model = self._store.get_model(app_pk(app), model_id) if model_id else None
+        if model is not None:
+            return model
+        if self._models.find(model_id) is not None:
+            raise ModelInvalidArgument(
+                f"Model '{model_id}' is built in: it has one version, which is not retrained "
+                "or evaluated here. Create an embedding-classifier to train your own"
+            )
+        raise ModelNotFound("model", model_id)
+
+    def _version(self, app: AppRecord, model: ModelRecord, version_id: str) -> VersionRecord:
+        if version_id:
+            version = self._store.get_version(app_pk(app), model.id, version_id)
+        else:
+            version = self._store.latest_version(app_pk(app), model.id)
+        if version is None:
+            raise ModelNotFound("model version", f"{model.id}/{version_id or '(latest)'}")
+        return version
+
+    def _concepts(
+        self, app: AppRecord, concepts: Sequence[resources_pb2.Concept]
+    ) -> tuple[ModelConcept, ...]:
+        """Concepts by id (or name), named as given, else as the app names them."""
+        found: dict[str, ModelConcept] = {}
+        for concept in concepts:
+            concept_id = concept.id or concept.name
+            if not concept_id:
+                raise ModelInvalidArgument("Each of a model's concepts needs an id or a name")
+            name = concept.name
+            if not name:
+                stored = self._data.get_concept(app_pk(app), concept_id)
+                name = stored.name if stored is not None else concept_id
+            found.setdefault(concept_id, ModelConcept(concept_id, name))
+        return tuple(found.values())
+
+
+def _checked_type(model_type_id: str) -> str:
+    if model_type_id in ("", EMBEDDING_CLASSIFIER):
+        return EMBEDDING_CLASSIFIER
+    if model_type_id in _OTHER_TRAINABLE:
+        raise ModelInvalidArgument(
+            f"Model type '{model_type_id}' cannot be created here: Clarion trains "
+            f"'{EMBEDDING_CLASSIFIER}' models (a classifier on the built-in image embedder)"
+        )
+    raise ModelInvalidArgument(
+        f"Unknown model type '{model_type_id}': Clarion creates '{EMBEDDING_CLASSIFIER}' models"
+    )
+
+
+def _checked_config(config: resources_pb2.OutputConfig) -> dict[str, Any]:
+    embedder = config.embed_model_version_id
+    if embedder and embedder != GENERAL_IMAGE_EMBEDDING_VERSION:
+        raise ModelInvalidArgument(
+            f"embed_model_version_id '{embedder}' is no embedder here: custom models train on "
+            f"general-image-embedding ({GENERAL_IMAGE_EMBEDDING_VERSION})"
+        )
+    return output_config_json(config)
+
+
+def _patched_mapping(
+    current: Mapping[str, Any], patch: Mapping[str, Any], action: str
+) -> dict[str, Any]:
+    if action == "overwrite":
+        return dict(patch)
+    if action == "remove":
+        return {key: value for key, value in current.items() if key not in patch}
+    return deep_merge(current, patch)
+
+
+def _patched_concepts(
+    current: Sequence[ModelConcept], given: Sequence[ModelConcept], action: str
+) -> tuple[ModelConcept, ...]:
+    if action == "overwrite":
+        return tuple(given)
+    given_ids = {concept.id for concept in given}
+    kept = tuple(concept for concept in current if concept.id not in given_ids)
+    return kept if action == "remove" else kept + tuple(given)

@@ -1,0 +1,43 @@
+"""Queueing a job inside the caller's transaction (the writes that make work use these)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from clarion.storage.schema import jobs
+
+QUEUED = "queued"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+
+INGEST_JOB = "ingest"
+COLLECT_BLOBS_JOB = "collect_blobs"
+
+
+def enqueue(db: Connection, kind: str, payload: Mapping[str, Any]) -> None:
+    """Queue a job inside the caller's transaction."""
+    now = datetime.now(UTC)
+    db.execute(
+        insert(jobs).values(
+            kind=kind,
+            payload=dict(payload),
+            state=QUEUED,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def enqueue_once(db: Connection, kind: str) -> None:
+    """Queue a job of ``kind`` unless one is already waiting (for idempotent sweeps)."""
+    waiting = db.execute(
+        select(jobs.c.pk).where(jobs.c.kind == kind, jobs.c.state == QUEUED).limit(1)
+    ).first()
+    if waiting is None:
+        enqueue(db, kind, {})
