@@ -1,9 +1,10 @@
 """Ingestion throughput: inputs/s through the server, by bytes and by URL, against the bare cost.
 
-The baseline, measured in the same run on the same images: decode each image with Clarion's
-safe decoder and store its bytes in a blob store, in one process, with as many threads as the
-server's workers. The server's numbers include the gRPC upload, the durable enqueue, the
-workers, and (for URLs) fetching from a local HTTP server.
+The baselines, measured in the same run on the same images, in one process with as many
+threads as the server's workers: decode each image with Clarion's safe decoder and store its
+bytes in a blob store; and the same plus the indexing the server does at ingestion (the
+general classifier and embedding, one network pass). The server's numbers include the gRPC
+upload, the durable enqueue, the workers, and (for URLs) fetching from a local HTTP server.
 
     .venv/bin/python bench/ingest.py [--images 1000] [--repeats 3]
 """
@@ -21,25 +22,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import BENCH_PAT, clarion_server, median, photo_like_jpegs  # noqa: E402
-from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel  # noqa: E402
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc  # noqa: E402
+from _common import BENCH_PAT, clarion_server, median, photo_like_jpegs
+from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 
-from clarion.blobs import FileBlobStore  # noqa: E402
-from clarion.media import decode_image  # noqa: E402
+from clarion.blobs import FileBlobStore
+from clarion.inference import ModelCatalog
+from clarion.media import decode_image
 
 METADATA = (("authorization", f"Key {BENCH_PAT}"),)
 BATCH = 128
 WORKERS = 4
 
 
-def bare_pipeline(images: list[bytes]) -> float:
-    """Seconds to decode and store every image, WORKERS threads, no server."""
+def bare_pipeline(images: list[bytes], catalog: ModelCatalog | None = None) -> float:
+    """Seconds to decode and store every image (and index it, given the models), WORKERS
+    threads, no server."""
     with tempfile.TemporaryDirectory() as tmp:
         store = FileBlobStore(Path(tmp))
 
         def one(data: bytes) -> None:
-            decode_image(data)
+            image = decode_image(data)
+            if catalog is not None:
+                catalog.analyze_general([image.image])
             store.put(data)
 
         started = time.perf_counter()
@@ -103,10 +108,14 @@ def main() -> None:
     mean_kb = sum(map(len, images)) / len(images) / 1024
     print(f"{len(images)} JPEGs, 640x480, {mean_kb:.0f} KB on average; {WORKERS} worker threads")
     http_server, base = serve_images(images)
-    bare, by_bytes, by_url = [], [], []
+    bare, bare_indexed, by_bytes, by_url = [], [], [], []
+    models_dir = tempfile.TemporaryDirectory()
+    catalog = ModelCatalog(Path(models_dir.name))
+    catalog.analyze_general([decode_image(images[0]).image])
     with clarion_server("--allow-private-urls", env={"CLARION_WORKERS": str(WORKERS)}) as server:
         for run in range(args.repeats):
             bare.append(bare_pipeline(images))
+            bare_indexed.append(bare_pipeline(images, catalog))
             byte_inputs = [
                 resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
                 for data in images
@@ -125,6 +134,7 @@ def main() -> None:
     count = len(images)
     rows = [
         ("bare decode + store", bare),
+        ("bare, + indexing", bare_indexed),
         ("server, by bytes", by_bytes),
         ("server, by URL", by_url),
     ]

@@ -416,3 +416,16 @@ def test_idle_models_are_unloaded_and_load_again(tmp_path: Path) -> None:
     assert again is not first
     red = Image.new("RGB", (8, 8), "red")
     assert again.predict([red])[0].colors[0].w3c_name == "red"
+
+
+def test_one_pass_gives_both_general_models(tmp_path: Path) -> None:
+    from clarion.inference import ModelCatalog
+
+    catalog = ModelCatalog(tmp_path)
+    chelsea = Image.fromarray(data.chelsea())
+    both = catalog.analyze_general([chelsea])[0]
+    alone = catalog.runner("general-image-recognition").predict([chelsea])[0]
+    embedded = catalog.runner("general-image-embedding").predict([chelsea])[0]
+    assert [c.id for c in both.concepts[:5]] == [c.id for c in alone.concepts[:5]]
+    assert both.embedding is not None and embedded.embedding is not None
+    assert np.allclose(both.embedding, embedded.embedding, atol=1e-6)

@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from PIL import Image
+
 from clarion.errors import InvalidArgument, NotFound
-from clarion.inference.base import ImageRunner, InputKind, Loadable, ModelInfo, TextRunner
+from clarion.inference.base import (
+    ImageRunner,
+    InputKind,
+    Loadable,
+    ModelInfo,
+    Prediction,
+    TextRunner,
+)
 from clarion.inference.colors import ColorRunner
 from clarion.inference.faces import FACE, FaceDetector
 from clarion.inference.minilm import TextEmbedder
 from clarion.inference.mobilenet import (
     DEFAULT_BATCH_SIZE,
+    GeneralImageAnalyzer,
     ImageEmbedder,
     ImageNetClassifier,
     MobileNetV2,
@@ -257,6 +267,12 @@ class ModelCatalog:
         if info.input_kind != kind:
             raise InvalidArgument(f"model '{info.id}' takes {info.input_kind} input, not {kind}")
         return info.id
+
+    def analyze_general(self, images: Sequence[Image.Image]) -> list[Prediction]:
+        """The general classifier's concepts and the general embedding, from one network pass."""
+        self.runner(GENERAL_IMAGE_RECOGNITION)  # counts as a use of both models
+        self.runner(GENERAL_IMAGE_EMBEDDING)
+        return GeneralImageAnalyzer(self._network).predict(images)
 
     def loaded(self) -> list[str]:
         """The models whose runners exist now (loaded, or to be loaded on their first run)."""

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from clarion.errors import ApiError
-from clarion.inference.base import ConceptScore, ImageRunner, TextRunner
+from clarion.inference.base import ConceptScore, ImageRunner, Prediction, TextRunner
 from clarion.inference.workflow import GraphNode, NodeResult, run_graph
 from clarion.storage.searchdata import SqlSearchStore
 
@@ -37,6 +37,7 @@ MIN_CONCEPT_VALUE = 0.001
 class Runners(Protocol):
     def runner(self, model_id: str) -> ImageRunner: ...
     def text_runner(self, model_id: str) -> TextRunner: ...
+    def analyze_general(self, images: Sequence[Image.Image]) -> list[Prediction]: ...
 
 
 class BaseWorkflows(Protocol):
@@ -65,9 +66,8 @@ class Indexer:
     def index_image(self, app_pk: int, input_pk: int, image: Image.Image) -> None:
         nodes = self._base_workflow(app_pk)
         if nodes is None:
-            embedding = self._models.runner(IMAGE_SPACE).predict([image])[0].embedding
-            concepts = self._models.runner(IMAGE_CLASSIFIER).predict([image])[0].concepts
-            predictions = _top(concepts)
+            general = self._models.analyze_general([image])[0]
+            embedding, predictions = general.embedding, _top(general.concepts)
         else:
             results = run_graph(nodes, [image])[0]
             embedding = _embedding_of(nodes, results, IMAGE_SPACE)
