@@ -29,6 +29,7 @@ from clarion.client import (
     Key,
     Model,
     ModelInfo,
+    ModelVersion,
     Near,
     Prediction,
     Retry,
@@ -87,6 +88,14 @@ def sync_api(transport: Transport) -> None:
     counts: InputCounts = app.inputs.count(timeout=USE_CLIENT_DEFAULT)
     app.inputs.delete(["id"])
     models: Iterator[ModelInfo] = app.models.list()
+    created_model: ModelInfo = app.models.create("pets", concepts=["cat", "dog"], name="Pets")
+    queued: ModelVersion = app.model("pets").train()
+    version: ModelVersion = app.model("pets").train(wait=True, wait_timeout=120, timeout=5)
+    trained: bool = version.trained and not version.training
+    version_status: Status = version.status
+    raw_version: resources_pb2.ModelVersion = version.proto
+    versions: Iterator[ModelVersion] = app.model("pets").versions(limit=3)
+    again: ModelVersion = app.model("pets").version(queued.id)
 
     results: SearchResults = app.search("query.jpg", metadata={"color": "red"}, per_page=20)
     for hit in results:
@@ -134,6 +143,7 @@ def sync_api(transport: Transport) -> None:
         made.close()
     del name, value, output, code, many, info, why, ids, listed, metadata, created
     del changed, counts, models, apps, new_app, keys, me
+    del created_model, trained, version_status, raw_version, versions, again
     del hits, total, sent, from_query, saved_query, saved_at, saved_list, rerun_total
 
 
@@ -153,7 +163,10 @@ async def async_api() -> None:
         rerun: AsyncIterator[Hit] = app.searches.run(saved.id)
         found: list[SavedSearch] = [s async for s in app.searches.list()]
         await app.searches.delete(saved.id)
-        del prediction, report, ids, apps, me, hits, total, rerun, found
+        await app.models.create("pets", concepts=["cat"])
+        version: ModelVersion = await app.model("pets").train(concepts=["cat"], wait=True)
+        versions: list[ModelVersion] = [v async for v in app.model("pets").versions()]
+        del prediction, report, ids, apps, me, hits, total, rerun, found, version, versions
 
 
 def errors() -> None:

@@ -552,7 +552,7 @@ def keys_delete(key_id: str, **options: Any) -> None:
 
 @click.group()
 def models() -> None:
-    """List models and show one."""
+    """List models, show one and train your own."""
 
 
 @models.command("list")
@@ -585,3 +585,41 @@ def models_get(model_id: str, model_app: str | None, **options: Any) -> None:
     rows += [["version", found.version_id], ["name", found.name]]
     rows += [["concepts", len(found.concepts)]]
     _table(f"Model {found.id}", ["field", "value"], rows)
+
+
+@models.command("train")
+@click.argument("model_id")
+@click.option(
+    "--concept", "concepts", multiple=True, required=True, help="Concept id (repeatable)."
+)
+@click.option("--create", is_flag=True, help="Create the model first (an embedding-classifier).")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for training to end.")
+@click.option(
+    "--wait-timeout", type=float, default=600.0, show_default=True, help="Seconds to wait."
+)
+@_connection_options
+def models_train(
+    model_id: str,
+    concepts: tuple[str, ...],
+    create: bool,
+    wait: bool,
+    wait_timeout: float,
+    **options: Any,
+) -> None:
+    """Train a new version of MODEL_ID in the app on its annotated inputs.
+
+    Exits 1 when training fails (no annotated inputs, no positives, ...).
+    """
+    with _connected(options) as ctx:
+        app = ctx.client.app()
+        if create:
+            app.models.create(model_id, concepts=concepts)
+        version = app.model(model_id).train(concepts=concepts, wait=wait, wait_timeout=wait_timeout)
+    if ctx.as_json:
+        _print_json({"model_id": model_id, **_plain(version)})
+        return
+    state = "training" if version.training else version.status.name
+    rows: list[list[object]] = [["model", model_id], ["version", version.id]]
+    rows += [["status", f"{state} ({version.status.code})"]]
+    rows += [["concepts", ", ".join(c.id for c in version.concepts) or ", ".join(concepts)]]
+    _table(f"Model {model_id}", ["field", "value"], rows)

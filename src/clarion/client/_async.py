@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,7 @@ from clarion.client.types import (
     InputType,
     Key,
     ModelInfo,
+    ModelVersion,
     Near,
     Prediction,
     SavedSearch,
@@ -102,6 +105,56 @@ class AsyncModel:
         op = _ops.predict(self._scope, self.id, self.version_id, inputs, config, partial=True)
         return await self._caller.run(op, timeout)
 
+    async def train(
+        self,
+        *,
+        concepts: Sequence[str] | None = None,
+        wait: bool = False,
+        wait_timeout: float = 600.0,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> ModelVersion:
+        """Train a new version on the app's inputs annotated with the model's concepts
+        (or with ``concepts``, ids, which then become the model's).
+
+        Without ``wait``, returns the version queued (``version.training``). With ``wait``,
+        polls until training ends (at most ``wait_timeout`` seconds, then returns the version
+        still training): a trained version is returned, a failed one raises the ``ApiError``
+        of its status (``MODEL_TRAINING_NO_POSITIVES`` and the like).
+        """
+        version = await self._caller.run(_ops.train_model(self._scope, self.id, concepts), timeout)
+        if not wait:
+            return version
+        deadline, polls = time.monotonic() + wait_timeout, 0
+        while version.training and time.monotonic() < deadline:
+            await asyncio.sleep(_ops.poll_delay(polls))
+            polls += 1
+            op = _ops.get_model_version(self._scope, self.id, version.id)
+            version = await self._caller.run(op, timeout)
+        return version if version.training else _ops.trained(version)
+
+    async def version(
+        self, version_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> ModelVersion:
+        """One version of the model and its training status."""
+        return await self._caller.run(
+            _ops.get_model_version(self._scope, self.id, version_id), timeout
+        )
+
+    def versions(
+        self,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        limit: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> AsyncIterator[ModelVersion]:
+        """The model's versions, newest first, fetched a page at a time as you ``async for``."""
+        return self._caller.pages(
+            lambda page, size: _ops.list_model_versions(self._scope, self.id, page, size),
+            per_page,
+            limit,
+            timeout,
+        )
+
 
 class AsyncModels:
     """The models an app can use (``app.models``)."""
@@ -125,6 +178,23 @@ class AsyncModels:
     async def get(self, model_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> ModelInfo:
         """One model by id."""
         return await self._caller.run(_ops.get_model(self._scope, model_id, ""), timeout)
+
+    async def create(
+        self,
+        model_id: str,
+        *,
+        concepts: Sequence[str],
+        name: str = "",
+        description: str = "",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> ModelInfo:
+        """Create a trainable model (an ``embedding-classifier``) of ``concepts`` (ids).
+
+        Train it with ``app.model(model_id).train()``, on the app's inputs annotated with
+        these concepts (present: positives; absent: negatives).
+        """
+        op = _ops.create_model(self._scope, model_id, concepts, name, description)
+        return await self._caller.run(op, timeout)
 
 
 class AsyncInputs:

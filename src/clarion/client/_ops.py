@@ -11,7 +11,7 @@ from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
-from clarion.client._caller import FAILURE, MIXED_STATUS, SUCCESS, Op
+from clarion.client._caller import FAILURE, MIXED_STATUS, SUCCESS, Op, error_for_status
 from clarion.client._sources import struct
 from clarion.client.types import (
     AppInfo,
@@ -20,6 +20,7 @@ from clarion.client.types import (
     InputCounts,
     Key,
     ModelInfo,
+    ModelVersion,
     Prediction,
     SavedSearch,
     User,
@@ -28,6 +29,7 @@ from clarion.client.types import (
 PUBLIC_USER = "clarifai"
 PUBLIC_APP = "main"
 PATCH_ACTIONS = ("merge", "overwrite", "remove")
+TRAINABLE_MODEL_TYPE = "embedding-classifier"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,71 @@ def get_model(scope: Scope, model_id: str, version_id: str) -> Op[ModelInfo]:
         user_app_id=scope.user_app_id(), model_id=model_id, version_id=version_id
     )
     return Op("GetModel", request, lambda r: ModelInfo.from_proto(r.model))
+
+
+def create_model(
+    scope: Scope, model_id: str, concepts: Sequence[str], name: str, description: str
+) -> Op[ModelInfo]:
+    """``PostModels``: a trainable ``embedding-classifier`` of ``concepts`` (ids)."""
+    model = resources_pb2.Model(
+        id=model_id,
+        name=name,
+        description=description,
+        model_type_id=TRAINABLE_MODEL_TYPE,
+    )
+    model.output_info.data.concepts.extend(
+        resources_pb2.Concept(id=concept_id, value=1.0) for concept_id in concepts
+    )
+    request = service_pb2.PostModelsRequest(user_app_id=scope.user_app_id(), models=[model])
+    return Op("PostModels", request, lambda r: ModelInfo.from_proto(r.model))
+
+
+def train_model(scope: Scope, model_id: str, concepts: Sequence[str] | None) -> Op[ModelVersion]:
+    """``PostModelVersions``: queue the training of a new version, on ``concepts`` (ids) if
+    given, else on the model's."""
+    request = service_pb2.PostModelVersionsRequest(
+        user_app_id=scope.user_app_id(), model_id=model_id
+    )
+    if concepts:
+        version = request.model_versions.add()
+        version.output_info.data.concepts.extend(
+            resources_pb2.Concept(id=concept_id, value=1.0) for concept_id in concepts
+        )
+    return Op(
+        "PostModelVersions", request, lambda r: ModelVersion.from_proto(r.model.model_version)
+    )
+
+
+def get_model_version(scope: Scope, model_id: str, version_id: str) -> Op[ModelVersion]:
+    request = service_pb2.GetModelVersionRequest(
+        user_app_id=scope.user_app_id(), model_id=model_id, version_id=version_id
+    )
+    return Op("GetModelVersion", request, lambda r: ModelVersion.from_proto(r.model_version))
+
+
+def list_model_versions(
+    scope: Scope, model_id: str, page: int, per_page: int
+) -> Op[list[ModelVersion]]:
+    request = service_pb2.ListModelVersionsRequest(
+        user_app_id=scope.user_app_id(), model_id=model_id, page=page, per_page=per_page
+    )
+    return Op(
+        "ListModelVersions",
+        request,
+        lambda r: [ModelVersion.from_proto(version) for version in r.model_versions],
+    )
+
+
+def trained(version: ModelVersion) -> ModelVersion:
+    """``version`` once its training ended: itself when trained, else its status's error."""
+    if version.trained:
+        return version
+    raise error_for_status(version.proto.status)
+
+
+def poll_delay(polls: int) -> float:
+    """Seconds to wait before the next ``GetModelVersion``: quick at first, then 1 s."""
+    return float(min(0.1 * 2**polls, 1.0))
 
 
 def output_config(

@@ -21,6 +21,9 @@ INPUT_SUCCESS = 30000
 INPUT_PENDING = 30001
 INPUT_FAILED = 30002
 INPUT_IN_PROGRESS = 30003
+MODEL_TRAINED = 21100
+MODEL_TRAINING = 21101
+MODEL_QUEUED_FOR_TRAINING = 21103
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +433,39 @@ class ModelInfo:
             concepts=_concepts(concepts),
             proto=message,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One trained (or training) version of a model, and where its training stands.
+
+    ``status.code``: ``MODEL_QUEUED_FOR_TRAINING`` 21103 and ``MODEL_TRAINING`` 21101 while
+    it trains, then ``MODEL_TRAINED`` 21100 or a failure (``MODEL_TRAINING_NO_DATA`` 21110,
+    ``MODEL_TRAINING_NO_POSITIVES`` 21111, ``MODEL_TRAINING_FAILED`` 21106).
+    """
+
+    id: str
+    status: Status
+    proto: resources_pb2.ModelVersion = field(repr=False, compare=False)
+
+    @property
+    def training(self) -> bool:
+        """Queued for or in training."""
+        return self.status.code in (MODEL_QUEUED_FOR_TRAINING, MODEL_TRAINING)
+
+    @property
+    def trained(self) -> bool:
+        """Ready to predict."""
+        return self.status.code == MODEL_TRAINED
+
+    @property
+    def concepts(self) -> list[Concept]:
+        """The concepts this version was trained on."""
+        return _concepts(self.proto.output_info.data.concepts)
+
+    @classmethod
+    def from_proto(cls, message: resources_pb2.ModelVersion) -> ModelVersion:
+        return cls(message.id, Status.from_proto(message.status), message)
 
 
 @dataclass(frozen=True, slots=True)
