@@ -22,9 +22,14 @@ HandlerTable = Mapping[str, Handler]
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def check_id(kind: str, value: str) -> str:
+def is_valid_id(value: str) -> bool:
     """Ids are 1-64 letters, digits, ``_`` or ``-``: they appear in URL paths."""
-    if not _ID_PATTERN.match(value):
+    return bool(_ID_PATTERN.fullmatch(value))
+
+
+def check_id(kind: str, value: str) -> str:
+    """``value`` if it is a valid id, else ``InvalidArgument`` naming the rule."""
+    if not is_valid_id(value):
         raise InvalidArgument(
             f"Invalid {kind} id '{value}': use 1 to 64 letters, digits, '_' or '-'"
         )

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
@@ -130,7 +128,7 @@ class ConceptsService:
     ) -> service_pb2.MultiConceptCountResponse:
         """How many annotations say each concept is present (value 1) or absent (value 0)."""
         app = require_app(ctx)
-        positive, negative = self._annotation_counts(app_pk(app))
+        counts = self._data.annotated_concept_counts(app_pk(app))
         concepts = self._data.list_concepts(app_pk(app), page_of(request.page, request.per_page))
         return service_pb2.MultiConceptCountResponse(
             concept_counts=[
@@ -138,34 +136,13 @@ class ConceptsService:
                     id=concept.id,
                     name=concept.name,
                     concept_type_count=resources_pb2.ConceptTypeCount(
-                        positive=positive[concept.id], negative=negative[concept.id]
+                        positive=counts.get(concept.id, (0, 0))[0],
+                        negative=counts.get(concept.id, (0, 0))[1],
                     ),
                 )
                 for concept in concepts
             ]
         )
-
-    def _annotation_counts(self, pk: int) -> tuple[Counter[str], Counter[str]]:
-        positive: Counter[str] = Counter()
-        negative: Counter[str] = Counter()
-        page_number = 1
-        while True:
-            page = self._data.list_annotations(pk, Page(page_number, 1000))
-            for annotation in page:
-                for concept in _all_concepts(annotation.data):
-                    counter = positive if concept.get("value", 0) > 0 else negative
-                    counter[str(concept.get("id", ""))] += 1
-            if len(page) < 1000:
-                return positive, negative
-            page_number += 1
-
-
-def _all_concepts(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The concepts of an annotation's data, its regions' included."""
-    found = list(data.get("concepts", []))
-    for region in data.get("regions", []):
-        found += region.get("data", {}).get("concepts", [])
-    return found
 
 
 def _record(concept: resources_pb2.Concept) -> ConceptRecord:

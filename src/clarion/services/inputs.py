@@ -8,7 +8,6 @@ and answers with status pending; workers then fetch and decode (``clarion.jobs``
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from clarion.blobs.base import BlobStore
 from clarion.errors import InputRejected, InvalidArgument, NotFound
 from clarion.services.apps import deep_merge
-from clarion.services.base import HandlerTable, app_pk, require_app
+from clarion.services.base import HandlerTable, app_pk, is_valid_id, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import input_to_proto, json_of, status, struct_to_dict
 from clarion.services.hosted import HostedUrls
@@ -44,7 +43,6 @@ INPUT_DUPLICATE = 30100
 INPUT_UNSUPPORTED_FORMAT = 30101
 INPUT_INVALID_ARGUMENT = 30104
 
-_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SKIP = 1  # InputIDConflictResolution.SKIP
 _SUFFIX = 2  # InputIDConflictResolution.SUFFIX
 
@@ -394,7 +392,7 @@ def _check_batch_size(count: int) -> None:
 
 
 def _check_input_id(input_id: str) -> None:
-    if not _ID_PATTERN.fullmatch(input_id):
+    if not is_valid_id(input_id):
         raise InputRejected(
             INPUT_INVALID_ARGUMENT,
             f"Invalid input id '{input_id}': use 1 to 64 letters, digits, '_' or '-'",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, case, delete, func, insert, select, update
 
 from clarion.storage.base import (
     AnnotationRecord,
@@ -22,8 +22,9 @@ from clarion.storage.base import (
 )
 from clarion.storage.errors import Conflict
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, enqueue, enqueue_once
-from clarion.storage.rows import input_from_row, with_dataset_ids
+from clarion.storage.rows import annotation_concepts_of, input_from_row, with_dataset_ids
 from clarion.storage.schema import (
+    annotation_concepts,
     annotation_table,
     concepts,
     dataset_inputs,
@@ -266,6 +267,23 @@ class SqlDataStore(SqlBase):
                 .values(name=record.name, language=record.language, modified_at=record.modified_at)
             )
         return record
+
+    def annotated_concept_counts(self, app_pk: int) -> dict[str, tuple[int, int]]:
+        """Per concept id, how many annotations say it is present and how many absent."""
+        present = case((annotation_concepts.c.value > 0, 1), else_=0)
+        query = (
+            select(
+                annotation_concepts.c.concept_id,
+                func.sum(present),
+                func.count(),
+            )
+            .join(inputs, inputs.c.pk == annotation_concepts.c.input_pk)
+            .where(inputs.c.app_pk == app_pk)
+            .group_by(annotation_concepts.c.concept_id)
+        )
+        with self._read() as db:
+            rows = db.execute(query).all()
+        return {row[0]: (int(row[1]), int(row[2]) - int(row[1])) for row in rows}
 
     # annotations
 
@@ -552,9 +570,7 @@ def _annotation(row: Row[Any]) -> AnnotationRecord:
 
 def _concepts_in(data: Mapping[str, Any]) -> list[ConceptRecord]:
     """The concepts an annotation's data names, its regions' included."""
-    found = [_concept_of(c) for c in data.get("concepts", [])]
-    for region in data.get("regions", []):
-        found += [_concept_of(c) for c in region.get("data", {}).get("concepts", [])]
+    found = [_concept_of(concept) for concept in annotation_concepts_of(data)]
     return [concept for concept in found if concept.id]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -49,3 +50,11 @@ def with_dataset_ids(db: Connection, records: list[InputRecord]) -> list[InputRe
     for input_pk, dataset_id in rows:
         by_input.setdefault(input_pk, []).append(dataset_id)
     return [replace(r, dataset_ids=tuple(by_input.get(r.pk or 0, ()))) for r in records]
+
+
+def annotation_concepts_of(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The concepts an annotation's data names (its JSON form), its regions' included."""
+    found = list(data.get("concepts", []))
+    for region in data.get("regions", []):
+        found += region.get("data", {}).get("concepts", [])
+    return found

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
 
 from clarion.storage.base import InputRecord
-from clarion.storage.rows import input_from_row, with_dataset_ids
+from clarion.storage.rows import annotation_concepts_of, input_from_row, with_dataset_ids
 from clarion.storage.schema import (
     annotation_concepts,
     dataset_inputs,
@@ -135,9 +135,7 @@ def write_annotation_concepts(
     db.execute(
         delete(annotation_concepts).where(annotation_concepts.c.annotation_pk == annotation_pk)
     )
-    concepts = list(data.get("concepts", []))
-    for region in data.get("regions", []):
-        concepts += region.get("data", {}).get("concepts", [])
+    concepts = annotation_concepts_of(data)
     rows = [
         {
             "annotation_pk": annotation_pk,
