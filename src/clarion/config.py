@@ -86,6 +86,18 @@ class Settings(BaseSettings):
     model_idle_seconds: float = Field(
         1800.0, ge=0, description="Unload a model unused this long, in seconds (0: never)."
     )
+    request_timeout_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="Longest a call may take; a gRPC client's shorter deadline wins. Past it a "
+        "call answers RPC_REQUEST_TIMEOUT (40032) (0: no server limit).",
+    )
+    auth_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How long a server process trusts keys and apps it has read; a key or app "
+        "deleted through another process stops working within this (0: read on every call).",
+    )
     rate_limit_per_key: float = Field(
         1000.0, ge=0, description="Calls a second one credential may make (0: no limit)."
     )

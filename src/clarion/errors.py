@@ -27,6 +27,7 @@ response -> exception from the same tables (see ``error_class_for_code``).
     ├── ResourceExhausted          11005 CONN_THROTTLED
     │   └── QueueFull              40030 RPC_REQUEST_QUEUE_FULL
     ├── Unavailable                40031 RPC_SERVER_UNAVAILABLE
+    ├── DeadlineExceeded           40032 RPC_REQUEST_TIMEOUT
     └── Internal                   98004 INTERNAL_SERVER_ISSUE
 
     TransportError                 no Clarifai status came back (client side only)
@@ -272,6 +273,14 @@ class Unavailable(ApiError):
     http_status = 503
     grpc_code = "UNAVAILABLE"
     default_description = "Server unavailable"
+
+
+class DeadlineExceeded(ApiError):
+    """The call ran out of time: the client's gRPC deadline or the server's request timeout."""
+
+    status_code = 40032
+    http_status = 504
+    grpc_code = "DEADLINE_EXCEEDED"
 
 
 class Internal(ApiError):

@@ -216,13 +216,16 @@ def test_deleting_an_app_deletes_its_keys(api: Api) -> None:
 
 
 def test_keys_are_listed_without_their_tokens_and_can_be_deleted(api: Api) -> None:
-    token = create_key(api, create_app(api).id, ["Predict", "Apps_Get"])
+    token = create_key(api, create_app(api).id, ["Apps_Get", "Workflows_Get"])
+    # Used once before it is deleted, so the server has it cached.
+    used = api.stub.GetApp(service_pb2.GetAppRequest(), metadata=key_metadata(token))
+    assert used.status.code == SUCCESS
 
     listed = api.stub.ListKeys(service_pb2.ListKeysRequest(per_page=1000), metadata=api.pat)
 
     assert listed.status.code == SUCCESS
     assert all(key.id != token for key in listed.keys)
-    ours = [key for key in listed.keys if list(key.scopes) == ["Predict", "Apps_Get"]]
+    ours = [key for key in listed.keys if list(key.scopes) == ["Apps_Get", "Workflows_Get"]]
     assert ours
     fetched = api.stub.GetKey(service_pb2.GetKeyRequest(key_id=token), metadata=api.pat)
     assert fetched.status.code == SUCCESS

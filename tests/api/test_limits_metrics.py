@@ -7,13 +7,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
 import httpx
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
+from google.protobuf.message import Message
 from PIL import Image
 
-from clarion.testing import running_server
+from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
+from tests.images import image_server, png_bytes
 
 
 def test_a_key_over_its_rate_is_throttled_then_recovers(tmp_path: Path) -> None:
@@ -69,3 +72,75 @@ def test_prometheus_metrics(tmp_path: Path) -> None:
     assert 'clarion_request_seconds_count{method="ListApps"} 2.0' in text
     assert 'clarion_jobs{state="queued"}' in text
     assert 'clarion_expensive_calls{state="running"} 0.0' in text
+
+
+def url_predict(url: str) -> service_pb2.PostModelOutputsRequest:
+    return service_pb2.PostModelOutputsRequest(
+        user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"),
+        model_id="color-recognition",
+        inputs=[resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(url=url)))],
+    )
+
+
+def metric_line(server: RunningServer, prefix: str) -> str:
+    text = httpx.get(f"{server.http_url}/metrics").text
+    return next((line for line in text.splitlines() if line.startswith(prefix)), "")
+
+
+def wait_for_metric(server: RunningServer, line: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while metric_line(server, line) != line:
+        assert time.monotonic() < deadline, f"{line!r} never showed on /metrics"
+        time.sleep(0.05)
+
+
+def late_call_outcome(api: Api, request: Message, timeout: float) -> str | int:
+    """The Clarifai status code of the answer, or the gRPC code if the client gave up first."""
+    try:
+        return int(
+            api.stub.PostModelOutputs(request, metadata=api.pat, timeout=timeout).status.code
+        )
+    except grpc.RpcError as error:
+        return str(error.code().name)
+
+
+def test_a_call_whose_grpc_deadline_passes_while_it_waits_never_runs(tmp_path: Path) -> None:
+    with (
+        image_server(delay=3.0) as slow_host,
+        running_server(tmp_path, max_expensive_calls=1, allow_private_urls=True) as server,
+    ):
+        slow_url = slow_host.add("/slow.png", png_bytes())
+        quick_url = slow_host.url("/quick.png")
+        api = Api(official_stub(server, "grpc"), "grpc", server)
+        with ThreadPoolExecutor(1) as pool:
+            holder = pool.submit(api.stub.PostModelOutputs, url_predict(slow_url), metadata=api.pat)
+            wait_for_metric(server, 'clarion_expensive_calls{state="running"} 1.0')
+
+            late = late_call_outcome(api, url_predict(quick_url), timeout=0.5)
+
+            # The server gives up when the deadline passes, a hair before the client does.
+            assert late in ("DEADLINE_EXCEEDED", status_code_pb2.RPC_REQUEST_TIMEOUT)
+            assert holder.result().status.code == status_code_pb2.SUCCESS
+        # The late call was given up on, not run: its URL was never fetched.
+        wait_for_metric(
+            server, 'clarion_requests_total{code="40032",method="PostModelOutputs"} 1.0'
+        )
+        assert slow_host.hits.get("/quick.png", 0) == 0
+
+
+def test_the_server_request_timeout_stops_a_call_between_stages(tmp_path: Path) -> None:
+    with (
+        image_server(delay=1.5) as slow_host,
+        running_server(tmp_path, request_timeout_seconds=1.0, allow_private_urls=True) as server,
+    ):
+        url = slow_host.add("/slow.png", png_bytes())
+        response = httpx.post(
+            f"{server.http_url}/v2/users/clarifai/apps/main/models/color-recognition/outputs",
+            headers={"Authorization": f"Key {server.admin_pat}"},
+            json={"inputs": [{"data": {"image": {"url": url}}}]},
+            timeout=30,
+        )
+    assert response.status_code == 504
+    status = response.json()["status"]
+    assert status["code"] == status_code_pb2.RPC_REQUEST_TIMEOUT
+    assert "ran out of time before running the model" in status["description"]

@@ -25,7 +25,7 @@ from PIL import Image
 
 from clarion.errors import Unavailable
 from clarion.inference._runtime import create_session
-from clarion.inference.base import ConceptScore, Prediction
+from clarion.inference.base import ConceptScore, Prediction, RankedConcepts
 from clarion.inference.preprocess import imagenet_batch
 
 if TYPE_CHECKING:
@@ -167,15 +167,7 @@ class ImageNetClassifier:
 
     def prediction(self, probabilities: npt.NDArray[np.float32]) -> Prediction:
         """The prediction for one row of class probabilities."""
-        # A stable sort keeps equal scores in class order, so output is deterministic.
-        order = np.argsort(-probabilities, kind="stable")
-        concepts = self._concepts
-        return Prediction(
-            concepts=tuple(
-                ConceptScore(concepts[i].id, concepts[i].name, float(probabilities[i]))
-                for i in order.tolist()
-            )
-        )
+        return Prediction(concepts=RankedConcepts(self._concepts, probabilities))
 
 
 class ImageEmbedder:

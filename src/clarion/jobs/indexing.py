@@ -67,7 +67,7 @@ class Indexer:
         nodes = self._base_workflow(app_pk)
         if nodes is None:
             general = self._models.analyze_general([image])[0]
-            embedding, predictions = general.embedding, _top(general.concepts)
+            embedding, predictions = general.embedding, _top(_best_first(general.concepts))
         else:
             results = run_graph(nodes, [image])[0]
             embedding = _embedding_of(nodes, results, IMAGE_SPACE)
@@ -99,6 +99,11 @@ class Indexer:
             log.warning("app %d: base workflow unusable, using General: %s", app_pk, error)
             return None
         return None if resolved is None else [node.graph for node in resolved]
+
+
+def _best_first(concepts: Sequence[ConceptScore]) -> Sequence[ConceptScore]:
+    """The head of a prediction's concepts (best first): only those can make the top."""
+    return concepts[:TOP_CONCEPTS]
 
 
 def _top(concepts: Iterable[ConceptScore]) -> list[tuple[str, str, float]]:

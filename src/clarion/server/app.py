@@ -183,7 +183,7 @@ def build_server(settings: Settings) -> ClarionServer:
     workers = build_worker_pool(backends, settings, settings.workers) if settings.workers else None
     wake = workers.wake if workers is not None else _no_wakeup
     hosted = HostedUrls(settings.public_url or "")
-    authenticator = Authenticator(backends.store)
+    authenticator = Authenticator(backends.store, settings.auth_cache_seconds)
     metrics, limits = _metrics(backends), _limits(settings)
     metrics.watch(
         "clarion_expensive_calls",
@@ -191,7 +191,13 @@ def build_server(settings: Settings) -> ClarionServer:
         lambda: {"running": limits.in_flight, "waiting": limits.waiting},
         "state",
     )
-    dispatcher = Dispatcher(build_handlers(backends, wake, hosted), authenticator, limits, metrics)
+    dispatcher = Dispatcher(
+        build_handlers(backends, wake, hosted),
+        authenticator,
+        limits,
+        metrics,
+        request_timeout_seconds=settings.request_timeout_seconds,
+    )
     hosted_route = HostedRoute(authenticator, HostedImages(backends.data, backends.blobs))
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics

@@ -9,8 +9,12 @@ otherwise the answer is the same as for an app that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from google.protobuf.message import Message
 
@@ -19,15 +23,74 @@ from clarion.protocol.descriptor import AuthType, MethodSpec
 from clarion.services.apps import PUBLIC
 from clarion.services.context import CallContext, Principal
 from clarion.services.tokens import hash_token, same_hash
-from clarion.storage.base import AppRecord, Store
+from clarion.storage.base import AppRecord, KeyRecord, Store
 
 ME = "me"
 _KEY_PREFIX = "Key "
+_Record = TypeVar("_Record", KeyRecord, AppRecord)
+# Methods after which what the cache holds may be wrong: a key or app changed or went away.
+_CREDENTIAL_WRITES = re.compile(r"^(Patch|Delete)(Key|Keys|App|Apps)$")
+
+
+class CredentialCache:
+    """Keys and apps as last read, for up to ``ttl_seconds``, so each call skips two reads.
+
+    Authenticating every call read the key and the app from the database: a third of the
+    server's time on a cheap call (bench/predict.py, profiled). Only found records are kept,
+    so a key created elsewhere (the CLI, another server process) works at once; a key or app
+    patched or deleted through this process is forgotten at once (``forget``), and one changed
+    through another process is seen within ``ttl_seconds``.
+    """
+
+    def __init__(
+        self, store: Store, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._keys: dict[str, tuple[float, KeyRecord]] = {}
+        self._apps: dict[tuple[str, str], tuple[float, AppRecord]] = {}
+        self._lock = threading.Lock()
+
+    def find_key(self, token_hash: str) -> KeyRecord | None:
+        cached = self._fresh(self._keys.get(token_hash))
+        if cached is not None:
+            return cached
+        key = self._store.find_key(token_hash)
+        if key is not None and self._ttl > 0:
+            with self._lock:
+                self._keys[token_hash] = (self._clock() + self._ttl, key)
+        return key
+
+    def get_app(self, user_id: str, app_id: str) -> AppRecord | None:
+        cached = self._fresh(self._apps.get((user_id, app_id)))
+        if cached is not None:
+            return cached
+        app = self._store.get_app(user_id, app_id)
+        if app is not None and self._ttl > 0:
+            with self._lock:
+                self._apps[(user_id, app_id)] = (self._clock() + self._ttl, app)
+        return app
+
+    def forget(self) -> None:
+        with self._lock:
+            self._keys.clear()
+            self._apps.clear()
+
+    def _fresh(self, entry: tuple[float, _Record] | None) -> _Record | None:
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return entry[1]
 
 
 class Authenticator:
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, store: Store, cache_seconds: float = 0.0) -> None:
+        self._store = CredentialCache(store, cache_seconds)
+
+    def after_success(self, method: MethodSpec) -> None:
+        """Forget cached credentials when ``method`` may have changed a key or an app."""
+        if _CREDENTIAL_WRITES.match(method.name):
+            self._store.forget()
 
     def authenticate(
         self, method: MethodSpec, request: Message, metadata: Mapping[str, str], req_id: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import time
@@ -31,23 +32,31 @@ class Dispatcher:
         authenticator: Authenticator,
         limits: Limits,
         metrics: Metrics,
+        request_timeout_seconds: float = 0.0,
     ) -> None:
         self._handlers = dict(handlers)
         self._auth = authenticator
         self._limits = limits
         self._metrics = metrics
+        self._request_timeout = request_timeout_seconds
 
     @property
     def implemented(self) -> frozenset[str]:
         return frozenset(self._handlers)
 
     async def dispatch(
-        self, method: MethodSpec, request: Message, metadata: Mapping[str, str]
+        self,
+        method: MethodSpec,
+        request: Message,
+        metadata: Mapping[str, str],
+        time_left: float | None = None,
     ) -> Message:
+        """Answer one call; ``time_left`` is the client's deadline (gRPC), in seconds."""
         req_id = new_req_id(metadata)
         started = time.perf_counter()
+        deadline = self._deadline(time_left)
         try:
-            response = await self._call(method, request, metadata, req_id)
+            response = await self._call(method, request, metadata, req_id, deadline)
             mark_success(response, req_id)
         except ApiError as error:
             response = error_response(method.response_type, error, req_id)
@@ -67,21 +76,34 @@ class Dispatcher:
         log.info("%s code=%s req_id=%s %s", method.name, error.status_code, req_id, error)
         return error_response(method.response_type, error, req_id)
 
+    def _deadline(self, time_left: float | None) -> float | None:
+        """The sooner of the client's deadline and the server's own request timeout."""
+        limits = [t for t in (time_left, self._request_timeout or None) if t is not None]
+        return time.monotonic() + min(limits) if limits else None
+
     async def _call(
-        self, method: MethodSpec, request: Message, metadata: Mapping[str, str], req_id: str
+        self,
+        method: MethodSpec,
+        request: Message,
+        metadata: Mapping[str, str],
+        req_id: str,
+        deadline: float | None,
     ) -> Message:
         # Credential and app lookups hit the database: keep them off the event loop.
         ctx = await asyncio.to_thread(self._auth.authenticate, method, request, metadata, req_id)
+        ctx = dataclasses.replace(ctx, deadline=deadline)
         handler = self._handlers.get(method.name)
         if handler is None:
             raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")
         self._limits.check_rate(_credential_of(ctx), _app_of(ctx))
-        async with self._limits.expensive(method.name):
+        async with self._limits.expensive(method.name, deadline):
+            ctx.check_deadline(f"{method.name} started")
             if inspect.iscoroutinefunction(handler):
                 result = await handler(request, ctx)
             else:
                 result = await asyncio.to_thread(handler, request, ctx)
         assert isinstance(result, Message)
+        self._auth.after_success(method)
         return result
 
 

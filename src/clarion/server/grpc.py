@@ -56,7 +56,7 @@ async def _answer(method: MethodSpec, dispatcher: Dispatcher, raw: bytes, contex
         error = BadRequestFormat(f"The request is not a valid {method.request_type.__name__}")
         error.details = str(exc)
         return dispatcher.error(method, error, metadata)
-    return await dispatcher.dispatch(method, request, metadata)
+    return await dispatcher.dispatch(method, request, metadata, context.time_remaining())
 
 
 async def _first(requests: AsyncIterator[bytes]) -> bytes:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from clarion.errors import QueueFull, ResourceExhausted
+from clarion.errors import DeadlineExceeded, QueueFull, ResourceExhausted
 
 EXPENSIVE_METHODS = frozenset(
     {
@@ -111,8 +111,12 @@ class Limits:
             raise ResourceExhausted("Too many requests to this app: slow down and retry")
 
     @asynccontextmanager
-    async def expensive(self, method: str) -> AsyncIterator[None]:
-        """Hold one of the slots for expensive calls while the block runs."""
+    async def expensive(self, method: str, deadline: float | None = None) -> AsyncIterator[None]:
+        """Hold one of the slots for expensive calls while the block runs.
+
+        A call waits for a slot at most until its ``deadline`` (``time.monotonic()``), then
+        answers ``DeadlineExceeded`` without having run.
+        """
         if method not in EXPENSIVE_METHODS or not self._max_expensive:
             yield
             return
@@ -125,7 +129,12 @@ class Limits:
             )
         self._waiting += 1
         try:
-            await self._slots.acquire()
+            await asyncio.wait_for(self._slots.acquire(), _seconds_until(deadline))
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"The call ran out of time waiting for one of the {self._max_expensive} slots "
+                f"for {method}-type calls; the server is busy, retry shortly"
+            ) from None
         finally:
             self._waiting -= 1
         self._running += 1
@@ -134,3 +143,7 @@ class Limits:
         finally:
             self._running -= 1
             self._slots.release()
+
+
+def _seconds_until(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from clarion.errors import DeadlineExceeded
 from clarion.protocol.descriptor import MethodSpec
 from clarion.storage.base import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord
 
@@ -46,6 +48,13 @@ class CallContext:
     principal: Principal | None
     user_id: str = ""
     app: AppRecord | None = None
+    deadline: float | None = None  # time.monotonic() by which the call must be answered
+
+    def check_deadline(self, before: str) -> None:
+        """Raise ``DeadlineExceeded`` when the call's time ran out, naming what it was about
+        to do: a handler calls this between stages so it stops working for nobody."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise DeadlineExceeded(f"The call ran out of time before {before}")
 
     @property
     def caller(self) -> Principal:

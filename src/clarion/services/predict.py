@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice, takewhile
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
@@ -74,6 +75,7 @@ class PredictService:
         _check_count(len(request.inputs))
         kind = target.input_kind
         reads = list(self._executor.map(lambda m: self._loader.read(ctx, m, kind), request.inputs))
+        ctx.check_deadline("running the model")
         predictions = _predict(target, reads)
         config = request.model.output_info.output_config
         outputs = [
@@ -192,14 +194,14 @@ def _chosen_concepts(
     prediction: Prediction, config: resources_pb2.OutputConfig, app_id: str
 ) -> list[resources_pb2.Concept]:
     """``select_concepts`` (by id or name) wins; otherwise ``min_value``, then ``max_concepts``."""
-    concepts = list(prediction.concepts)
     if config.select_concepts:
         wanted = {c.id for c in config.select_concepts} | {c.name for c in config.select_concepts}
         wanted.discard("")
-        concepts = [c for c in concepts if c.id in wanted or c.name in wanted]
+        concepts = [c for c in prediction.concepts if c.id in wanted or c.name in wanted]
     else:
-        concepts = [c for c in concepts if c.value >= config.min_value]
-        concepts = concepts[: config.max_concepts or DEFAULT_MAX_CONCEPTS]
+        # Concepts come best first: stop at the first below ``min_value`` or past the count.
+        above = takewhile(lambda c: c.value >= config.min_value, prediction.concepts)
+        concepts = list(islice(above, config.max_concepts or DEFAULT_MAX_CONCEPTS))
     return [
         resources_pb2.Concept(id=c.id, name=c.name, value=c.value, app_id=app_id) for c in concepts
     ]

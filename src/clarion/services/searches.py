@@ -178,7 +178,9 @@ class SearchesService:
         page = page_of(pagination.page, pagination.per_page)
         if search.save:
             self._save(app, search)
-        scored, total = self._execute(app, self._plan(app, search.query), page.page * page.per_page)
+        plan = self._plan(app, search.query)  # may embed an image or a text: the slow part
+        ctx.check_deadline("searching the index")
+        scored, total = self._execute(app, plan, page.page * page.per_page)
         scored = [(key, score) for key, score in scored if score >= search.min_value]
         response = service_pb2.MultiSearchResponse(searches=[search])
         response.query.CopyFrom(search.query)

@@ -250,6 +250,7 @@ class WorkflowsService:
         reads = list(self._executor.map(lambda m: self._loader.read_any(ctx, m), request.inputs))
         items = {index: read.item for index, read in enumerate(reads) if read.item is not None}
         good = list(items)
+        ctx.check_deadline("running the workflow")
         ran = run_graph([node.graph for node in nodes], list(items.values()))
         by_input: dict[int, dict[str, NodeResult]] = dict(zip(good, ran, strict=True))
         results = [
