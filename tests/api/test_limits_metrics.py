@@ -144,3 +144,52 @@ def test_the_server_request_timeout_stops_a_call_between_stages(tmp_path: Path) 
     status = response.json()["status"]
     assert status["code"] == status_code_pb2.RPC_REQUEST_TIMEOUT
     assert "ran out of time before running the model" in status["description"]
+
+
+def test_metrics_show_inference_runs_and_ingestion_outcomes(tmp_path: Path) -> None:
+    with running_server(tmp_path, allow_private_urls=True) as server:
+        api = Api(official_stub(server, "grpc"), "grpc", server)
+        image = png_bytes((96, 64), "orange")
+        predicted = api.stub.PostModelOutputs(
+            service_pb2.PostModelOutputsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"),
+                model_id="color-recognition",
+                inputs=[
+                    resources_pb2.Input(
+                        data=resources_pb2.Data(image=resources_pb2.Image(base64=image))
+                    )
+                ]
+                * 3,
+            ),
+            metadata=api.pat,
+        )
+        assert predicted.status.code == status_code_pb2.SUCCESS
+        app = api.stub.PostApps(
+            service_pb2.PostAppsRequest(apps=[resources_pb2.App(id="metered")]), metadata=api.pat
+        )
+        assert app.status.code == status_code_pb2.SUCCESS
+        unreachable = "http://127.0.0.1:9/missing.png"  # fetching it fails: nothing listens
+        posted = api.stub.PostInputs(
+            service_pb2.PostInputsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(app_id="metered"),
+                inputs=[
+                    resources_pb2.Input(
+                        data=resources_pb2.Data(image=resources_pb2.Image(base64=image))
+                    ),
+                    resources_pb2.Input(
+                        data=resources_pb2.Data(image=resources_pb2.Image(url=unreachable))
+                    ),
+                ],
+            ),
+            metadata=api.pat,
+        )
+        assert posted.status.code == status_code_pb2.SUCCESS, posted.status
+
+        wait_for_metric(server, 'clarion_ingested_inputs_total{outcome="success"} 1.0')
+        wait_for_metric(server, 'clarion_ingested_inputs_total{outcome="failed"} 1.0')
+        batch = 'clarion_inference_batch_size_bucket{le="2.0",model="color-recognition"} 0.0'
+        assert metric_line(server, batch) == batch  # the three inputs ran as one batch
+        runs = 'clarion_inference_seconds_count{model="color-recognition"} 1.0'
+        assert metric_line(server, runs) == runs
+        indexed = 'clarion_inference_seconds_count{model="general-image-recognition+'
+        assert metric_line(server, indexed).endswith(" 1.0")

@@ -341,8 +341,8 @@ def test_catalog_lists_concepts_of_the_classifiers(tmp_path: Path) -> None:
 def test_text_models_have_text_runners_and_image_models_do_not(tmp_path: Path) -> None:
     catalog = ModelCatalog(tmp_path)
 
-    assert isinstance(catalog.text_runner(TEXT_EMBEDDING), TextEmbedder)
-    assert isinstance(catalog.text_runner(TEXT_MODERATION), TextModerator)
+    assert isinstance(catalog.text_runner(TEXT_EMBEDDING).runner, TextEmbedder)  # type: ignore[attr-defined]
+    assert isinstance(catalog.text_runner(TEXT_MODERATION).runner, TextModerator)  # type: ignore[attr-defined]
     with pytest.raises(InvalidArgument, match="takes text"):
         catalog.runner(TEXT_EMBEDDING)
     with pytest.raises(InvalidArgument, match="takes image"):

@@ -130,7 +130,7 @@ class Prediction:
 class ImageRunner(Protocol):
     """Runs one model over images. Implementations are safe to call from several threads."""
 
-    def predict(self, images: Sequence[Image.Image]) -> list[Prediction]:
+    def predict(self, images: Sequence[Image.Image], /) -> list[Prediction]:
         """Return one prediction per image, in the same order; batches internally."""
         ...
 
@@ -138,7 +138,7 @@ class ImageRunner(Protocol):
 class TextRunner(Protocol):
     """Runs one model over texts. Implementations are safe to call from several threads."""
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], /) -> list[Prediction]:
         """Return one prediction per text, in the same order; batches internally."""
         ...
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from PIL import Image
 
@@ -41,6 +41,7 @@ from clarion.inference.ocr import SceneTextReader
 from clarion.inference.profanity import TEXT_MODERATION_CONCEPTS, TextModerator
 
 R = TypeVar("R")
+T_contra = TypeVar("T_contra", contravariant=True)
 
 GENERAL_IMAGE_RECOGNITION = "general-image-recognition"
 GENERAL_IMAGE_EMBEDDING = "general-image-embedding"
@@ -202,7 +203,7 @@ class ModelCatalog:
         )
         self._network = self._new_network()
         self._nsfw = self._new_nsfw()
-        self._image_factories: dict[str, Callable[[], ImageRunner]] = {
+        image_factories: dict[str, Callable[[], ImageRunner]] = {
             GENERAL_IMAGE_RECOGNITION: lambda: ImageNetClassifier(self._network),
             GENERAL_IMAGE_EMBEDDING: lambda: ImageEmbedder(self._network),
             COLOR_RECOGNITION: ColorRunner,
@@ -212,13 +213,25 @@ class ModelCatalog:
             OCR_SCENE_ENGLISH: SceneTextReader,
         }
         self._last_used: dict[str, float] = {}
-        self._text_factories: dict[str, Callable[[], TextRunner]] = {
+        text_factories: dict[str, Callable[[], TextRunner]] = {
             TEXT_EMBEDDING: TextEmbedder,
             TEXT_MODERATION: TextModerator,
+        }
+        # Every runner reports its runs (for /metrics) through the one wrapper.
+        self._image_factories: dict[str, Callable[[], ImageRunner]] = {
+            slug: _timed(slug, make, self) for slug, make in image_factories.items()
+        }
+        self._text_factories: dict[str, Callable[[], TextRunner]] = {
+            slug: _timed(slug, make, self) for slug, make in text_factories.items()
         }
         self._image_runners: dict[str, ImageRunner] = {}
         self._text_runners: dict[str, TextRunner] = {}
         self._lock = threading.Lock()
+        self._observe: RunObserver = _ignore_run
+
+    def observe_runs(self, observe: RunObserver) -> None:
+        """Have ``observe(model, batch_size, seconds)`` called after every run of a model."""
+        self._observe = observe
 
     def models(self) -> tuple[ModelInfo, ...]:
         """Every built-in model, in listing order."""
@@ -259,6 +272,8 @@ class ModelCatalog:
             self._network.load()
             return
         runner = self.runner(info.id) if info.input_kind == "image" else self.text_runner(info.id)
+        if isinstance(runner, TimedRunner):
+            runner = runner.runner
         if isinstance(runner, Loadable):
             runner.load()
 
@@ -272,7 +287,11 @@ class ModelCatalog:
         """The general classifier's concepts and the general embedding, from one network pass."""
         self.runner(GENERAL_IMAGE_RECOGNITION)  # counts as a use of both models
         self.runner(GENERAL_IMAGE_EMBEDDING)
-        return GeneralImageAnalyzer(self._network).predict(images)
+        analyzer = GeneralImageAnalyzer(self._network)
+        return TimedRunner(GENERAL_IMAGE_ANALYSIS, analyzer, self).predict(images)
+
+    def report_run(self, model: str, batch_size: int, seconds: float) -> None:
+        self._observe(model, batch_size, seconds)
 
     def loaded(self) -> list[str]:
         """The models whose runners exist now (loaded, or to be loaded on their first run)."""
@@ -307,3 +326,44 @@ class ModelCatalog:
                 runner = runners[slug] = factories[slug]()
             self._last_used[slug] = time.monotonic()
         return runner
+
+
+# What the metrics call the one network pass that gives both general models (indexing).
+GENERAL_IMAGE_ANALYSIS = f"{GENERAL_IMAGE_RECOGNITION}+{GENERAL_IMAGE_EMBEDDING}"
+RunObserver = Callable[[str, int, float], None]
+"""Called after each run of a model: its id, how many inputs ran together, and the seconds."""
+
+
+def _ignore_run(model: str, batch_size: int, seconds: float) -> None:
+    pass
+
+
+class _RunReporter(Protocol):
+    def report_run(self, model: str, batch_size: int, seconds: float) -> None: ...
+
+
+class _Predicts(Protocol[T_contra]):
+    def predict(self, items: Sequence[T_contra], /) -> list[Prediction]: ...
+
+
+def _timed(
+    model: str, make: Callable[[], _Predicts[T_contra]], reporter: _RunReporter
+) -> Callable[[], TimedRunner[T_contra]]:
+    return lambda: TimedRunner(model, make(), reporter)
+
+
+class TimedRunner(Generic[T_contra]):
+    """A runner that reports each run's batch size and time (for ``/metrics``)."""
+
+    __slots__ = ("_model", "_reporter", "runner")
+
+    def __init__(self, model: str, runner: _Predicts[T_contra], reporter: _RunReporter) -> None:
+        self._model = model
+        self.runner = runner
+        self._reporter = reporter
+
+    def predict(self, items: Sequence[T_contra], /) -> list[Prediction]:
+        started = time.perf_counter()
+        predictions = self.runner.predict(items)
+        self._reporter.report_run(self._model, len(items), time.perf_counter() - started)
+        return predictions

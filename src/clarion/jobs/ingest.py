@@ -7,7 +7,7 @@ blobs are content-addressed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PIL import Image
@@ -74,16 +74,26 @@ class UntrustedInputs:
         return image.width, image.height, image.format
 
 
+SUCCEEDED = "success"
+FAILED = "failed"
+
+
 class IngestJob:
     """The handler of ``ingest`` jobs: ``{"input_pk": N}``."""
 
     def __init__(
-        self, data: SqlDataStore, blobs: BlobStore, fetcher: UrlFetcher, indexer: Indexer
+        self,
+        data: SqlDataStore,
+        blobs: BlobStore,
+        fetcher: UrlFetcher,
+        indexer: Indexer,
+        on_outcome: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self._data = data
         self._blobs = blobs
         self._fetcher = fetcher
         self._indexer = indexer
+        self._on_outcome = on_outcome  # told SUCCEEDED or FAILED as each input's ingestion ends
 
     def __call__(self, payload: Mapping[str, Any]) -> None:
         found = self._data.get_input_by_pk(int(payload["input_pk"]))
@@ -96,11 +106,15 @@ class IngestJob:
             self._ingest(app_pk, record.pk, record)
         except (FetchRejected, ImageRejected) as rejected:
             self._data.set_input_status(record.pk, INPUT_FAILED, _failure(record, rejected))
+            self._on_outcome(FAILED)
+        else:
+            self._on_outcome(SUCCEEDED)
 
     def give_up(self, payload: Mapping[str, Any], error: BaseException) -> None:
         """The job failed for good on an unexpected error: say so on the input."""
         description = f"Ingestion failed on an internal error ({type(error).__name__})"
         self._data.set_input_status(int(payload["input_pk"]), INPUT_FAILED, description)
+        self._on_outcome(FAILED)
 
     def _ingest(self, app_pk: int, pk: int, record: InputRecord) -> None:
         """Fetch or read the bytes, decode, index for search, then mark the input done."""

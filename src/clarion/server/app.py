@@ -128,9 +128,12 @@ def open_admin(settings: Settings) -> Admin:
     return Admin(store=backends.store, users=UsersService(backends.store))
 
 
-def build_worker_pool(backends: Backends, settings: Settings, threads: int) -> WorkerPool:
+def build_worker_pool(
+    backends: Backends, settings: Settings, threads: int, metrics: Metrics | None = None
+) -> WorkerPool:
     indexer = Indexer(backends.models, backends.search, backends.resolver)
-    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer)
+    outcome = metrics.observe_ingestion if metrics is not None else _ignore_outcome
+    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer, outcome)
     collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
@@ -180,11 +183,16 @@ def build_server(settings: Settings) -> ClarionServer:
     users = UsersService(backends.store)
     admin_pat = _bootstrap_admin(settings, users)
     users.ensure_public_app(PUBLIC_USER, PUBLIC_APP)
-    workers = build_worker_pool(backends, settings, settings.workers) if settings.workers else None
+    metrics, limits = _metrics(backends), _limits(settings)
+    backends.models.observe_runs(metrics.observe_inference)
+    workers = (
+        build_worker_pool(backends, settings, settings.workers, metrics)
+        if settings.workers
+        else None
+    )
     wake = workers.wake if workers is not None else _no_wakeup
     hosted = HostedUrls(settings.public_url or "")
     authenticator = Authenticator(backends.store, settings.auth_cache_seconds)
-    metrics, limits = _metrics(backends), _limits(settings)
     metrics.watch(
         "clarion_expensive_calls",
         "Predict, search and upload calls running or waiting for a slot.",
@@ -208,6 +216,10 @@ def _metrics(backends: Backends) -> Metrics:
     metrics = Metrics()
     metrics.watch("clarion_jobs", "Jobs in the queue, by state.", backends.queue.counts, "state")
     return metrics
+
+
+def _ignore_outcome(outcome: str) -> None:
+    pass
 
 
 def _limits(settings: Settings) -> Limits:

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 class Metrics:
@@ -39,10 +40,31 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.inference_seconds = Histogram(
+            "clarion_inference_seconds",
+            "Time of one run of a model over a batch of inputs, by model.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.inference_batch = Histogram(
+            "clarion_inference_batch_size",
+            "Inputs in one run of a model, by model.",
+            ["model"],
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
 
     def observe(self, method: str, code: int, seconds: float) -> None:
         self.requests.labels(method=method, code=str(code)).inc()
         self.latency.labels(method=method).observe(seconds)
+
+    def observe_inference(self, model: str, batch_size: int, seconds: float) -> None:
+        self.inference_seconds.labels(model=model).observe(seconds)
+        self.inference_batch.labels(model=model).observe(batch_size)
+
+    def observe_ingestion(self, outcome: str) -> None:
+        self.ingested.labels(outcome=outcome).inc()
 
     def watch(
         self, name: str, documentation: str, read: Callable[[], dict[str, float]], label: str
