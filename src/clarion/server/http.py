@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from clarion.console import console_routes
 from clarion.errors import (
     ApiError,
     Internal,
@@ -84,6 +85,7 @@ def create_http_app(
             Route("/health", health, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(HOSTED_PATH, hosted.handle, methods=["GET"]),
+            *console_routes(),
             Route("/{path:path}", gateway.handle, methods=_VERBS),
         ],
         exception_handlers={Exception: internal_error},
