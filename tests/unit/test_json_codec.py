@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import base64
+import re
+import string
+
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
+from hypothesis import given, strategies as st
 
 from clarion.errors import BadRequestFormat
 from clarion.protocol.json_codec import (
     decode_json_body,
+    is_base64,
     json_to_message,
     message_to_json,
     query_to_json,
@@ -113,3 +119,19 @@ def test_invalid_base64_is_a_bad_request(value: object) -> None:
     data = {"inputs": [{"data": {"image": {"base64": value}}}]}
     with pytest.raises(BadRequestFormat, match=r"inputs\.data\.image\.base64"):
         json_to_message(data, service_pb2.PostInputsRequest)
+
+
+# The base64 grammar the codec accepts, written as a regular expression: the oracle.
+BASE64_GRAMMAR = re.compile(r"(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2,3}={0,2})?")
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "+/-_=!é \n", max_size=12))
+def test_is_base64_accepts_exactly_the_base64_grammar(text: str) -> None:
+    assert is_base64(text) == bool(BASE64_GRAMMAR.fullmatch(text))
+
+
+def test_is_base64_on_real_encodings() -> None:
+    raw = bytes(range(256)) * 3
+    assert is_base64(base64.b64encode(raw).decode())
+    assert is_base64(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    assert not is_base64(base64.b64encode(raw).decode()[:-5] + "*" + "AAAA")
