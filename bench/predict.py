@@ -4,6 +4,11 @@ At concurrency 1, 8 and 32, clients send one image per PostModelOutputs call for
 the baseline, in the same run on the same images, is the bare pipeline in one process: decode,
 preprocess and the network on onnxruntime, with as many threads as the highest concurrency.
 
+Besides images/s, each row gives the CPU time spent per image: the server process's plus the
+client's, against the bare pipeline's own. On a shared machine other processes take cores
+from whichever phase runs while they are busy, so throughput ratios wander from run to run;
+CPU per image does not depend on what else runs, and at saturation throughput is its inverse.
+
     .venv/bin/python bench/predict.py [--seconds 15] [--images 64]
 """
 
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 import sys
 import tempfile
 import threading
@@ -61,8 +67,15 @@ def run_clients(
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-def bare_pipeline(images: list[bytes], seconds: float) -> tuple[float, int]:
-    """The bare pipeline's best rate over 1, 2 and 32 threads, and that thread count."""
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bare_pipeline(images: list[bytes], seconds: float) -> tuple[float, int, float]:
+    """The bare pipeline's best rate over 1, 2 and 32 threads, that thread count, and its CPU
+    seconds per image at that count."""
     with tempfile.TemporaryDirectory() as tmp:
         runner = ModelCatalog(Path(tmp)).runner(MODEL)
         runner.predict([decode_image(images[0]).image])  # load
@@ -70,9 +83,15 @@ def bare_pipeline(images: list[bytes], seconds: float) -> tuple[float, int]:
         def call(data: bytes) -> None:
             runner.predict([decode_image(data).image])
 
-        rates = {threads: run_clients(call, images, threads, seconds)[0] for threads in (1, 2, 32)}
+        rates: dict[int, float] = {}
+        cpu: dict[int, float] = {}
+        for threads in (1, 2, 32):
+            before = time.process_time()
+            rate, latencies = run_clients(call, images, threads, seconds)
+            rates[threads] = rate
+            cpu[threads] = (time.process_time() - before) / len(latencies)
         best = max(rates, key=rates.__getitem__)
-        return rates[best], best
+        return rates[best], best, cpu[best]
 
 
 def grpc_call(port: int):  # type: ignore[no-untyped-def]
@@ -118,10 +137,14 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=64)
     args = parser.parse_args()
     images = photo_like_jpegs(args.images)
-    bare, threads = bare_pipeline(images, args.seconds)
-    print(f"bare pipeline, best of 1, 2 and 32 threads ({threads}): {bare:.0f} images/s")
+    bare, threads, bare_cpu = bare_pipeline(images, args.seconds)
+    print(
+        f"bare pipeline, best of 1, 2 and 32 threads ({threads}): {bare:.0f} images/s, "
+        f"{bare_cpu * 1000:.1f} CPU ms/image"
+    )
     print(
         f"{'transport':<10}{'clients':>8}{'images/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs bare':>9}"
+        f"{'CPU ms':>8}{'bare/CPU':>10}"
     )
     with clarion_server() as server:
         warm = grpc_call(server.grpc_port)
@@ -130,10 +153,15 @@ def main() -> None:
             port = server.grpc_port if name == "gRPC" else server.http_port
             call = make(port)
             for concurrency in CONCURRENCY:
+                server_before, client_before = process_cpu_seconds(server.pid), time.process_time()
                 rate, latencies = run_clients(call, images, concurrency, args.seconds)
+                spent = process_cpu_seconds(server.pid) - server_before
+                spent += time.process_time() - client_before
+                cpu = spent / len(latencies)
                 p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
                 print(
-                    f"{name:<10}{concurrency:>8}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}{rate / bare:>9.2f}"
+                    f"{name:<10}{concurrency:>8}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}"
+                    f"{rate / bare:>9.2f}{cpu * 1000:>8.1f}{bare_cpu / cpu:>10.2f}"
                 )
 
 

@@ -54,7 +54,7 @@ def create_session(path: Path, intra_op_threads: int | None = None) -> onnxrunti
     options = onnxruntime.SessionOptions()
     # onnxruntime's pool threads spin between runs by default: in a server, where runs of
     # several models, decoding and request handling share the cores, spinning threads take
-    # the CPU those need (bench/predict.py: 20% more images/s at 32 clients without it).
+    # the CPU those need (the bare predict pipeline at 8 threads: 106 to 126 images/s).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     if intra_op_threads is not None:

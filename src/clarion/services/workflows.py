@@ -35,7 +35,7 @@ from clarion.jobs.model_resolver import ModelResolver, ResolvedNode
 from clarion.services.apps import deep_merge
 from clarion.services.base import HandlerTable, app_pk, conflicts_as, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import status, struct_to_dict, timestamp
+from clarion.services.convert import now_timestamp, status, struct_to_dict
 from clarion.services.model_convert import (
     custom_model_to_proto,
     node_of,
@@ -275,9 +275,7 @@ class WorkflowsService:
         ran: Mapping[str, NodeResult] | None,
         config: resources_pb2.OutputConfig,
     ) -> resources_pb2.WorkflowResult:
-        result = resources_pb2.WorkflowResult(
-            id=uuid.uuid4().hex, created_at=timestamp(datetime.now(UTC))
-        )
+        result = resources_pb2.WorkflowResult(id=uuid.uuid4().hex, created_at=now_timestamp())
         result.input.CopyFrom(echo_input(message))
         if read.error is not None:
             result.status.CopyFrom(status(read.error.code, read.error.description))
