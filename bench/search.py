@@ -1,22 +1,38 @@
 """Visual search through the API at scale, against the bare index as the floor.
 
-For each size: N inputs with 1280-d clustered unit vectors (a stand-in for MobileNetV2
-features) and metadata ``{"group": i % 10}`` are written straight into the storage tables, so
-the bench does not wait for N images. A server then answers ``PostInputsSearches`` ranked by
-the vector of a random input (``Rank.annotation.input_id``), with and without a metadata filter
-keeping 10% of the inputs. The floor is the same query on a bare ``HnswIndex`` (faiss) with
-the same settings, in this process, measured before the server starts. Recall@10 is against
-exact numpy search, the filter included.
+For each size: N inputs with 1280-d unit vectors and metadata ``{"group": i % 10}`` are
+written straight into the storage tables, so the bench does not wait for N images. The
+vectors are the "mixture" data of ``bench/search_index.py`` by default (a Gaussian mixture
+with flat components, calibrated on real MobileNetV2 embeddings; see there), or its
+"clustered" data (isotropic noise around 1,000 centres: a worst case for a graph index).
+
+The bare index (an ``HnswIndex`` with Clarion's default settings) is built once, in this
+process, and timed with and without the filter: that is the floor. It is then saved as the
+app's index snapshot in the server's data directory, so the server loads that very graph
+instead of building its own: the API is measured on the same graph as the floor.
+
+A server then answers ``PostInputsSearches`` ranked by the vector of a random input
+(``Rank.annotation.input_id``), with and without a metadata filter keeping 10% of the
+inputs. Recall@10 is against exact search, the filter included. Latencies are medians and
+99th percentiles of sequential calls over gRPC, in a separate process from the server.
 
     .venv/bin/python bench/search.py [--sizes 100000 1000000] [--queries 200]
+        [--data mixture|clustered] [--keep DIR] [--ef-sweep 32 64 256 ...]
+
+``--keep DIR`` keeps the populated data directories (``DIR/<size>-<data>``) and reuses them
+on the next run, the bare index loaded from the snapshot instead of built.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,48 +44,40 @@ from _common import BENCH_PAT, clarion_server, median
 from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from google.protobuf import struct_pb2
-from sqlalchemy import insert
+from search_index import vectors as synthetic
+from sqlalchemy import func, insert, select
 
 from clarion.config import Settings
-from clarion.search import HnswIndex
+from clarion.jobs.vector_indexes import entry_name
+from clarion.search import HnswIndex, HnswParams
 from clarion.server.app import open_backends
+from clarion.services._nearest import first_fetch
 from clarion.services.users import UsersService
 from clarion.storage.base import AppRecord
 from clarion.storage.schema import index_log, input_metadata, input_vectors, inputs
 from clarion.storage.sql import utcnow
 
 DIM = 1280
-CLUSTERS = 1000
 BATCH = 20_000
 SPACE = "general-image-embedding"
 METADATA = (("authorization", f"Key {BENCH_PAT}"),)
 Matrix = npt.NDArray[np.float32]
 
 
-def clustered(count: int, seed: int = 0) -> Matrix:
-    rng = np.random.default_rng(seed)
-    centres = np.abs(rng.normal(size=(CLUSTERS, DIM))).astype(np.float32)
-    rows = np.empty((count, DIM), np.float32)
-    for start in range(0, count, BATCH):
-        end = min(count, start + BATCH)
-        picks = rng.integers(0, CLUSTERS, end - start)
-        block = centres[picks] + np.abs(rng.normal(scale=0.6, size=(end - start, DIM)))
-        rows[start:end] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return rows
-
-
-def populate(data_dir: Path, vectors: Matrix) -> None:
-    """Write the app, its inputs, metadata rows and vectors through the storage schema."""
+def populate(data_dir: Path, vectors: Matrix) -> tuple[AppRecord, int]:
+    """Write the app, its inputs, metadata rows and vectors through the storage schema; the
+    app and the index log's last position."""
     backends = open_backends(Settings(data_dir=data_dir, admin_pat=BENCH_PAT))
     UsersService(backends.store).ensure_admin("admin", BENCH_PAT)
-    app = backends.store.create_apps([AppRecord(user_id="admin", id="bench")])[0]
-    app_pk = backends.store.get_app("admin", app.id).pk  # type: ignore[union-attr]
+    backends.store.create_apps([AppRecord(user_id="admin", id="bench")])
+    app = backends.store.get_app("admin", "bench")
+    assert app is not None and app.pk is not None
     engine = backends.store._engine  # the bench writes rows in bulk, below the services
     now = utcnow()
     with engine.begin() as db:
         for start in range(0, len(vectors), BATCH):
             end = min(len(vectors), start + BATCH)
-            db.execute(insert(inputs), [_input_row(app_pk, i, now) for i in range(start, end)])
+            db.execute(insert(inputs), [_input_row(app.pk, i, now) for i in range(start, end)])
             db.execute(
                 insert(input_metadata),
                 [
@@ -83,7 +91,7 @@ def populate(data_dir: Path, vectors: Matrix) -> None:
                     {
                         "input_pk": i + 1,
                         "space": SPACE,
-                        "app_pk": app_pk,
+                        "app_pk": app.pk,
                         "vector": vectors[i].tobytes(),
                     }
                     for i in range(start, end)
@@ -92,11 +100,13 @@ def populate(data_dir: Path, vectors: Matrix) -> None:
             db.execute(
                 insert(index_log),
                 [
-                    {"app_pk": app_pk, "space": SPACE, "input_pk": i + 1, "op": "add"}
+                    {"app_pk": app.pk, "space": SPACE, "input_pk": i + 1, "op": "add"}
                     for i in range(start, end)
                 ],
             )
+        seq = db.execute(select(func.max(index_log.c.seq))).scalar_one()
     backends.close()
+    return app, int(seq)
 
 
 def _input_row(app_pk: int, i: int, now: Any) -> dict[str, Any]:
@@ -118,37 +128,63 @@ def _input_row(app_pk: int, i: int, now: Any) -> dict[str, Any]:
     }
 
 
-def exact_top10(vectors: Matrix, query: Matrix, allowed: npt.NDArray[np.int64] | None) -> list[int]:
-    scores = vectors @ query
-    if allowed is not None:
-        masked = np.full_like(scores, -np.inf)
-        masked[allowed] = scores[allowed]
-        scores = masked
-    top = np.argpartition(-scores, 10)[:10]
-    return [int(i) for i in top[np.argsort(-scores[top])]]
+def exact_top10(
+    vectors: Matrix, rows: list[int], allowed: npt.NDArray[np.bool_] | None
+) -> list[list[int]]:
+    """The exact top 10 of each query row, by blocked matrix products."""
+    queries = vectors[rows]
+    best = np.full((len(rows), 10), -np.inf, np.float32)
+    best_rows = np.zeros((len(rows), 10), np.int64)
+    for start in range(0, len(vectors), BATCH):
+        scores = queries @ vectors[start : start + BATCH].T
+        if allowed is not None:
+            scores[:, ~allowed[start : start + BATCH]] = -np.inf
+        both = np.concatenate([best, scores], axis=1)
+        ids = np.concatenate(
+            [best_rows, np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)],
+            axis=1,
+        )
+        keep = np.argsort(-both, axis=1, kind="stable")[:, :10]
+        best, best_rows = np.take_along_axis(both, keep, 1), np.take_along_axis(ids, keep, 1)
+    return [[int(i) for i in row] for row in best_rows]
 
 
 def bare_floor(
-    vectors: Matrix, queries: list[int], group: npt.NDArray[np.int64]
-) -> tuple[float, float, float]:
-    """Build time and median latency (ms) with and without the filter, on a bare HnswIndex."""
-    index = HnswIndex(DIM)
-    started = time.perf_counter()
-    index.add(np.arange(len(vectors), dtype=np.int64), vectors)
-    build = time.perf_counter() - started
-    plain, filtered = [], []
-    allowed = set(group.tolist())
+    index: HnswIndex, vectors: Matrix, queries: list[int], allowed: set[int]
+) -> tuple[float, float, list[list[int]], list[list[int]]]:
+    """Median latency (ms) with and without the filter on the bare index, and its hits."""
+    plain, filtered, plain_hits, filtered_hits = [], [], [], []
     for q in queries:
         t = time.perf_counter()
-        index.search(vectors[q], 10)
+        hits = index.search(vectors[q], 10)
         plain.append(time.perf_counter() - t)
+        plain_hits.append([hit.key - 1 for hit in hits])
         t = time.perf_counter()
-        index.search(vectors[q], 10, allowed=allowed)
+        hits = index.search(vectors[q], 10, allowed=allowed)
         filtered.append(time.perf_counter() - t)
-    return build, median(plain) * 1000, median(filtered) * 1000
+        filtered_hits.append([hit.key - 1 for hit in hits])
+    return median(plain) * 1000, median(filtered) * 1000, plain_hits, filtered_hits
 
 
-def api_search(stub: Any, input_id: str, filtered: bool) -> tuple[float, list[int]]:
+def bare_candidates_first(
+    index: HnswIndex, vectors: Matrix, queries: list[int], allowed: npt.NDArray[np.bool_]
+) -> tuple[float, list[list[int]]]:
+    """The API's plan for a broad filter, on the bare index: the nearest candidates (as many
+    as the API fetches for a 10% filter), checked against an in-memory mask instead of SQL.
+    Median latency (ms) and hits."""
+    fetch = first_fetch(10, float(allowed.mean()))
+    assert fetch is not None
+    times, found = [], []
+    for q in queries:
+        t = time.perf_counter()
+        candidates = index.search(vectors[q], 2 * fetch)[:fetch]
+        hits = [hit.key - 1 for hit in candidates if allowed[hit.key - 1]][:10]
+        times.append(time.perf_counter() - t)
+        found.append(hits)
+    return median(times) * 1000, found
+
+
+def api_search(stub: Any, input_id: str, filtered: bool) -> tuple[float, list[int], int]:
     query = resources_pb2.Query(
         ranks=[resources_pb2.Rank(annotation=resources_pb2.Annotation(input_id=input_id))]
     )
@@ -169,62 +205,151 @@ def api_search(stub: Any, input_id: str, filtered: bool) -> tuple[float, list[in
     response = stub.PostInputsSearches(request, metadata=METADATA, timeout=3600)
     elapsed = time.perf_counter() - started
     assert response.status.code == 10000, response.status
-    return elapsed, [int(hit.input.id.split("-")[1]) for hit in response.hits]
+    found = [int(hit.input.id.split("-")[1]) for hit in response.hits]
+    return elapsed, found, int(response.hit_counts[0].estimated_total)
 
 
-def recall(found: list[int], truth: list[int]) -> float:
-    return len(set(found) & set(truth)) / len(truth)
+def recall(found: list[list[int]], truth: list[list[int]]) -> float:
+    return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]))
 
 
-def run_size(size: int, query_count: int) -> None:
-    print(f"\n== {size:,} inputs, {DIM}-d ==")
-    vectors = clustered(size)
+@contextmanager
+def data_directory(keep: Path | None, name: str) -> Iterator[Path]:
+    if keep is not None:
+        (keep / name).mkdir(parents=True, exist_ok=True)
+        yield keep / name
+        return
+    with tempfile.TemporaryDirectory(prefix="clarion-search-bench-") as tmp:
+        yield Path(tmp)
+
+
+def prepare(directory: Path, vectors: Matrix) -> tuple[HnswIndex, str]:
+    """The bare index, saved as the app's snapshot; built (and the rows written) unless a
+    kept directory has them already. Returns it and what was done, for the report."""
+    snapshots = directory / "indexes"
+    if snapshots.exists() and any(snapshots.iterdir()):
+        snapshot = next(snapshots.iterdir())
+        # With this version's search settings, as the server loads it.
+        index = HnswIndex.load(snapshot, HnswParams())
+        return index, f"reused the rows and the snapshot in {directory}"
+    started = time.perf_counter()
+    app, seq = populate(directory, vectors)
+    written = time.perf_counter() - started
+    index = HnswIndex(DIM)
+    started = time.perf_counter()
+    index.add(np.arange(1, len(vectors) + 1, dtype=np.int64), vectors)
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    index.save(snapshots / entry_name(app, SPACE), generation=seq)
+    saved = time.perf_counter() - started
+    return (
+        index,
+        f"rows written in {written:.0f} s; graph built in {built:.0f} s, saved in {saved:.0f} s",
+    )
+
+
+def rss_gib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 2**20
+    return 0.0
+
+
+def run_size(
+    size: int, query_count: int, data: str, keep: Path | None, ef_sweep: list[int]
+) -> None:
+    print(f"\n== {size:,} inputs, {DIM}-d {data} vectors ==", flush=True)
+    vectors = synthetic(size, DIM, data, seed=1)
     rng = np.random.default_rng(1)
     queries = [int(q) for q in rng.integers(0, size, query_count)]
-    group = np.arange(3, size, 10, dtype=np.int64)
-    build, bare_p50, bare_p50_filtered = bare_floor(vectors, queries, group)
-    print(
-        f"bare HnswIndex: build {build:.0f} s; "
-        f"p50 {bare_p50:.2f} ms, filtered {bare_p50_filtered:.2f} ms"
-    )
-    truth = {q: exact_top10(vectors, vectors[q], None) for q in queries}
-    truth_filtered = {q: exact_top10(vectors, vectors[q], group) for q in queries}
-    with tempfile.TemporaryDirectory(prefix="clarion-search-bench-") as tmp:
-        started = time.perf_counter()
-        populate(Path(tmp), vectors)
-        print(f"rows written in {time.perf_counter() - started:.0f} s")
-        del vectors
-        with clarion_server(data_dir=Path(tmp)) as server:
+    allowed = np.arange(size) % 10 == 3
+    truth = exact_top10(vectors, queries, None)
+    truth_filtered = exact_top10(vectors, queries, allowed)
+    with data_directory(keep, f"{size}-{data}") as directory:
+        index, prepared = prepare(directory, vectors)
+        print(prepared, flush=True)
+        keys = {int(i) + 1 for i in np.flatnonzero(allowed)}
+        defaults = index.params
+        for ef in ef_sweep:  # the recall/latency trade-off on this graph
+            index.tune(replace(defaults, ef_search=ef))
+            bare, bare_filtered, hits, hits_filtered = bare_floor(index, vectors, queries, keys)
+            print(
+                f"bare HnswIndex ef_search={ef}: p50 {bare:.2f} ms "
+                f"(recall {recall(hits, truth):.3f}), filtered {bare_filtered:.2f} ms "
+                f"(recall {recall(hits_filtered, truth_filtered):.3f})",
+                flush=True,
+            )
+        index.tune(defaults)  # the floor: the settings the server uses
+        bare, bare_filtered, hits, hits_filtered = bare_floor(index, vectors, queries, keys)
+        print(
+            f"bare HnswIndex (the floor, ef_search={defaults.ef_search}): p50 {bare:.2f} ms "
+            f"(recall {recall(hits, truth):.3f}), filtered {bare_filtered:.2f} ms "
+            f"(recall {recall(hits_filtered, truth_filtered):.3f})",
+            flush=True,
+        )
+        plan, plan_hits = bare_candidates_first(index, vectors, queries, allowed)
+        print(
+            f"bare HnswIndex, candidates first (the API's plan for this filter): p50 "
+            f"{plan:.2f} ms (recall {recall(plan_hits, truth_filtered):.3f})",
+            flush=True,
+        )
+        del index, vectors
+        rows = []
+        with clarion_server(data_dir=directory) as server:
             stub = service_pb2_grpc.V2Stub(
                 ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
             )
-            first, _ = api_search(stub, "in-0", False)
-            print(f"first search (loads vectors, builds the index): {first:.0f} s")
-            rows = []
+            first, _, _ = api_search(stub, "in-0", False)
+            first_filtered, _, _ = api_search(stub, "in-1", True)
+            print(
+                f"first search (loads the snapshot): {first:.1f} s; first filtered search "
+                f"(samples the filter's share): {first_filtered * 1000:.0f} ms",
+                flush=True,
+            )
             for filtered, truths in ((False, truth), (True, truth_filtered)):
-                latencies, recalls = [], []
+                latencies, found, totals = [], [], []
                 for q in queries:
-                    elapsed, found = api_search(stub, f"in-{q}", filtered)
+                    elapsed, hits, total = api_search(stub, f"in-{q}", filtered)
                     latencies.append(elapsed)
-                    recalls.append(recall(found, truths[q]))
+                    found.append(hits)
+                    totals.append(total)
                 ordered = sorted(latencies)
-                p50 = ordered[len(ordered) // 2] * 1000
+                p50 = median(latencies) * 1000
                 p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
-                rows.append((filtered, p50, p99, float(np.mean(recalls))))
-    print(f"{'query':<22}{'p50 ms':>9}{'p99 ms':>9}{'recall@10':>11}{'vs bare p50':>13}")
-    for filtered, p50, p99, mean_recall in rows:
-        floor = bare_p50_filtered if filtered else bare_p50
+                rows.append((filtered, p50, p99, recall(found, truths), median(totals)))
+            memory = rss_gib(server.pid)
+    print(f"server memory after the queries: {memory:.2f} GiB (peak here {peak_gib():.1f} GiB)")
+    print(
+        f"{'query':<22}{'p50 ms':>9}{'p99 ms':>9}{'recall@10':>11}{'vs bare p50':>13}"
+        f"{'vs bare plan':>14}{'total (median)':>16}"
+    )
+    for filtered, p50, p99, mean_recall, total in rows:
+        floor = bare_filtered if filtered else bare
+        same_plan = f"{p50 / plan:>13.1f}x" if filtered else f"{'':>14}"
         name = "filter group=3 (10%)" if filtered else "no filter"
-        print(f"{name:<22}{p50:>9.1f}{p99:>9.1f}{mean_recall:>11.3f}{p50 / floor:>12.1f}x")
+        print(
+            f"{name:<22}{p50:>9.1f}{p99:>9.1f}{mean_recall:>11.3f}{p50 / floor:>12.1f}x"
+            f"{same_plan}{total:>16,.0f}"
+        )
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data", choices=["mixture", "clustered"], default="mixture")
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the data directories here")
+    parser.add_argument(
+        "--ef-sweep", type=int, nargs="*", default=[], help="also time the bare index at these"
+    )
     args = parser.parse_args()
     for size in args.sizes:
-        run_size(size, args.queries)
+        run_size(size, args.queries, args.data, args.keep, args.ef_sweep)
 
 
 if __name__ == "__main__":

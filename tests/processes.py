@@ -1,7 +1,12 @@
-"""``clarion`` as a separate process, the way a user runs it."""
+"""``clarion`` as a separate process, the way a user runs it.
+
+Each process gets the test database of its data directory (``CLARION_TEST_DATABASE``: SQLite
+by default, a fresh PostgreSQL database per directory when set to ``postgresql``).
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -9,18 +14,42 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from clarion.testing import database_url_for, fresh_database_url
+
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def process_env(args: Sequence[str], env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a ``clarion`` process: the test database of its ``--data-dir``
+    (``CLARION_TEST_DATABASE``) unless the caller names a database itself."""
+    merged = {**os.environ, **(env or {})}
+    if "--database-url" in args or "CLARION_DATABASE_URL" in (env or {}):
+        return merged
+    data_dir = _data_dir_in(args) or (
+        Path(merged["CLARION_DATA_DIR"]) if "CLARION_DATA_DIR" in merged else None
+    )
+    url = fresh_database_url(data_dir) if data_dir is not None else None
+    if url is not None:
+        merged["CLARION_DATABASE_URL"] = url
+    return merged
+
+
+def _data_dir_in(args: Sequence[str]) -> Path | None:
+    for flag, value in itertools.pairwise(args):
+        if flag == "--data-dir":
+            return Path(value)
+    return None
 
 
 def clarion(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -30,7 +59,7 @@ def clarion(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **(env or {})},
+        env=process_env(args, env),
         check=False,
     )
 
@@ -63,24 +92,22 @@ def serve_process(
 ) -> Iterator[ServeProcess]:
     """``clarion serve`` on free ports, yielded once ``/health`` answers ready."""
     http_port, grpc_port = free_port(), free_port()
+    args = [
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--http-port",
+        str(http_port),
+        "--grpc-port",
+        str(grpc_port),
+        *extra,
+    ]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "clarion",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--http-port",
-            str(http_port),
-            "--grpc-port",
-            str(grpc_port),
-            *extra,
-        ],
+        [sys.executable, "-m", "clarion", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=process_env(args, env),
     )
     served = ServeProcess(process, http_port, grpc_port, scheme)
     try:
@@ -119,7 +146,7 @@ def clarion_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=process_env(args, env),
     )
     try:
         yield process
@@ -130,3 +157,18 @@ def clarion_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+def job_states(data_dir: Path) -> dict[str, int]:
+    """Jobs by state in the database of a test data directory, on either backend."""
+    from sqlalchemy import create_engine, func, select
+
+    from clarion.storage.schema import jobs
+
+    engine = create_engine(database_url_for(data_dir))
+    try:
+        with engine.connect() as db:
+            rows = db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
+    finally:
+        engine.dispose()
+    return {str(state): int(count) for state, count in rows}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from tests.api.conftest import key_metadata
 from tests.images import image_server, png_bytes
-from tests.processes import serve_process
+from tests.processes import job_states, serve_process
 
 pytestmark = pytest.mark.slow
 
@@ -88,8 +87,7 @@ def test_sigkill_mid_ingestion_loses_nothing_and_ingests_once(tmp_path: Path) ->
                 acknowledged += [i.id for i in response.inputs]
             os.kill(first.process.pid, signal.SIGKILL)
             first.process.wait(timeout=30)
-        with sqlite3.connect(data_dir / "clarion.db") as db:
-            unfinished = db.execute("SELECT count(*) FROM jobs WHERE state != 'done'").fetchone()[0]
+        unfinished = sum(n for state, n in job_states(data_dir).items() if state != "done")
         assert unfinished > 0, "the kill came after ingestion had finished"
 
         with serve_process(data_dir, "--allow-private-urls", env=ENV) as second:
@@ -98,9 +96,7 @@ def test_sigkill_mid_ingestion_loses_nothing_and_ingests_once(tmp_path: Path) ->
 
     assert sorted(i.id for i in found) == sorted(acknowledged)
     assert {i.status.code for i in found} == {30000}
-    with sqlite3.connect(data_dir / "clarion.db") as db:
-        states = dict(db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
-    assert states == {"done": len(acknowledged)}
+    assert job_states(data_dir) == {"done": len(acknowledged)}
 
 
 def test_separate_worker_process_ingests(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import update
 
 from clarion.storage.engine import create_db_engine
 from clarion.storage.schema import jobs, model_versions
-from clarion.testing import RunningServer, running_server
+from clarion.testing import RunningServer, database_url_for, running_server
 from tests.api.conftest import Api, official_stub
 from tests.api.photos import held_out_photos, training_photos
 from tests.conftest import unique_id
@@ -406,7 +406,7 @@ def crash_mid_training(data_dir: Path, version_id: str) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     holder = f"{socket.gethostname()}:{dead.pid}:0000:0000"
-    engine = create_db_engine(f"sqlite:///{data_dir / 'clarion.db'}")
+    engine = create_db_engine(database_url_for(data_dir))
     with engine.begin() as db:
         db.execute(
             update(model_versions)

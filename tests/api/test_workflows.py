@@ -225,7 +225,7 @@ def test_a_custom_model_in_a_workflow_and_as_the_base_workflow(api: Api) -> None
         data=resources_pb2.Data(image=resources_pb2.Image(base64=training_photos("cat")[5])),
     )
     post_inputs_more(api, ua, fresh, total=7)
-    assert concept_search(api, ua, "felix") == ["new-cat"]  # the custom model's prediction
+    assert "new-cat" in concept_search(api, ua, "felix")  # the custom model's prediction
     visual = image_search(api, ua, training_photos("cat")[5])
     assert visual[0] == "new-cat"  # the base embedding is still there
 

@@ -554,7 +554,9 @@ def test_searches_run_while_another_thread_writes(factory: IndexFactory) -> None
             for turn in range(rounds):
                 churn = np.arange(1000 + 10 * turn, 1010 + 10 * turn)
                 index.add(churn, random_unit(10, dim, seed=10 + turn))
-                index.add(5000 + np.arange(20 * turn, 20 * turn + 20), random_unit(20, dim, turn))
+                index.add(
+                    5000 + np.arange(20 * turn, 20 * turn + 20), random_unit(20, dim, 100 + turn)
+                )
                 index.remove(churn[::2])
                 batch = doomed[10 * turn : 10 * turn + 10]
                 index.remove(batch)

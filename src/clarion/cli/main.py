@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +97,8 @@ def serve(**options: Any) -> None:
 async def _serve(settings: Settings) -> None:
     from clarion.server.app import ADMIN_PAT_FILE, build_server
 
-    server = build_server(settings)
+    with _storage_errors():
+        server = build_server(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -137,7 +140,8 @@ def worker(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    backends = open_backends(settings)
+    with _storage_errors():
+        backends = open_backends(settings)
     pool = build_worker_pool(backends, settings, threads)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -148,6 +152,39 @@ def worker(
     stop.wait()
     pool.stop()
     backends.close()
+
+
+@main.command()
+@_data_dir_option
+@click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL; default SQLite].")
+def migrate(data_dir: Path | None, database_url: str | None) -> None:
+    """Bring the database schema up to date, then exit.
+
+    ``serve`` and ``worker`` migrate when they start too (one process at a time); run this
+    first to upgrade as a step of its own, before starting the new version's processes.
+    """
+    from clarion.server.app import migrate_database
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    with _storage_errors():
+        done = migrate_database(settings)
+    if done.applied:
+        steps = ", ".join(done.applied)
+        click.echo(f"{done.database}: applied {steps}; the schema is at revision {done.revision}")
+    else:
+        click.echo(f"{done.database}: the schema is current (revision {done.revision})")
+
+
+@contextlib.contextmanager
+def _storage_errors() -> Iterator[None]:
+    """A database this Clarion cannot use (too new a schema, no driver) is a message, not a
+    traceback."""
+    from clarion.storage.errors import StorageError
+
+    try:
+        yield
+    except StorageError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @main.group()
@@ -184,6 +221,34 @@ def pats_create(
     admin = _open_admin(data_dir, database_url)
     token = _run_admin(lambda: admin.users.create_pat(user_id, description=description))
     click.echo(f"Created PAT for {user_id}: {token}")
+
+
+@main.command()
+@click.argument("user_id")
+@click.argument("app_id")
+@_data_dir_option
+@click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL].")
+def reindex(user_id: str, app_id: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Index every input of APP_ID (of USER_ID) again with the app's base workflow.
+
+    The work is queued in the database and done in the background by a running server's
+    workers or by `clarion worker`, which log its progress; searches keep answering meanwhile.
+    """
+    from clarion.server.app import open_backends
+
+    with _storage_errors():
+        backends = open_backends(_settings(data_dir=data_dir, database_url=database_url))
+    try:
+        app = backends.store.get_app(user_id, app_id)
+        if app is None or app.pk is None:
+            raise click.ClickException(f"app '{app_id}' of user '{user_id}' does not exist")
+        count = backends.search.request_reindex(app.pk)
+    finally:
+        backends.close()
+    if count:
+        click.echo(f"Queued a reindex of {count} inputs of {user_id}/{app_id}")
+    else:
+        click.echo(f"{user_id}/{app_id} has no processed inputs to reindex")
 
 
 @main.command()

@@ -20,11 +20,13 @@ from clarion.client._retry import Retry, is_retryable
 from clarion.client._transport import AsyncTransport, Metadata, Transport
 from clarion.errors import (
     ApiError,
+    DeadlineExceeded,
     Internal,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Timeout,
     Unauthenticated,
     Unavailable,
     error_class_for_code,
@@ -84,12 +86,19 @@ def error_for_status(status: status_pb2.Status) -> ApiError:
     return cls.from_status(code, status.description, details=status.details, req_id=status.req_id)
 
 
-def checked(op: Op[T], response: Message) -> T:
-    """``op``'s result, or the status's exception."""
+def checked(op: Op[T], response: Message, timeout: float | None = None) -> T:
+    """``op``'s result, or the status's exception.
+
+    A call sent with a ``timeout`` that the server gave up on at that deadline (gRPC carries
+    it) raises ``Timeout``, as when the answer does not come in time: which of the two ends
+    notices first is a race the caller should not have to handle twice.
+    """
     status: status_pb2.Status = response.status  # type: ignore[attr-defined]
-    if status.code not in op.accept:
-        raise error_for_status(status)
-    return op.parse(response)
+    if status.code in op.accept:
+        return op.parse(response)
+    if timeout is not None and status.code == DeadlineExceeded.status_code:
+        raise Timeout(f"No answer within {timeout} s: {status.description}", req_id=status.req_id)
+    raise error_for_status(status)
 
 
 def auth_metadata(token: str) -> Metadata:
@@ -129,7 +138,7 @@ class Caller(_CallerBase):
                 response = self.transport.call(
                     op.method, op.request, metadata=self.metadata, timeout=seconds
                 )
-                return checked(op, response)
+                return checked(op, response, seconds)
             except Exception as error:
                 failures += 1
                 if not self.should_retry(error, failures):
@@ -173,7 +182,7 @@ class AsyncCaller(_CallerBase):
                 response = await self.transport.call(
                     op.method, op.request, metadata=self.metadata, timeout=seconds
                 )
-                return checked(op, response)
+                return checked(op, response, seconds)
             except Exception as error:
                 failures += 1
                 if not self.should_retry(error, failures):

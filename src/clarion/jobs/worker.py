@@ -49,6 +49,10 @@ class WorkerPool:
         self._pending_wakeups = 0
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Jobs being run now, by pk: their leases are renewed while they run, so a long job
+        # (a training run) is not taken over by another worker as if its holder had died.
+        self._held: dict[int, JobRecord] = {}
+        self._held_lock = threading.Lock()
 
     def start(self) -> None:
         recovered = self._queue.recover_dead_local_holders()
@@ -60,6 +64,9 @@ class WorkerPool:
             )
             thread.start()
             self._threads.append(thread)
+        renewer = threading.Thread(target=self._renew_leases, name="clarion-leases", daemon=True)
+        renewer.start()
+        self._threads.append(renewer)
 
     def wake(self) -> None:
         """New jobs are queued: stop waiting for the next poll."""
@@ -93,7 +100,30 @@ class WorkerPool:
                 self._wakeup.wait(self._poll_seconds)
             self._pending_wakeups = max(0, self._pending_wakeups - 1)
 
+    def _renew_leases(self) -> None:
+        """Every third of a lease, extend the leases of the jobs in hand."""
+        while not self._stopping.wait(self._lease_seconds / 3):
+            with self._held_lock:
+                held = list(self._held.values())
+            for job in held:
+                try:
+                    if not self._queue.renew(job, self._lease_seconds):
+                        log.warning(
+                            "job %s (%s) was taken over by another worker", job.pk, job.kind
+                        )
+                except Exception:
+                    log.exception("could not renew the lease of job %s", job.pk)
+
     def _run(self, job: JobRecord) -> None:
+        with self._held_lock:
+            self._held[job.pk] = job
+        try:
+            self._run_held(job)
+        finally:
+            with self._held_lock:
+                del self._held[job.pk]
+
+    def _run_held(self, job: JobRecord) -> None:
         kind = self._kinds[job.kind]
         try:
             kind.run(job.payload)

@@ -24,6 +24,7 @@ from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.indexing import Indexer
 from clarion.jobs.ingest import IngestJob, UntrustedInputs
 from clarion.jobs.model_resolver import ModelResolver
+from clarion.jobs.reindex import ReindexJob
 from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.jobs.vector_indexes import IndexRegistry
 from clarion.jobs.worker import JobKind, WorkerPool
@@ -51,10 +52,10 @@ from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.base import Store
 from clarion.storage.data import SqlDataStore
-from clarion.storage.engine import create_db_engine, migrate
+from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
-from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB
+from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.searchdata import SqlSearchStore
 from clarion.storage.sql import SqlStore
 
@@ -123,6 +124,30 @@ def open_backends(settings: Settings) -> Backends:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What ``clarion migrate`` did: the schema revision before and after, on which database."""
+
+    database: str  # the URL, password hidden
+    applied: tuple[str, ...]  # the revisions applied, oldest first
+    revision: str | None  # the schema's revision now
+
+
+def migrate_database(settings: Settings) -> Migration:
+    """Bring the database's schema to the newest migration (``clarion migrate``).
+
+    Raises ``SchemaTooNew`` if a newer Clarion migrated it.
+    """
+    if settings.database_url is None:  # the SQLite file lives in the data directory
+        _ensure_private_dir(settings.data_dir)
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        applied = migrate(engine)
+        return Migration(database_label(engine), tuple(applied), schema_revision(engine))
+    finally:
+        engine.dispose()
+
+
 def open_admin(settings: Settings) -> Admin:
     backends = open_backends(settings)
     return Admin(store=backends.store, users=UsersService(backends.store))
@@ -142,6 +167,8 @@ def build_worker_pool(
     train, evaluate = TrainJob(backends.modeldata), EvaluateJob(backends.modeldata)
     kinds[TRAIN_MODEL_JOB] = JobKind(run=train, give_up=train.give_up)
     kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
+    reindex = ReindexJob(backends.search, backends.blobs, indexer)
+    kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -150,13 +177,13 @@ def build_handlers(
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.data
     untrusted = UntrustedInputs(backends.fetcher)
-    inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted)
+    inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted, backends.search)
     searches = SearchesService(
         backends.search, backends.indexes, backends.models, untrusted, inputs.input_level_data
     )
     services = (
         UsersService(store),
-        AppsService(store),
+        AppsService(store, backends.search, wake_workers),
         KeysService(store),
         inputs,
         searches,

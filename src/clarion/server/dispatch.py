@@ -11,7 +11,13 @@ from collections.abc import Mapping
 
 from google.protobuf.message import Message
 
-from clarion.errors import ApiError, Internal, NotImplementedMethod
+from clarion.errors import (
+    ApiError,
+    DeadlineExceeded,
+    Internal,
+    InvalidArgument,
+    NotImplementedMethod,
+)
 from clarion.protocol.descriptor import MethodSpec
 from clarion.server.auth import Authenticator
 from clarion.server.limits import Limits
@@ -19,6 +25,7 @@ from clarion.server.metrics import Metrics
 from clarion.server.status import error_response, mark_success, new_req_id
 from clarion.services.base import Handler
 from clarion.services.context import CallContext
+from clarion.storage.errors import InvalidValue
 
 log = logging.getLogger("clarion.dispatch")
 
@@ -60,14 +67,28 @@ class Dispatcher:
             mark_success(response, req_id)
         except ApiError as error:
             response = error_response(method.response_type, error, req_id)
+        except InvalidValue as error:  # a value the database refused (PostgreSQL is strict)
+            response = error_response(
+                method.response_type,
+                InvalidArgument(f"A value in the request cannot be stored: {error}"),
+                req_id,
+            )
         except Exception:
             log.exception("internal error in %s req_id=%s", method.name, req_id)
             response = error_response(method.response_type, Internal(), req_id)
+        except asyncio.CancelledError:
+            # gRPC cancels a call whose client gave up: at its deadline (which the server's
+            # own watch may miss by a hair), or by hanging up. Count it, then let it go.
+            self._record(method.name, _cancelled_code(deadline), started, req_id)
+            raise
         code = response.status.code  # type: ignore[attr-defined]
-        elapsed = time.perf_counter() - started
-        self._metrics.observe(method.name, code, elapsed)
-        log.info("%s code=%s req_id=%s %.1fms", method.name, code, req_id, elapsed * 1000)
+        self._record(method.name, code, started, req_id)
         return response
+
+    def _record(self, method: str, code: int | str, started: float, req_id: str) -> None:
+        elapsed = time.perf_counter() - started
+        self._metrics.observe(method, code, elapsed)
+        log.info("%s code=%s req_id=%s %.1fms", method, code, req_id, elapsed * 1000)
 
     def error(self, method: MethodSpec, error: ApiError, metadata: Mapping[str, str]) -> Message:
         """The response for a request that failed before dispatch (it would not parse)."""
@@ -105,6 +126,13 @@ class Dispatcher:
         assert isinstance(result, Message)
         self._auth.after_success(method)
         return result
+
+
+def _cancelled_code(deadline: float | None) -> int | str:
+    """What a cancelled call counts as: out of time when its deadline passed, else cancelled."""
+    if deadline is not None and time.monotonic() >= deadline:
+        return DeadlineExceeded.status_code
+    return "cancelled"
 
 
 def _credential_of(ctx: CallContext) -> str:

@@ -55,7 +55,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe(self, method: str, code: int, seconds: float) -> None:
+    def observe(self, method: str, code: int | str, seconds: float) -> None:
         self.requests.labels(method=method, code=str(code)).inc()
         self.latency.labels(method=method).observe(seconds)
 

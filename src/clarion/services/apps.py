@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.errors import InvalidArgument, NotFound
+from clarion.inference.workflow import GENERAL_WORKFLOW
 from clarion.services.base import (
     HandlerTable,
     check_id,
@@ -28,10 +30,31 @@ PUBLIC = 50
 _VISIBILITIES = frozenset({0, PRIVATE, 30, PUBLIC})
 PATCH_ACTIONS = ("overwrite", "merge", "remove")
 
+log = logging.getLogger("clarion.apps")
+
+
+class Reindexing(Protocol):
+    """Queues the background reindex of an app (``clarion.storage.reindexing``)."""
+
+    def request_reindex(self, app_pk: int) -> int:
+        """Queue it; returns how many inputs it will reindex."""
+        ...
+
+
+def _no_wakeup() -> None:
+    """Workers poll the queue."""
+
 
 class AppsService:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        reindexing: Reindexing | None = None,
+        wake_workers: Callable[[], None] = _no_wakeup,
+    ) -> None:
         self._store = store
+        self._reindexing = reindexing
+        self._wake_workers = wake_workers
 
     def handlers(self) -> HandlerTable:
         return {
@@ -75,7 +98,7 @@ class AppsService:
         action = _patch_action(request.action)
         current = [self._owned_app(user_id, patch.id) for patch in request.apps]
         patched = [
-            self._store.update_app(_patched(app, patch, action))
+            self._update(app, _patched(app, patch, action))
             for app, patch in zip(current, request.apps, strict=True)
         ]
         return service_pb2.MultiAppResponse(apps=[app_to_proto(app) for app in patched])
@@ -85,7 +108,7 @@ class AppsService:
     ) -> service_pb2.SingleAppResponse:
         require_own_user(ctx)
         app = require_app(ctx)
-        patched = self._store.update_app(_patched(app, request.app, _patch_action(request.action)))
+        patched = self._update(app, _patched(app, request.app, _patch_action(request.action)))
         return service_pb2.SingleAppResponse(app=app_to_proto(patched))
 
     def delete_app(
@@ -97,6 +120,17 @@ class AppsService:
         if not self._store.delete_app(user_id, app.id):
             raise NotFound("app", app.id)
         return status_pb2.BaseResponse()
+
+    def _update(self, current: AppRecord, patched: AppRecord) -> AppRecord:
+        """Store the patch; a new base workflow reindexes the app's inputs in the background."""
+        updated = self._store.update_app(patched)
+        changed = _base_workflow(current) != _base_workflow(updated)
+        if changed and self._reindexing is not None and current.pk is not None:
+            count = self._reindexing.request_reindex(current.pk)
+            if count:
+                log.info("app %s/%s: reindexing %d inputs", updated.user_id, updated.id, count)
+                self._wake_workers()
+        return updated
 
     def _owned_app(self, user_id: str, app_id: str) -> AppRecord:
         if not app_id:
@@ -120,6 +154,11 @@ def _new_app(user_id: str, app: resources_pb2.App) -> AppRecord:
         notes=app.notes,
         metadata=struct_to_dict(app.metadata),
     )
+
+
+def _base_workflow(app: AppRecord) -> str:
+    """The workflow that indexes the app's inputs: none set means the General one."""
+    return app.default_workflow_id or GENERAL_WORKFLOW
 
 
 def _check_unique_ids(ids: Iterable[str]) -> None:

@@ -34,6 +34,7 @@ from clarion.storage.base import (
     InputRecord,
 )
 from clarion.storage.data import SqlDataStore
+from clarion.storage.reindexing import SqlReindexing
 
 MAX_INPUTS_PER_REQUEST = 128
 SUCCESS = 10000
@@ -71,12 +72,14 @@ class InputsService:
         checks: InputChecks,
         wake_workers: Callable[[], None],
         hosted: HostedUrls,
+        reindexing: SqlReindexing | None = None,
     ) -> None:
         self._data = data
         self._blobs = blobs
         self._checks = checks
         self._wake_workers = wake_workers
         self._hosted = hosted
+        self._reindexing = reindexing
 
     def handlers(self) -> HandlerTable:
         return {
@@ -301,15 +304,20 @@ class InputsService:
     def get_input_count(
         self, request: service_pb2.GetInputCountRequest, ctx: CallContext
     ) -> service_pb2.SingleInputCountResponse:
-        counts = self._data.count_inputs_by_status(app_pk(require_app(ctx)))
-        return service_pb2.SingleInputCountResponse(
-            counts=resources_pb2.InputCount(
-                processed=counts.get(INPUT_SUCCESS, 0),
-                to_process=counts.get(INPUT_PENDING, 0),
-                errors=counts.get(INPUT_FAILED, 0),
-                processing=counts.get(INPUT_IN_PROGRESS, 0),
-            )
+        pk = app_pk(require_app(ctx))
+        counts = self._data.count_inputs_by_status(pk)
+        count = resources_pb2.InputCount(
+            processed=counts.get(INPUT_SUCCESS, 0),
+            to_process=counts.get(INPUT_PENDING, 0),
+            errors=counts.get(INPUT_FAILED, 0),
+            processing=counts.get(INPUT_IN_PROGRESS, 0),
         )
+        progress = self._reindexing.reindex_progress(pk) if self._reindexing else None
+        if progress is not None:  # a base-workflow change is being applied to the inputs
+            count.reindexed = progress.done - progress.errors
+            count.to_reindex = progress.remaining
+            count.reindex_errors = progress.errors
+        return service_pb2.SingleInputCountResponse(counts=count)
 
     def get_inputs_add_job(
         self, request: service_pb2.GetInputsAddJobRequest, ctx: CallContext

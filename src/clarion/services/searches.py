@@ -24,6 +24,7 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from PIL import Image
 
 from clarion.errors import InputRejected, InvalidArgument, NotFound
+from clarion.services._nearest import POST_FILTER_FROM, FilteredNearest
 from clarion.services.base import HandlerTable, app_pk, check_id, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import data_from_json, input_to_proto, json_of, timestamp
@@ -77,7 +78,16 @@ class VectorIndexes(Protocol):
         self, app: AppRecord, space: str, query: npt.NDArray[np.float32], keys: Sequence[int]
     ) -> dict[int, float]: ...
 
-    def count(self, app: AppRecord, space: str, allowed: set[int] | None) -> int: ...
+    def nearest_counted(
+        self,
+        app: AppRecord,
+        space: str,
+        query: npt.NDArray[np.float32],
+        k: int,
+        allowed: set[int] | None,
+    ) -> tuple[list[tuple[int, float]], int]: ...
+
+    def sample(self, app: AppRecord, space: str) -> tuple[npt.NDArray[np.int64], int]: ...
 
 
 class ImageReader(Protocol):
@@ -111,7 +121,10 @@ class SearchesService:
         models: Models,
         reader: ImageReader,
         input_level_data: Callable[[AppRecord, Sequence[str]], dict[str, Any]],
+        *,
+        post_filter_from: int = POST_FILTER_FROM,
     ) -> None:
+        self._filtered_nearest = FilteredNearest(search, indexes, post_filter_from=post_filter_from)
         self._search = search
         self._indexes = indexes
         self._models = models
@@ -196,16 +209,17 @@ class SearchesService:
     ) -> tuple[list[tuple[int, float]], int]:
         """(key, score) best first, at least ``wanted`` of them where there are, and the total."""
         pk = app_pk(app)
+        single = plan.ranks[0] if len(plan.ranks) == 1 else None
+        if single is not None and single.vector is not None and not (single.negate or single.words):
+            # One plain vector rank: the index answers it, the filters checked within.
+            return self._filtered_nearest.nearest(
+                app, single.space, single.vector, wanted, plan.filters
+            )
         allowed = self._search.filtered_keys(pk, plan.filters) if plan.filters else None
         if not plan.ranks:
             keys = allowed if allowed is not None else self._search.filtered_keys(pk, [])
             newest = self._search.newest_first(pk, keys, wanted, 0)
             return [(key, 1.0) for key in newest], len(keys)
-        single = plan.ranks[0] if len(plan.ranks) == 1 else None
-        if single is not None and single.vector is not None and not (single.negate or single.words):
-            # One plain vector rank: the index answers it directly, filters within.
-            hits = self._indexes.nearest(app, single.space, single.vector, wanted, allowed)
-            return hits, self._indexes.count(app, single.space, allowed)
         return self._combined(app, plan.ranks, wanted, allowed)
 
     def _combined(

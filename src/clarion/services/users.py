@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from clarifai_grpc.grpc.api import service_pb2
 
-from clarion.errors import NotFound
+from clarion.errors import AlreadyExists, NotFound
 from clarion.services.base import HandlerTable, check_id, conflicts_as
 from clarion.services.context import ALL_SCOPES, CallContext
 from clarion.services.convert import user_to_proto
@@ -51,22 +53,24 @@ class UsersService:
         return token
 
     def ensure_public_app(self, user_id: str, app_id: str) -> None:
-        """The public app the built-in models live in (``clarifai/main``), made once."""
+        """The public app the built-in models live in (``clarifai/main``), made once.
+
+        Several server processes starting together on one database race to make it: the
+        loser finds it made.
+        """
         if self._store.get_user(user_id) is None:
-            self.create_user(user_id)
+            with contextlib.suppress(AlreadyExists):
+                self.create_user(user_id)
         if self._store.get_app(user_id, app_id) is None:
-            with conflicts_as("app", app_id):
-                self._store.create_apps(
-                    [
-                        AppRecord(
-                            user_id=user_id,
-                            id=app_id,
-                            name="Built-in models",
-                            description="The models that ship with Clarion",
-                            visibility=PUBLIC_VISIBILITY,
-                        )
-                    ]
-                )
+            public = AppRecord(
+                user_id=user_id,
+                id=app_id,
+                name="Built-in models",
+                description="The models that ship with Clarion",
+                visibility=PUBLIC_VISIBILITY,
+            )
+            with contextlib.suppress(AlreadyExists), conflicts_as("app", app_id):
+                self._store.create_apps([public])
 
     def ensure_admin(self, user_id: str, token: str | None) -> str | None:
         """On a new database, create the admin user and its PAT; return the PAT then.
@@ -75,5 +79,8 @@ class UsersService:
         """
         if self._store.count_users() > 0:
             return None
-        self.create_user(user_id)
+        try:
+            self.create_user(user_id)
+        except AlreadyExists:
+            return None  # another server process, starting at the same time, made it
         return self.create_pat(user_id, description="admin PAT created at first start", token=token)

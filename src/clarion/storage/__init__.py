@@ -1,4 +1,5 @@
-"""Storage: plain records, the ``Store`` protocol, and its SQLAlchemy implementation."""
+"""Storage: plain records, the ``Store`` protocol, and its SQLAlchemy implementation on SQLite
+or PostgreSQL (what differs between the two is in ``clarion.storage.dialect``)."""
 
 from clarion.storage.base import (
     APP_SPECIFIC_KEY,
@@ -9,13 +10,14 @@ from clarion.storage.base import (
     Store,
     UserRecord,
 )
-from clarion.storage.errors import Conflict, SchemaTooNew, StorageError
+from clarion.storage.errors import Conflict, InvalidValue, SchemaTooNew, StorageError
 
 __all__ = [
     "APP_SPECIFIC_KEY",
     "PERSONAL_ACCESS_TOKEN",
     "AppRecord",
     "Conflict",
+    "InvalidValue",
     "KeyRecord",
     "Page",
     "SchemaTooNew",

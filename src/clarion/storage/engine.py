@@ -1,4 +1,4 @@
-"""Engines and migrations: SQLite in WAL mode by default, any SQLAlchemy URL otherwise."""
+"""Engines and migrations: SQLite in WAL mode by default, PostgreSQL (psycopg 3) for scale."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
 
+from clarion.storage.dialect import SQLITE, engine_url
 from clarion.storage.errors import SchemaTooNew
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -20,10 +20,14 @@ SQLITE_BUSY_TIMEOUT_S = 30
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and immediate write transactions."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+    """An engine for ``url``; SQLite gets WAL, foreign keys and immediate write transactions.
+
+    ``postgresql://`` URLs connect with psycopg 3; ``StorageError`` says how to install it.
+    """
+    parsed = engine_url(url)
+    if parsed.get_backend_name() != SQLITE:
+        # pre_ping: a pooled connection that the server or a proxy closed is replaced, not used.
+        return create_engine(parsed, pool_pre_ping=True)
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
@@ -60,8 +64,11 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration; refuse a schema this Clarion does not know."""
+def migrate(engine: Engine) -> list[str]:
+    """Bring the schema to the newest migration; refuse a schema this Clarion does not know.
+
+    Returns the revisions this call applied (none when another process got there first).
+    """
     config = alembic_config(engine)
     current = schema_revision(engine)
     known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
@@ -71,6 +78,7 @@ def migrate(engine: Engine) -> None:
             "does not know: it was migrated by a newer Clarion. Upgrade Clarion."
         )
     command.upgrade(config, "head")
+    return list(config.attributes.get("applied", []))
 
 
 def schema_revision(engine: Engine) -> str | None:
@@ -81,3 +89,8 @@ def schema_revision(engine: Engine) -> str | None:
 
 def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def database_label(engine: Engine) -> str:
+    """The engine's URL for messages and logs, its password hidden."""
+    return engine.url.render_as_string(hide_password=True)

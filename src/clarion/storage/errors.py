@@ -11,5 +11,9 @@ class Conflict(StorageError):
     """A write broke a uniqueness or reference rule (an id taken, a parent gone)."""
 
 
+class InvalidValue(StorageError):
+    """A value the database cannot store as given (too long for its column, a NUL character)."""
+
+
 class SchemaTooNew(StorageError):
     """The database was migrated by a newer Clarion than this one."""

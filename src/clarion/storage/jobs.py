@@ -8,9 +8,12 @@ restarted server can take back at once the jobs of a process on its host that is
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
+import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -23,16 +26,36 @@ from clarion.storage.sql import SqlBase, utcnow
 
 __all__ = ["DONE", "FAILED", "QUEUED", "RUNNING", "SqlJobQueue", "enqueue", "enqueue_once"]
 
+log = logging.getLogger("clarion.jobs")
+
+# How often claims look for jobs held by processes of this host that have died.
+RECOVERY_INTERVAL_S = 5.0
+
 
 class SqlJobQueue(SqlBase):
+    """Jobs claimed with leases, by threads of this process and of other processes.
+
+    On PostgreSQL a claim locks the row it takes (``FOR UPDATE SKIP LOCKED``): workers claiming
+    at once take different jobs without waiting for each other or for the other writers.
+    """
+
+    _serialized_writes = False
+
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         # Lease tokens are ``host:pid:nonce``; the nonce tells this queue from an earlier
         # process that had the same pid (pids repeat, in containers especially).
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._next_recovery = 0.0
+        self._recovery_lock = threading.Lock()
 
     def claim(self, kinds: Sequence[str], lease_seconds: float) -> JobRecord | None:
-        """Take the oldest claimable job of ``kinds``, or None when there is none."""
+        """Take the oldest claimable job of ``kinds``, or None when there is none.
+
+        Claimable: queued, running with its lease over, or (checked every few seconds) held
+        by a process of this host that is gone, such as a worker killed beside this one.
+        """
+        self._recover_now_and_then()
         now = utcnow()
         claimable = and_(
             jobs.c.kind.in_(kinds),
@@ -41,7 +64,11 @@ class SqlJobQueue(SqlBase):
         token = f"{self._holder}:{secrets.token_hex(4)}"
         with self._write() as db:
             row = db.execute(
-                select(jobs.c.pk).where(claimable).order_by(jobs.c.pk).limit(1)
+                select(jobs.c.pk)
+                .where(claimable)
+                .order_by(jobs.c.pk)
+                .limit(1)
+                .with_for_update(skip_locked=True)
             ).first()
             if row is None:
                 return None
@@ -78,23 +105,52 @@ class SqlJobQueue(SqlBase):
                 .values(state=QUEUED, lease_until=None, lease_token=None, updated_at=utcnow())
             )
 
-    def recover_dead_local_holders(self) -> int:
+    def renew(self, job: JobRecord, lease_seconds: float) -> bool:
+        """Extend the lease of a job still in hand; False if another worker has taken it over."""
+        now = utcnow()
+        with self._write() as db:
+            result = db.execute(
+                update(jobs)
+                .where(jobs.c.pk == job.pk, jobs.c.lease_token == job.lease_token)
+                .values(lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+            )
+        return bool(result.rowcount)
+
+    def _recover_now_and_then(self) -> None:
+        with self._recovery_lock:
+            if time.monotonic() < self._next_recovery:
+                return
+            self._next_recovery = time.monotonic() + RECOVERY_INTERVAL_S
+        # Only other processes: a second queue of this process (a test's second server)
+        # cannot be told from an earlier process with this pid, so that waits for a restart.
+        recovered = self.recover_dead_local_holders(other_processes_only=True)
+        if recovered:
+            log.info("requeued %d jobs left running by a process that is gone", recovered)
+
+    def recover_dead_local_holders(self, *, other_processes_only: bool = False) -> int:
         """Requeue running jobs held by processes of this host that no longer exist."""
         host = socket.gethostname()
-        with self._write() as db:
+        with self._read() as db:
             rows = db.execute(
                 select(jobs.c.pk, jobs.c.lease_token).where(
-                    jobs.c.state == RUNNING, jobs.c.lease_token.startswith(f"{host}:")
+                    jobs.c.state == RUNNING,
+                    jobs.c.lease_token.startswith(f"{host}:", autoescape=True),
                 )
             ).all()
-            dead = [row.pk for row in rows if not self._holder_alive(row.lease_token)]
-            if dead:
-                db.execute(
+        dead = [
+            row for row in rows if not self._holder_alive(row.lease_token, other_processes_only)
+        ]
+        if not dead:
+            return 0
+        recovered = 0
+        with self._write() as db:
+            for row in dead:  # unless another worker has taken it over since
+                recovered += db.execute(
                     update(jobs)
-                    .where(jobs.c.pk.in_(dead))
+                    .where(jobs.c.pk == row.pk, jobs.c.lease_token == row.lease_token)
                     .values(state=QUEUED, lease_until=None, lease_token=None, updated_at=utcnow())
-                )
-        return len(dead)
+                ).rowcount
+        return recovered
 
     def counts(self) -> dict[str, float]:
         """Jobs by state (for the metrics gauge)."""
@@ -112,13 +168,13 @@ class SqlJobQueue(SqlBase):
                 ).scalar_one()
             )
 
-    def _holder_alive(self, token: str) -> bool:
+    def _holder_alive(self, token: str, other_processes_only: bool = False) -> bool:
         pid_text = token.split(":")[1] if token.count(":") >= 2 else ""
         if not pid_text.isdigit():
             return True  # not ours to judge: wait for the lease to end
         pid = int(pid_text)
         if pid == os.getpid():
-            return token.startswith(f"{self._holder}:")
+            return other_processes_only or token.startswith(f"{self._holder}:")
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

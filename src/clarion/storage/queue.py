@@ -17,6 +17,7 @@ FAILED = "failed"
 
 INGEST_JOB = "ingest"
 COLLECT_BLOBS_JOB = "collect_blobs"
+REINDEX_JOB = "reindex"  # an app's inputs indexed again (``clarion.storage.reindexing``)
 
 
 def enqueue(db: Connection, kind: str, payload: Mapping[str, Any]) -> None:

@@ -160,7 +160,8 @@ jobs = Table(
     Column("attempts", Integer, nullable=False, default=0),
     # A running job whose lease has ended is taken over by another worker.
     Column("lease_until", DateTime(timezone=True), nullable=True),
-    Column("lease_token", String(32), nullable=True),
+    # host:pid:nonce:nonce; host names run up to 64 characters (a Kubernetes pod's, say).
+    Column("lease_token", String(255), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

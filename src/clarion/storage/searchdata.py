@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from clarion.storage.base import InputRecord
+from clarion.storage.dialect import keys_in
+from clarion.storage.reindexing import SqlReindexing
 from clarion.storage.rows import annotation_concepts_of, input_from_row, with_dataset_ids
 from clarion.storage.schema import (
     annotation_concepts,
@@ -31,9 +44,11 @@ from clarion.storage.schema import (
     inputs,
     saved_searches,
 )
-from clarion.storage.sql import SqlBase, aware, utcnow
+from clarion.storage.sql import aware, utcnow
 
 EARTH_RADIUS_KM = 6371.0088
+# Vectors read per query when an index is built from the stored ones (5 MB at 1280-d per 1,000).
+VECTOR_CHUNK_ROWS = 20_000
 ADD = "add"
 REMOVE = "remove"
 
@@ -154,7 +169,7 @@ def log_removals(db: Connection, input_pks: Sequence[int]) -> None:
     """Before inputs are deleted: tell the indexes their vectors are gone."""
     rows = db.execute(
         select(input_vectors.c.app_pk, input_vectors.c.space, input_vectors.c.input_pk).where(
-            input_vectors.c.input_pk.in_(input_pks)
+            keys_in(db, input_vectors.c.input_pk, input_pks)
         )
     ).all()
     if rows:
@@ -167,7 +182,9 @@ def log_removals(db: Connection, input_pks: Sequence[int]) -> None:
         )
 
 
-class SqlSearchStore(SqlBase):
+class SqlSearchStore(SqlReindexing):
+    """Search data of inputs, saved searches, and the reindex chains of apps."""
+
     # written at ingestion
 
     def save_analysis(
@@ -180,6 +197,14 @@ class SqlSearchStore(SqlBase):
         """Store an input's embeddings (one per space) and predicted concepts, and log them."""
         with self._write() as db:
             for space, vector in vectors.items():
+                raw = np.asarray(vector, dtype=np.float32).tobytes()
+                stored = db.execute(
+                    select(input_vectors.c.vector).where(
+                        input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
+                    )
+                ).scalar_one_or_none()
+                if stored is not None and bytes(stored) == raw:
+                    continue  # reindexed to the same vector: the indexes have it already
                 db.execute(
                     delete(input_vectors).where(
                         input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
@@ -187,10 +212,7 @@ class SqlSearchStore(SqlBase):
                 )
                 db.execute(
                     insert(input_vectors).values(
-                        input_pk=input_pk,
-                        space=space,
-                        app_pk=app_pk,
-                        vector=np.asarray(vector, dtype=np.float32).tobytes(),
+                        input_pk=input_pk, space=space, app_pk=app_pk, vector=raw
                     )
                 )
                 db.execute(
@@ -228,6 +250,48 @@ class SqlSearchStore(SqlBase):
         keys, matrix = _matrix(rows)
         return keys, matrix, seq
 
+    def vector_chunks(
+        self, app_pk: int, space: str, rows: int = VECTOR_CHUNK_ROWS
+    ) -> tuple[int, Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]]:
+        """The log position, then every vector of an app's space in chunks of about ``rows``.
+
+        Each chunk is read in a transaction of its own, after the position, so an index built
+        from the chunks and then brought up to date from the log from that position is
+        current (replaying an entry the chunks already reflect is harmless). A large app's
+        index is thus built without its whole float32 matrix in memory, and without a read
+        transaction held open for as long as the build takes.
+        """
+        with self._read() as db:
+            seq = self._last_seq(db, app_pk, space)
+            low, high = db.execute(
+                select(
+                    func.min(input_vectors.c.input_pk), func.max(input_vectors.c.input_pk)
+                ).where(input_vectors.c.app_pk == app_pk, input_vectors.c.space == space)
+            ).one()
+        if low is None:
+            return seq, iter(())
+        return seq, self._chunks(app_pk, space, int(low), int(high), rows)
+
+    def _chunks(
+        self, app_pk: int, space: str, low: int, high: int, rows: int
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        # Windows of keys on the primary key (input_pk, space): a range scan in key order, on
+        # any database. Rows of other apps in a window are skipped here.
+        for start in range(low, high + 1, rows):
+            with self._read() as db:
+                found = db.execute(
+                    select(
+                        input_vectors.c.input_pk, input_vectors.c.app_pk, input_vectors.c.vector
+                    ).where(
+                        input_vectors.c.input_pk >= start,
+                        input_vectors.c.input_pk < start + rows,
+                        input_vectors.c.space == space,
+                    )
+                ).all()
+            mine = [row for row in found if row.app_pk == app_pk]
+            if mine:
+                yield _matrix(mine)
+
     def changes_since(
         self, app_pk: int, space: str, seq: int
     ) -> tuple[list[int], npt.NDArray[np.int64], npt.NDArray[np.float32], int]:
@@ -246,7 +310,7 @@ class SqlSearchStore(SqlBase):
             added = [pk for pk, op in final.items() if op == ADD]
             vector_rows = db.execute(
                 select(input_vectors.c.input_pk, input_vectors.c.vector).where(
-                    input_vectors.c.input_pk.in_(added), input_vectors.c.space == space
+                    keys_in(db, input_vectors.c.input_pk, added), input_vectors.c.space == space
                 )
             ).all()
         present = {row.input_pk for row in vector_rows}
@@ -278,32 +342,40 @@ class SqlSearchStore(SqlBase):
 
     # filters and concept ranks
 
-    def filtered_keys(self, app_pk: int, filters: Sequence[InputFilter]) -> set[int]:
-        """The inputs of an app that pass every filter (all of its inputs when none)."""
+    def filtered_keys(
+        self, app_pk: int, filters: Sequence[InputFilter], among: Iterable[int] | None = None
+    ) -> set[int]:
+        """The inputs of an app that pass every filter (all of its inputs when none).
+
+        With ``among``, only those inputs are checked: the query starts from their keys and
+        probes the filter tables per key, so checking a few hundred candidates costs the same
+        in an app of a million inputs as in one of a thousand.
+        """
+        keys = None if among is None else sorted({int(key) for key in among})
+        if not filters:
+            filters = [InputFilter()]  # every input of the app (among ``among``)
+        allowed: set[int] | None = None
         with self._read() as db:
-            if not filters:
-                return set(
-                    db.execute(select(inputs.c.pk).where(inputs.c.app_pk == app_pk)).scalars()
-                )
-            allowed: set[int] | None = None
             for one in filters:
-                keys = self._keys_for(db, app_pk, one)
-                allowed = keys if allowed is None else allowed & keys
+                found = self._keys_for(db, app_pk, one, keys)
+                allowed = found if allowed is None else allowed & found
+                if keys is not None:
+                    keys = sorted(allowed)  # the next filter checks only the survivors
         return allowed or set()
 
-    def _keys_for(self, db: Connection, app_pk: int, one: InputFilter) -> set[int]:
-        query = select(inputs.c.pk, inputs.c.geo_longitude, inputs.c.geo_latitude).where(
-            inputs.c.app_pk == app_pk
-        )
-        query = _restrict(query, one)
-        rows = db.execute(query).all()
-        matched = {row.pk for row in rows if _geo_ok(one.geo_circle, row)}
-        if one.negate:
-            everything = set(
-                db.execute(select(inputs.c.pk).where(inputs.c.app_pk == app_pk)).scalars()
-            )
-            return everything - matched
-        return matched
+    def _keys_for(
+        self, db: Connection, app_pk: int, one: InputFilter, among: Sequence[int] | None
+    ) -> set[int]:
+        columns = (inputs.c.pk, inputs.c.app_pk, inputs.c.geo_longitude, inputs.c.geo_latitude)
+        # Candidates are looked up by key; the app is then checked on each row, so that no
+        # database is tempted to scan the app's inputs instead.
+        scope = inputs.c.app_pk == app_pk if among is None else keys_in(db, inputs.c.pk, among)
+        rows = db.execute(_restrict(select(*columns).where(scope), one, per_key=among is not None))
+        matched = {row.pk for row in rows if row.app_pk == app_pk and _geo_ok(one.geo_circle, row)}
+        if not one.negate:
+            return matched
+        everything = db.execute(select(inputs.c.pk, inputs.c.app_pk).where(scope))
+        return {row.pk for row in everything if row.app_pk == app_pk} - matched
 
     def prediction_scores(
         self, app_pk: int, concept_ids: Iterable[str], words: Iterable[str]
@@ -333,20 +405,20 @@ class SqlSearchStore(SqlBase):
 
     def inputs_by_pk(self, pks: Sequence[int]) -> dict[int, InputRecord]:
         with self._read() as db:
-            rows = db.execute(select(inputs).where(inputs.c.pk.in_(pks))).all()
+            rows = db.execute(select(inputs).where(keys_in(db, inputs.c.pk, pks))).all()
             records = with_dataset_ids(db, [input_from_row(row) for row in rows])
         return {record.pk or 0: record for record in records}
 
     def newest_first(self, app_pk: int, keys: set[int], limit: int, offset: int) -> list[int]:
         """A page of ``keys`` by creation time, newest first (a query with filters only)."""
-        query = (
-            select(inputs.c.pk)
-            .where(inputs.c.app_pk == app_pk, inputs.c.pk.in_(keys))
-            .order_by(inputs.c.created_at.desc(), inputs.c.pk.desc())
-            .limit(limit)
-            .offset(offset)
-        )
         with self._read() as db:
+            query = (
+                select(inputs.c.pk)
+                .where(inputs.c.app_pk == app_pk, keys_in(db, inputs.c.pk, keys))
+                .order_by(inputs.c.created_at.desc(), inputs.c.pk.desc())
+                .limit(limit)
+                .offset(offset)
+            )
             return list(db.execute(query).scalars())
 
     # saved searches
@@ -416,7 +488,13 @@ def _matrix(rows: Sequence[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.
     return keys, matrix
 
 
-def _restrict(query: Select[Any], one: InputFilter) -> Select[Any]:
+def _restrict(query: Select[Any], one: InputFilter, *, per_key: bool = False) -> Select[Any]:
+    """``query`` (over ``inputs``) narrowed to the inputs that pass ``one``, negation aside.
+
+    ``per_key``: the query already names a few candidate keys, so concepts and metadata are
+    checked per candidate (correlated EXISTS on the tables' input indexes) rather than by
+    collecting every input that has them.
+    """
     if one.input_ids:
         query = query.where(inputs.c.id.in_(one.input_ids))
     if one.kinds:
@@ -428,18 +506,30 @@ def _restrict(query: Select[Any], one: InputFilter) -> Select[Any]:
     if one.modified_before is not None:
         query = query.where(inputs.c.modified_at <= one.modified_before)
     if one.dataset_ids:
-        in_datasets = (
-            select(dataset_inputs.c.input_pk)
-            .join(datasets, datasets.c.pk == dataset_inputs.c.dataset_pk)
-            .where(datasets.c.id.in_(one.dataset_ids))
+        named = select(datasets.c.pk).where(datasets.c.id.in_(one.dataset_ids))
+        in_datasets = select(dataset_inputs.c.input_pk).where(
+            dataset_inputs.c.dataset_pk.in_(named)
         )
-        query = query.where(inputs.c.pk.in_(in_datasets))
+        if per_key:  # probes (dataset, input) on the primary key
+            in_datasets = in_datasets.where(_of_the_input(dataset_inputs.c.input_pk))
+            query = query.where(in_datasets.exists())
+        else:
+            query = query.where(inputs.c.pk.in_(in_datasets))
     for concept in one.concepts:
-        query = query.where(inputs.c.pk.in_(_annotated(concept)))
-    leaves = set(metadata_leaves(one.metadata))
-    if leaves:
-        query = query.where(inputs.c.pk.in_(_with_all_leaves(leaves)))
+        if per_key:
+            query = query.where(
+                _annotated(concept).where(_of_the_input(annotation_concepts.c.input_pk)).exists()
+            )
+        else:
+            query = query.where(inputs.c.pk.in_(_annotated(concept)))
+    leaves = sorted(set(metadata_leaves(one.metadata)))
+    query = _with_leaves(query, leaves, per_key)
     return _restrict_geo(query, one)
+
+
+def _of_the_input(input_pk: ColumnElement[int]) -> ColumnElement[bool]:
+    """Correlates a subquery's ``input_pk`` with the outer query's input."""
+    return input_pk == inputs.c.pk
 
 
 def _annotated(concept: ConceptMatch) -> Select[Any]:
@@ -454,21 +544,25 @@ def _annotated(concept: ConceptMatch) -> Select[Any]:
     return select(annotation_concepts.c.input_pk).where(by, present)
 
 
-def _with_all_leaves(leaves: set[tuple[str, str]]) -> Select[Any]:
-    """Inputs whose metadata has every (path, value) pair: a subset match."""
-    pairs = [
-        and_(input_metadata.c.path == path, input_metadata.c.value == value)
-        for path, value in leaves
-    ]
-    return (
-        select(input_metadata.c.input_pk)
-        .where(or_(*pairs))
-        .group_by(input_metadata.c.input_pk)
-        .having(
-            func.count(func.distinct(input_metadata.c.path + "=" + input_metadata.c.value))
-            == len(leaves)
-        )
-    )
+def _with_leaves(
+    query: Select[Any], leaves: Sequence[tuple[str, str]], per_key: bool
+) -> Select[Any]:
+    """Inputs whose metadata has every (path, value) pair: a subset match.
+
+    Each input's flattened rows are distinct pairs, so one match per pair is a join (or, per
+    candidate key, an EXISTS) on that pair; the database drives the join from the
+    ``(path, value)`` index instead of grouping every row of the pairs.
+    """
+    for path, value in leaves:
+        row = input_metadata.alias()
+        pair = and_(row.c.path == path, row.c.value == value)
+        if per_key:
+            query = query.where(
+                select(row.c.input_pk).where(_of_the_input(row.c.input_pk), pair).exists()
+            )
+        else:
+            query = query.join(row, and_(row.c.input_pk == inputs.c.pk, pair))
+    return query
 
 
 def _restrict_geo(query: Select[Any], one: InputFilter) -> Select[Any]:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from clarion.storage.base import AppRecord, KeyRecord, Page, UserRecord
-from clarion.storage.errors import Conflict
+from clarion.storage.dialect import read_options, serialize_writes, write_options
+from clarion.storage.errors import Conflict, InvalidValue
 from clarion.storage.queue import COLLECT_BLOBS_JOB, enqueue_once
 from clarion.storage.schema import api_keys, apps, users
 
@@ -31,28 +32,39 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 class SqlBase:
-    """Transactions on one engine: reads, and writes that take the write lock up front."""
+    """Transactions on one engine: reads on one snapshot, and writes that run one at a time
+    (``clarion.storage.dialect`` says how on each database)."""
+
+    # The job queue claims rows with FOR UPDATE SKIP LOCKED instead of waiting for the writers.
+    _serialized_writes = True
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._read_options = read_options(engine)
+        self._write_options = write_options(engine)
 
     def close(self) -> None:
         self._engine.dispose()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
+        with self._engine.connect().execution_options(**self._read_options) as connection:
             yield connection
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        options = {"sqlite_begin": "IMMEDIATE"}
-        with self._engine.connect().execution_options(**options) as connection:
+        with self._engine.connect().execution_options(**self._write_options) as connection:
             try:
                 with connection.begin():
+                    if self._serialized_writes:
+                        serialize_writes(connection)
                     yield connection
             except IntegrityError as exc:
                 raise Conflict(str(exc.orig)) from exc
+            except DataError as exc:
+                # PostgreSQL checks what SQLite lets through: a string longer than its
+                # column, a NUL character in text.
+                raise InvalidValue(str(exc.orig)) from exc
 
 
 class SqlStore(SqlBase):

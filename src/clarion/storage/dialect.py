@@ -1,0 +1,98 @@
+"""What differs between SQLite and PostgreSQL, in one place.
+
+The storage code is written against SQLite's transaction model: reads see one snapshot, and
+write transactions run one at a time (``BEGIN IMMEDIATE``), so a write may read, decide and
+write without racing another writer. PostgreSQL keeps that model here:
+
+- write transactions take one transaction-level advisory lock first, so they run one at a
+  time too. Besides keeping every read-then-write correct across processes, this keeps
+  ``index_log`` sequence numbers committed in the order they were drawn, which is what lets
+  every process replay the log without missing an entry. The job queue's own transactions
+  do not take it: they claim rows with ``FOR UPDATE SKIP LOCKED`` instead.
+- reads run at REPEATABLE READ, so a read that takes several statements sees one snapshot.
+- migrations run under a second advisory lock, so processes that start together migrate once.
+- a set of keys goes to PostgreSQL as one array, not one parameter per key: a statement there
+  carries at most 65,535 parameters, and an app may have more inputs than that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ARRAY, ColumnElement, Connection, Engine, Integer, any_, literal, text
+from sqlalchemy.engine import URL, make_url
+
+from clarion.storage.errors import StorageError
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+
+# Advisory lock keys (any 64-bit numbers that other applications on the database do not use).
+WRITE_LOCK_KEY = 0x436C6172696F6E01  # "Clarion" + 1
+MIGRATE_LOCK_KEY = 0x436C6172696F6E02
+
+INSTALL_HINT = "PostgreSQL needs the psycopg driver: pip install 'psycopg[binary]>=3.2'"
+
+
+def backend_of(url: str | URL) -> str:
+    """``sqlite`` or ``postgresql`` (or another SQLAlchemy backend name) for a URL."""
+    return make_url(url).get_backend_name()
+
+
+def engine_url(url: str) -> URL:
+    """The URL to connect with: ``postgresql://`` means psycopg 3 whatever SQLAlchemy's default.
+
+    Raises ``StorageError`` with an install hint when psycopg is missing.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != POSTGRESQL:
+        return parsed
+    if parsed.drivername == POSTGRESQL:
+        parsed = parsed.set(drivername=f"{POSTGRESQL}+psycopg")
+    if parsed.drivername == f"{POSTGRESQL}+psycopg":
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise StorageError(INSTALL_HINT) from exc
+    return parsed
+
+
+def is_postgresql(bind: Connection | Engine) -> bool:
+    return bind.dialect.name == POSTGRESQL
+
+
+def read_options(engine: Engine) -> dict[str, Any]:
+    """Execution options for a read transaction: one snapshot for all its statements."""
+    if is_postgresql(engine):
+        return {"isolation_level": "REPEATABLE READ"}
+    return {}  # SQLite: a deferred transaction in WAL mode already reads one snapshot
+
+
+def write_options(engine: Engine) -> dict[str, Any]:
+    """Execution options for a write transaction (SQLite takes its write lock at BEGIN)."""
+    if is_postgresql(engine):
+        return {}
+    return {"sqlite_begin": "IMMEDIATE"}
+
+
+def serialize_writes(db: Connection) -> None:
+    """Inside a write transaction: wait for the other writers (PostgreSQL; SQLite did at BEGIN)."""
+    if is_postgresql(db):
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+
+
+def lock_migrations(db: Connection) -> None:
+    """Inside the migration transaction: one process migrates at a time (PostgreSQL)."""
+    if is_postgresql(db):
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK_KEY})
+
+
+def keys_in(
+    bind: Connection | Engine, column: ColumnElement[int], keys: Iterable[int]
+) -> ColumnElement[bool]:
+    """``column IN keys`` for any number of integer keys."""
+    values = [int(key) for key in keys]
+    if is_postgresql(bind):
+        return column == any_(literal(values, ARRAY(Integer)))
+    return column.in_(values)

@@ -1,0 +1,187 @@
+"""Filtered vector search in an app large enough for HNSW, against exact answers.
+
+The app's 24,000 inputs get small (16-d) vectors and metadata written straight into the
+storage tables, as ``bench/search.py`` does, so the test needs no images. In an index this
+large a filter that allows a fair share of the inputs is checked on the nearest candidates
+(post-filtering, with the total estimated from a sample); a narrow one is run in full first.
+Both must find what exact search finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2
+from google.protobuf import struct_pb2
+from sqlalchemy import insert, select
+
+from clarion.storage.engine import create_db_engine
+from clarion.storage.schema import apps, index_log, input_metadata, input_vectors, inputs
+from clarion.testing import RunningServer, database_url_for, running_server
+from tests.api.conftest import Api, official_stub
+
+SUCCESS = status_code_pb2.SUCCESS
+APP = "large"
+SIZE = 24_000  # above the 20,000 at which an index turns to HNSW
+DIM = 16
+SPACE = "general-image-embedding"
+
+
+@dataclass(frozen=True)
+class Data:
+    server: RunningServer
+    vectors: npt.NDArray[np.float32]  # row i is input "in-{i}"
+    group: npt.NDArray[np.int64]  # metadata {"group": i % 10}
+    rare: npt.NDArray[np.bool_]  # metadata {"rare": true} on 0.5% of the inputs
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data]:
+    directory = tmp_path_factory.mktemp("large")
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((SIZE, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rare = np.zeros(SIZE, np.bool_)
+    rare[rng.choice(SIZE, SIZE // 200, replace=False)] = True
+    with running_server(directory) as server:
+        stub = official_stub(server, "grpc")
+        pat = (("authorization", f"Key {server.admin_pat}"),)
+        created = stub.PostApps(
+            service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=APP)]), metadata=pat
+        )
+        assert created.status.code == SUCCESS, created.status
+        populate(directory, vectors, rare)
+        yield Data(server, vectors, np.arange(SIZE) % 10, rare)
+
+
+def populate(
+    directory: Path, vectors: npt.NDArray[np.float32], rare: npt.NDArray[np.bool_]
+) -> None:
+    engine = create_db_engine(database_url_for(directory))
+    now = datetime.now(UTC)
+    with engine.begin() as db:
+        app_pk = db.execute(select(apps.c.pk).where(apps.c.id == APP)).scalar_one()
+        db.execute(insert(inputs), [input_row(app_pk, i, now) for i in range(SIZE)])
+        pk_of = dict(
+            db.execute(select(inputs.c.id, inputs.c.pk).where(inputs.c.app_pk == app_pk)).all()
+        )
+        pks = [pk_of[f"in-{i}"] for i in range(SIZE)]
+        rows = [
+            {"input_pk": pk, "path": "group", "value": f"{float(i % 10)}"}
+            for i, pk in enumerate(pks)
+        ]
+        rows += [
+            {"input_pk": pks[i], "path": "rare", "value": "true"} for i in np.flatnonzero(rare)
+        ]
+        db.execute(insert(input_metadata), rows)
+        db.execute(
+            insert(input_vectors),
+            [
+                {"input_pk": pk, "space": SPACE, "app_pk": app_pk, "vector": vectors[i].tobytes()}
+                for i, pk in enumerate(pks)
+            ],
+        )
+        db.execute(
+            insert(index_log),
+            [{"app_pk": app_pk, "space": SPACE, "input_pk": pk, "op": "add"} for pk in pks],
+        )
+    engine.dispose()
+
+
+def input_row(app_pk: int, i: int, now: datetime) -> dict[str, Any]:
+    return {
+        "app_pk": app_pk,
+        "id": f"in-{i}",
+        "kind": "image",
+        "url": "",
+        "text": "",
+        "metadata": {"group": i % 10},
+        "format": "JPEG",
+        "status_code": 30000,
+        "status_description": "",
+        "add_job_id": "",
+        "created_at": now,
+        "modified_at": now,
+    }
+
+
+@pytest.fixture(params=["grpc", "json"])
+def api(request: pytest.FixtureRequest, data: Data) -> Api:
+    return Api(official_stub(data.server, request.param), request.param, data.server)
+
+
+def search(
+    api: Api, row: int, metadata: dict[str, Any], negate: bool = False, per_page: int = 10
+) -> Any:
+    meta = struct_pb2.Struct()
+    meta.update(metadata)
+    query = resources_pb2.Query(
+        ranks=[resources_pb2.Rank(annotation=resources_pb2.Annotation(input_id=f"in-{row}"))],
+        filters=[
+            resources_pb2.Filter(
+                negate=negate,
+                annotation=resources_pb2.Annotation(data=resources_pb2.Data(metadata=meta)),
+            )
+        ],
+    )
+    response = api.stub.PostInputsSearches(
+        service_pb2.PostInputsSearchesRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=APP),
+            searches=[resources_pb2.Search(query=query)],
+            pagination=service_pb2.Pagination(page=1, per_page=per_page),
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == SUCCESS, response.status
+    return response
+
+
+def found_rows(response: Any) -> list[int]:
+    return [int(hit.input.id.removeprefix("in-")) for hit in response.hits]
+
+
+def exact(data: Data, row: int, allowed: npt.NDArray[np.bool_], k: int = 10) -> list[int]:
+    scores = np.where(allowed, data.vectors @ data.vectors[row], -np.inf)
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+QUERIES = [3, 1234, 17_000, 23_999]
+
+
+def test_a_broad_filter_finds_the_exact_neighbours_and_estimates_the_total(
+    api: Api, data: Data
+) -> None:
+    for row in QUERIES:
+        group = int(data.group[row] + 1) % 10  # not the query's own group
+        response = search(api, row, {"group": group})
+        truth = exact(data, row, data.group == group)
+        assert len(set(found_rows(response)) & set(truth)) >= 9
+        assert all(data.group[found] == group for found in found_rows(response))
+        scores = [hit.score for hit in response.hits]
+        assert scores == sorted(scores, reverse=True)
+        total = response.hit_counts[0].estimated_total
+        assert SIZE / 10 * 0.7 <= total <= SIZE / 10 * 1.3, total  # estimated from a sample
+
+
+def test_a_negated_filter_and_a_deep_page(api: Api, data: Data) -> None:
+    row = QUERIES[1]
+    response = search(api, row, {"group": 0}, negate=True, per_page=100)
+    truth = exact(data, row, data.group != 0, k=100)
+    assert len(set(found_rows(response)) & set(truth)) >= 95
+    assert 0 not in {int(data.group[found]) for found in found_rows(response)}
+
+
+def test_a_narrow_filter_is_run_in_full(api: Api, data: Data) -> None:
+    for row in QUERIES:
+        response = search(api, row, {"rare": True})
+        truth = exact(data, row, data.rare)
+        assert found_rows(response) == truth  # few enough to be scored exactly
+        assert response.hit_counts[0].estimated_total == int(data.rare.sum())

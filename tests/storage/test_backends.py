@@ -1,0 +1,316 @@
+"""Storage on both databases: migrations, the job queue under concurrent claims, the index log.
+
+SQLite always runs; PostgreSQL runs when ``CLARION_TEST_DATABASE=postgresql``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, insert, select, text
+
+from clarion.jobs.worker import JobKind, WorkerPool
+from clarion.storage import SchemaTooNew
+from clarion.storage.base import AppRecord, InputRecord, UserRecord
+from clarion.storage.data import SqlDataStore
+from clarion.storage.engine import create_db_engine, head_revision, migrate, schema_revision
+from clarion.storage.errors import InvalidValue
+from clarion.storage.jobs import DONE, SqlJobQueue
+from clarion.storage.queue import INGEST_JOB, enqueue
+from clarion.storage.schema import index_log, input_vectors, inputs, metadata
+from clarion.storage.searchdata import SqlSearchStore
+from clarion.storage.sql import SqlStore
+from clarion.testing import database_under_test, database_url_for
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=pytest.mark.skipif(
+            database_under_test() != "postgresql", reason="set CLARION_TEST_DATABASE=postgresql"
+        ),
+    ),
+]
+SPACE = "general-image-embedding"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def url(backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'clarion.db'}"
+    return database_url_for(tmp_path)
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[Engine]:
+    engine = create_db_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def app_pk(engine: Engine) -> int:
+    store = SqlStore(engine)
+    store.create_user(UserRecord("u"))
+    store.create_apps([AppRecord(user_id="u", id="a")])
+    found = store.get_app("u", "a")
+    assert found is not None and found.pk is not None
+    return found.pk
+
+
+def test_migrations_build_exactly_the_schema(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    assert schema_revision(engine) == head_revision(engine)
+
+
+def test_processes_starting_together_migrate_once(url: str) -> None:
+    command = [sys.executable, "-m", "clarion", "migrate", "--database-url", url]
+    started = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in started]
+    assert [process.returncode for process in started] == [0, 0, 0], outputs
+    assert sum("applied 0001" in output for output in outputs) == 1, outputs
+    engine = create_db_engine(url)
+    try:
+        assert schema_revision(engine) == head_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_schema_from_a_newer_clarion_is_refused(engine: Engine) -> None:
+    with engine.begin() as db:
+        db.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaTooNew, match="9999"):
+        migrate(engine)
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve", "worker"])
+def test_commands_refuse_a_schema_from_a_newer_clarion(
+    engine: Engine, url: str, tmp_path: Path, command: str
+) -> None:
+    with engine.begin() as db:
+        db.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    args = ["--database-url", url, "--data-dir", str(tmp_path / "data")]
+    if command == "serve":
+        args += ["--http-port", "0", "--grpc-port", "0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "clarion", command, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "schema revision '9999'" in done.stderr and "Traceback" not in done.stderr
+
+
+def queue_jobs(engine: Engine, count: int) -> None:
+    with engine.begin() as db:
+        for n in range(count):
+            enqueue(db, INGEST_JOB, {"input_pk": n})
+
+
+def test_concurrent_claims_take_each_job_once(engine: Engine) -> None:
+    queue_jobs(engine, 60)
+    queues = [SqlJobQueue(engine) for _ in range(3)]  # three "processes"
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def drain(queue: SqlJobQueue) -> None:
+        while (job := queue.claim([INGEST_JOB], lease_seconds=60)) is not None:
+            with lock:
+                claimed.append(job.pk)
+            assert queue.finish(job)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(drain, queues * 2))
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 60
+    assert queues[0].counts()[DONE] == 60
+
+
+def test_an_expired_lease_is_taken_over_and_the_first_holder_cannot_finish(engine: Engine) -> None:
+    queue_jobs(engine, 1)
+    first, second = SqlJobQueue(engine), SqlJobQueue(engine)
+    job = first.claim([INGEST_JOB], lease_seconds=0.2)
+    assert job is not None
+    assert second.claim([INGEST_JOB], lease_seconds=60) is None  # the lease still holds
+    time.sleep(0.3)
+    taken = second.claim([INGEST_JOB], lease_seconds=60)
+    assert taken is not None and taken.pk == job.pk and taken.attempts == 2
+    assert not first.renew(job, lease_seconds=60)
+    assert not first.finish(job)
+    assert second.renew(taken, lease_seconds=60)
+    assert second.finish(taken)
+
+
+def test_a_renewed_lease_keeps_the_job(engine: Engine) -> None:
+    queue_jobs(engine, 1)
+    first, second = SqlJobQueue(engine), SqlJobQueue(engine)
+    job = first.claim([INGEST_JOB], lease_seconds=0.3)
+    assert job is not None
+    for _ in range(3):
+        time.sleep(0.15)
+        assert first.renew(job, lease_seconds=0.3)
+        assert second.claim([INGEST_JOB], lease_seconds=60) is None
+    assert first.finish(job)
+
+
+def test_long_host_names_fit_in_lease_tokens(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("socket.gethostname", lambda: "worker-" + "x" * 56)
+    queue_jobs(engine, 1)
+    queue = SqlJobQueue(engine)
+    job = queue.claim([INGEST_JOB], lease_seconds=60)
+    assert job is not None and len(job.lease_token) > 64
+    assert queue.finish(job)
+
+
+def test_concurrent_writers_never_hide_an_index_entry_from_a_reader(
+    engine: Engine, app_pk: int
+) -> None:
+    """Each process replays ``index_log`` from the last position it saw: an entry committed
+    after a later one would be skipped for good. Writers run while a reader tails the log."""
+    data, search = SqlDataStore(engine), SqlSearchStore(engine)
+    records = [InputRecord(id=f"in-{n}", kind="image") for n in range(80)]
+    pks = [record.pk for record in data.add_inputs(app_pk, records, [])]
+    vector = np.ones(8, np.float32) / np.sqrt(8)
+    stop = threading.Event()
+    seen: set[int] = set()
+
+    def tail() -> None:
+        seq = 0
+        while True:
+            finished = stop.is_set()
+            _, keys, _, seq = search.changes_since(app_pk, SPACE, seq)
+            seen.update(int(key) for key in keys)
+            if finished:
+                return
+
+    def write(pk: int | None) -> None:
+        assert pk is not None
+        search.save_analysis(app_pk, pk, {SPACE: vector}, [("cat", "cat", 0.5)])
+
+    reader = threading.Thread(target=tail)
+    reader.start()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, pks))
+    stop.set()
+    reader.join(timeout=30)
+    assert seen == set(pks)
+
+
+def test_reads_see_one_snapshot(engine: Engine, app_pk: int) -> None:
+    """``all_vectors`` reads the log position and the vectors in one snapshot."""
+    data, search = SqlDataStore(engine), SqlSearchStore(engine)
+    (record,) = data.add_inputs(app_pk, [InputRecord(id="one", kind="image")], [])
+    assert record.pk is not None
+    search.save_analysis(app_pk, record.pk, {SPACE: np.ones(4, np.float32) / 2}, [])
+    keys, vectors, seq = search.all_vectors(app_pk, SPACE)
+    assert keys.tolist() == [record.pk] and vectors.shape == (1, 4) and seq >= 1
+
+
+def test_values_the_database_cannot_store_are_storage_errors(engine: Engine, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite stores strings of any length")
+    with pytest.raises(InvalidValue):
+        SqlStore(engine).create_user(UserRecord("u" * 65))
+
+
+def test_values_read_back_as_written(engine: Engine, app_pk: int) -> None:
+    """JSON (large integers, floats, nesting) and times (UTC, aware) on both databases."""
+    data = SqlDataStore(engine)
+    written = {"n": 2**53, "f": 0.1, "nested": {"list": [1, "two", None, True]}}
+    data.add_inputs(app_pk, [InputRecord(id="meta", kind="image", metadata=written)], [])
+    found = data.get_input(app_pk, "meta")
+    assert found is not None and dict(found.metadata) == written
+    assert found.created_at is not None and found.created_at.utcoffset() is not None
+
+
+@pytest.mark.slow
+def test_key_sets_larger_than_a_statement_can_carry(engine: Engine, app_pk: int) -> None:
+    """PostgreSQL takes at most 65,535 parameters per statement; an app may have more inputs
+    (a filter-only search pages through all of them, a process catching up replays them)."""
+    count = 70_000
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "app_pk": app_pk,
+            "id": f"in-{n}",
+            "kind": "image",
+            "url": "",
+            "text": "",
+            "metadata": {},
+            "format": "",
+            "status_code": 30000,
+            "status_description": "",
+            "add_job_id": "",
+            "created_at": now,
+            "modified_at": now,
+        }
+        for n in range(count)
+    ]
+    vector = (np.ones(4, np.float32) / 2).tobytes()
+    with engine.begin() as db:
+        db.execute(insert(inputs), rows)
+        pks = list(db.execute(select(inputs.c.pk)).scalars())
+        db.execute(
+            insert(input_vectors),
+            [{"input_pk": pk, "space": SPACE, "app_pk": app_pk, "vector": vector} for pk in pks],
+        )
+        db.execute(
+            insert(index_log),
+            [{"app_pk": app_pk, "space": SPACE, "input_pk": pk, "op": "add"} for pk in pks],
+        )
+    search = SqlSearchStore(engine)
+    assert len(search.newest_first(app_pk, set(pks), 10, 0)) == 10
+    removed, keys, vectors, _ = search.changes_since(app_pk, SPACE, 0)
+    assert removed == [] and len(keys) == count and vectors.shape == (count, 4)
+
+
+def test_a_worker_keeps_the_lease_of_a_job_that_outlives_it(engine: Engine) -> None:
+    """A job running longer than a lease is not taken over: its worker renews the lease."""
+    queue_jobs(engine, 1)
+    started, release = threading.Event(), threading.Event()
+
+    def long_job(payload: Mapping[str, Any]) -> None:
+        started.set()
+        release.wait(10)
+
+    kinds = {INGEST_JOB: JobKind(run=long_job, give_up=lambda payload, error: None)}
+    pool = WorkerPool(SqlJobQueue(engine), kinds, threads=1, lease_seconds=0.6)
+    other = SqlJobQueue(engine)  # a second worker process, on the look-out for dead leases
+    pool.start()
+    try:
+        assert started.wait(10)
+        deadline = time.monotonic() + 2.0  # three lease lengths
+        while time.monotonic() < deadline:
+            assert other.claim([INGEST_JOB], lease_seconds=60) is None
+            time.sleep(0.1)
+    finally:
+        release.set()
+        pool.stop()
+    assert other.count(DONE) == 1
