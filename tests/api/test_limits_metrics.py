@@ -15,8 +15,9 @@ from google.protobuf.message import Message
 from PIL import Image
 
 from clarion.testing import RunningServer, running_server
-from tests.api.conftest import Api, official_stub
+from tests.api.conftest import Api, key_metadata, official_stub
 from tests.images import image_server, png_bytes
+from tests.processes import clarion
 
 
 def test_a_key_over_its_rate_is_throttled_then_recovers(tmp_path: Path) -> None:
@@ -31,6 +32,45 @@ def test_a_key_over_its_rate_is_throttled_then_recovers(tmp_path: Path) -> None:
         time.sleep(1.0)
         after = api.stub.ListApps(service_pb2.ListAppsRequest(), metadata=api.pat)
         assert after.status.code == status_code_pb2.SUCCESS
+
+
+def test_a_key_with_a_rate_limit_of_its_own(tmp_path: Path) -> None:
+    with running_server(tmp_path, rate_burst_seconds=1) as server:
+        api = Api(official_stub(server, "grpc"), "grpc", server)
+        created = api.stub.PostKeys(
+            service_pb2.PostKeysRequest(
+                keys=[
+                    resources_pb2.Key(
+                        description="metered", scopes=["All"], type="personal_access_token"
+                    )
+                ]
+            ),
+            metadata=api.pat,
+        )
+        assert created.status.code == status_code_pb2.SUCCESS, created.status
+        metered = created.keys[0].id
+
+        limited = clarion(
+            "rate-limit", "admin", metered, "--per-second", "3", "--data-dir", str(tmp_path)
+        )
+        assert limited.returncode == 0, limited.stderr
+        assert "rate limit 3 calls/s" in limited.stdout
+
+        def codes(token: str) -> list[int]:
+            return [
+                api.stub.ListApps(
+                    service_pb2.ListAppsRequest(), metadata=key_metadata(token)
+                ).status.code
+                for _ in range(10)
+            ]
+
+        throttled = codes(metered)
+        assert throttled.count(status_code_pb2.SUCCESS) >= 3
+        assert status_code_pb2.CONN_THROTTLED in throttled
+        assert set(codes(server.admin_pat)) == {status_code_pb2.SUCCESS}  # the default, 1000/s
+
+    refused = clarion("rate-limit", "admin", metered, "--data-dir", str(tmp_path))
+    assert refused.returncode != 0 and "--per-second N or --default" in refused.stderr
 
 
 def test_expensive_calls_past_the_queue_are_refused(tmp_path: Path) -> None:

@@ -223,6 +223,33 @@ def pats_create(
     click.echo(f"Created PAT for {user_id}: {token}")
 
 
+@main.command("rate-limit")
+@click.argument("user_id")
+@click.argument("key_id")
+@click.option("--per-second", type=float, help="Calls a second the key may make (0: no limit).")
+@click.option("--default", "use_default", is_flag=True, help="Back to CLARION_RATE_LIMIT_PER_KEY.")
+@_data_dir_option
+@click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL].")
+def rate_limit(
+    user_id: str,
+    key_id: str,
+    per_second: float | None,
+    use_default: bool,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Give KEY_ID of USER_ID (its id in ListKeys, or the token) a rate limit of its own.
+
+    Servers apply it within CLARION_AUTH_CACHE_SECONDS; calls over it answer CONN_THROTTLED.
+    """
+    if (per_second is not None) == use_default:
+        raise click.UsageError("give either --per-second N or --default")
+    admin = _open_admin(data_dir, database_url)
+    key = _run_admin(lambda: admin.keys.set_rate_limit(user_id, key_id, per_second))
+    limit = "the server's default" if key.rate_limit is None else f"{key.rate_limit:g} calls/s"
+    click.echo(f"Key {key.ref} of {user_id}: rate limit {limit}")
+
+
 @main.command()
 @click.argument("user_id")
 @click.argument("app_id")

@@ -72,6 +72,7 @@ class Admin:
 
     store: Store
     users: UsersService
+    keys: KeysService
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,9 @@ def migrate_database(settings: Settings) -> Migration:
 
 def open_admin(settings: Settings) -> Admin:
     backends = open_backends(settings)
-    return Admin(store=backends.store, users=UsersService(backends.store))
+    return Admin(
+        store=backends.store, users=UsersService(backends.store), keys=KeysService(backends.store)
+    )
 
 
 def build_worker_pool(

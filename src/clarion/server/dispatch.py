@@ -116,7 +116,7 @@ class Dispatcher:
         handler = self._handlers.get(method.name)
         if handler is None:
             raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")
-        self._limits.check_rate(_credential_of(ctx), _app_of(ctx))
+        self._limits.check_rate(_credential_of(ctx), _app_of(ctx), _key_rate_of(ctx))
         async with self._limits.expensive(method.name, deadline):
             ctx.check_deadline(f"{method.name} started")
             if inspect.iscoroutinefunction(handler):
@@ -137,6 +137,10 @@ def _cancelled_code(deadline: float | None) -> int | str:
 
 def _credential_of(ctx: CallContext) -> str:
     return ctx.principal.key.ref if ctx.principal is not None else ""
+
+
+def _key_rate_of(ctx: CallContext) -> float | None:
+    return ctx.principal.key.rate_limit if ctx.principal is not None else None
 
 
 def _app_of(ctx: CallContext) -> str:

@@ -39,23 +39,26 @@ class _Bucket:
 
 
 class TokenBuckets:
-    """One token bucket per name: ``rate`` tokens a second, holding at most ``burst``."""
+    """One token bucket per name, filled at the rate each take names (0: no limit), holding
+    ``burst_seconds`` of it (at least one call)."""
 
-    def __init__(self, rate: float, burst: float) -> None:
-        self._rate = rate
-        self._burst = burst
+    def __init__(self, burst_seconds: float) -> None:
+        self._burst_seconds = burst_seconds
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
         self._last_sweep = time.monotonic()
 
-    def take(self, name: str) -> bool:
+    def take(self, name: str, rate: float) -> bool:
         """Spend one token of ``name``'s bucket; False when it is empty."""
+        if rate <= 0:
+            return True
+        burst = max(1.0, rate * self._burst_seconds)
         now = time.monotonic()
         with self._lock:
             bucket = self._buckets.get(name)
             if bucket is None:
-                bucket = self._buckets[name] = _Bucket(self._burst, now)
-            bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
+                bucket = self._buckets[name] = _Bucket(burst, now)
+            bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
             bucket.updated = now
             self._sweep(now)
             if bucket.tokens < 1:
@@ -83,12 +86,10 @@ class Limits:
         max_expensive: int,
         max_waiting: int,
     ) -> None:
-        self._per_key = (
-            TokenBuckets(per_key_rate, per_key_rate * burst_seconds) if per_key_rate else None
-        )
-        self._per_app = (
-            TokenBuckets(per_app_rate, per_app_rate * burst_seconds) if per_app_rate else None
-        )
+        self._per_key_rate = per_key_rate
+        self._per_app_rate = per_app_rate
+        self._per_key = TokenBuckets(burst_seconds)
+        self._per_app = TokenBuckets(burst_seconds)
         self._max_expensive = max_expensive
         self._max_waiting = max_waiting
         self._running = 0
@@ -103,11 +104,15 @@ class Limits:
     def waiting(self) -> int:
         return self._waiting
 
-    def check_rate(self, credential: str, app: str) -> None:
-        """Raise ``ResourceExhausted`` (CONN_THROTTLED) when either bucket is empty."""
-        if self._per_key is not None and credential and not self._per_key.take(credential):
+    def check_rate(self, credential: str, app: str, key_rate: float | None = None) -> None:
+        """Raise ``ResourceExhausted`` (CONN_THROTTLED) when either bucket is empty.
+
+        ``key_rate`` is the credential's own limit (``clarion rate-limit``), if it has one.
+        """
+        rate = self._per_key_rate if key_rate is None else key_rate
+        if credential and not self._per_key.take(credential, rate):
             raise ResourceExhausted("Too many requests with this key: slow down and retry")
-        if self._per_app is not None and app and not self._per_app.take(app):
+        if app and not self._per_app.take(app, self._per_app_rate):
             raise ResourceExhausted("Too many requests to this app: slow down and retry")
 
     @asynccontextmanager

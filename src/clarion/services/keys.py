@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC
@@ -156,6 +157,16 @@ class KeysService:
         if app.user_id not in ("", "me", user_id) or self._store.get_app(user_id, app.id) is None:
             raise NotFound("app", app.id)
         return app.id
+
+    def set_rate_limit(self, user_id: str, key_id: str, rate: float | None) -> KeyRecord:
+        """Give a key its own rate limit in calls a second (0: none; None: the default).
+
+        No V2 field carries it, so the CLI sets it (``clarion rate-limit``).
+        """
+        if rate is not None and (rate < 0 or rate != rate):
+            raise InvalidArgument(f"A rate limit is a number of calls a second, not {rate}")
+        key = self._lookup(user_id, key_id)
+        return self._store.update_key(dataclasses.replace(key, rate_limit=rate))
 
     def _lookup(self, user_id: str, key_id: str) -> KeyRecord:
         """A key by the ref ListKeys shows, or by the token itself."""

@@ -51,6 +51,7 @@ class KeyRecord:
     app_id: str | None = None  # the app an API key is bound to
     created_at: datetime | None = None
     expires_at: datetime | None = None
+    rate_limit: float | None = None  # calls a second; None: the server's default
 
 
 INPUT_SUCCESS = 30000

@@ -71,6 +71,8 @@ api_keys = Table(
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=True),
+    # Calls a second this key may make; NULL: the server's CLARION_RATE_LIMIT_PER_KEY.
+    Column("rate_limit", Float, nullable=True),
 )
 
 inputs = Table(

@@ -173,6 +173,7 @@ class SqlStore(SqlBase):
                     scopes=list(key.scopes),
                     endpoints=list(key.endpoints),
                     expires_at=key.expires_at,
+                    rate_limit=key.rate_limit,
                 )
             )
         return key
@@ -253,4 +254,5 @@ def _key(row: Row[Any]) -> KeyRecord:
         app_id=values["app_id"],
         created_at=aware(values["created_at"]),
         expires_at=aware(values["expires_at"]),
+        rate_limit=values["rate_limit"],
     )
