@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import ssl
 import stat
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -159,3 +161,19 @@ def test_preload_of_an_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--preload no-such-model: no such model" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_servers_starting_together_on_a_new_database_all_come_up(tmp_path: Path) -> None:
+    """Each makes the schema, the admin and the public app if missing: racing is harmless."""
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(3) as pool:
+        starting = [serve_process(tmp_path) for _ in range(3)]
+        servers = list(pool.map(stack.enter_context, starting))
+        admin = (tmp_path / "admin-pat.txt").read_text().strip()
+        for served in servers:
+            models = insecure_stub(served.grpc_port).ListModels(
+                service_pb2.ListModelsRequest(
+                    user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main")
+                ),
+                metadata=key_metadata(admin),
+            )
+            assert models.status.code == status_code_pb2.SUCCESS, models.status
