@@ -54,6 +54,7 @@ def test_serve_creates_admin_pat_stops_on_sigterm_and_keeps_data(tmp_path: Path)
         code, output = first.terminate()
     assert code == 0, output
     assert pat in output  # printed once, at the first start
+    assert f"Console:   http://127.0.0.1:{first.http_port}/console/" in output
     assert "Stopping" in output
 
     with serve_process(data_dir) as second:

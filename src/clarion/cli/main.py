@@ -112,6 +112,7 @@ async def _serve(settings: Settings) -> None:
     click.echo(f"gRPC:      {settings.host}:{server.grpc_port}")
     scheme = "https" if settings.tls_enabled else "http"
     click.echo(f"HTTP+JSON: {scheme}://{settings.host}:{server.http_port}")
+    click.echo(f"Console:   {scheme}://{settings.host}:{server.http_port}/console/")
     if server.new_admin_pat:
         click.echo(
             f"Created user '{settings.admin_user}' with this PAT (shown once; also in "
@@ -147,7 +148,10 @@ def worker(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     pool.start()
-    click.echo(f"Worker running {threads} threads on {settings.resolved_database_url}")
+    from sqlalchemy.engine import make_url
+
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    click.echo(f"Worker running {threads} threads on {database}")
     sys.stdout.flush()
     stop.wait()
     pool.stop()
@@ -302,7 +306,8 @@ def certs(directory: Path, names: tuple[str, ...]) -> None:
 def _open_admin(data_dir: Path | None, database_url: str | None) -> Any:
     from clarion.server.app import open_admin
 
-    return open_admin(_settings(data_dir=data_dir, database_url=database_url))
+    with _storage_errors():
+        return open_admin(_settings(data_dir=data_dir, database_url=database_url))
 
 
 def _run_admin(action: Any) -> Any:
