@@ -152,7 +152,10 @@ def main() -> None:
         stub.PostInputs(
             service_pb2.PostInputsRequest(user_app_id=UA, inputs=seed), metadata=METADATA
         )
-        run(mix, 8, 5)  # warm-up: models loaded, indexes built
+        # Warm-up at the run's concurrency: models loaded, indexes built, and every thread the
+        # run will use started (each holds a stack and malloc arenas), so that growth after it
+        # is what a leak would show.
+        run(mix, args.clients, 10)
         warm = rss_mb(server.pid)
         normal = run(mix, args.clients, args.seconds)
         after = rss_mb(server.pid)
