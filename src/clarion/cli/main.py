@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -82,6 +83,7 @@ main.add_command(client_commands.search)
 )
 def serve(**options: Any) -> None:
     """Start the gRPC and HTTP+JSON servers."""
+    _one_blas_thread_per_call()
     options["preload"] = options["preload"] or None  # no flag: leave it to the environment
     settings = _settings(**options)  # every option of serve is a setting of the same name
     if (settings.tls_cert is None) != (settings.tls_key is None):
@@ -133,6 +135,7 @@ def worker(
     data_dir: Path | None, database_url: str | None, threads: int, allow_private_urls: bool | None
 ) -> None:
     """Run ingestion workers as a separate process on the same database."""
+    _one_blas_thread_per_call()
     from clarion.server.app import build_worker_pool, open_backends
 
     settings = _settings(
@@ -177,6 +180,17 @@ def migrate(data_dir: Path | None, database_url: str | None) -> None:
         click.echo(f"{done.database}: applied {steps}; the schema is at revision {done.revision}")
     else:
         click.echo(f"{done.database}: the schema is current (revision {done.revision})")
+
+
+def _one_blas_thread_per_call() -> None:
+    """Let numpy's BLAS run each product on the calling thread (unless the environment says
+    otherwise); it must be set before numpy is imported.
+
+    A server's parallelism comes from its concurrent calls: OpenBLAS's own threads, spinning
+    between products, cost an exact-index search 13.5 ms of CPU instead of 8.6 (5,000 inputs,
+    sequential PostInputsSearches calls on an exact index).
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @contextlib.contextmanager
