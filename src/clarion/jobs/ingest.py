@@ -87,13 +87,14 @@ class IngestJob:
         blobs: BlobStore,
         fetcher: UrlFetcher,
         indexer: Indexer,
-        on_outcome: Callable[[str], None] = lambda outcome: None,
+        on_outcome: Callable[[str], None] | None = None,
     ) -> None:
         self._data = data
         self._blobs = blobs
         self._fetcher = fetcher
         self._indexer = indexer
-        self._on_outcome = on_outcome  # told SUCCEEDED or FAILED as each input's ingestion ends
+        # Told SUCCEEDED or FAILED as each input's ingestion ends (the server's metrics).
+        self._on_outcome = on_outcome or (lambda outcome: None)
 
     def __call__(self, payload: Mapping[str, Any]) -> None:
         found = self._data.get_input_by_pk(int(payload["input_pk"]))

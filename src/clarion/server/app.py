@@ -160,7 +160,7 @@ def build_worker_pool(
     backends: Backends, settings: Settings, threads: int, metrics: Metrics | None = None
 ) -> WorkerPool:
     indexer = Indexer(backends.models, backends.search, backends.resolver)
-    outcome = metrics.observe_ingestion if metrics is not None else _ignore_outcome
+    outcome = metrics.observe_ingestion if metrics is not None else None
     ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer, outcome)
     collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
     kinds = {
@@ -246,10 +246,6 @@ def _metrics(backends: Backends) -> Metrics:
     metrics = Metrics()
     metrics.watch("clarion_jobs", "Jobs in the queue, by state.", backends.queue.counts, "state")
     return metrics
-
-
-def _ignore_outcome(outcome: str) -> None:
-    pass
 
 
 def _limits(settings: Settings) -> Limits:

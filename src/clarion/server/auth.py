@@ -28,6 +28,7 @@ from clarion.storage.base import AppRecord, KeyRecord, Store
 ME = "me"
 _KEY_PREFIX = "Key "
 _Record = TypeVar("_Record", KeyRecord, AppRecord)
+_Key = TypeVar("_Key", str, tuple[str, str])
 # Methods after which what the cache holds may be wrong: a key or app changed or went away.
 _CREDENTIAL_WRITES = re.compile(r"^(Patch|Delete)(Key|Keys|App|Apps)$")
 
@@ -53,34 +54,33 @@ class CredentialCache:
         self._lock = threading.Lock()
 
     def find_key(self, token_hash: str) -> KeyRecord | None:
-        cached = self._fresh(self._keys.get(token_hash))
-        if cached is not None:
-            return cached
-        key = self._store.find_key(token_hash)
-        if key is not None and self._ttl > 0:
-            with self._lock:
-                self._keys[token_hash] = (self._clock() + self._ttl, key)
-        return key
+        return self._through(self._keys, token_hash, lambda: self._store.find_key(token_hash))
 
     def get_app(self, user_id: str, app_id: str) -> AppRecord | None:
-        cached = self._fresh(self._apps.get((user_id, app_id)))
-        if cached is not None:
-            return cached
-        app = self._store.get_app(user_id, app_id)
-        if app is not None and self._ttl > 0:
-            with self._lock:
-                self._apps[(user_id, app_id)] = (self._clock() + self._ttl, app)
-        return app
+        return self._through(
+            self._apps, (user_id, app_id), lambda: self._store.get_app(user_id, app_id)
+        )
 
     def forget(self) -> None:
         with self._lock:
             self._keys.clear()
             self._apps.clear()
 
-    def _fresh(self, entry: tuple[float, _Record] | None) -> _Record | None:
-        if entry is None or entry[0] <= self._clock():
-            return None
-        return entry[1]
+    def _through(
+        self,
+        entries: dict[_Key, tuple[float, _Record]],
+        key: _Key,
+        load: Callable[[], _Record | None],
+    ) -> _Record | None:
+        """The record cached under ``key`` while fresh, else ``load``'s (kept if found)."""
+        entry = entries.get(key)
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
+        record = load()
+        if record is not None and self._ttl > 0:
+            with self._lock:
+                entries[key] = (self._clock() + self._ttl, record)
+        return record
 
 
 class Authenticator:

@@ -24,7 +24,11 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from PIL import Image
 
 from clarion.errors import InputRejected, InvalidArgument, NotFound
-from clarion.services._nearest import POST_FILTER_FROM, FilteredNearest
+from clarion.services._nearest import (
+    POST_FILTER_FROM,
+    FilteredNearest,
+    VectorIndexes as NearestIndexes,
+)
 from clarion.services.base import HandlerTable, app_pk, check_id, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import data_from_json, input_to_proto, json_of, timestamp
@@ -62,32 +66,13 @@ class SearchInvalid(InvalidArgument):
     status_code = SEARCH_INVALID_REQUEST
 
 
-class VectorIndexes(Protocol):
-    """The in-memory vector indexes of apps, kept current with the database."""
-
-    def nearest(
-        self,
-        app: AppRecord,
-        space: str,
-        query: npt.NDArray[np.float32],
-        k: int,
-        allowed: set[int] | None,
-    ) -> list[tuple[int, float]]: ...
+class VectorIndexes(NearestIndexes, Protocol):
+    """The in-memory vector indexes of apps, kept current with the database: what filtered
+    nearest-neighbour search needs, and the scores of given inputs."""
 
     def scores(
         self, app: AppRecord, space: str, query: npt.NDArray[np.float32], keys: Sequence[int]
     ) -> dict[int, float]: ...
-
-    def nearest_counted(
-        self,
-        app: AppRecord,
-        space: str,
-        query: npt.NDArray[np.float32],
-        k: int,
-        allowed: set[int] | None,
-    ) -> tuple[list[tuple[int, float]], int]: ...
-
-    def sample(self, app: AppRecord, space: str) -> tuple[npt.NDArray[np.int64], int]: ...
 
 
 class ImageReader(Protocol):
