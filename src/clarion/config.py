@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         description="Models to load before the server reports ready (JSON list in the "
         "environment; --preload, repeatable, on the command line).",
     )
+    inference_threads: int = Field(
+        1,
+        ge=0,
+        description="Cores one model run uses; runs of concurrent calls share the others. 1 "
+        "serves the most predictions a second under load; 0 (all cores per run) answers a "
+        "lone call soonest.",
+    )
     model_idle_seconds: float = Field(
         1800.0, ge=0, description="Unload a model unused this long, in seconds (0: never)."
     )
@@ -95,8 +102,9 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         2.0,
         ge=0,
-        description="How long a server process trusts keys and apps it has read; a key or app "
-        "deleted through another process stops working within this (0: read on every call).",
+        description="How long a server process trusts keys and apps it has read, and that an "
+        "app has no custom model of some id; a key or app deleted, or a model created, through "
+        "another process is seen within this (0: read on every call).",
     )
     rate_limit_per_key: float = Field(
         1000.0, ge=0, description="Calls a second one credential may make (0: no limit)."

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
-from clarion.server.auth import CredentialCache
+from clarion.errors import Unauthenticated
+from clarion.protocol.descriptor import MethodSpec, v2_methods
+from clarion.server.auth import Authenticator, CredentialCache
+from clarion.services.tokens import hash_token
 from clarion.storage.base import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord, UserRecord
 from clarion.storage.engine import create_db_engine, migrate
 from clarion.storage.sql import SqlStore
@@ -77,3 +82,40 @@ def test_no_time_to_live_reads_every_time(store: SqlStore) -> None:
 
     store.delete_key("ana", "ref-h4")
     assert cache.find_key("h4") is None
+
+
+def predict_call() -> tuple[MethodSpec, service_pb2.PostModelOutputsRequest]:
+    request = service_pb2.PostModelOutputsRequest(
+        user_app_id=resources_pb2.UserAppIDSet(user_id="ana", app_id="photos")
+    )
+    return v2_methods()["PostModelOutputs"], request
+
+
+def test_authenticate_cached_answers_only_from_the_cache(store: SqlStore) -> None:
+    """The dispatcher authenticates cached credentials on the event loop: that path must not
+    read the database, and must refuse what the full path refuses."""
+    clock = Clock()
+    authenticator = Authenticator(store, cache_seconds=2.0)
+    authenticator._store = CredentialCache(store, ttl_seconds=2.0, clock=clock)
+    store.create_key(replace(pat(hash_token("t1")), scopes=("All",)))
+    method, request = predict_call()
+    metadata = {"authorization": "Key t1"}
+
+    assert authenticator.authenticate_cached(method, request, metadata, "r1") is None
+    authenticator.authenticate(method, request, metadata, "r2")  # reads both, caches both
+    ctx = authenticator.authenticate_cached(method, request, metadata, "r3")
+    assert ctx is not None and ctx.app is not None and ctx.app.id == "photos"
+
+    other = service_pb2.PostModelOutputsRequest(
+        user_app_id=resources_pb2.UserAppIDSet(user_id="ana", app_id="uncached")
+    )
+    assert authenticator.authenticate_cached(method, other, metadata, "r4") is None
+    with pytest.raises(Unauthenticated):  # a token never cached is never trusted
+        authenticator.authenticate(method, request, {"authorization": "Key t2"}, "r5")
+    assert (
+        authenticator.authenticate_cached(method, request, {"authorization": "Key t2"}, "r6")
+        is None
+    )
+
+    clock.now += 2.0
+    assert authenticator.authenticate_cached(method, request, metadata, "r7") is None

@@ -91,7 +91,7 @@ class ModelResolver:
         None when the app has no such model; ``ModelNotFound`` for an unknown version and
         ``ModelUntrained`` when the version (or the model) has nothing trained to run.
         """
-        model = self._store.get_model(app_pk, model_id) if model_id else None
+        model = self._store.lookup_model(app_pk, model_id) if model_id else None
         if model is None:
             return None
         version = self._version(app_pk, model, version_id)

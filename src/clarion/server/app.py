@@ -115,11 +115,13 @@ def open_backends(settings: Settings) -> Backends:
         store=SqlStore(engine),
         data=SqlDataStore(engine),
         search=SqlSearchStore(engine),
-        modeldata=SqlModelStore(engine),
+        modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
-        models=ModelCatalog(settings.data_dir / "models"),
+        models=ModelCatalog(
+            settings.data_dir / "models", intra_op_threads=settings.inference_threads or None
+        ),
         indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
     )

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from google.protobuf.message import Message
 
@@ -31,6 +31,10 @@ _Record = TypeVar("_Record", KeyRecord, AppRecord)
 _Key = TypeVar("_Key", str, tuple[str, str])
 # Methods after which what the cache holds may be wrong: a key or app changed or went away.
 _CREDENTIAL_WRITES = re.compile(r"^(Patch|Delete)(Key|Keys|App|Apps)$")
+
+
+class NotCached(Exception):
+    """A record the call needs is not cached: authenticating it means reading the database."""
 
 
 class CredentialCache:
@@ -61,10 +65,27 @@ class CredentialCache:
             self._apps, (user_id, app_id), lambda: self._store.get_app(user_id, app_id)
         )
 
+    def cached_only(self) -> CachedRecords:
+        """These records as cached now, refusing (``NotCached``) to read the database."""
+        return CachedRecords(self)
+
     def forget(self) -> None:
         with self._lock:
             self._keys.clear()
             self._apps.clear()
+
+    def cached_key(self, token_hash: str) -> KeyRecord:
+        return self._fresh(self._keys, token_hash)
+
+    def cached_app(self, user_id: str, app_id: str) -> AppRecord:
+        return self._fresh(self._apps, (user_id, app_id))
+
+    def _fresh(self, entries: dict[_Key, tuple[float, _Record]], key: _Key) -> _Record:
+        """The record cached under ``key`` while fresh; ``NotCached`` otherwise."""
+        entry = entries.get(key)
+        if entry is None or entry[0] <= self._clock():
+            raise NotCached(key)
+        return entry[1]
 
     def _through(
         self,
@@ -73,14 +94,35 @@ class CredentialCache:
         load: Callable[[], _Record | None],
     ) -> _Record | None:
         """The record cached under ``key`` while fresh, else ``load``'s (kept if found)."""
-        entry = entries.get(key)
-        if entry is not None and entry[0] > self._clock():
-            return entry[1]
+        try:
+            return self._fresh(entries, key)
+        except NotCached:
+            pass
         record = load()
         if record is not None and self._ttl > 0:
             with self._lock:
                 entries[key] = (self._clock() + self._ttl, record)
         return record
+
+
+class CachedRecords:
+    """A credential cache's records, without falling back to the database."""
+
+    def __init__(self, cache: CredentialCache) -> None:
+        self._cache = cache
+
+    def find_key(self, token_hash: str) -> KeyRecord | None:
+        return self._cache.cached_key(token_hash)
+
+    def get_app(self, user_id: str, app_id: str) -> AppRecord | None:
+        return self._cache.cached_app(user_id, app_id)
+
+
+class _Records(Protocol):
+    """Where keys and apps are looked up: the cache, falling back to the database or not."""
+
+    def find_key(self, token_hash: str) -> KeyRecord | None: ...
+    def get_app(self, user_id: str, app_id: str) -> AppRecord | None: ...
 
 
 class Authenticator:
@@ -96,52 +138,75 @@ class Authenticator:
         self, method: MethodSpec, request: Message, metadata: Mapping[str, str], req_id: str
     ) -> CallContext:
         """The context for this call, or the ``ApiError`` that refuses it."""
-        if method.auth_type == AuthType.NO_AUTH:
-            return CallContext(method=method, req_id=req_id, principal=None)
-        principal = self._principal(metadata)
-        _check_method_allowed(method, principal)
-        user_id, app_id = _requested_user_app(request)
-        if principal.is_pat:
-            user_id, app = self._pat_target(method, principal, user_id, app_id)
-        else:
-            user_id, app = self._api_key_target(method, principal, user_id, app_id)
-        return CallContext(method, req_id, principal, user_id=user_id, app=app)
+        return _authenticate(self._store, method, request, metadata, req_id)
 
-    def _principal(self, metadata: Mapping[str, str]) -> Principal:
-        token = _token_from(metadata)
-        token_hash = hash_token(token)
-        key = self._store.find_key(token_hash)
-        if key is None or not same_hash(key.token_hash, token_hash):
-            raise Unauthenticated()
-        if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
-            raise Unauthenticated()
-        return Principal(key)
+    def authenticate_cached(
+        self, method: MethodSpec, request: Message, metadata: Mapping[str, str], req_id: str
+    ) -> CallContext | None:
+        """As ``authenticate`` when the records it needs are cached; None when it would read
+        the database (so the caller can run it off the event loop instead)."""
+        try:
+            return _authenticate(self._store.cached_only(), method, request, metadata, req_id)
+        except NotCached:
+            return None
 
-    def _pat_target(
-        self, method: MethodSpec, principal: Principal, user_id: str, app_id: str
-    ) -> tuple[str, AppRecord | None]:
-        if user_id in ("", ME):
-            user_id = principal.user_id
-        if not app_id:
-            return user_id, None
-        app = self._store.get_app(user_id, app_id)
-        if app is None or not _may_use(principal, app, method):
-            raise NotFound("app", app_id)
-        return user_id, app
 
-    def _api_key_target(
-        self, method: MethodSpec, principal: Principal, user_id: str, app_id: str
-    ) -> tuple[str, AppRecord | None]:
-        key = principal.key
-        if user_id in ("", ME):
-            user_id = key.user_id
-        if not app_id and user_id == key.user_id:
-            app_id = key.app_id or ""
-        app = self._store.get_app(user_id, app_id) if app_id else None
-        if app is None or not _may_use(principal, app, method):
-            # The key names one app: any other is the "key/application pair" refusal.
-            raise Unauthenticated()
-        return user_id, app
+def _authenticate(
+    records: _Records,
+    method: MethodSpec,
+    request: Message,
+    metadata: Mapping[str, str],
+    req_id: str,
+) -> CallContext:
+    if method.auth_type == AuthType.NO_AUTH:
+        return CallContext(method=method, req_id=req_id, principal=None)
+    principal = _principal(records, metadata)
+    _check_method_allowed(method, principal)
+    user_id, app_id = _requested_user_app(request)
+    if principal.is_pat:
+        user_id, app = _pat_target(records, method, principal, user_id, app_id)
+    else:
+        user_id, app = _api_key_target(records, method, principal, user_id, app_id)
+    return CallContext(method, req_id, principal, user_id=user_id, app=app)
+
+
+def _principal(records: _Records, metadata: Mapping[str, str]) -> Principal:
+    token = _token_from(metadata)
+    token_hash = hash_token(token)
+    key = records.find_key(token_hash)
+    if key is None or not same_hash(key.token_hash, token_hash):
+        raise Unauthenticated()
+    if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
+        raise Unauthenticated()
+    return Principal(key)
+
+
+def _pat_target(
+    records: _Records, method: MethodSpec, principal: Principal, user_id: str, app_id: str
+) -> tuple[str, AppRecord | None]:
+    if user_id in ("", ME):
+        user_id = principal.user_id
+    if not app_id:
+        return user_id, None
+    app = records.get_app(user_id, app_id)
+    if app is None or not _may_use(principal, app, method):
+        raise NotFound("app", app_id)
+    return user_id, app
+
+
+def _api_key_target(
+    records: _Records, method: MethodSpec, principal: Principal, user_id: str, app_id: str
+) -> tuple[str, AppRecord | None]:
+    key = principal.key
+    if user_id in ("", ME):
+        user_id = key.user_id
+    if not app_id and user_id == key.user_id:
+        app_id = key.app_id or ""
+    app = records.get_app(user_id, app_id) if app_id else None
+    if app is None or not _may_use(principal, app, method):
+        # The key names one app: any other is the "key/application pair" refusal.
+        raise Unauthenticated()
+    return user_id, app
 
 
 def _token_from(metadata: Mapping[str, str]) -> str:

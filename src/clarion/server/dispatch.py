@@ -110,8 +110,13 @@ class Dispatcher:
         req_id: str,
         deadline: float | None,
     ) -> Message:
-        # Credential and app lookups hit the database: keep them off the event loop.
-        ctx = await asyncio.to_thread(self._auth.authenticate, method, request, metadata, req_id)
+        # Cached credentials are checked here; lookups that read the database run off the
+        # event loop (a thread hand-off costs more than checking cached records).
+        ctx = self._auth.authenticate_cached(method, request, metadata, req_id)
+        if ctx is None:
+            ctx = await asyncio.to_thread(
+                self._auth.authenticate, method, request, metadata, req_id
+            )
         ctx = dataclasses.replace(ctx, deadline=deadline)
         handler = self._handlers.get(method.name)
         if handler is None:

@@ -8,14 +8,15 @@ knows their format.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 
 from clarion.storage.base import Page
 from clarion.storage.errors import Conflict
@@ -32,6 +33,7 @@ from clarion.storage.schema import (
 from clarion.storage.sql import SqlBase, aware, utcnow
 
 TRAIN_MODEL_JOB = "train_model"
+_MAX_REMEMBERED_ABSENT = 10_000
 EVALUATE_MODEL_JOB = "evaluate_model"
 
 MODEL_TRAINED = 21100
@@ -132,7 +134,23 @@ class TrainingSet:
 
 
 class SqlModelStore(SqlBase):
-    """Custom models, versions and workflows of apps, by the app's ``pk``."""
+    """Custom models, versions and workflows of apps, by the app's ``pk``.
+
+    ``absent_seconds``: how long ``lookup_model`` trusts that an app has no model of some id.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        absent_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(engine)
+        self._absent_seconds = absent_seconds
+        self._clock = clock
+        # (app_pk, model id) -> until when that app is taken to have no such model.
+        self._absent: dict[tuple[int, str], float] = {}
 
     # models
 
@@ -141,7 +159,26 @@ class SqlModelStore(SqlBase):
         record = replace(record, created_at=now, modified_at=now)
         with self._write() as db:
             db.execute(insert(custom_models).values(**_model_values(app_pk, record)))
+        self._absent.pop((app_pk, record.id), None)
         return record
+
+    def lookup_model(self, app_pk: int, model_id: str) -> ModelRecord | None:
+        """``get_model``, remembering for ``absent_seconds`` that the app has no such model.
+
+        Every prediction asks whether its model id is one of the app's custom models, and
+        nearly always it is a built-in one: the remembered answer saves a query a call. A
+        model created through this store is found at once; one created through another
+        process, within ``absent_seconds``.
+        """
+        key = (app_pk, model_id)
+        if self._absent.get(key, 0.0) > self._clock():
+            return None
+        model = self.get_model(app_pk, model_id)
+        if model is None and self._absent_seconds > 0:
+            if len(self._absent) >= _MAX_REMEMBERED_ABSENT:
+                self._absent.clear()  # a caller trying many ids must not grow it without end
+            self._absent[key] = self._clock() + self._absent_seconds
+        return model
 
     def get_model(self, app_pk: int, model_id: str) -> ModelRecord | None:
         with self._read() as db:
