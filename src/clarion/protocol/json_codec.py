@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, cast
 
+import pybase64
 from clarifai_grpc.grpc.api.utils import extensions_pb2
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -46,6 +47,7 @@ _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBL
 # Standard or URL-safe alphabet, padding optional (protobuf JSON accepts all of these).
 # Standard and URL-safe base64 letters; padding is checked apart.
 _BASE64_LETTERS = (string.ascii_letters + string.digits + "+/-_").encode()
+_URL_SAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 def message_to_json(message: Message) -> JsonObject:
@@ -67,34 +69,92 @@ def json_to_message(
     """
     if not isinstance(data, dict):
         raise BadRequestFormat(f"Expected a JSON object, got {type(data).__name__}")
-    _check_base64(descriptor_of(message_type), data, "")
+    data, decoded = _take_bytes(descriptor_of(message_type), data, "")
     message = message_type()
     try:
         json_format.ParseDict(data, message, ignore_unknown_fields=ignore_unknown_fields)
     except json_format.ParseError as exc:
         raise BadRequestFormat(f"Invalid request: {exc}") from exc
+    for steps, value in decoded:
+        _set_bytes(message, steps, value)
     _fill_default_floats(message, data)
     return message
 
 
-def _check_base64(descriptor: Descriptor, data: Mapping[str, Any], path: str) -> None:
-    """Bytes fields must hold real base64: the protobuf parser would skip stray characters."""
+# Where a bytes field sits in a message: (field name, index in a repeated field or None)...
+_Steps = tuple[tuple[str, int | None], ...]
+
+
+def _take_bytes(
+    descriptor: Descriptor, data: JsonObject, path: str, steps: _Steps = ()
+) -> tuple[JsonObject, list[tuple[_Steps, bytes]]]:
+    """``data`` with its bytes fields' base64 taken out, and those fields decoded.
+
+    Bytes fields must hold real base64 (the protobuf parser would skip stray characters), and
+    they are decoded here rather than by the parser, whose pure-Python decoding of an image of
+    117 KB took a millisecond (bench/predict.py over HTTP, profiled). ``data`` is not changed.
+    """
+    decoded: list[tuple[_Steps, bytes]] = []
+    rest = dict(data)
     for key, value in data.items():
         field = _find_field(descriptor, key)
         if field is None:
             continue  # the parser names unknown fields itself
         where = f"{path}.{key}" if path else key
-        values = value if isinstance(value, list) else [value]
+        repeated = isinstance(value, list)
+        items = value if repeated else [value]
         if field.type == FieldDescriptor.TYPE_BYTES:
-            for item in values:
-                if not isinstance(item, str) or not is_base64(item.strip()):
-                    raise BadRequestFormat(f"'{where}' is not valid base64")
-        elif field.message_type is not None and not field.message_type.full_name.startswith(
-            _WELL_KNOWN_PREFIX
-        ):
-            for item in values:
-                if isinstance(item, dict) and not field.message_type.GetOptions().map_entry:
-                    _check_base64(field.message_type, item, where)
+            for index, item in enumerate(items):
+                place = (field.name, index if repeated else None)
+                decoded.append(((*steps, place), _decoded_base64(item, where)))
+            rest[key] = [""] * len(items) if repeated else ""
+        elif (message_type := _plain_message_type(field)) is not None:
+            parts = []
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    parts.append(item)  # the parser refuses it
+                    continue
+                place = (field.name, index if repeated else None)
+                part, inner = _take_bytes(message_type, item, where, (*steps, place))
+                parts.append(part)
+                decoded.extend(inner)
+            rest[key] = parts if repeated else parts[0]
+    return rest, decoded
+
+
+def _plain_message_type(field: FieldDescriptor) -> Descriptor | None:
+    """The field's message type if the parser reads it as an object of fields (not a map,
+    not a well-known type); else None."""
+    message: Descriptor | None = field.message_type
+    if message is None or message.full_name.startswith(_WELL_KNOWN_PREFIX):
+        return None
+    return None if message.GetOptions().map_entry else message
+
+
+def _decoded_base64(value: object, where: str) -> bytes:
+    """The bytes of base64 in ``is_base64``'s grammar, or ``BadRequestFormat``."""
+    if isinstance(value, str):
+        try:  # the usual case, standard letters and padded, checked while decoded
+            return pybase64.b64decode(value.encode("ascii"), validate=True)
+        except (UnicodeEncodeError, ValueError):
+            pass
+    if not isinstance(value, str) or not is_base64(value.strip()):
+        raise BadRequestFormat(f"'{where}' is not valid base64")
+    letters = value.strip().rstrip("=").encode("ascii").translate(_URL_SAFE_TO_STANDARD)
+    return pybase64.b64decode(letters + b"=" * (-len(letters) % 4), validate=True)
+
+
+def _set_bytes(message: Message, steps: _Steps, value: bytes) -> None:
+    """Set the bytes field at ``steps`` (its place was held by an empty value) to ``value``."""
+    *parents, (name, index) = steps
+    target: Any = message
+    for parent, position in parents:
+        child = getattr(target, parent)
+        target = child if position is None else child[position]
+    if index is None:
+        setattr(target, name, value)
+    else:
+        getattr(target, name)[index] = value
 
 
 def is_base64(text: str) -> bool:
