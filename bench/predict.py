@@ -2,34 +2,42 @@
 
 At concurrency 1, 8 and 32, clients send one image per PostModelOutputs call for a fixed time;
 the baseline, in the same run on the same images, is the bare pipeline in one process: decode,
-preprocess and the network on onnxruntime, with as many threads as the highest concurrency.
+preprocess and the network on onnxruntime, the best of 1, 2 and 32 threads calling it, each with
+onnxruntime's run over one core (the server's default) and over every core.
 
 Besides images/s, each row gives the CPU time spent per image: the server process's plus the
 client's, against the bare pipeline's own. On a shared machine other processes take cores
-from whichever phase runs while they are busy, so throughput ratios wander from run to run;
-CPU per image does not depend on what else runs, and at saturation throughput is its inverse.
+from whichever phase runs while they are busy, so a ratio between two phases measured minutes
+apart wanders from run to run (0.66 to 0.85 for the same code). So the run ends with
+interleaved rounds at 32 clients: the bare pipeline, then each transport, in turn, and the
+median of each round's ratio, which is the number to compare with the goal.
 
-    .venv/bin/python bench/predict.py [--seconds 15] [--images 64]
+    .venv/bin/python bench/predict.py [--seconds 15] [--images 64] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import http.client
+import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import httpx  # noqa: E402
 from _common import BENCH_PAT, clarion_server, photo_like_jpegs  # noqa: E402
-from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel  # noqa: E402
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc  # noqa: E402
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2  # noqa: E402
 
 from clarion.inference import ModelCatalog  # noqa: E402
 from clarion.media import decode_image  # noqa: E402
@@ -73,75 +81,141 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bare_pipeline(images: list[bytes], seconds: float) -> tuple[float, int, float]:
-    """The bare pipeline's best rate over 1, 2 and 32 threads, that thread count, and its CPU
-    seconds per image at that count."""
-    with tempfile.TemporaryDirectory() as tmp:
-        runner = ModelCatalog(Path(tmp)).runner(MODEL)
-        runner.predict([decode_image(images[0]).image])  # load
+def bare_call(models_dir: Path, cores_per_run: int | None):  # type: ignore[no-untyped-def]
+    """The bare pipeline on one image: decode, preprocess, the network (loaded now)."""
+    runner = ModelCatalog(models_dir, intra_op_threads=cores_per_run).runner(MODEL)
 
-        def call(data: bytes) -> None:
-            runner.predict([decode_image(data).image])
+    def call(data: bytes) -> None:
+        runner.predict([decode_image(data).image])
 
-        rates: dict[int, float] = {}
-        cpu: dict[int, float] = {}
+    return call
+
+
+@dataclass(frozen=True)
+class Bare:
+    """The bare pipeline's best setting: its rate, CPU seconds per image, and how to call it."""
+
+    rate: float
+    cpu: float
+    threads: int
+    setting: str
+    call: Any
+
+
+def bare_pipeline(images: list[bytes], seconds: float, models_dir: Path) -> Bare:
+    """The bare pipeline at its best over 1, 2 and 32 threads calling it, each with one core
+    per network run and with every core per run."""
+    results: list[Bare] = []
+    for cores_per_run in (1, None):
+        call = bare_call(models_dir, cores_per_run)
+        call(images[0])  # load
         for threads in (1, 2, 32):
             before = time.process_time()
             rate, latencies = run_clients(call, images, threads, seconds)
-            rates[threads] = rate
-            cpu[threads] = (time.process_time() - before) / len(latencies)
-        best = max(rates, key=rates.__getitem__)
-        return rates[best], best, cpu[best]
+            cpu = (time.process_time() - before) / len(latencies)
+            setting = f"{threads} threads, {cores_per_run or 'all'} cores per run"
+            results.append(Bare(rate, cpu, threads, setting, call))
+    return max(results, key=lambda bare: bare.rate)
+
+
+def interleaved(  # type: ignore[no-untyped-def]
+    bare: Bare, transports, images: list[bytes], seconds: float, rounds: int
+) -> None:
+    """Bare and each transport at the highest concurrency in turn, ``rounds`` times: on a
+    shared machine a neighbour's load then falls on both sides of each ratio alike."""
+    clients = CONCURRENCY[-1]
+    print(f"\ninterleaved rounds at {clients} clients (bare at {bare.setting}):")
+    ratios: dict[str, list[float]] = {name: [] for name, _ in transports}
+    for index in range(rounds):
+        base, _ = run_clients(bare.call, images, bare.threads, seconds)
+        line = f"round {index + 1}: bare {base:.0f} images/s"
+        for name, call in transports:
+            rate, _ = run_clients(call, images, clients, seconds)
+            ratios[name].append(rate / base)
+            line += f", {name} {rate:.0f} ({rate / base:.2f})"
+        print(line)
+    medians = ", ".join(
+        f"{name} {statistics.median(values):.2f}" for name, values in ratios.items()
+    )
+    print(f"median ratio to bare: {medians}")
 
 
 def grpc_call(port: int):  # type: ignore[no-untyped-def]
+    """One PostModelOutputs over gRPC per call, from a channel per client thread; requests are
+    serialized once per image, so the client's share of the 2 cores is the transport's own."""
     local = threading.local()
+    requests: dict[bytes, bytes] = {}
 
     def call(data: bytes) -> None:
-        if not hasattr(local, "stub"):
-            channel = ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=port)
-            local.stub = service_pb2_grpc.V2Stub(channel)
-        request = service_pb2.PostModelOutputsRequest(
-            user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"),
-            model_id=MODEL,
-            inputs=[
-                resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
-            ],
-        )
-        response = local.stub.PostModelOutputs(request, metadata=METADATA)
+        if not hasattr(local, "predict"):
+            channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+            local.predict = channel.unary_unary(
+                "/clarifai.api.V2/PostModelOutputs",
+                request_serializer=lambda raw: raw,
+                response_deserializer=service_pb2.MultiOutputResponse.FromString,
+            )
+        raw = requests.get(data) or requests.setdefault(data, grpc_request(data))
+        response = local.predict(raw, metadata=METADATA)
         assert response.status.code == 10000, response.status
 
     return call
 
 
+def grpc_request(data: bytes) -> bytes:
+    image = resources_pb2.Image(base64=data)
+    return service_pb2.PostModelOutputsRequest(
+        user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"),
+        model_id=MODEL,
+        inputs=[resources_pb2.Input(data=resources_pb2.Data(image=image))],
+    ).SerializeToString()
+
+
 def http_call(port: int):  # type: ignore[no-untyped-def]
-    client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"Authorization": f"Key {BENCH_PAT}"},
-        limits=httpx.Limits(max_connections=64),
-        timeout=60,
-    )
-    url = f"/v2/users/clarifai/apps/main/models/{MODEL}/outputs"
+    """One POST .../outputs per call, on a kept-alive connection per client thread; bodies
+    are encoded once per image (as for gRPC)."""
+    local = threading.local()
+    bodies: dict[bytes, bytes] = {}
+    path = f"/v2/users/clarifai/apps/main/models/{MODEL}/outputs"
+    headers = {"Authorization": f"Key {BENCH_PAT}", "Content-Type": "application/json"}
 
     def call(data: bytes) -> None:
-        body = {"inputs": [{"data": {"image": {"base64": base64.b64encode(data).decode()}}}]}
-        response = client.post(url, json=body)
-        assert response.json()["status"]["code"] == 10000, response.text
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        body = bodies.get(data) or bodies.setdefault(data, http_body(data))
+        local.connection.request("POST", path, body=body, headers=headers)
+        response = local.connection.getresponse()
+        text = response.read()
+        assert json.loads(text)["status"]["code"] == 10000, text[:300]
 
     return call
+
+
+def http_body(data: bytes) -> bytes:
+    image = {"base64": base64.b64encode(data).decode()}
+    return json.dumps({"inputs": [{"data": {"image": image}}]}).encode()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--images", type=int, default=64)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved bare/server rounds at 32 clients"
+    )
     args = parser.parse_args()
     images = photo_like_jpegs(args.images)
-    bare, threads, bare_cpu = bare_pipeline(images, args.seconds)
-    print(
-        f"bare pipeline, best of 1, 2 and 32 threads ({threads}): {bare:.0f} images/s, "
-        f"{bare_cpu * 1000:.1f} CPU ms/image"
-    )
+    with tempfile.TemporaryDirectory() as models_dir:
+        best = bare_pipeline(images, args.seconds, Path(models_dir))
+        bare, bare_cpu = best.rate, best.cpu
+        print(
+            f"bare pipeline, best of 1, 2 and 32 threads ({best.setting}): {bare:.0f} images/s, "
+            f"{bare_cpu * 1000:.1f} CPU ms/image"
+        )
+        serve_and_measure(images, args, best)
+
+
+def serve_and_measure(images: list[bytes], args: argparse.Namespace, best: Bare) -> None:
+    bare, bare_cpu = best.rate, best.cpu
     print(
         f"{'transport':<10}{'clients':>8}{'images/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs bare':>9}"
         f"{'CPU ms':>8}{'bare/CPU':>10}"
@@ -163,6 +237,12 @@ def main() -> None:
                     f"{name:<10}{concurrency:>8}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}"
                     f"{rate / bare:>9.2f}{cpu * 1000:>8.1f}{bare_cpu / cpu:>10.2f}"
                 )
+        if args.rounds:
+            transports = [
+                ("gRPC", grpc_call(server.grpc_port)),
+                ("HTTP", http_call(server.http_port)),
+            ]
+            interleaved(best, transports, images, args.seconds, args.rounds)
 
 
 if __name__ == "__main__":
