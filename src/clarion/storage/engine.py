@@ -54,7 +54,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # A writer takes the write lock up front: upgrading a read transaction to a write one
         # fails at once with "database is locked" instead of waiting for the busy timeout.
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: through SQLAlchemy's execution path this BEGIN cost a
+        # fifth of a one-row read.
+        connection.connection.driver_connection.execute(f"BEGIN {mode}")
 
 
 def alembic_config(engine: Engine) -> Config:

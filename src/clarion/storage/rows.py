@@ -49,7 +49,11 @@ def with_dataset_ids(db: Connection, records: list[InputRecord]) -> list[InputRe
     by_input: dict[int, list[str]] = {}
     for input_pk, dataset_id in rows:
         by_input.setdefault(input_pk, []).append(dataset_id)
-    return [replace(r, dataset_ids=tuple(by_input.get(r.pk or 0, ()))) for r in records]
+    # Most inputs are in no dataset: only those that are get a new record.
+    return [
+        replace(r, dataset_ids=tuple(by_input[r.pk])) if r.pk in by_input else r
+        for r in records
+    ]
 
 
 def annotation_concepts_of(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
