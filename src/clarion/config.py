@@ -84,11 +84,11 @@ class Settings(BaseSettings):
         "environment; --preload, repeatable, on the command line).",
     )
     inference_threads: int = Field(
-        1,
+        0,
         ge=0,
-        description="Cores one model run uses; runs of concurrent calls share the others. 1 "
-        "serves the most predictions a second under load; 0 (all cores per run) answers a "
-        "lone call soonest.",
+        description="Cores one model run uses (0: every core for a run alone, one each for "
+        "runs that overlap, which serves a lone call soonest and the most calls a second "
+        "under load).",
     )
     model_idle_seconds: float = Field(
         1800.0, ge=0, description="Unload a model unused this long, in seconds (0: never)."

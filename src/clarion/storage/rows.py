@@ -51,8 +51,7 @@ def with_dataset_ids(db: Connection, records: list[InputRecord]) -> list[InputRe
         by_input.setdefault(input_pk, []).append(dataset_id)
     # Most inputs are in no dataset: only those that are get a new record.
     return [
-        replace(r, dataset_ids=tuple(by_input[r.pk])) if r.pk in by_input else r
-        for r in records
+        replace(r, dataset_ids=tuple(by_input[r.pk])) if r.pk in by_input else r for r in records
     ]
 
 
