@@ -95,8 +95,7 @@ def test_authenticate_cached_answers_only_from_the_cache(store: SqlStore) -> Non
     """The dispatcher authenticates cached credentials on the event loop: that path must not
     read the database, and must refuse what the full path refuses."""
     clock = Clock()
-    authenticator = Authenticator(store, cache_seconds=2.0)
-    authenticator._store = CredentialCache(store, ttl_seconds=2.0, clock=clock)
+    authenticator = Authenticator(store, cache_seconds=2.0, clock=clock)
     store.create_key(replace(pat(hash_token("t1")), scopes=("All",)))
     method, request = predict_call()
     metadata = {"authorization": "Key t1"}

@@ -126,8 +126,14 @@ class _Records(Protocol):
 
 
 class Authenticator:
-    def __init__(self, store: Store, cache_seconds: float = 0.0) -> None:
-        self._store = CredentialCache(store, cache_seconds)
+    def __init__(
+        self,
+        store: Store,
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = CredentialCache(store, cache_seconds, clock)
+        self._cached = self._store.cached_only()
 
     def after_success(self, method: MethodSpec) -> None:
         """Forget cached credentials when ``method`` may have changed a key or an app."""
@@ -146,7 +152,7 @@ class Authenticator:
         """As ``authenticate`` when the records it needs are cached; None when it would read
         the database (so the caller can run it off the event loop instead)."""
         try:
-            return _authenticate(self._store.cached_only(), method, request, metadata, req_id)
+            return _authenticate(self._cached, method, request, metadata, req_id)
         except NotCached:
             return None
 
