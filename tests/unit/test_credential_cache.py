@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from sqlalchemy import Engine
 
 from clarion.errors import Unauthenticated
 from clarion.protocol.descriptor import MethodSpec, v2_methods
 from clarion.server.auth import Authenticator, CredentialCache
 from clarion.services.tokens import hash_token
-from clarion.storage.base import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord, UserRecord
-from clarion.storage.engine import create_db_engine, migrate
+from clarion.storage.base import PERSONAL_ACCESS_TOKEN, KeyRecord
 from clarion.storage.sql import SqlStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.conftest import Clock
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    migrate(engine)
-    store = SqlStore(engine)
-    store.create_user(UserRecord("ana"))
-    store.create_apps([AppRecord("ana", "photos")])
-    yield store
-    store.close()
+def store(photos_engine: Engine) -> SqlStore:
+    return SqlStore(photos_engine)
 
 
 def pat(token_hash: str) -> KeyRecord:
