@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from clarion.errors import Unavailable
-from clarion.inference._runtime import Session, create_session
+from clarion.inference._runtime import Lazy, Session, create_session
 from clarion.inference.base import ConceptScore, Prediction, RankedConcepts
 from clarion.inference.preprocess import imagenet_batch
 
@@ -101,8 +100,7 @@ class MobileNetV2:
         self._weights = weights
         self._intra_op_threads = intra_op_threads
         self.batch_size = batch_size
-        self._lock = threading.Lock()
-        self._session: Session | None = None
+        self._session = Lazy(self._create_session)
 
     def model_path(self) -> Path:
         """Where the built ``.onnx`` file lives, named after the weights and builder version."""
@@ -118,29 +116,19 @@ class MobileNetV2:
 
     def load(self) -> None:
         """Build and load the network now rather than on the first prediction."""
-        self._get_session()
+        self._session.get()
 
     def run(
         self, batch: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """Run one NCHW batch; return ``(logits [N, 1000], features [N, 1280])``."""
-        logits, features = self._get_session().run(["logits", "features"], {"input": batch})
+        logits, features = self._session.get().run(["logits", "features"], {"input": batch})
         return np.asarray(logits, dtype=np.float32), np.asarray(features, dtype=np.float32)
 
     def batches(self, images: Sequence[Image.Image]) -> Iterator[npt.NDArray[np.float32]]:
         """Yield the images preprocessed into NCHW batches of at most ``batch_size``."""
         for start in range(0, len(images), self.batch_size):
             yield imagenet_batch(images[start : start + self.batch_size])
-
-    def _get_session(self) -> Session:
-        # Double-checked: after the first load, callers never contend for the lock.
-        session = self._session
-        if session is None:
-            with self._lock:
-                if self._session is None:
-                    self._session = self._create_session()
-                session = self._session
-        return session
 
     def _create_session(self) -> Session:
         return create_session(self.ensure_model(), self._intra_op_threads)
