@@ -33,7 +33,6 @@ from clarion.storage.schema import (
 from clarion.storage.sql import SqlBase, aware, utcnow
 
 TRAIN_MODEL_JOB = "train_model"
-_MAX_REMEMBERED_ABSENT = 10_000
 EVALUATE_MODEL_JOB = "evaluate_model"
 
 MODEL_TRAINED = 21100
@@ -43,6 +42,9 @@ MODEL_EVALUATED = 21300
 MODEL_EVALUATING = 21301
 MODEL_NOT_EVALUATED = 21302
 MODEL_QUEUED_FOR_EVALUATION = 21303
+
+# lookup_model remembers at most this many absences (a caller trying many ids must not grow it).
+_MAX_REMEMBERED_ABSENT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
