@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from clarion.inference._runtime import AdaptiveSession
+from tests.unit.conftest import Clock
 
 
 class Recording:
@@ -31,21 +32,41 @@ class Recording:
         return [self.name]
 
 
+def overlap_once(session: AdaptiveSession, first: Recording) -> list[str]:
+    """Hold a run on ``first`` while another starts; return what the second one ran on."""
+    first.release.clear()
+    holder = threading.Thread(target=session.run, args=(None, {}))
+    holder.start()
+    assert first.started.wait(10)
+    second: list[str] = session.run(None, {})
+    first.release.set()
+    holder.join(10)
+    return second
+
+
 def test_a_lone_run_takes_every_core_and_an_overlapping_one_takes_one() -> None:
     runs: list[str] = []
     all_cores, one_core = Recording("all", runs), Recording("one", runs)
-    session = AdaptiveSession(all_cores, one_core)
+    clock = Clock()
+    session = AdaptiveSession(all_cores, one_core, settle_seconds=1.0, clock=clock)
 
     assert session.run(None, {}) == ["all"]
-    all_cores.release.clear()
-    first = threading.Thread(target=session.run, args=(None, {}))
-    first.start()
-    assert all_cores.started.wait(10)
-    assert session.run(None, {}) == ["one"]  # while the first still runs
-    all_cores.release.set()
-    first.join(10)
-    assert session.run(None, {}) == ["all"]  # alone again
-    assert runs == ["all", "all", "one", "all"]
+    assert session.run(None, {}) == ["all"]  # one after another is still alone
+    assert overlap_once(session, all_cores) == ["one"]
+    assert runs == ["all", "all", "all", "one"]
+
+
+def test_runs_stay_on_one_core_until_overlaps_have_settled() -> None:
+    runs: list[str] = []
+    all_cores, one_core = Recording("all", runs), Recording("one", runs)
+    clock = Clock()
+    session = AdaptiveSession(all_cores, one_core, settle_seconds=1.0, clock=clock)
+    assert overlap_once(session, all_cores) == ["one"]
+
+    clock.now += 0.5
+    assert session.run(None, {}) == ["one"]  # alone, but runs overlapped half a second ago
+    clock.now += 0.5
+    assert session.run(None, {}) == ["all"]  # a second without overlap: spread again
 
 
 def test_a_failed_run_does_not_count_as_running() -> None:
