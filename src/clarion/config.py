@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         "runs that overlap, which serves a lone call soonest and the most calls a second "
         "under load).",
     )
+    predict_threads: int = Field(
+        0,
+        ge=0,
+        description="Threads that run predictions whose inputs come in the request (image "
+        "bytes, text); 0: one more than the cores. Inputs by URL or input id wait on I/O and "
+        "run on the server's call threads instead.",
+    )
     model_idle_seconds: float = Field(
         1800.0, ge=0, description="Unload a model unused this long, in seconds (0: never)."
     )

@@ -90,6 +90,8 @@ class Backends:
     indexes: IndexRegistry
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
+    # Predictions on inputs sent in the request: computation alone, on about one thread a core.
+    compute: ThreadPoolExecutor
 
     @property
     def resolver(self) -> ModelResolver:
@@ -98,6 +100,7 @@ class Backends:
 
     def close(self) -> None:
         self.readers.shutdown(wait=False, cancel_futures=True)
+        self.compute.shutdown(wait=False, cancel_futures=True)
         self.fetcher.close()
         self.store.close()  # the stores share one engine
 
@@ -124,6 +127,10 @@ def open_backends(settings: Settings) -> Backends:
         ),
         indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
+        compute=ThreadPoolExecutor(
+            max_workers=settings.predict_threads or (os.cpu_count() or 1) + 1,
+            thread_name_prefix="clarion-compute",
+        ),
     )
 
 
@@ -194,7 +201,13 @@ def build_handlers(
         searches,
         ModelsService(backends.models, backends.modeldata),
         PredictService(
-            backends.models, untrusted, data, backends.blobs, backends.readers, backends.resolver
+            backends.models,
+            untrusted,
+            data,
+            backends.blobs,
+            readers=backends.readers,
+            compute=backends.compute,
+            resolver=backends.resolver,
         ),
         CustomModelsService(backends.modeldata, data, backends.models, wake_workers),
         WorkflowsService(
