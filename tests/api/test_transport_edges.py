@@ -68,6 +68,32 @@ def test_malformed_body_is_bad_request_format(
     assert status["req_id"]  # type: ignore[index]
 
 
+def post_apps(server: RunningServer, payload: str) -> tuple[int, dict[str, object]]:
+    return curl(
+        "-X",
+        "POST",
+        "-H",
+        f"Authorization: Key {server.admin_pat}",
+        "-d",
+        payload,
+        f"{server.http_url}/v2/users/me/apps",
+    )
+
+
+def test_a_body_of_many_fields_is_parsed_and_answered_off_the_loop(server: RunningServer) -> None:
+    # Over 200 fields: parsed on a worker thread; the long answer is rendered on one too.
+    apps = [{"id": f"bulk-{index}", "description": "made in bulk"} for index in range(120)]
+
+    code, body = post_apps(server, json.dumps({"apps": apps}))
+
+    assert code == 200, body
+    assert [app["id"] for app in body["apps"]] == [app["id"] for app in apps]  # type: ignore[index, union-attr]
+    code, body = post_apps(server, json.dumps({"apps": apps, "no_such_field": 1}))
+    assert code == 400
+    assert body["status"]["code"] == 11100  # type: ignore[index]
+    assert "no_such_field" in body["status"]["description"]  # type: ignore[index]
+
+
 def test_missing_credentials_over_curl(server: RunningServer) -> None:
     code, body = curl(f"{server.http_url}/v2/users/me/apps")
     assert code == 401
