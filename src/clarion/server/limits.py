@@ -132,9 +132,26 @@ class Limits:
                 f"The server is busy: {self._running} {method}-type calls are running and "
                 f"{self._waiting} are waiting; retry shortly"
             )
+        slots = self._slots
+        if slots.locked():
+            await self._wait_for_slot(slots, method, deadline)
+        else:
+            # A free slot is taken at once, with no timer: wait_for would start a task and a
+            # timer on every call, a loop iteration more per prediction.
+            await slots.acquire()
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._running -= 1
+            slots.release()
+
+    async def _wait_for_slot(
+        self, slots: asyncio.Semaphore, method: str, deadline: float | None
+    ) -> None:
         self._waiting += 1
         try:
-            await asyncio.wait_for(self._slots.acquire(), _seconds_until(deadline))
+            await asyncio.wait_for(slots.acquire(), _seconds_until(deadline))
         except TimeoutError:
             raise DeadlineExceeded(
                 f"The call ran out of time waiting for one of the {self._max_expensive} slots "
@@ -142,12 +159,6 @@ class Limits:
             ) from None
         finally:
             self._waiting -= 1
-        self._running += 1
-        try:
-            yield
-        finally:
-            self._running -= 1
-            self._slots.release()
 
 
 def _seconds_until(deadline: float | None) -> float | None:
