@@ -11,7 +11,9 @@ client's, against the bare pipeline's own. On a shared machine other processes t
 from whichever phase runs while they are busy, so a ratio between two phases measured minutes
 apart wanders from run to run (0.66 to 0.85 for the same code). So the run ends with
 interleaved rounds at 32 clients: the bare pipeline, then each transport, in turn, and the
-median of each round's ratio, which is the number to compare with the goal.
+median of each round's ratio, which is the number to compare with the goal. The rounds also
+measure the gRPC floor (``serve_floor``): a minimal grpc.aio server around the bare pipeline,
+so what the transport itself costs on these cores is seen beside what Clarion costs.
 
     .venv/bin/python bench/predict.py [--seconds 15] [--images 64] [--rounds 3]
 """
@@ -19,16 +21,20 @@ median of each round's ratio, which is the number to compare with the goal.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import http.client
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,7 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import BENCH_PAT, clarion_server, photo_like_jpegs  # noqa: E402
+from _common import BENCH_PAT, clarion_server, free_port, photo_like_jpegs  # noqa: E402
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2  # noqa: E402
 
 from clarion.inference import ModelCatalog  # noqa: E402
@@ -142,6 +148,65 @@ def interleaved(  # type: ignore[no-untyped-def]
     print(f"median ratio to bare: {medians}")
 
 
+def serve_floor(port: int, models_dir: Path) -> None:
+    """The least a gRPC server can do around the bare pipeline: grpc.aio, raw request bytes
+    parsed and run on a pool of one thread more than the cores, a bare status for an answer.
+    No authentication, dispatch, limits or outputs: what is left is the transport's own cost,
+    the floor under any server built on grpc.aio in Python."""
+    call = bare_call(models_dir, None)  # adaptive runs, as the server's default
+    pool = ThreadPoolExecutor((os.cpu_count() or 1) + 1)
+    answer = service_pb2.MultiOutputResponse()
+    answer.status.code = 10000
+
+    def predict(raw: bytes) -> service_pb2.MultiOutputResponse:
+        call(service_pb2.PostModelOutputsRequest.FromString(raw).inputs[0].data.image.base64)
+        return answer
+
+    async def unary(raw: bytes, context: Any) -> service_pb2.MultiOutputResponse:
+        return await asyncio.get_running_loop().run_in_executor(pool, predict, raw)
+
+    async def serve() -> None:
+        handler = grpc.unary_unary_rpc_method_handler(
+            unary, response_serializer=service_pb2.MultiOutputResponse.SerializeToString
+        )
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "clarifai.api.V2", {"PostModelOutputs": handler}
+                ),
+            )
+        )
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        await server.wait_for_termination()
+
+    asyncio.run(serve())
+
+
+@contextmanager
+def floor_server(models_dir: Path) -> Iterator[tuple[int, int]]:
+    """``serve_floor`` in its own process: (port, pid), once it answers."""
+    port = free_port()
+    command = [sys.executable, __file__, "--serve-floor", str(port), "--models", str(models_dir)]
+    process = subprocess.Popen(command)
+    try:
+        call = grpc_call(port)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                call(photo_like_jpegs(1)[0])
+                break
+            except grpc.RpcError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield port, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def grpc_call(port: int):  # type: ignore[no-untyped-def]
     """One PostModelOutputs over gRPC per call, from a channel per client thread; requests are
     serialized once per image, so the client's share of the 2 cores is the transport's own."""
@@ -204,7 +269,12 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="interleaved bare/server rounds at 32 clients"
     )
+    parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_floor:
+        serve_floor(args.serve_floor, args.models)
+        return
     images = photo_like_jpegs(args.images)
     with tempfile.TemporaryDirectory() as models_dir:
         best = bare_pipeline(images, args.seconds, Path(models_dir))
@@ -213,10 +283,12 @@ def main() -> None:
             f"bare pipeline, best of 1, 2 and 32 threads ({best.setting}): {bare:.0f} images/s, "
             f"{bare_cpu * 1000:.1f} CPU ms/image"
         )
-        serve_and_measure(images, args, best)
+        serve_and_measure(images, args, best, Path(models_dir))
 
 
-def serve_and_measure(images: list[bytes], args: argparse.Namespace, best: Bare) -> None:
+def serve_and_measure(
+    images: list[bytes], args: argparse.Namespace, best: Bare, models_dir: Path
+) -> None:
     bare, bare_cpu = best.rate, best.cpu
     print(
         f"{'transport':<10}{'clients':>8}{'images/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs bare':>9}"
@@ -240,11 +312,13 @@ def serve_and_measure(images: list[bytes], args: argparse.Namespace, best: Bare)
                     f"{rate / bare:>9.2f}{cpu * 1000:>8.1f}{bare_cpu / cpu:>10.2f}"
                 )
         if args.rounds:
-            transports = [
-                ("gRPC", grpc_call(server.grpc_port)),
-                ("HTTP", http_call(server.http_port)),
-            ]
-            interleaved(best, transports, images, args.seconds, args.rounds)
+            with floor_server(models_dir) as (floor_port, _):
+                transports = [
+                    ("gRPC", grpc_call(server.grpc_port)),
+                    ("HTTP", http_call(server.http_port)),
+                    ("gRPC floor", grpc_call(floor_port)),
+                ]
+                interleaved(best, transports, images, args.seconds, args.rounds)
 
 
 if __name__ == "__main__":
