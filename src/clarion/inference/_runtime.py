@@ -74,8 +74,8 @@ class AdaptiveSession:
     going takes the one-core session, and so does one that starts within ``settle_seconds``
     of two runs overlapping: under steady load a run often starts in the gap while the
     others decode their images, and spreading it then takes the cores they are about to need
-    (on the predict bench at 32 clients, the all-core runs that slipped through cost 0.6 to
-    1.1 CPU ms an image, about 5%).
+    (on the predict bench at 32 clients, the all-core runs that slipped through cost 0.55 to
+    1.1 CPU ms an image, 4 to 8% of the whole).
     """
 
     def __init__(

@@ -51,9 +51,10 @@ _VERBS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 # Small bodies and responses are converted on the event loop, others on a worker thread. A
 # hand-off to a thread and back costs more than parsing a one-image body (156 KB, a dozen
 # fields: about 0.3 ms) or rendering one prediction (1.2 KB: about 0.4 ms): on the predict
-# bench at 32 clients, converting both on threads gave 0.75 of the bare pipeline, on the loop
-# 0.84. The converters' time goes by fields, so a body qualifies by its fields too (a colon
-# or a comma each, at most), and a response by its size (every field takes bytes).
+# bench at 32 clients, one interleaved run gave 0.75 of the bare pipeline with both on
+# threads, 0.84 with both on the loop. The converters' time goes by fields, so a body
+# qualifies by its fields too (a colon or a comma each, at most), and a response by its size
+# (every field takes bytes).
 _PARSE_ON_LOOP_BYTES = 256 * 1024
 _PARSE_ON_LOOP_FIELDS = 200
 _RENDER_ON_LOOP_BYTES = 2 * 1024
