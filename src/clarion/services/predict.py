@@ -8,8 +8,8 @@ alone, and the call answers ``MIXED_STATUS``.
 Where a call runs: one whose inputs all come in the request (image bytes, text) is pure
 computation, so it runs on the compute threads, about one a core. Thirty-two such calls on
 thirty-two call threads shared two cores by time slices; on the predict bench (32 clients,
-2 cores) the compute threads raised gRPC from 0.75 to 0.81 of the bare pipeline's throughput
-to 0.77 to 0.86 (medians of three interleaved runs each). A call with an input by URL or
+2 cores) the compute threads raised gRPC from 0.77 to 0.81 of the bare pipeline's throughput
+to 0.78 to 0.86 (medians of three interleaved runs each). A call with an input by URL or
 input id waits on I/O for part of its time, so it runs on the server's call threads like any
 other blocking handler.
 """
