@@ -66,7 +66,10 @@ def predict(
         asyncio.get_running_loop().set_default_executor(calls)
         return await service.post_model_outputs(request, ctx)
 
-    return asyncio.run(call())
+    # A loop of its own on a thread of its own: the browser tests leave Playwright's loop
+    # running on the main thread, where asyncio.run would refuse to start.
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        return runner.submit(lambda: asyncio.run(call())).result(timeout=120)
 
 
 def text(raw: str = "", url: str = "") -> resources_pb2.Input:
