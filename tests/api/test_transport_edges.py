@@ -80,8 +80,8 @@ def post_apps(server: RunningServer, payload: str) -> tuple[int, dict[str, objec
     )
 
 
-def test_a_body_of_many_fields_is_parsed_and_answered_off_the_loop(server: RunningServer) -> None:
-    # Over 200 fields: parsed on a worker thread; the long answer is rendered on one too.
+def test_a_body_of_many_fields_and_its_long_answer_convert_alike(server: RunningServer) -> None:
+    # Over 200 fields, so parsed on a worker thread; the long answer is rendered on one too.
     apps = [{"id": f"bulk-{index}", "description": "made in bulk"} for index in range(120)]
 
     code, body = post_apps(server, json.dumps({"apps": apps}))

@@ -23,7 +23,7 @@ from clarion.services.context import CallContext
 from clarion.services.predict import PredictService
 from clarion.storage.data import SqlDataStore
 
-SUCCESS, MIXED_STATUS, INPUT_DOWNLOAD_FAILED = 10000, 10010, 30002
+SUCCESS, MIXED_STATUS, INPUT_DOWNLOAD_FAILED, INPUT_DOES_NOT_EXIST = 10000, 10010, 30002, 30102
 
 
 class CountingExecutor(ThreadPoolExecutor):
@@ -102,7 +102,8 @@ def test_a_fetched_input_puts_the_call_on_the_call_threads(
 def test_an_input_by_id_puts_the_call_on_the_call_threads(
     tmp_path: Path, photos_engine: Engine, pools: Any
 ) -> None:
-    predict(tmp_path, photos_engine, pools, resources_pb2.Input(id="stored-words"))
+    response = predict(tmp_path, photos_engine, pools, resources_pb2.Input(id="stored-words"))
 
+    assert response.outputs[0].status.code == INPUT_DOES_NOT_EXIST
     _, compute, calls = pools
     assert (compute.jobs, calls.jobs) == (0, 1)
