@@ -16,6 +16,11 @@ with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as connection:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        # Every migration in the one transaction, on SQLite too (Alembic would otherwise
+        # commit SQLite's migrations one by one): a process that waited for the write lock
+        # then finds the schema current, instead of reading it between two migrations of
+        # another process and running the next one twice ("table ... already exists").
+        transactional_ddl=True,
         on_version_apply=lambda step, **_: applied.append(step.up_revision_id),
     )
     with context.begin_transaction():
