@@ -40,6 +40,18 @@ def test_wrong_verb_is_json_405(server: RunningServer) -> None:
     assert body["status"]["code"] == 11103  # type: ignore[index]
 
 
+def post_apps(server: RunningServer, payload: str) -> tuple[int, dict[str, object]]:
+    return curl(
+        "-X",
+        "POST",
+        "-H",
+        f"Authorization: Key {server.admin_pat}",
+        "-d",
+        payload,
+        f"{server.http_url}/v2/users/me/apps",
+    )
+
+
 @pytest.mark.parametrize(
     ("payload", "problem"),
     [
@@ -52,32 +64,12 @@ def test_wrong_verb_is_json_405(server: RunningServer) -> None:
 def test_malformed_body_is_bad_request_format(
     server: RunningServer, payload: str, problem: str
 ) -> None:
-    code, body = curl(
-        "-X",
-        "POST",
-        "-H",
-        f"Authorization: Key {server.admin_pat}",
-        "-d",
-        payload,
-        f"{server.http_url}/v2/users/me/apps",
-    )
+    code, body = post_apps(server, payload)
     assert code == 400
     status = body["status"]
     assert status["code"] == 11100  # type: ignore[index]
     assert problem in status["description"]  # type: ignore[index]
     assert status["req_id"]  # type: ignore[index]
-
-
-def post_apps(server: RunningServer, payload: str) -> tuple[int, dict[str, object]]:
-    return curl(
-        "-X",
-        "POST",
-        "-H",
-        f"Authorization: Key {server.admin_pat}",
-        "-d",
-        payload,
-        f"{server.http_url}/v2/users/me/apps",
-    )
 
 
 def test_a_body_of_many_fields_and_its_long_answer_convert_alike(server: RunningServer) -> None:
