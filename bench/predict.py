@@ -191,11 +191,11 @@ def floor_server(models_dir: Path) -> Iterator[tuple[int, int]]:
     command = [sys.executable, __file__, "--serve-floor", str(port), "--models", str(models_dir)]
     process = subprocess.Popen(command)
     try:
-        call = grpc_call(port)
+        call, image = grpc_call(port), photo_like_jpegs(1)[0]
         deadline = time.monotonic() + 60
         while True:
             try:
-                call(photo_like_jpegs(1)[0])
+                call(image)
                 break
             except grpc.RpcError:
                 if time.monotonic() > deadline:
