@@ -96,3 +96,50 @@ def test_parse_template_splits_dotted_variables() -> None:
         ("user_app_id", "user_id"),
         "apps",
     )
+
+
+def _paths_near_every_template() -> list[str]:
+    """Each template filled with a plain value, and with every literal some other template
+    has at that place (so literal and variable edges both get walked), and with a blank."""
+    literals_at: dict[tuple[int, int], set[str]] = {}
+    for route in TABLE.routes:
+        for place, segment in enumerate(route.segments):
+            if isinstance(segment, str):
+                literals_at.setdefault((len(route.segments), place), set()).add(segment)
+    paths = set()
+    for route in TABLE.routes:
+        width = len(route.segments)
+        plain = [s if isinstance(s, str) else "x" for s in route.segments]
+        paths.add("/" + "/".join(plain))
+        for place, segment in enumerate(route.segments):
+            for other in [*literals_at.get((width, place), ()), ""]:
+                if not isinstance(segment, str) or other == "":
+                    paths.add("/" + "/".join([*plain[:place], other, *plain[place + 1 :]]))
+    return sorted(paths)
+
+
+def _best_by_scanning_every_template(verb: str, path: str) -> tuple[int, dict[str, str]] | None:
+    """The route ``match`` should pick, found by trying every template in turn."""
+    parts = path.strip("/").split("/")
+    fitting = [
+        (route, params)
+        for route in TABLE.routes
+        if route.binding.verb == verb and len(route.segments) == len(parts)
+        if (params := route.bind(parts)) is not None
+    ]
+    if not fitting:
+        return None
+    route, params = max(fitting, key=lambda pair: pair[0].rank)
+    return route.order, {".".join(k): v for k, v in params.items()}
+
+
+def test_the_route_index_picks_what_a_scan_of_every_template_picks() -> None:
+    paths = _paths_near_every_template()
+    assert len(paths) > 1000
+    for path in paths:
+        for verb in ("GET", "POST", "PATCH", "PUT", "DELETE"):
+            match = TABLE.match(verb, path)
+            found = None
+            if match is not None:
+                found = match.route.order, {".".join(k): v for k, v in match.path_params.items()}
+            assert found == _best_by_scanning_every_template(verb, path), (verb, path)
