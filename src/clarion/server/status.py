@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 
 from clarifai_grpc.grpc.api.status import status_pb2
 from google.protobuf.message import Message
 
 from clarion.errors import SUCCESS, ApiError
+from clarion.services.convert import response_id
 
 _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -17,7 +17,7 @@ _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 def new_req_id(metadata: Mapping[str, str]) -> str:
     """A request id, after the prefix the official clients send when it looks sane."""
     prefix = metadata.get("x-clarifai-request-id-prefix", "")
-    suffix = uuid.uuid4().hex
+    suffix = response_id()
     return f"{prefix}-{suffix}" if _PREFIX_PATTERN.match(prefix) else suffix
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -30,6 +31,16 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+def response_id() -> str:
+    """A fresh 32-hex-digit id for a response or an output: unique, not secret.
+
+    ``uuid4`` reads ``os.urandom``, a system call that lets go of the GIL; on the event loop,
+    taking it back waits for a compute thread's Python to pause (up to the 5 ms switch
+    interval). ``random`` is reseeded in a forked child, so processes do not share ids.
+    """
+    return f"{random.getrandbits(128):032x}"
 
 
 def now_timestamp() -> timestamp_pb2.Timestamp:
