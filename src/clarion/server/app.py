@@ -64,6 +64,11 @@ log = logging.getLogger("clarion.server")
 ADMIN_PAT_FILE = "admin-pat.txt"
 # gRPC keeps a little room under the limit for the framing around the message.
 _GRPC_MAX_SEND = 2**31 - 1
+# The largest HTTP/2 frame clients may send: an image of up to 1 MiB then arrives in one DATA
+# frame rather than in 16 KiB pieces (the default), each of which the transport handles on its
+# own. On the predict bench (32 clients, 640x480 JPEGs) the event loop spent 1.44 CPU ms an
+# image against 1.51, the load client 0.87 against 0.91 (medians of five interleaved rounds).
+_GRPC_MAX_FRAME = 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +387,7 @@ class ClarionServer:
         options = [
             ("grpc.max_receive_message_length", self.settings.max_request_bytes),
             ("grpc.max_send_message_length", _GRPC_MAX_SEND),
+            ("grpc.http2.max_frame_size", _GRPC_MAX_FRAME),
         ]
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers(
