@@ -47,6 +47,9 @@ _INT_TYPES = frozenset(
 )
 _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE})
 _INT64_CPP_TYPES = frozenset({FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64})
+_OWN_JSON_STRING = frozenset(
+    {"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"}
+)
 _NON_FINITE = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
 _FLOAT32 = struct.Struct("<f")
 # Standard or URL-safe alphabet, padding optional (protobuf JSON accepts all of these).
@@ -103,8 +106,10 @@ def _field_converter(field: FieldDescriptor) -> Converter:
 def _value_converter(field: FieldDescriptor) -> Converter:
     """One value of ``field`` to JSON, as ``json_format`` renders it."""
     if field.message_type is not None:
+        if field.message_type.full_name in _OWN_JSON_STRING:
+            return _own_json_string
         if field.message_type.full_name.startswith(_WELL_KNOWN_PREFIX):
-            return _well_known_to_json  # timestamps, structs, wrappers: json_format's forms
+            return _well_known_to_json  # structs, wrappers, Any: json_format's forms
         return _regular_message_to_json
     if field.type == FieldDescriptor.TYPE_BYTES:
         return _base64_text
@@ -119,6 +124,12 @@ def _value_converter(field: FieldDescriptor) -> Converter:
     if field.type == FieldDescriptor.TYPE_STRING:
         return str
     return _same  # enums as numbers, 32-bit integers
+
+
+def _own_json_string(message: Message) -> str:
+    """What ``json_format`` writes for a timestamp, a duration or a field mask: the
+    message's own ``ToJsonString``, called here without a printer around it (10 µs each)."""
+    return str(message.ToJsonString())  # type: ignore[attr-defined]
 
 
 def _well_known_to_json(message: Message) -> object:
