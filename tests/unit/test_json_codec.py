@@ -66,10 +66,14 @@ def test_unknown_field_is_a_bad_request_naming_it() -> None:
         json_to_message({"nonsense": 1}, service_pb2.ListAppsRequest)
 
 
-@pytest.mark.parametrize("body", [b"{", b"[1]", b"\xff\xfe"])
+@pytest.mark.parametrize("body", [b"{", b"[1]", b"\xff\xfe", b'{"a": "\xff"}', b'{"a": NaN}'])
 def test_malformed_body_is_a_bad_request(body: bytes) -> None:
-    with pytest.raises(BadRequestFormat):
+    with pytest.raises(BadRequestFormat, match=r"not valid JSON|must be a JSON object"):
         decode_json_body(body)
+
+
+def test_a_byte_order_mark_before_the_body_is_ignored() -> None:
+    assert decode_json_body(b'\xef\xbb\xbf{"a": "\xc3\xa9"}') == {"a": "\u00e9"}
 
 
 def test_query_with_dotted_repeated_and_python_bools() -> None:

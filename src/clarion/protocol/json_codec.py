@@ -9,7 +9,7 @@ keys, repeated keys and ``True``/``true``.
 
 from __future__ import annotations
 
-import json
+import codecs
 import math
 import string
 import struct
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any, cast
 
+import orjson
 import pybase64
 from clarifai_grpc.grpc.api.utils import extensions_pb2
 from google.protobuf import json_format
@@ -291,12 +292,13 @@ def is_base64(text: str) -> bool:
 
 
 def decode_json_body(body: bytes) -> JsonObject:
-    """The JSON object in a request body; an empty body is an empty object."""
+    """The JSON object in a request body (UTF-8, RFC 8259; a leading byte order mark is
+    ignored, as the standard library's decoder did); an empty body is an empty object."""
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = orjson.loads(body.removeprefix(codecs.BOM_UTF8))
+    except orjson.JSONDecodeError as exc:  # malformed JSON or UTF-8
         raise BadRequestFormat(f"Request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise BadRequestFormat(f"Request body must be a JSON object, got {type(data).__name__}")

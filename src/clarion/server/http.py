@@ -7,11 +7,11 @@ official JSON channel ignores the HTTP status and reads the body.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from google.protobuf.message import Message
 from starlette.applications import Starlette
@@ -228,7 +228,7 @@ async def _render_response(response: Message) -> Response:
 
 
 def _render_json(response: Message) -> bytes:
-    return json.dumps(message_to_json(response), separators=(",", ":")).encode()
+    return orjson.dumps(message_to_json(response))
 
 
 def _metadata(request: Request) -> Mapping[str, str]:
