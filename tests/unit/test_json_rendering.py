@@ -88,19 +88,19 @@ def _scalar(field: FieldDescriptor, rng: random.Random) -> object:
     return rng.randint(0, 2**64 - 1)
 
 
-def _fill_well_known(message: Message, rng: random.Random) -> None:
+def _fill_well_known(message: Any, rng: random.Random) -> None:
     name = message.DESCRIPTOR.full_name
-    if name == "google.protobuf.Timestamp" or name == "google.protobuf.Duration":
-        message.seconds = rng.randint(0, 2**31)  # type: ignore[attr-defined]
-        message.nanos = rng.choice([0, 1000, 123456789])  # type: ignore[attr-defined]
+    if name in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
+        message.seconds = rng.randint(0, 2**31)
+        message.nanos = rng.choice([0, 1000, 123456789])
     elif name == "google.protobuf.Struct":
-        message.update({"a": rng.random(), "b": [1, "x", None, True], "c": {"d": "e"}})  # type: ignore[attr-defined]
+        message.update({"a": rng.random(), "b": [1, "x", None, True], "c": {"d": "e"}})
     elif name == "google.protobuf.Value":
-        message.string_value = "v"  # type: ignore[attr-defined]
+        message.string_value = "v"
     elif name == "google.protobuf.FieldMask":
-        message.paths.append("some_field")  # type: ignore[attr-defined]
+        message.paths.append("some_field")
     elif name.endswith("Value") and "value" in message.DESCRIPTOR.fields_by_name:  # wrappers
-        message.value = _scalar(message.DESCRIPTOR.fields_by_name["value"], rng)  # type: ignore[attr-defined]
+        message.value = _scalar(message.DESCRIPTOR.fields_by_name["value"], rng)
     # Any stays empty: packing one needs a registered type, which is not what this is about.
 
 

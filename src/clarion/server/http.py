@@ -53,10 +53,10 @@ _VERBS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 # hand-off to a thread and back costs more than parsing a one-image body (156 KB, a dozen
 # fields: 0.3 ms then, 0.15 ms with orjson) or rendering one prediction (0.4 ms then, 0.3 ms
 # now): on the predict bench at 32 clients, one interleaved run gave 0.75 of the bare
-# pipeline with both on threads, 0.84 with both on the loop. The JSON decoder (C) goes by bytes, so a body of
-# at most _PARSE_ON_LOOP_BYTES is decoded on the loop; turning it into a message goes by
-# values, so that stays on the loop for at most _PARSE_ON_LOOP_VALUES. A response qualifies by
-# its size (every field takes bytes).
+# pipeline with both on threads, 0.84 with both on the loop. Decoding JSON takes time by the
+# byte, so a body of at most _PARSE_ON_LOOP_BYTES is decoded on the loop; turning it into a
+# message takes time by the value, so that stays on the loop for at most
+# _PARSE_ON_LOOP_VALUES values. A response qualifies by its size (every field takes bytes).
 _PARSE_ON_LOOP_BYTES = 256 * 1024
 _PARSE_ON_LOOP_VALUES = 200
 _RENDER_ON_LOOP_BYTES = 2 * 1024

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Mapping
@@ -33,14 +34,20 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return stamp
 
 
-def response_id() -> str:
-    """A fresh 32-hex-digit id for a response or an output: unique, not secret.
+# Seeded from os.urandom, again in a forked child; apart from ``random``'s shared generator,
+# which a caller may seed to repeat a sequence.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
 
-    ``uuid4`` reads ``os.urandom``, a system call that lets go of the GIL; on the event loop,
-    taking it back waits for a compute thread's Python to pause (up to the 5 ms switch
-    interval). ``random`` is reseeded in a forked child, so processes do not share ids.
+
+def response_id() -> str:
+    """A fresh 32-hex-digit id for a response, an output or a region: unique, not secret.
+
+    ``uuid4`` reads ``os.urandom`` for each id, a system call that lets go of the GIL; on the
+    event loop, taking it back waits for a compute thread's Python to pause (up to the 5 ms
+    switch interval).
     """
-    return f"{random.getrandbits(128):032x}"
+    return f"{_ids.getrandbits(128):032x}"
 
 
 def now_timestamp() -> timestamp_pb2.Timestamp:
