@@ -184,7 +184,7 @@ async def _parse_request(body: bytes, query: list[tuple[str, str]], match: Route
     message there too when it holds few values; the rest on a worker thread."""
     if len(body) > _PARSE_ON_LOOP_BYTES:
         return await asyncio.to_thread(_message_from_body, body, query, match)
-    data = decode_json_body(body) if body else {}
+    data = decode_json_body(body)
     if _has_few_values(data):
         return _message_from(data, query, match)
     return await asyncio.to_thread(_message_from, data, query, match)
@@ -205,7 +205,7 @@ def _has_few_values(data: object) -> bool:
 
 
 def _message_from_body(body: bytes, query: list[tuple[str, str]], match: RouteMatch) -> Message:
-    return _message_from(decode_json_body(body) if body else {}, query, match)
+    return _message_from(decode_json_body(body), query, match)
 
 
 def _message_from(data: dict[str, Any], query: list[tuple[str, str]], match: RouteMatch) -> Message:
