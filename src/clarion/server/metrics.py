@@ -21,6 +21,10 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # Labelled children, looked up once: labels() checks and sorts its arguments on every
+        # call (4 µs of a call's 25 in dispatch) and gives the same child each time.
+        self._children: dict[tuple[str, int | str], tuple[Counter, Histogram]] = {}
+        self._inference_children: dict[str, tuple[Histogram, Histogram]] = {}
         self.requests = Counter(
             "clarion_requests",
             "V2 calls answered, by method and Clarifai status code.",
@@ -56,12 +60,32 @@ class Metrics:
         )
 
     def observe(self, method: str, code: int | str, seconds: float) -> None:
-        self.requests.labels(method=method, code=str(code)).inc()
-        self.latency.labels(method=method).observe(seconds)
+        counter, histogram = self._request_children(method, code)
+        counter.inc()
+        histogram.observe(seconds)
+
+    def _request_children(self, method: str, code: int | str) -> tuple[Counter, Histogram]:
+        key = (method, code)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method=method, code=str(code)),
+                self.latency.labels(method=method),
+            )
+            self._children[key] = children
+        return children
 
     def observe_inference(self, model: str, batch_size: int, seconds: float) -> None:
-        self.inference_seconds.labels(model=model).observe(seconds)
-        self.inference_batch.labels(model=model).observe(batch_size)
+        children = self._inference_children.get(model)
+        if children is None:
+            children = (
+                self.inference_seconds.labels(model=model),
+                self.inference_batch.labels(model=model),
+            )
+            self._inference_children[model] = children
+        seconds_histogram, batch_histogram = children
+        seconds_histogram.observe(seconds)
+        batch_histogram.observe(batch_size)
 
     def observe_ingestion(self, outcome: str) -> None:
         self.ingested.labels(outcome=outcome).inc()
