@@ -9,7 +9,6 @@ workflow (``default_workflow_id``) is any of these.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
@@ -35,7 +34,7 @@ from clarion.jobs.model_resolver import ModelResolver, ResolvedNode
 from clarion.services.apps import deep_merge
 from clarion.services.base import HandlerTable, app_pk, conflicts_as, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import now_timestamp, status, struct_to_dict
+from clarion.services.convert import now_timestamp, response_id, status, struct_to_dict
 from clarion.services.model_convert import (
     custom_model_to_proto,
     node_of,
@@ -275,7 +274,7 @@ class WorkflowsService:
         ran: Mapping[str, NodeResult] | None,
         config: resources_pb2.OutputConfig,
     ) -> resources_pb2.WorkflowResult:
-        result = resources_pb2.WorkflowResult(id=uuid.uuid4().hex, created_at=now_timestamp())
+        result = resources_pb2.WorkflowResult(id=response_id(), created_at=now_timestamp())
         result.input.CopyFrom(echo_input(message))
         if read.error is not None:
             result.status.CopyFrom(status(read.error.code, read.error.description))
@@ -333,7 +332,7 @@ def _fed_region(
 
 def _region_id(region_ids: dict[tuple[str, int], str], source: str, index: int) -> str:
     # One id per region and input, so every node's output names a region the same way.
-    return region_ids.setdefault((source, index), uuid.uuid4().hex)
+    return region_ids.setdefault((source, index), response_id())
 
 
 def _model_proto(app: AppRecord, node: ResolvedNode) -> resources_pb2.Model:
