@@ -11,15 +11,20 @@ client's, against the bare pipeline's own. On a shared machine other processes t
 from whichever phase runs while they are busy, so a ratio between two phases measured minutes
 apart wanders from run to run (0.66 to 0.85 for the same code). So the run ends with
 interleaved rounds at 32 clients: the bare pipeline, then each transport, in turn, and the
-median of each round's ratio, which is the number to compare with the goal. The rounds also
-measure the gRPC floor (``serve_floor``): a minimal grpc.aio server around the bare pipeline,
-so what the transport itself costs on these cores is seen beside what Clarion costs.
+median of each round's ratio, which is the number to compare with the goal. Each round also
+gives the bare pipeline's CPU per image over the server process's own, which leaves out the
+load client's share of the cores. The rounds also measure the gRPC floor (``serve_floor``): a
+minimal grpc.aio server around the bare pipeline, so what the transport itself costs on these
+cores is seen beside what Clarion costs; and gRPC calls of eight images each, so what a call
+costs is seen apart from what an image costs.
 
 The load clients run on the server's two cores, so each is as lean as its transport allows:
 gRPC requests are serialized once per image and sent on a raw channel; HTTP requests are
 written once per image and sent on a kept-alive socket. ``http.client``, the HTTP client of
 runs before 2026-11-27, spent twice the CPU a call; the rounds still measure it ("HTTP,
-http.client") so that runs stay comparable.
+http.client") so that runs stay comparable. Still, a Python client's CPU comes out of the two
+cores measured, so where h2load and wrk are installed (``apt-get install nghttp2-client wrk``)
+a last set of rounds loads the server from them (``native_rounds``).
 
     .venv/bin/python bench/predict.py [--seconds 15] [--images 64] [--rounds 3]
 """
@@ -32,6 +37,8 @@ import base64
 import http.client
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -39,7 +46,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,11 +55,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import BENCH_PAT, clarion_server, free_port, photo_like_jpegs  # noqa: E402
+from _common import BENCH_PAT, Server, clarion_server, free_port, photo_like_jpegs  # noqa: E402
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2  # noqa: E402
 
 from clarion.inference import ModelCatalog  # noqa: E402
@@ -60,6 +69,8 @@ from clarion.media import decode_image  # noqa: E402
 MODEL = "general-image-recognition"
 METADATA = (("authorization", f"Key {BENCH_PAT}"),)
 CONCURRENCY = (1, 8, 32)
+# Images a call in the interleaved rounds' last row: what sending several at once gains.
+MANY = 8
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -134,26 +145,76 @@ def bare_pipeline(images: list[bytes], seconds: float, models_dir: Path) -> Bare
     return max(results, key=lambda bare: bare.rate)
 
 
-def interleaved(  # type: ignore[no-untyped-def]
-    bare: Bare, transports, images: list[bytes], seconds: float, rounds: int
+@dataclass(frozen=True)
+class Transport:
+    """A server to load in the interleaved rounds: how to call it, and its process."""
+
+    name: str
+    call: Any
+    server_pid: int
+    images_per_call: int = 1
+
+
+class RoundRatios:
+    """Each row's two ratios to the bare pipeline over the rounds: images/s, and the bare
+    pipeline's CPU per image over the server's own."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._rates: dict[str, list[float]] = {name: [] for name in names}
+        self._cpus: dict[str, list[float]] = {name: [] for name in names}
+
+    def add(self, name: str, rate: float, base: float, server_cpu: float, bare_cpu: float) -> str:
+        """Record one row of a round; return how the round's line reports it."""
+        self._rates[name].append(rate / base)
+        self._cpus[name].append(bare_cpu / server_cpu)
+        return (
+            f"; {name} {rate:.0f} ({rate / base:.2f}),"
+            f" server {server_cpu * 1000:.1f} CPU ms ({bare_cpu / server_cpu:.2f})"
+        )
+
+    def print_medians(self) -> None:
+        for title, values in (("images/s", self._rates), ("bare CPU over server CPU", self._cpus)):
+            medians = ", ".join(
+                f"{name} {statistics.median(ratio):.2f}" for name, ratio in values.items()
+            )
+            print(f"median ratio to bare, {title}: {medians}")
+
+
+def bare_round(bare: Bare, images: list[bytes], seconds: float) -> tuple[float, float]:
+    """The bare pipeline for ``seconds``: images/s and CPU seconds per image."""
+    before = time.process_time()
+    rate, latencies = run_clients(bare.call, images, bare.threads, seconds)
+    return rate, (time.process_time() - before) / len(latencies)
+
+
+def interleaved(
+    bare: Bare, transports: list[Transport], images: list[bytes], seconds: float, rounds: int
 ) -> None:
     """Bare and each transport at the highest concurrency in turn, ``rounds`` times: on a
-    shared machine a neighbour's load then falls on both sides of each ratio alike."""
+    shared machine a neighbour's load then falls on both sides of each ratio alike.
+
+    Each round gives two ratios per transport: images/s against the bare pipeline's, and the
+    bare pipeline's CPU per image against the server process's own. The first is the goal's
+    measure; the second leaves out the load client, whose CPU comes out of the same two
+    cores. Both sides keep the cores busy, so the second is near what the server delivers
+    with the cores to itself, which ``native_rounds`` measures (on 2026-11-27 the two agreed
+    within two points)."""
     clients = CONCURRENCY[-1]
     print(f"\ninterleaved rounds at {clients} clients (bare at {bare.setting}):")
-    ratios: dict[str, list[float]] = {name: [] for name, _ in transports}
+    ratios = RoundRatios([transport.name for transport in transports])
     for index in range(rounds):
-        base, _ = run_clients(bare.call, images, bare.threads, seconds)
-        line = f"round {index + 1}: bare {base:.0f} images/s"
-        for name, call in transports:
-            rate, _ = run_clients(call, images, clients, seconds)
-            ratios[name].append(rate / base)
-            line += f", {name} {rate:.0f} ({rate / base:.2f})"
+        base, bare_cpu = bare_round(bare, images, seconds)
+        line = f"round {index + 1}: bare {base:.0f} images/s, {bare_cpu * 1000:.1f} CPU ms"
+        for transport in transports:
+            server_before = process_cpu_seconds(transport.server_pid)
+            calls, latencies = run_clients(transport.call, images, clients, seconds)
+            server_cpu = (process_cpu_seconds(transport.server_pid) - server_before) / (
+                len(latencies) * transport.images_per_call
+            )
+            rate = calls * transport.images_per_call
+            line += ratios.add(transport.name, rate, base, server_cpu, bare_cpu)
         print(line)
-    medians = ", ".join(
-        f"{name} {statistics.median(values):.2f}" for name, values in ratios.items()
-    )
-    print(f"median ratio to bare: {medians}")
+    ratios.print_medians()
 
 
 def serve_floor(port: int, models_dir: Path) -> None:
@@ -215,11 +276,16 @@ def floor_server(models_dir: Path) -> Iterator[tuple[int, int]]:
         process.wait(timeout=30)
 
 
-def grpc_call(port: int):  # type: ignore[no-untyped-def]
+def grpc_call(  # type: ignore[no-untyped-def]
+    port: int, images_per_call: int = 1, images: list[bytes] | None = None
+):
     """One PostModelOutputs over gRPC per call, from a channel per client thread; requests are
-    serialized once per image, so the client's share of the 2 cores is the transport's own."""
+    serialized once per image, so the client's share of the 2 cores is the transport's own.
+    With ``images_per_call`` above one, a call for an image also sends the ones after it in
+    ``images``."""
     local = threading.local()
     requests: dict[bytes, bytes] = {}
+    groups = image_groups(images or [], images_per_call)
 
     def call(data: bytes) -> None:
         if not hasattr(local, "predict"):
@@ -229,19 +295,32 @@ def grpc_call(port: int):  # type: ignore[no-untyped-def]
                 request_serializer=lambda raw: raw,
                 response_deserializer=service_pb2.MultiOutputResponse.FromString,
             )
-        raw = requests.get(data) or requests.setdefault(data, grpc_request(data))
+        group = groups.get(data, [data])
+        raw = requests.get(data) or requests.setdefault(data, grpc_request(*group))
         response = local.predict(raw, metadata=METADATA)
         assert response.status.code == 10000, response.status
+        # The floor answers a bare status; Clarion an output per image.
+        assert images_per_call == 1 or len(response.outputs) == len(group), response.outputs
 
     return call
 
 
-def grpc_request(data: bytes) -> bytes:
-    image = resources_pb2.Image(base64=data)
+def image_groups(images: list[bytes], size: int) -> dict[bytes, list[bytes]]:
+    """Each image with the ``size - 1`` images after it (wrapping round): what one call sends."""
+    return {
+        image: [images[(index + k) % len(images)] for k in range(size)]
+        for index, image in enumerate(images)
+    }
+
+
+def grpc_request(*images: bytes) -> bytes:
     return service_pb2.PostModelOutputsRequest(
         user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"),
         model_id=MODEL,
-        inputs=[resources_pb2.Input(data=resources_pb2.Data(image=image))],
+        inputs=[
+            resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
+            for data in images
+        ],
     ).SerializeToString()
 
 
@@ -322,6 +401,135 @@ def http_body(data: bytes) -> bytes:
     return json.dumps({"inputs": [{"data": {"image": image}}]}).encode()
 
 
+def native_rounds(
+    bare: Bare, server: Server, images: list[bytes], seconds: float, rounds: int
+) -> None:
+    """Bare and each native load client (h2load for gRPC, wrk for HTTP) in turn, ``rounds``
+    times: load clients written in C, which leave the two cores to the server (the Python
+    clients take 0.2 to 0.5 CPU ms a call from them). Neither tool can vary a request's body
+    from call to call cheaply (h2load not at all), so every call sends the one image of
+    median size, and the bare pipeline runs on that image too. Each tool answers HTTP 200
+    for a failed gRPC call, so the server's own count of calls by status decides what
+    succeeded."""
+    image = sorted(images, key=len)[len(images) // 2]
+    with tempfile.TemporaryDirectory(prefix="clarion-bench-") as workdir:
+        loads = native_loads(server, image, Path(workdir))
+        native_interleaved(bare, server, image, loads, seconds, rounds)
+
+
+def native_interleaved(
+    bare: Bare,
+    server: Server,
+    image: bytes,
+    loads: dict[str, Callable[[int, float], float]],
+    seconds: float,
+    rounds: int,
+) -> None:
+    if not loads:
+        print("\nno native load clients (apt-get install nghttp2-client wrk): rounds skipped")
+        return
+    clients = CONCURRENCY[-1]
+    print(f"\nnative load clients at {clients} connections, one image of {len(image)} bytes:")
+    ratios = RoundRatios(list(loads))
+    for index in range(rounds):
+        base, bare_cpu = bare_round(bare, [image], seconds)
+        line = f"round {index + 1}: bare {base:.0f} images/s, {bare_cpu * 1000:.1f} CPU ms"
+        for name, load in loads.items():
+            cpu_before, answered_before = process_cpu_seconds(server.pid), answered(server)
+            rate = load(clients, seconds)
+            calls = check_answered(answered_before, answered(server))
+            server_cpu = (process_cpu_seconds(server.pid) - cpu_before) / calls
+            line += ratios.add(name, rate, base, server_cpu, bare_cpu)
+        print(line)
+    ratios.print_medians()
+
+
+def native_loads(
+    server: Server, image: bytes, workdir: Path
+) -> dict[str, Callable[[int, float], float]]:
+    """The installed native load clients, each as ``load(connections, seconds) -> calls/s``,
+    with their request bodies written in ``workdir``."""
+    loads: dict[str, Callable[[int, float], float]] = {}
+    if shutil.which("h2load"):
+        raw = grpc_request(image)
+        body = workdir / "request.grpc"
+        body.write_bytes(b"\x00" + len(raw).to_bytes(4, "big") + raw)  # one gRPC message
+        grpc_url = f"http://127.0.0.1:{server.grpc_port}/clarifai.api.V2/PostModelOutputs"
+        loads["gRPC, h2load"] = lambda clients, seconds: h2load(grpc_url, body, clients, seconds)
+    if shutil.which("wrk"):
+        (workdir / "request.json").write_bytes(http_body(image))
+        script = workdir / "post.lua"
+        script.write_text(WRK_SCRIPT.format(body=workdir / "request.json", pat=BENCH_PAT))
+        http_url = f"http://127.0.0.1:{server.http_port}{http_path()}"
+        loads["HTTP, wrk"] = lambda clients, seconds: wrk(http_url, script, clients, seconds)
+    return loads
+
+
+WRK_SCRIPT = """\
+local file = io.open("{body}", "rb")
+wrk.method = "POST"
+wrk.body = file:read("*a")
+file:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Key {pat}"
+"""
+
+
+def h2load(url: str, body: Path, clients: int, seconds: float) -> float:
+    """Calls per second from h2load: ``clients`` connections, one call at a time on each."""
+    output = run_tool(
+        [
+            *("h2load", "-c", str(clients), "-m", "1", "-D", str(round(seconds)), "-d", str(body)),
+            *("-H", "content-type: application/grpc", "-H", "te: trailers"),
+            *("-H", f"authorization: Key {BENCH_PAT}", url),
+        ]
+    )
+    finished = re.search(r"finished in ([\d.]+)s", output)
+    succeeded = re.search(r"(\d+) succeeded", output)
+    if finished is None or succeeded is None:
+        raise RuntimeError(f"h2load said:\n{output}")
+    return int(succeeded.group(1)) / float(finished.group(1))
+
+
+def wrk(url: str, script: Path, clients: int, seconds: float) -> float:
+    """Calls per second from wrk: ``clients`` kept-alive connections on one thread."""
+    output = run_tool(
+        ["wrk", "-t1", f"-c{clients}", f"-d{round(seconds)}s", "-s", str(script), url]
+    )
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if rate is None or "Non-2xx" in output:
+        raise RuntimeError(f"wrk said:\n{output}")
+    return float(rate.group(1))
+
+
+def run_tool(command: list[str]) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def answered(server: Server) -> Counter[str]:
+    """PostModelOutputs calls the server has answered so far, by Clarifai status code."""
+    text = httpx.get(f"http://127.0.0.1:{server.http_port}/metrics").text
+    counts: Counter[str] = Counter()
+    for code, count in re.findall(
+        r'clarion_requests_total\{code="([^"]+)",method="PostModelOutputs"\} ([\d.e+]+)', text
+    ):
+        counts[code] = int(float(count))
+    return counts
+
+
+def check_answered(before: Counter[str], after: Counter[str]) -> int:
+    """The calls answered with success between two counts; any other answer is an error
+    (but for calls cut off when a tool stops: "cancelled")."""
+    delta = after - before
+    failed = {code: count for code, count in delta.items() if code not in ("10000", "cancelled")}
+    if failed:
+        raise RuntimeError(f"calls failed during the load, by status code: {failed}")
+    if not delta["10000"]:
+        raise RuntimeError("no call succeeded during the load")
+    return delta["10000"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15)
@@ -372,14 +580,21 @@ def serve_and_measure(
                     f"{bare_cpu / cpu:>10.2f}"
                 )
         if args.rounds:
-            with floor_server(models_dir) as (floor_port, _):
+            with floor_server(models_dir) as (floor_port, floor_pid):
                 transports = [
-                    ("gRPC", grpc_call(server.grpc_port)),
-                    ("HTTP", http_call(server.http_port)),
-                    ("HTTP, http.client", http_client_call(server.http_port)),
-                    ("gRPC floor", grpc_call(floor_port)),
+                    Transport("gRPC", grpc_call(server.grpc_port), server.pid),
+                    Transport("HTTP", http_call(server.http_port), server.pid),
+                    Transport("HTTP, http.client", http_client_call(server.http_port), server.pid),
+                    Transport("gRPC floor", grpc_call(floor_port), floor_pid),
+                    Transport(
+                        f"gRPC, {MANY} images a call",
+                        grpc_call(server.grpc_port, MANY, images),
+                        server.pid,
+                        MANY,
+                    ),
                 ]
                 interleaved(best, transports, images, args.seconds, args.rounds)
+            native_rounds(best, server, images, args.seconds, args.rounds)
 
 
 if __name__ == "__main__":
