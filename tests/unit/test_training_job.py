@@ -8,9 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clarifai_grpc.grpc.api import service_pb2
 
+from clarion.inference import ModelCatalog
 from clarion.inference.trainer import LinearClassifier
 from clarion.jobs.training import EvaluateJob, TrainJob
+from clarion.protocol.descriptor import v2_methods
+from clarion.services.context import CallContext
+from clarion.services.custom_models import CustomModelsService
 from clarion.storage.base import AnnotationRecord, AppRecord, InputRecord, UserRecord
 from clarion.storage.data import SqlDataStore
 from clarion.storage.engine import create_db_engine, migrate
@@ -36,7 +41,12 @@ class World:
     models: SqlModelStore
     data: SqlDataStore
     search: SqlSearchStore
-    app_pk: int
+    app: AppRecord
+
+    @property
+    def app_pk(self) -> int:
+        assert self.app.pk is not None
+        return self.app.pk
 
 
 @pytest.fixture
@@ -47,8 +57,8 @@ def world(tmp_path: Path) -> World:
     store.create_user(UserRecord("u"))
     store.create_apps([AppRecord(user_id="u", id="a")])
     app = store.get_app("u", "a")
-    assert app is not None and app.pk is not None
-    return World(SqlModelStore(engine), SqlDataStore(engine), SqlSearchStore(engine), app.pk)
+    assert app is not None
+    return World(SqlModelStore(engine), SqlDataStore(engine), SqlSearchStore(engine), app)
 
 
 def add(
@@ -154,6 +164,27 @@ def test_a_deleted_version_is_skipped(world: World) -> None:
     pk = new_version(world, ["cat"])
     world.models.delete_models(world.app_pk, ["m"])
     TrainJob(world.models)({"version_pk": pk})  # nothing to do, nothing raised
+
+
+def test_posting_an_evaluation_answers_queued_though_a_worker_finishes_at_once(
+    world: World, tmp_path: Path
+) -> None:
+    labelled(world)
+    pk = new_version(world, ["cat", "dog"])
+    TrainJob(world.models)({"version_pk": pk})
+    # The fastest worker there can be: woken, it evaluates before the call returns.
+    service = CustomModelsService(
+        world.models,
+        world.data,
+        ModelCatalog(tmp_path / "models"),
+        wake_workers=lambda: EvaluateJob(world.models)({"version_pk": pk}),
+    )
+    method = v2_methods()["PostModelVersionMetrics"]
+    ctx = CallContext(method=method, req_id="r", principal=None, user_id="u", app=world.app)
+    request = service_pb2.PostModelVersionMetricsRequest(model_id="m", version_id="v1")
+    posted = service.post_model_version_metrics(request, ctx)
+    assert posted.model_version.metrics.status.code == MODEL_QUEUED_FOR_EVALUATION
+    assert version(world).metrics_status_code == MODEL_EVALUATED
 
 
 def test_evaluation_is_queued_once_and_stores_metrics(world: World) -> None:

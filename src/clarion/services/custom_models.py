@@ -235,9 +235,12 @@ class CustomModelsService:
         if version.status_code != MODEL_TRAINED:
             raise ModelUntrained(f"Version '{version.id}' of model '{model.id}' is not trained")
         assert version.pk is not None
-        if self._store.request_evaluation(version.pk):
-            self._wake_workers()
+        queued = self._store.request_evaluation(version.pk)
+        # Read back before waking the workers: the answer tells what this call did, and a
+        # woken worker can finish a small model's evaluation before a later read.
         version = self._version(app, model, version.id)
+        if queued:
+            self._wake_workers()
         return service_pb2.SingleModelVersionResponse(model_version=version_to_proto(app, version))
 
     def get_model_version_metrics(
