@@ -408,9 +408,9 @@ def native_rounds(
     times: load clients written in C, which leave the two cores to the server (the Python
     clients take 0.2 to 0.5 CPU ms a call from them). Neither tool can vary a request's body
     from call to call cheaply (h2load not at all), so every call sends the one image of
-    median size, and the bare pipeline runs on that image too. Each tool answers HTTP 200
-    for a failed gRPC call, so the server's own count of calls by status decides what
-    succeeded."""
+    median size, and the bare pipeline runs on that image too. A failed gRPC call is still
+    HTTP 200 (its status rides in trailers, which h2load does not read), so the server's own
+    count of calls by status decides what succeeded."""
     image = sorted(images, key=len)[len(images) // 2]
     with tempfile.TemporaryDirectory(prefix="clarion-bench-") as workdir:
         loads = native_loads(server, image, Path(workdir))
