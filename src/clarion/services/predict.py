@@ -217,11 +217,7 @@ def fill_data(
     app_id: str = PUBLIC_APP,
 ) -> None:
     """What a model predicted, as Clarifai output data, after the ``config`` knobs."""
-    # add() builds each message in place; extend() would build it, then copy it (twice the
-    # time: 21 against 10 µs for twenty concepts).
-    add_concept = data.concepts.add
-    for concept in _chosen_concepts(prediction, config):
-        add_concept(id=concept.id, name=concept.name, value=concept.value, app_id=app_id)
+    add_concepts(data, _chosen_concepts(prediction, config), app_id)
     if prediction.embedding is not None:
         vector = [float(value) for value in prediction.embedding]
         data.embeddings.append(resources_pb2.Embedding(vector=vector, num_dimensions=len(vector)))
@@ -236,6 +232,17 @@ def fill_data(
     data.regions.extend(region_to_proto(region) for region in prediction.regions)
     if prediction.text:
         data.text.raw = prediction.text
+
+
+def add_concepts(
+    data: resources_pb2.Data, scores: Iterable[ConceptScore], app_id: str = ""
+) -> None:
+    """Append ``scores`` to ``data.concepts``, each naming ``app_id`` where one is given."""
+    # add() builds each message in place; extend() would build it, then copy it (twice the
+    # time: 21 against 10 µs for twenty concepts).
+    add_concept = data.concepts.add
+    for concept in scores:
+        add_concept(id=concept.id, name=concept.name, value=concept.value, app_id=app_id)
 
 
 def _chosen_concepts(
@@ -265,9 +272,7 @@ def region_to_proto(region: Region, region_id: str = "") -> resources_pb2.Region
             )
         ),
     )
-    add_concept = message.data.concepts.add
-    for concept in region.concepts:
-        add_concept(id=concept.id, name=concept.name, value=concept.value)
+    add_concepts(message.data, region.concepts)
     if region.text:
         message.data.text.raw = region.text
     return message
