@@ -207,11 +207,11 @@ def interleaved(
         line = f"round {index + 1}: bare {base:.0f} images/s, {bare_cpu * 1000:.1f} CPU ms"
         for transport in transports:
             server_before = process_cpu_seconds(transport.server_pid)
-            calls, latencies = run_clients(transport.call, images, clients, seconds)
+            calls_per_second, latencies = run_clients(transport.call, images, clients, seconds)
             server_cpu = (process_cpu_seconds(transport.server_pid) - server_before) / (
                 len(latencies) * transport.images_per_call
             )
-            rate = calls * transport.images_per_call
+            rate = calls_per_second * transport.images_per_call
             line += ratios.add(transport.name, rate, base, server_cpu, bare_cpu)
         print(line)
     ratios.print_medians()
