@@ -126,6 +126,29 @@ def test_output_config_knobs(api: Api) -> None:
     assert values["tabby"] > values["espresso"]
 
 
+def test_output_config_where_the_modern_sdks_put_it(api: Api) -> None:
+    """The modern SDKs send the settings in ``model.model_version.output_info``; a field set
+    there wins over the same field in ``model.output_info``, the others still apply."""
+    request = service_pb2.PostModelOutputsRequest(
+        user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"),
+        model_id=GENERAL_SLUG,
+        inputs=[image(data=COFFEE)],
+    )
+    request.model.model_version.output_info.output_config.max_concepts = 2
+    only_two = api.stub.PostModelOutputs(request, metadata=api.pat)
+    assert only_two.status.code == SUCCESS, only_two.status
+    assert len(only_two.outputs[0].data.concepts) == 2
+
+    request.model.output_info.output_config.max_concepts = 5
+    request.model.output_info.output_config.min_value = 0.5
+    both = api.stub.PostModelOutputs(request, metadata=api.pat)
+    assert [c.name for c in both.outputs[0].data.concepts] == ["espresso"]
+
+    request.model.output_info.output_config.min_value = 0.0
+    version_wins = api.stub.PostModelOutputs(request, metadata=api.pat)
+    assert len(version_wins.outputs[0].data.concepts) == 2
+
+
 def test_mixed_status_when_one_input_has_no_data(api: Api) -> None:
     response = predict(api, image(data=CHELSEA), resources_pb2.Input())
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from clarion.inference.workflow import NodeSpec
 from clarion.services.convert import json_of, status, struct, timestamp
@@ -25,6 +26,32 @@ def output_config_of(values: Mapping[str, Any]) -> resources_pb2.OutputConfig:
     config = resources_pb2.OutputConfig()
     json_format.ParseDict(dict(values), config, ignore_unknown_fields=True)
     return config
+
+
+def requested_output_config(model: resources_pb2.Model) -> resources_pb2.OutputConfig:
+    """The output settings a request's ``model`` carries, wherever the client put them.
+
+    ``clarifai-grpc`` examples set ``model.output_info.output_config``; the modern SDKs set
+    ``model.model_version.output_info.output_config``. Both count: a field the version's
+    settings give wins over the model's, as the more specific of the two."""
+    on_model = model.output_info.output_config
+    if not model.model_version.output_info.HasField("output_config"):
+        return on_model
+    return overridden(on_model, model.model_version.output_info.output_config)
+
+
+def overridden(
+    base: resources_pb2.OutputConfig, override: resources_pb2.OutputConfig
+) -> resources_pb2.OutputConfig:
+    """``base`` with every field that ``override`` sets taken from ``override`` (a list such as
+    ``select_concepts`` replaced whole, not appended to)."""
+    merged = resources_pb2.OutputConfig()
+    merged.CopyFrom(base)
+    cleared: Message = merged  # ClearField by a descriptor's name: any field of the message
+    for field, _ in override.ListFields():
+        cleared.ClearField(field.name)
+    merged.MergeFrom(override)
+    return merged
 
 
 def concepts_to_proto(
@@ -253,7 +280,11 @@ def node_to_proto(spec: NodeSpec) -> resources_pb2.WorkflowNode:
 
 
 def node_of(node: resources_pb2.WorkflowNode) -> NodeSpec:
-    config = node.output_info_override.output_config
+    """A node as stored; its output settings from wherever the client put them, the node's
+    ``output_info_override`` over those of its ``model`` (and that model's version)."""
+    config = overridden(
+        requested_output_config(node.model), node.output_info_override.output_config
+    )
     return NodeSpec(
         id=node.id,
         model_id=node.model.id,

@@ -33,7 +33,7 @@ from clarion.jobs.model_resolver import ModelResolver
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.context import CallContext
 from clarion.services.convert import now_timestamp, response_id, status
-from clarion.services.model_convert import custom_model_to_proto
+from clarion.services.model_convert import custom_model_to_proto, requested_output_config
 from clarion.services.models import PUBLIC_APP, Models, find_model, model_to_proto
 from clarion.services.reading import InputLoader, InputReader, Read
 from clarion.storage.data import SqlDataStore
@@ -98,7 +98,7 @@ class PredictService:
         reads = self._read_all(ctx, request.inputs, kind)
         ctx.check_deadline("running the model")
         predictions = _predict(target, reads)
-        config = request.model.output_info.output_config
+        config = requested_output_config(request.model)
         outputs = [
             _output(target, message, read, prediction, config)
             for message, read, prediction in zip(request.inputs, reads, predictions, strict=True)
