@@ -259,6 +259,23 @@ def test_filters_alone(api: Api) -> None:
     assert filtered(future) == set()
 
 
+def test_an_empty_rank_or_filter_is_absent(api: Api) -> None:
+    """The modern SDKs send one empty rank with every filter-only query."""
+    text_only = resources_pb2.Filter(
+        input=resources_pb2.Input(data=resources_pb2.Data(text=resources_pb2.Text()))
+    )
+    as_the_sdk_sends_it = resources_pb2.Query(
+        filters=[text_only], ranks=[resources_pb2.Rank(annotation=resources_pb2.Annotation())]
+    )
+    assert set(ids(search(api, as_the_sdk_sends_it))) == set(TEXTS)
+
+    nothing_at_all = resources_pb2.Query(
+        filters=[resources_pb2.Filter(annotation=resources_pb2.Annotation())],
+        ranks=[resources_pb2.Rank(annotation=resources_pb2.Annotation())],
+    )
+    assert len(ids(search(api, nothing_at_all))) == len(VARIANTS) + 3 + len(TEXTS)
+
+
 def status_pb2_status(code: int) -> Any:
     from clarifai_grpc.grpc.api.status import status_pb2
 

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
+from google.protobuf.message import Message
 from PIL import Image
 
 from clarion.errors import InputRejected, InvalidArgument, NotFound
@@ -270,11 +271,15 @@ class SearchesService:
     # turning a Query into a plan
 
     def _plan(self, app: AppRecord, query: resources_pb2.Query) -> _Plan:
+        """Filters and ranks to run. An empty one is absent: the modern SDKs send an empty
+        ``Rank(annotation=Annotation())`` with every filter-only query."""
         plan = _Plan()
         for one in query.filters:
-            plan.filters.append(_filter(one))
+            if not _is_empty(one):
+                plan.filters.append(_filter(one))
         for rank in query.ranks:
-            plan.ranks.append(self._rank(app, rank))
+            if not _is_empty(rank):
+                plan.ranks.append(self._rank(app, rank))
         return plan
 
     def _rank(self, app: AppRecord, rank: resources_pb2.Rank) -> _Rank:
@@ -363,6 +368,16 @@ class SearchesService:
         if found is None:
             raise NotFound("search", search_id)
         return found
+
+
+def _is_empty(message: Message) -> bool:
+    """Whether ``message`` sets nothing but sub-messages that set nothing themselves, as the
+    SDKs' ``Rank(annotation=Annotation())``. One level only: deeper down an empty message says
+    something (``Filter(input=Input(data=Data(text=Text())))`` asks for texts)."""
+    return all(
+        field.message_type is not None and not field.is_repeated and not value.ListFields()
+        for field, value in message.ListFields()
+    )
 
 
 def _apply(rank: _Rank, score: float) -> float:
