@@ -178,8 +178,9 @@ def json_to_message(
 ) -> Message:
     """Parse a decoded JSON value into ``message_type``; a mismatch is ``BadRequestFormat``.
 
-    The server refuses unknown fields (a typo should not pass silently); a client reading
-    responses ignores them, as a newer server may send fields this version does not know.
+    ``ignore_unknown_fields`` skips fields the schema does not know: the server's requests (as
+    Clarifai's gateway, for old clients that send removed fields) and the client's responses (a
+    newer server may send fields this version does not know) both set it.
     """
     if not isinstance(data, dict):
         raise BadRequestFormat(f"Expected a JSON object, got {type(data).__name__}")

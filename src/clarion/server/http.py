@@ -214,7 +214,9 @@ def _message_from(data: dict[str, Any], query: list[tuple[str, str]], match: Rou
     for key, value in query_to_json(query, message_type).items():
         data.setdefault(key, value)
     set_path_params(data, match.path_params, message_type)
-    return json_to_message(data, message_type)
+    # Fields the schema does not know are ignored, as Clarifai's gateway does: old clients send
+    # fields since removed (npm clarifai@2.9's model_query.type) and must keep working.
+    return json_to_message(data, message_type, ignore_unknown_fields=True)
 
 
 async def _render_response(response: Message) -> Response:
