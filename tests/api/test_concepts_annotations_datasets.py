@@ -56,6 +56,26 @@ def test_post_patch_list_and_search_concepts(api: Api) -> None:
         metadata=api.pat,
     )
     assert posted.status.code == SUCCESS, posted.status
+    again = api.stub.PostConcepts(
+        service_pb2.PostConceptsRequest(
+            user_app_id=ua(app),
+            concepts=[
+                resources_pb2.Concept(id="c4", name="New"),
+                resources_pb2.Concept(id="c3", name="Renamed by mistake"),
+            ],
+        ),
+        metadata=api.pat,
+    )
+    assert again.status.code == status_code_pb2.CONCEPTS_INVALID_REQUEST, again.status
+    assert "c3" in again.status.description
+    twice = api.stub.PostConcepts(
+        service_pb2.PostConceptsRequest(
+            user_app_id=ua(app),
+            concepts=[resources_pb2.Concept(id="c5"), resources_pb2.Concept(id="c5")],
+        ),
+        metadata=api.pat,
+    )
+    assert twice.status.code == status_code_pb2.CONCEPTS_INVALID_REQUEST, twice.status
     patched = api.stub.PatchConcepts(
         service_pb2.PatchConceptsRequest(
             user_app_id=ua(app),
@@ -68,7 +88,8 @@ def test_post_patch_list_and_search_concepts(api: Api) -> None:
     listed = api.stub.ListConcepts(
         service_pb2.ListConceptsRequest(user_app_id=ua(app), per_page=10), metadata=api.pat
     )
-    assert sorted(c.id for c in listed.concepts) == ["c1", "c2", "c3"]
+    assert sorted(c.id for c in listed.concepts) == ["c1", "c2", "c3"]  # nothing of the refused
+    assert {c.id: c.name for c in listed.concepts}["c3"] == "Tabby cat"
     found = api.stub.PostConceptsSearches(
         service_pb2.PostConceptsSearchesRequest(
             user_app_id=ua(app), concept_query=resources_pb2.ConceptQuery(name="golden*")

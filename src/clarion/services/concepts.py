@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status.status_code_pb2 import CONCEPTS_INVALID_REQUEST
 
 from clarion.errors import InvalidArgument, NotFound
 from clarion.inference.base import ModelInfo
@@ -15,9 +16,16 @@ from clarion.services.convert import concept_to_proto, struct_to_dict
 from clarion.services.paging import page_of
 from clarion.storage.base import ConceptRecord, Page
 from clarion.storage.data import SqlDataStore
+from clarion.storage.errors import ConceptsExist, Conflict
 
 _MAX_ID_LENGTH = 255
 GENERAL_MODEL = "general-image-recognition"
+
+
+class ConceptsInvalid(InvalidArgument):
+    """A concepts request Clarifai refuses: one that would create an existing concept."""
+
+    status_code = CONCEPTS_INVALID_REQUEST
 
 
 class ModelVocabulary(Protocol):
@@ -48,7 +56,16 @@ class ConceptsService:
         if not request.concepts:
             raise InvalidArgument("PostConcepts needs at least one concept")
         records = [_record(concept) for concept in request.concepts]
-        stored = self._data.upsert_concepts(app_pk(app), records)
+        _check_distinct(records)
+        try:
+            stored = self._data.create_concepts(app_pk(app), records)
+        except ConceptsExist as exc:
+            raise ConceptsInvalid(
+                f"Concept ids already in this app: {', '.join(exc.ids)} "
+                "(PatchConcepts changes an existing concept)"
+            ) from exc
+        except Conflict as exc:  # created by another call since the check
+            raise ConceptsInvalid("A concept with one of these ids was created meanwhile") from exc
         return service_pb2.MultiConceptResponse(concepts=[concept_to_proto(c, app) for c in stored])
 
     def get_concept(
@@ -143,6 +160,14 @@ class ConceptsService:
                 for concept in concepts
             ]
         )
+
+
+def _check_distinct(records: list[ConceptRecord]) -> None:
+    seen: set[str] = set()
+    for record in records:
+        if record.id in seen:
+            raise ConceptsInvalid(f"Concept '{record.id}' appears twice in the request")
+        seen.add(record.id)
 
 
 def _record(concept: resources_pb2.Concept) -> ConceptRecord:

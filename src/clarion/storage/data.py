@@ -20,7 +20,7 @@ from clarion.storage.base import (
     InputRecord,
     Page,
 )
-from clarion.storage.errors import Conflict
+from clarion.storage.errors import ConceptsExist, Conflict
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, enqueue, enqueue_once
 from clarion.storage.rows import annotation_concepts_of, input_from_row, with_dataset_ids
 from clarion.storage.schema import (
@@ -220,24 +220,19 @@ class SqlDataStore(SqlBase):
 
     # concepts
 
-    def upsert_concepts(self, app_pk: int, records: Sequence[ConceptRecord]) -> list[ConceptRecord]:
-        """Create concepts, or rename existing ones (PostConcepts)."""
+    def create_concepts(self, app_pk: int, records: Sequence[ConceptRecord]) -> list[ConceptRecord]:
+        """Create concepts (PostConcepts): all of them, or none if one's id is taken."""
         now = utcnow()
         with self._write() as db:
-            for record in records:
-                exists = db.execute(
-                    select(concepts.c.pk).where(
-                        concepts.c.app_pk == app_pk, concepts.c.id == record.id
-                    )
-                ).first()
-                if exists:
-                    db.execute(
-                        update(concepts)
-                        .where(concepts.c.pk == exists.pk)
-                        .values(name=record.name, modified_at=now)
-                    )
-                else:
-                    db.execute(insert(concepts).values(**_concept_values(app_pk, record, now)))
+            taken = db.execute(
+                select(concepts.c.id).where(
+                    concepts.c.app_pk == app_pk, concepts.c.id.in_([r.id for r in records])
+                )
+            ).scalars()
+            existing = sorted(taken)
+            if existing:
+                raise ConceptsExist(existing)
+            db.execute(insert(concepts), [_concept_values(app_pk, r, now) for r in records])
         return [self.get_concept(app_pk, record.id) or record for record in records]
 
     def get_concept(self, app_pk: int, concept_id: str) -> ConceptRecord | None:

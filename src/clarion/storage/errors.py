@@ -11,6 +11,14 @@ class Conflict(StorageError):
     """A write broke a uniqueness or reference rule (an id taken, a parent gone)."""
 
 
+class ConceptsExist(Conflict):
+    """Concepts to create whose ids the app already has."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        super().__init__(f"Concepts already exist: {', '.join(ids)}")
+
+
 class InvalidValue(StorageError):
     """A value the database cannot store as given (too long for its column, a NUL character)."""
 
