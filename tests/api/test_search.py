@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
@@ -393,6 +394,94 @@ def test_annotation_searches_and_legacy_post_searches(api: Api) -> None:
         service_pb2.PostSearchesRequest(user_app_id=ua, query=query), metadata=api.pat
     )
     assert ids(legacy) == ["chelsea"]
+
+
+def legacy_search(api: Api, *ands: resources_pb2.And) -> Any:
+    """PostSearches with the legacy ``Query.ands``, as the deprecated clients send it."""
+    return api.stub.PostSearches(
+        service_pb2.PostSearchesRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=APP),
+            query=resources_pb2.Query(ands=list(ands)),
+            pagination=service_pb2.Pagination(per_page=20),
+        ),
+        metadata=api.pat,
+    )
+
+
+def predicted(name: str, value: float = 1.0) -> resources_pb2.And:
+    concept = resources_pb2.Concept(name=name, value=value)
+    return resources_pb2.And(
+        output=resources_pb2.Output(data=resources_pb2.Data(concepts=[concept]))
+    )
+
+
+def given(**data: Any) -> resources_pb2.And:
+    return resources_pb2.And(input=resources_pb2.Input(data=resources_pb2.Data(**data)))
+
+
+def test_legacy_ands_search_by_predictions_annotations_metadata_and_images(api: Api) -> None:
+    espresso = legacy_search(api, predicted("espresso"))
+    assert espresso.status.code == SUCCESS, espresso.status
+    assert ids(espresso) == ["coffee"]  # only what was predicted espresso
+    assert 0.5 < espresso.hits[0].score < 1.0  # the prediction's value
+
+    cats = given(concepts=[resources_pb2.Concept(id="cat", value=1)])
+    assert set(ids(legacy_search(api, cats))) == set(VARIANTS)
+
+    not_cats = resources_pb2.And(input=cats.input, negate=True)
+    assert set(ids(legacy_search(api, not_cats))) == {*OTHERS, *TEXTS}
+
+    like_chelsea = resources_pb2.And(
+        output=resources_pb2.Output(
+            input=resources_pb2.Input(
+                data=resources_pb2.Data(image=resources_pb2.Image(base64=CHELSEA))
+            )
+        )
+    )
+    assert set(ids(legacy_search(api, like_chelsea))[:3]) == set(VARIANTS)
+    owned_by_bob = given(metadata=struct({"owner": {"name": "bob"}}))
+    assert ids(legacy_search(api, like_chelsea, owned_by_bob)) == ["chelsea-mirrored"]
+
+    by_input = resources_pb2.And(
+        output=resources_pb2.Output(input=resources_pb2.Input(id="coffee"))
+    )
+    assert ids(legacy_search(api, by_input))[0] == "coffee"
+
+
+def test_legacy_ands_refuse_what_they_cannot_search_by(api: Api) -> None:
+    by_region = resources_pb2.And(
+        output=resources_pb2.Output(
+            data=resources_pb2.Data(regions=[resources_pb2.Region(id="r1")])
+        )
+    )
+    refused = legacy_search(api, by_region)
+    assert refused.status.code == 40002
+    assert "output.data.regions" in refused.status.description
+
+    by_url = given(image=resources_pb2.Image(url="https://example.invalid/cat.jpg"))
+    refused = legacy_search(api, predicted("cat"), by_url)
+    assert refused.status.code == 40002
+    assert "input.data.image.url" in refused.status.description
+
+
+def test_legacy_ands_over_raw_json_read_a_missing_value_as_predicted(
+    search_server: RunningServer,
+) -> None:
+    """As npm clarifai@2 sends it: no value means 1, an explicit 0 means not predicted."""
+
+    def posted(concept: dict[str, Any]) -> list[str]:
+        body = {"query": {"ands": [{"output": {"data": {"concepts": [concept]}}}]}}
+        response = httpx.post(
+            f"{search_server.http_url}/v2/users/me/apps/{APP}/searches",
+            headers={"Authorization": f"Key {search_server.admin_pat}"},
+            json=body,
+        )
+        assert response.status_code == 200, response.text
+        return [hit["input"]["id"] for hit in response.json()["hits"]]
+
+    assert posted({"name": "espresso"}) == ["coffee"]
+    not_espresso = posted({"name": "espresso", "value": 0})
+    assert "coffee" not in not_espresso[:-1] and len(not_espresso) > 1
 
 
 def test_bad_geo_unit_is_a_search_error(api: Api) -> None:

@@ -274,6 +274,14 @@ class SearchesService:
         """Filters and ranks to run. An empty one is absent: the modern SDKs send an empty
         ``Rank(annotation=Annotation())`` with every filter-only query."""
         plan = _Plan()
+        if query.language not in ("", "en"):
+            raise SearchInvalid(
+                f"Query language '{query.language}': concept names here are in English ('en')"
+            )
+        for term in query.ands:
+            filters, ranks = _legacy_terms(term)
+            plan.filters.extend(_filter(one) for one in filters)
+            plan.ranks.extend(self._rank(app, one) for one in ranks)
         for one in query.filters:
             if not _is_empty(one):
                 plan.filters.append(_filter(one))
@@ -375,9 +383,85 @@ def _is_empty(message: Message) -> bool:
     SDKs' ``Rank(annotation=Annotation())``. One level only: deeper down an empty message says
     something (``Filter(input=Input(data=Data(text=Text())))`` asks for texts)."""
     return all(
-        field.message_type is not None and not field.is_repeated and not value.ListFields()
-        for field, value in message.ListFields()
+        descriptor.message_type is not None
+        and not descriptor.is_repeated
+        and not value.ListFields()
+        for descriptor, value in message.ListFields()
     )
+
+
+def _legacy_terms(
+    one: resources_pb2.And,
+) -> tuple[list[resources_pb2.Filter], list[resources_pb2.Rank]]:
+    """One term of the legacy ``Query.ands`` as the filters and ranks it means.
+
+    ``input``: what the inputs were given (annotated concepts, metadata, geo, id), a filter.
+    ``output``: what the models said of them: predicted concepts (a concept with value 0 is
+    one not predicted) and visual similarity (``output.input``: an image or an input id), ranks.
+    ``annotation``: a filter, as in ``Query.filters``. ``negate`` turns the term around. A
+    field of the term that means anything else is refused by name, never ignored."""
+    unused = resources_pb2.And()
+    unused.CopyFrom(one)
+    unused.ClearField("negate")
+    filters = []
+    if one.HasField("input"):
+        given = one.input.data
+        kept = resources_pb2.Input(id=one.input.id)
+        kept.data.concepts.extend(given.concepts)
+        if given.HasField("metadata"):
+            kept.data.metadata.CopyFrom(given.metadata)
+        if given.HasField("geo"):
+            kept.data.geo.CopyFrom(given.geo)
+        filters.append(resources_pb2.Filter(input=kept, negate=one.negate))
+        for name in ("concepts", "metadata", "geo"):
+            unused.input.data.ClearField(name)
+        unused.input.ClearField("id")
+    if one.HasField("annotation"):
+        filters.append(resources_pb2.Filter(annotation=one.annotation, negate=one.negate))
+        unused.ClearField("annotation")
+    ranks = _legacy_output_ranks(one.output, one.negate) if one.HasField("output") else []
+    unused.output.data.ClearField("concepts")
+    unused.output.input.data.image.ClearField("url")
+    unused.output.input.data.image.ClearField("base64")
+    unused.output.input.ClearField("id")
+    left = _set_fields(unused)
+    if left:
+        raise SearchInvalid(f"Query.ands cannot search by {', '.join(left)} here")
+    return filters, ranks
+
+
+def _legacy_output_ranks(output: resources_pb2.Output, negate: bool) -> list[resources_pb2.Rank]:
+    ranks = []
+    predicted = [c for c in output.data.concepts if c.value != 0]
+    not_predicted = [c for c in output.data.concepts if c.value == 0]
+    for concepts, negated in ((predicted, negate), (not_predicted, not negate)):
+        if concepts:
+            rank = resources_pb2.Rank(negate=negated)
+            rank.annotation.data.concepts.extend(concepts)
+            ranks.append(rank)
+    like = output.input
+    if like.data.image.url or like.data.image.base64:
+        rank = resources_pb2.Rank(negate=negate)
+        rank.annotation.data.image.CopyFrom(like.data.image)
+        ranks.append(rank)
+    if like.id:
+        by_input = resources_pb2.Rank(negate=negate)
+        by_input.annotation.input_id = like.id
+        ranks.append(by_input)
+    return ranks
+
+
+def _set_fields(message: Message, prefix: str = "") -> list[str]:
+    """The dotted paths of the values set in ``message``, down to the leaves (a sub-message
+    that sets nothing has none)."""
+    paths = []
+    for descriptor, value in message.ListFields():
+        path = f"{prefix}{descriptor.name}"
+        if descriptor.message_type is not None and not descriptor.is_repeated:
+            paths.extend(_set_fields(value, f"{path}."))
+        else:
+            paths.append(path)
+    return paths
 
 
 def _apply(rank: _Rank, score: float) -> float:
