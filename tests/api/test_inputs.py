@@ -336,6 +336,40 @@ def test_loopback_url_is_refused_with_default_settings(tmp_path: Path, images: I
     assert images.hits.get("/fine.png", 0) == 0
 
 
+def test_uploaded_bytes_come_back_with_a_url_to_the_original(api: Api, app_id: str) -> None:
+    """As on Clarifai's data host; npm clarifai@2 and clarifai==2.6.2 read only the URL."""
+    original = png_bytes((64, 48))
+    posted = post(api, app_id, image_input("with-url", data=original))
+    assert posted.status.code == SUCCESS, posted.status
+    url = posted.inputs[0].data.image.url
+    assert url.endswith(f"/orig/users/admin/apps/{app_id}/inputs/with-url"), url
+    assert posted.inputs[0].data.image.hosted.prefix
+    assert not posted.inputs[0].data.image.base64
+
+    stored = wait_until_done(api, app_id, "with-url").data.image
+    assert stored.url == url
+    headers = {"Authorization": f"Key {api.server.admin_pat}"}
+    assert httpx.get(url, headers=headers).content == original
+    listed = api.stub.ListInputs(
+        service_pb2.ListInputsRequest(user_app_id=user_app(app_id)), metadata=api.pat
+    )
+    assert {i.id: i.data.image.url for i in listed.inputs}["with-url"] == url
+    found = api.stub.PostInputsSearches(
+        service_pb2.PostInputsSearchesRequest(
+            user_app_id=user_app(app_id),
+            searches=[
+                resources_pb2.Search(
+                    query=resources_pb2.Query(
+                        filters=[resources_pb2.Filter(input=resources_pb2.Input(id="with-url"))]
+                    )
+                )
+            ],
+        ),
+        metadata=api.pat,
+    )
+    assert [hit.input.data.image.url for hit in found.hits] == [url]
+
+
 def test_hosted_image_serves_original_and_thumbnail(api: Api, app_id: str) -> None:
     original = png_bytes((600, 300))
     post(api, app_id, image_input("hosted", data=original))

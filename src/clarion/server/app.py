@@ -196,7 +196,12 @@ def build_handlers(
     untrusted = UntrustedInputs(backends.fetcher)
     inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted, backends.search)
     searches = SearchesService(
-        backends.search, backends.indexes, backends.models, untrusted, inputs.input_level_data
+        backends.search,
+        backends.indexes,
+        backends.models,
+        untrusted,
+        inputs.input_level_data,
+        hosted,
     )
     services = (
         UsersService(store),
@@ -220,7 +225,7 @@ def build_handlers(
         ),
         ConceptsService(data, backends.models),
         AnnotationsService(data),
-        DatasetsService(data),
+        DatasetsService(data, hosted),
     )
     handlers: dict[str, Handler] = {}
     for service in services:

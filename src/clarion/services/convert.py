@@ -177,6 +177,10 @@ def input_to_proto(
         data.image.url = record.url
         if hosted is not None:
             data.image.hosted.CopyFrom(hosted)
+            if not record.url:
+                # Uploaded bytes: Clarifai gives every stored image a URL on its data host,
+                # and old clients (npm clarifai@2, clarifai==2.6.2) read nothing else.
+                data.image.url = f"{hosted.prefix}/orig/{hosted.suffix}"
         if record.width:
             data.image.image_info.width = record.width
             data.image.image_info.height = record.height or 0

@@ -9,14 +9,16 @@ from clarion.errors import InvalidArgument, NotFound
 from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import dataset_to_proto, input_to_proto, struct_to_dict, timestamp
+from clarion.services.hosted import HostedUrls
 from clarion.services.paging import page_of
 from clarion.storage.base import AppRecord, DatasetRecord
 from clarion.storage.data import SqlDataStore
 
 
 class DatasetsService:
-    def __init__(self, data: SqlDataStore) -> None:
+    def __init__(self, data: SqlDataStore, hosted: HostedUrls) -> None:
         self._data = data
+        self._hosted = hosted
 
     def handlers(self) -> HandlerTable:
         return {
@@ -126,7 +128,8 @@ class DatasetsService:
         return service_pb2.MultiDatasetInputResponse(
             dataset_inputs=[
                 resources_pb2.DatasetInput(
-                    input=input_to_proto(record), created_at=timestamp(record.created_at)
+                    input=input_to_proto(record, hosted=self._hosted.for_input(app, record)),
+                    created_at=timestamp(record.created_at),
                 )
                 for record in found
             ]

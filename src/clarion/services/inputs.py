@@ -112,7 +112,13 @@ class InputsService:
         accepted = [result for result in results if isinstance(result, _Accepted)]
         stored = self._store(app, accepted)
         self._wake_workers()
-        return _post_response(request.inputs, results, stored, request.inputs_add_job_id)
+        return _post_response(
+            request.inputs,
+            results,
+            stored,
+            request.inputs_add_job_id,
+            lambda record: self._hosted.for_input(app, record),
+        )
 
     def _accept_or_refuse(
         self,
@@ -478,10 +484,11 @@ def _post_response(
     results: Sequence[_Accepted | InputRejected],
     stored: Mapping[str, InputRecord],
     job_id: str,
+    hosted_for: Callable[[InputRecord], resources_pb2.HostedURL | None],
 ) -> service_pb2.MultiInputResponse:
     response = service_pb2.MultiInputResponse()
     for message, result in zip(messages, results, strict=True):
-        response.inputs.append(_echo(message, result, stored))
+        response.inputs.append(_echo(message, result, stored, hosted_for))
     failures = [
         r
         for r in results
@@ -509,7 +516,10 @@ def _echo(
     message: resources_pb2.Input,
     result: _Accepted | InputRejected,
     stored: Mapping[str, InputRecord],
+    hosted_for: Callable[[InputRecord], resources_pb2.HostedURL | None],
 ) -> resources_pb2.Input:
+    """The input as sent, less its bytes, with what storing it gave: its id, status, times and
+    (for an image) where it is hosted, so uploaded bytes come back with a URL."""
     echoed = resources_pb2.Input()
     echoed.CopyFrom(message)
     echoed.data.image.ClearField("base64")
@@ -519,7 +529,12 @@ def _echo(
         echoed.status.CopyFrom(status(result.code, result.description))
         return echoed
     record = stored[result.record.id]
-    proto = input_to_proto(record, result.annotation.data if result.annotation else None)
+    proto = input_to_proto(
+        record, result.annotation.data if result.annotation else None, hosted_for(record)
+    )
+    if proto.data.image.HasField("hosted"):
+        echoed.data.image.url = echoed.data.image.url or proto.data.image.url
+        echoed.data.image.hosted.CopyFrom(proto.data.image.hosted)
     echoed.id = record.id
     echoed.status.CopyFrom(proto.status)
     echoed.created_at.CopyFrom(proto.created_at)

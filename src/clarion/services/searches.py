@@ -33,6 +33,7 @@ from clarion.services._nearest import (
 from clarion.services.base import HandlerTable, app_pk, check_id, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import data_from_json, input_to_proto, json_of, timestamp
+from clarion.services.hosted import HostedUrls
 from clarion.services.models import Models
 from clarion.services.paging import page_of
 from clarion.storage.base import AppRecord
@@ -107,6 +108,7 @@ class SearchesService:
         models: Models,
         reader: ImageReader,
         input_level_data: Callable[[AppRecord, Sequence[str]], dict[str, Any]],
+        hosted: HostedUrls,
         *,
         post_filter_from: int = POST_FILTER_FROM,
     ) -> None:
@@ -116,6 +118,7 @@ class SearchesService:
         self._models = models
         self._reader = reader
         self._input_level_data = input_level_data
+        self._hosted = hosted
 
     def handlers(self) -> HandlerTable:
         return {
@@ -261,7 +264,9 @@ class SearchesService:
             hits.append(
                 resources_pb2.Hit(
                     score=float(min(1.0, max(0.0, score))),
-                    input=input_to_proto(record, data.get(record.id)),
+                    input=input_to_proto(
+                        record, data.get(record.id), self._hosted.for_input(app, record)
+                    ),
                     user_id=app.user_id,
                     app_id=app.id,
                 )
