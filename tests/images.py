@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +35,41 @@ def bomb_png(side: int = 30_000) -> bytes:
     return buffer.getvalue()
 
 
+def gzip_bomb(decoded_bytes: int, layers: int = 1) -> bytes:
+    """``decoded_bytes`` zero bytes gzipped ``layers`` times over: a body of a few KB (two
+    layers) to a few hundred (one) that decodes to ``decoded_bytes``."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    parts = [compressor.compress(block) for _ in range(decoded_bytes // len(block))]
+    parts += [compressor.compress(bytes(decoded_bytes % len(block))), compressor.flush()]
+    body = b"".join(parts)
+    for _ in range(layers - 1):
+        body = gzip.compress(body, compresslevel=9)
+    return body
+
+
+@dataclass
+class PeakMemory:
+    """The most memory Python objects held at once while ``traced_peak`` ran, in bytes."""
+
+    bytes: int = 0
+
+
+@contextmanager
+def traced_peak() -> Iterator[PeakMemory]:
+    """Trace this process's allocations (a test server's threads included) during the block.
+
+    A measure of memory that does not depend on what ran before, unlike a process's RSS.
+    """
+    peak = PeakMemory()
+    tracemalloc.start()
+    try:
+        yield peak
+    finally:
+        peak.bytes = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+
+
 @dataclass
 class ImageServer:
     """Serves ``routes`` (path -> (status, headers, body)); counts hits per path."""
@@ -45,6 +83,15 @@ class ImageServer:
 
     def add(self, path: str, body: bytes, content_type: str = "image/png") -> str:
         self.routes[path] = (200, {"Content-Type": content_type}, body)
+        return self.url(path)
+
+    def add_encoded(self, path: str, body: bytes, encoding: str) -> str:
+        """Serve ``body`` as a JPEG sent with ``Content-Encoding: encoding``."""
+        self.routes[path] = (
+            200,
+            {"Content-Type": "image/jpeg", "Content-Encoding": encoding},
+            body,
+        )
         return self.url(path)
 
     def redirect(self, path: str, location: str) -> str:

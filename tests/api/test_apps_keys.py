@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from google.protobuf import struct_pb2
@@ -320,3 +323,121 @@ def test_other_users_private_app_looks_missing(api: Api, server: RunningServer) 
     )
     assert listed.status.code == SUCCESS
     assert private.id not in [app.id for app in listed.apps]
+
+
+# A key grants only what it holds: no key may mint or patch a key wider than itself.
+
+PAT_TYPE = "personal_access_token"
+
+
+def post_key(api: Api, token: str, **fields: object) -> Any:
+    return api.stub.PostKeys(
+        service_pb2.PostKeysRequest(keys=[resources_pb2.Key(**fields)]),
+        metadata=key_metadata(token),
+    )
+
+
+def create_pat(api: Api, scopes: list[str], endpoints: tuple[str, ...] = ()) -> str:
+    response = post_key(
+        api, api.server.admin_pat, type=PAT_TYPE, scopes=scopes, endpoints=endpoints
+    )
+    assert response.status.code == SUCCESS, response.status
+    return str(response.keys[0].id)
+
+
+def scopes_of(api: Api, token: str) -> list[str]:
+    response = api.stub.GetKey(service_pb2.GetKeyRequest(key_id=token), metadata=api.pat)
+    assert response.status.code == SUCCESS, response.status
+    return list(response.key.scopes)
+
+
+def patch_key(api: Api, token: str, action: str, *keys: resources_pb2.Key) -> Any:
+    return api.stub.PatchKeys(
+        service_pb2.PatchKeysRequest(keys=list(keys), action=action),
+        metadata=key_metadata(token),
+    )
+
+
+@pytest.mark.parametrize("action", ["merge", "overwrite"])
+def test_a_scoped_pat_cannot_widen_its_own_scopes(api: Api, action: str) -> None:
+    scoped = create_pat(api, ["Keys_Add", "Keys_Get"])
+
+    response = patch_key(api, scoped, action, resources_pb2.Key(id=scoped, scopes=["All"]))
+
+    assert response.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+    assert "All" in response.status.description
+    assert "Keys_Add, Keys_Get" in response.status.description
+    assert scopes_of(api, scoped) == ["Keys_Add", "Keys_Get"]
+    still_refused = api.stub.ListApps(service_pb2.ListAppsRequest(), metadata=key_metadata(scoped))
+    assert still_refused.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+
+
+@pytest.mark.parametrize("action", ["merge", "overwrite"])
+def test_a_scoped_pat_cannot_widen_another_key(api: Api, action: str) -> None:
+    scoped = create_pat(api, ["Keys_Add", "Keys_Get", "Predict"])
+    app_key = create_key(api, create_app(api).id, ["Predict"])
+    renamed = create_key(api, create_app(api).id, ["Predict"])
+
+    response = patch_key(
+        api,
+        scoped,
+        action,
+        resources_pb2.Key(id=renamed, description="renamed"),
+        resources_pb2.Key(id=app_key, scopes=["Predict", "Inputs_Get"]),
+    )
+    within = patch_key(
+        api, scoped, action, resources_pb2.Key(id=app_key, scopes=["Predict", "Keys_Get"])
+    )
+
+    assert response.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+    assert "Inputs_Get" in response.status.description
+    assert scopes_of(api, app_key) == ["Predict", "Keys_Get"]  # only the patch within its own
+    got = api.stub.GetKey(service_pb2.GetKeyRequest(key_id=renamed), metadata=api.pat)
+    assert got.key.description == "test key"  # the request was refused as a whole
+    assert within.status.code == SUCCESS, within.status
+
+
+def test_a_scoped_pat_cannot_create_a_wider_key(api: Api) -> None:
+    scoped = create_pat(api, ["Apps_Get", "Keys_Add", "Keys_Get"])
+    app = create_app(api)
+    marker = unique_id("minted")
+
+    wider = [
+        post_key(api, scoped, type=PAT_TYPE, scopes=["All"], description=marker),
+        post_key(api, scoped, type=PAT_TYPE, description=marker),  # a PAT defaults to All
+        post_key(api, scoped, scopes=["Inputs_Get"], apps=[resources_pb2.App(id=app.id)]),
+    ]
+    within = post_key(api, scoped, scopes=["Apps_Get"], apps=[resources_pb2.App(id=app.id)])
+
+    for refused in wider:
+        assert refused.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES, refused.status
+        assert "cannot grant scopes" in refused.status.description
+    listed = api.stub.ListKeys(service_pb2.ListKeysRequest(per_page=1000), metadata=api.pat)
+    assert marker not in [key.description for key in listed.keys]
+    assert within.status.code == SUCCESS, within.status
+
+
+def test_a_key_limited_to_endpoints_creates_only_keys_limited_to_them(api: Api) -> None:
+    limited = create_pat(api, ["All"], endpoints=("PostKeys", "ListKeys"))
+
+    unlimited = post_key(api, limited, type=PAT_TYPE)
+    other = post_key(api, limited, type=PAT_TYPE, endpoints=["PostKeys", "ListApps"])
+    within = post_key(api, limited, type=PAT_TYPE, endpoints=["ListKeys"])
+
+    assert unlimited.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+    assert "must name endpoints" in unlimited.status.description
+    assert other.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+    assert "ListApps" in other.status.description
+    assert within.status.code == SUCCESS, within.status
+
+
+def test_a_full_access_pat_still_grants_anything(api: Api) -> None:
+    full = create_pat(api, [])  # no scopes: All
+
+    minted = post_key(api, full, type=PAT_TYPE, scopes=["All"])
+    scoped = create_pat(api, ["Predict"])
+    widened = patch_key(api, full, "merge", resources_pb2.Key(id=scoped, scopes=["Inputs_Get"]))
+
+    assert minted.status.code == SUCCESS, minted.status
+    assert widened.status.code == SUCCESS, widened.status
+    assert scopes_of(api, scoped) == ["Predict", "Inputs_Get"]

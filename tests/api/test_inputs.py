@@ -18,7 +18,15 @@ from PIL import Image
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
 from tests.conftest import unique_id
-from tests.images import ImageServer, bomb_png, image_server, jpeg_bytes, png_bytes
+from tests.images import (
+    ImageServer,
+    bomb_png,
+    gzip_bomb,
+    image_server,
+    jpeg_bytes,
+    png_bytes,
+    traced_peak,
+)
 
 SUCCESS = status_code_pb2.SUCCESS
 INPUT_SUCCESS = 30000
@@ -316,6 +324,21 @@ def test_unreachable_and_oversized_urls_fail_with_a_reason(
     too_big = wait_until_done(api, app_id, "big")
     assert too_big.status.code == INPUT_FAILED
     assert "20 MB" in too_big.status.description
+
+
+def test_a_double_gzip_bomb_fails_the_input_without_decoding_it_whole(
+    api: Api, app_id: str, images: ImageServer
+) -> None:
+    # 256 MiB of zeros in 590 bytes: httpx inflated it whole before the 20 MB cap was compared.
+    bomb = images.add_encoded(f"/{unique_id('bomb')}.jpg", gzip_bomb(256 << 20, 2), "gzip, gzip")
+
+    with traced_peak() as memory:
+        post(api, app_id, image_input("bomb", url=bomb))
+        failed = wait_until_done(api, app_id, "bomb")
+
+    assert failed.status.code == INPUT_FAILED
+    assert "larger than 20 MB" in failed.status.description
+    assert memory.bytes < 64 << 20, f"{memory.bytes >> 20} MiB held at once"
 
 
 def test_loopback_url_is_refused_with_default_settings(tmp_path: Path, images: ImageServer) -> None:

@@ -15,7 +15,7 @@ from skimage import data as skimage_data
 
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
-from tests.images import ImageServer, image_server
+from tests.images import ImageServer, gzip_bomb, image_server, traced_peak
 
 SUCCESS = status_code_pb2.SUCCESS
 GENERAL_SLUG = "general-image-recognition"
@@ -33,6 +33,11 @@ def jpeg(pixels: np.ndarray) -> bytes:
 CHELSEA = jpeg(skimage_data.chelsea())
 COFFEE = jpeg(skimage_data.coffee())
 ASTRONAUT = jpeg(skimage_data.astronaut())
+MiB = 1024 * 1024
+# Decoded, each bomb is far over the server's 20 MB cap: memory held near the cap shows that
+# decoding stopped there.
+BOMB_BYTES = 256 * MiB
+BOMB_MEMORY_BOUND = 64 * MiB
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +45,8 @@ def images() -> Iterator[ImageServer]:
     with image_server() as served:
         served.add("/chelsea.jpg", CHELSEA, "image/jpeg")
         served.add("/coffee.jpg", COFFEE, "image/jpeg")
+        served.add_encoded("/bomb.jpg", gzip_bomb(BOMB_BYTES), "gzip")
+        served.add_encoded("/double-bomb.jpg", gzip_bomb(BOMB_BYTES, layers=2), "gzip, gzip")
         yield served
 
 
@@ -163,6 +170,19 @@ def test_unreachable_url_is_input_download_failed(api: Api, images: ImageServer)
     assert response.status.code == status_code_pb2.INPUT_DOWNLOAD_FAILED
     assert response.outputs[0].status.code == status_code_pb2.INPUT_DOWNLOAD_FAILED
     assert "404" in response.outputs[0].status.description
+
+
+@pytest.mark.parametrize("path", ["/bomb.jpg", "/double-bomb.jpg"], ids=["gzip", "gzip-gzip"])
+def test_a_gzip_bomb_is_refused_without_decoding_it_whole(
+    api: Api, images: ImageServer, path: str
+) -> None:
+    with traced_peak() as memory:
+        response = predict(api, image(url=images.url(path)))
+
+    assert response.status.code == status_code_pb2.INPUT_DOWNLOAD_FAILED, response.status
+    assert response.outputs[0].status.code == status_code_pb2.INPUT_DOWNLOAD_FAILED
+    assert "larger than 20 MB" in response.outputs[0].status.description
+    assert memory.bytes < BOMB_MEMORY_BOUND, f"{memory.bytes / MiB:.0f} MiB held at once"
 
 
 def test_unknown_model_is_model_does_not_exist(api: Api) -> None:

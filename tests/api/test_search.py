@@ -16,7 +16,9 @@ from PIL import Image, ImageEnhance
 from skimage import data as skimage_data
 
 from clarion.testing import RunningServer, running_server
-from tests.api.conftest import Api, official_stub
+from tests.api.conftest import Api, key_metadata, official_stub
+from tests.api.test_apps_keys import create_key
+from tests.conftest import unique_id
 
 SUCCESS = status_code_pb2.SUCCESS
 APP = "searchable"
@@ -538,3 +540,124 @@ def test_deleted_inputs_never_come_back(api: Api) -> None:
     assert extra not in ids(
         search(api, resources_pb2.Query(ranks=[rank(image=resources_pb2.Image(base64=CHELSEA))]))
     )
+
+
+# Saving a search writes to the app: read access (a public app, clarifai/main) is not enough.
+
+SEARCH_METHODS = {
+    "PostInputsSearches": service_pb2.PostInputsSearchesRequest,
+    "PostAnnotationsSearches": service_pb2.PostAnnotationsSearchesRequest,
+    "PostSearches": service_pb2.PostSearchesRequest,
+}
+READ_SCOPES = [
+    "Annotations_Get",
+    "Apps_Get",
+    "Concepts_Get",
+    "Inputs_Get",
+    "Models_Get",
+    "Search",
+    "Workflows_Get",
+    "SavedSearch_Get",
+]
+CATS = resources_pb2.Query(filters=[by_metadata({"kind": "cat"})])
+DRINKS = resources_pb2.Query(filters=[by_metadata({"kind": "drink"})])
+
+
+def run_search(
+    api: Api,
+    method: str,
+    ua: resources_pb2.UserAppIDSet,
+    token: str,
+    query: resources_pb2.Query,
+    **fields: Any,
+) -> Any:
+    request = SEARCH_METHODS[method](
+        user_app_id=ua, searches=[resources_pb2.Search(query=query, **fields)]
+    )
+    return getattr(api.stub, method)(request, metadata=key_metadata(token))
+
+
+def other_users_pat(server: RunningServer) -> str:
+    from clarion.server.app import open_admin
+
+    admin = open_admin(server.settings)
+    user_id = unique_id("user")
+    admin.users.create_user(user_id)
+    pat = admin.users.create_pat(user_id)
+    admin.store.close()
+    return str(pat)
+
+
+def saved_ids(api: Api, ua: resources_pb2.UserAppIDSet) -> list[str]:
+    listed = api.stub.ListSearches(
+        service_pb2.ListSearchesRequest(user_app_id=ua, per_page=1000), metadata=api.pat
+    )
+    assert listed.status.code == SUCCESS, listed.status
+    return [saved.id for saved in listed.searches]
+
+
+@pytest.mark.parametrize("method", list(SEARCH_METHODS))
+def test_another_user_cannot_save_searches_in_a_public_app(api: Api, method: str) -> None:
+    app_id = unique_id("public")
+    created = api.stub.PostApps(
+        service_pb2.PostAppsRequest(
+            apps=[resources_pb2.App(id=app_id, visibility=resources_pb2.Visibility(gettable=50))]
+        ),
+        metadata=api.pat,
+    )
+    assert created.status.code == SUCCESS, created.status
+    ua = resources_pb2.UserAppIDSet(user_id="admin", app_id=app_id)
+    owner_saved = run_search(api, method, ua, api.server.admin_pat, CATS, id="shared", save=True)
+    assert owner_saved.status.code == SUCCESS, owner_saved.status
+    intruder = other_users_pat(api.server)
+
+    overwrite = run_search(api, method, ua, intruder, DRINKS, id="shared", name="x", save=True)
+    planted = run_search(api, method, ua, intruder, DRINKS, id="planted", save=True)
+    read_only = run_search(api, method, ua, intruder, DRINKS)
+
+    for refused in (overwrite, planted):
+        assert refused.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES, refused.status
+        assert f"admin/{app_id}" in refused.status.description
+        assert "without 'save'" in refused.status.description
+        assert not refused.hits
+    assert read_only.status.code == SUCCESS, read_only.status
+    assert saved_ids(api, ua) == ["shared"]
+    kept = api.stub.GetSearch(
+        service_pb2.GetSearchRequest(user_app_id=ua, id="shared"), metadata=api.pat
+    )
+    assert kept.search.query == CATS
+    assert kept.search.name == ""
+
+
+def test_nobody_saves_searches_in_clarifai_main(api: Api) -> None:
+    main = resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main")
+    search_id = unique_id("planted")
+
+    refused = run_search(
+        api, "PostInputsSearches", main, api.server.admin_pat, CATS, id=search_id, save=True
+    )
+    read_only = run_search(api, "PostInputsSearches", main, api.server.admin_pat, CATS)
+
+    assert refused.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES, refused.status
+    assert "clarifai/main" in refused.status.description
+    assert read_only.status.code == SUCCESS, read_only.status
+    assert search_id not in saved_ids(api, main)
+
+
+def test_saving_a_search_needs_the_saved_search_add_scope(api: Api) -> None:
+    ua = resources_pb2.UserAppIDSet(user_id="admin", app_id=APP)
+    reader = create_key(api, APP, READ_SCOPES)
+    saver = create_key(api, APP, [*READ_SCOPES, "SavedSearch_Add"])
+    refused_id, saved_id = unique_id("refused"), unique_id("saved")
+
+    refused = run_search(api, "PostInputsSearches", ua, reader, CATS, id=refused_id, save=True)
+    read_only = run_search(api, "PostInputsSearches", ua, reader, CATS)
+    saved = run_search(api, "PostInputsSearches", ua, saver, CATS, id=saved_id, save=True)
+
+    assert refused.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES, refused.status
+    assert "SavedSearch_Add" in refused.status.description
+    assert set(ids(read_only)) == set(VARIANTS)
+    assert saved.status.code == SUCCESS, saved.status
+    listed = saved_ids(api, ua)
+    assert saved_id in listed
+    assert refused_id not in listed

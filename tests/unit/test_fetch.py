@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import random
 import socket
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ import httpcore
 import pytest
 
 from clarion.fetch import FetchPolicy, FetchRejected, UrlFetcher
+from tests.images import gzip_bomb, traced_peak
 
 DOWNLOAD_FAILED = 30002
 OVER_LIMIT = 30105
@@ -96,8 +99,31 @@ ROUTES: dict[str, Callable[[Handler, dict[str, str]], None]] = {
     "/gzip-bomb": lambda h, q: h.send_body(
         gzip.compress(bytes(1_000_000)), headers={"Content-Encoding": "gzip"}
     ),
+    "/double-gzip-bomb": lambda h, q: h.send_body(
+        gzip_bomb(64 << 20, layers=2), headers={"Content-Encoding": "gzip, gzip"}
+    ),
+    "/encoded": lambda h, q: h.send_body(
+        ENCODED[q["as"]][1], headers={"Content-Encoding": ENCODED[q["as"]][0]}
+    ),
     "/slow": lambda h, q: h.send_body(b"too late") if h.wait(5) else None,
     "/trickle": lambda h, q: h.send_chunks(trickle(h)),
+}
+
+
+HELLO = b"hello " * 1000
+# Many 64 KiB decoding pieces, and much of it incompressible, so the layers' pieces do not align.
+LARGE = random.Random(22).randbytes(300_000) + bytes(700_000)
+# /encoded?as=NAME: (its Content-Encoding, HELLO so encoded, or a body the header does not fit)
+ENCODED = {
+    "gzip": ("gzip", gzip.compress(HELLO)),
+    "x-gzip": ("x-gzip", gzip.compress(HELLO)),
+    "deflate": ("deflate", zlib.compress(HELLO)),
+    "gzip-twice": ("gzip, gzip", gzip.compress(gzip.compress(HELLO))),
+    "identity-and-gzip": ("identity, GZIP", gzip.compress(HELLO)),
+    "brotli": ("br", HELLO),
+    "gzip-thrice": ("gzip, gzip, gzip", gzip.compress(gzip.compress(gzip.compress(HELLO)))),
+    "corrupt-gzip": ("gzip", b"\x1f\x8b not really gzip"),
+    "large-gzip-twice": ("gzip, gzip", gzip.compress(gzip.compress(LARGE))),
 }
 
 
@@ -511,6 +537,7 @@ def test_a_body_of_exactly_max_bytes_is_fine(
         pytest.param("/chunked", id="chunked"),
         pytest.param("/endless", id="endless"),
         pytest.param("/gzip-bomb", id="gzip-bomb"),
+        pytest.param("/double-gzip-bomb", id="double-gzip-bomb"),
     ],
 )
 def test_a_body_over_max_bytes_is_refused(
@@ -522,6 +549,48 @@ def test_a_body_over_max_bytes_is_refused(
     assert error.code == OVER_LIMIT
     assert error.description == "the file is larger than 1000 bytes"
     assert time.monotonic() - started < 2.0
+
+
+def test_a_double_gzip_bomb_is_decoded_only_up_to_the_cap(
+    server: LocalServer, make_fetcher: FetcherFactory
+) -> None:
+    fetcher = make_fetcher(allow_private=True, max_bytes=1024 * 1024)
+    with traced_peak() as memory:
+        error = refusal(fetcher, server.url("/double-gzip-bomb"))
+    assert error.code == OVER_LIMIT
+    # 64 MiB decoded in full; the cap plus a few 64 KiB pieces when decoding stops at the cap.
+    assert memory.bytes < 8 << 20, f"{memory.bytes >> 20} MiB held at once"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate", "gzip-twice", "identity-and-gzip"])
+def test_compressed_bodies_are_decoded(
+    server: LocalServer, make_fetcher: FetcherFactory, coding: str
+) -> None:
+    fetcher = make_fetcher(allow_private=True)
+    assert fetcher.fetch(server.url(f"/encoded?as={coding}")) == HELLO
+
+
+def test_a_large_compressed_body_is_decoded_whole(
+    server: LocalServer, make_fetcher: FetcherFactory
+) -> None:
+    fetcher = make_fetcher(allow_private=True)
+    assert fetcher.fetch(server.url("/encoded?as=large-gzip-twice")) == LARGE
+
+
+@pytest.mark.parametrize(
+    ("coding", "reason"),
+    [
+        pytest.param("brotli", "content coding 'br', which is not supported", id="unsupported"),
+        pytest.param("gzip-thrice", "compressed the file 3 times over", id="three-layers"),
+        pytest.param("corrupt-gzip", "gzip compression is corrupt", id="corrupt"),
+    ],
+)
+def test_bodies_that_cannot_be_decoded_are_a_failed_download(
+    server: LocalServer, make_fetcher: FetcherFactory, coding: str, reason: str
+) -> None:
+    error = refusal(make_fetcher(allow_private=True), server.url(f"/encoded?as={coding}"))
+    assert error.code == DOWNLOAD_FAILED
+    assert reason in error.description
 
 
 def test_a_limit_in_whole_megabytes_is_described_in_megabytes(

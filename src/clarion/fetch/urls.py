@@ -4,8 +4,8 @@ A URL from a request could point at the server's own network (``http://10.0.0.5/
 ``http://169.254.169.254/`` cloud metadata) directly, through DNS, or through a redirect.
 The address check therefore sits where connections are made (``_network.GuardedBackend``),
 and this module adds what sits above it: URL validation at every hop, manual redirects, a
-total deadline, a byte cap while streaming, and one translation of failures into
-``FetchRejected`` with a Clarifai status.
+total deadline, a byte cap while streaming (and while decoding a compressed body), and one
+translation of failures into ``FetchRejected`` with a Clarifai status.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import httpcore
 import httpx
 
 from clarion.fetch._addresses import AddressGuard, ip_literal
+from clarion.fetch._decoding import content_codings, decoded
 from clarion.fetch._network import GuardedBackend, PoolTransport, deadline, system_resolver
 from clarion.fetch.policy import (
     INPUT_DOWNLOAD_FAILED,
@@ -37,7 +38,7 @@ _DEFAULT_POLICY: Final = FetchPolicy()
 _HEADERS: Final = {
     "User-Agent": "clarion-url-fetcher/1",
     # Images are compressed already; asking for identity keeps a gzip bomb off the table
-    # for well-behaved servers (the byte cap still counts decoded bytes for the others).
+    # for well-behaved servers (the others' bodies are decoded under the byte cap).
     "Accept-Encoding": "identity",
 }
 _NETWORK_ERRORS: Final = (
@@ -152,10 +153,13 @@ class UrlFetcher:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise self._too_large()
+        codings = content_codings(response.headers.get("Content-Encoding", ""))
         body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            # Stop reading at once: the rest of a huge body never leaves the socket.
+        # Raw bytes, decoded here a bounded piece at a time: httpx's own decoding
+        # (iter_bytes) inflates a whole chunk first, gigabytes for a gzip bomb.
+        for piece in decoded(response.iter_raw(), codings):
+            body += piece
+            # Stop reading at once: the rest of a huge body is never decoded, nor read.
             if len(body) > limit:
                 raise self._too_large()
         return bytes(body)

@@ -249,8 +249,4 @@ def _requested_user_app(request: Message) -> tuple[str, str]:
 
 def _may_use(principal: Principal, app: AppRecord, method: MethodSpec) -> bool:
     """An API key uses its own app; a PAT its user's apps; anyone reads a public app."""
-    if principal.is_pat:
-        owned = app.user_id == principal.user_id
-    else:
-        owned = (app.user_id, app.id) == (principal.key.user_id, principal.key.app_id)
-    return owned or (app.visibility == PUBLIC and method.read_only)
+    return principal.owns(app) or (app.visibility == PUBLIC and method.read_only)

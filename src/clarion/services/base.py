@@ -9,7 +9,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from clarion.errors import AlreadyExists, InvalidArgument, NotFound
+from clarion.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from clarion.services.context import CallContext
 from clarion.storage.base import AppRecord
 from clarion.storage.errors import Conflict
@@ -41,6 +41,30 @@ def require_app(ctx: CallContext) -> AppRecord:
     if ctx.app is None:
         raise InvalidArgument("This method needs an app: set user_app_id.app_id")
     return ctx.app
+
+
+def require_writable_app(
+    ctx: CallContext, scopes: frozenset[str], doing: str, otherwise: str
+) -> AppRecord:
+    """The app the call targets, when the caller may write to it and holds ``scopes``.
+
+    For the part of a read-only method that writes (``save`` on a search): the auth step let
+    the call in on read scopes, and on another user's public app, so the write is checked
+    here. ``doing`` names that part ("Saving a search") and ``otherwise`` what the caller can
+    do instead, for the refusal.
+    """
+    app = require_app(ctx)
+    missing = ctx.caller.missing_scopes(scopes)
+    if missing:
+        raise PermissionDenied(
+            f"{doing} needs the scopes {', '.join(missing)}, which this key lacks: {otherwise}"
+        )
+    if not ctx.caller.owns(app):
+        raise PermissionDenied(
+            f"{doing} writes to app {app.user_id}/{app.id}, which this key may read but not "
+            f"change: {otherwise}"
+        )
+    return app
 
 
 def app_pk(app: AppRecord) -> int:

@@ -34,6 +34,13 @@ class Principal:
             return []
         return sorted(needed - set(self.key.scopes))
 
+    def owns(self, app: AppRecord) -> bool:
+        """True when this credential may write to ``app``: a PAT its user's apps, an API key
+        its own app. Reading a public app does not make it the caller's."""
+        if self.is_pat:
+            return app.user_id == self.user_id
+        return (app.user_id, app.id) == (self.key.user_id, self.key.app_id)
+
 
 @dataclass(frozen=True, slots=True)
 class CallContext:

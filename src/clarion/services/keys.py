@@ -10,7 +10,7 @@ from datetime import UTC
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
-from clarion.errors import InvalidArgument, NotFound
+from clarion.errors import InvalidArgument, NotFound, PermissionDenied
 from clarion.protocol.descriptor import MethodSpec, all_scope_names, v2_methods
 from clarion.services.base import HandlerTable, require_app, require_own_user
 from clarion.services.context import ALL_SCOPES, CallContext, Principal
@@ -45,6 +45,8 @@ class KeysService:
         if not request.keys:
             raise InvalidArgument("PostKeys needs at least one key in 'keys'")
         drafts = [self._new_key(user_id, key) for key in request.keys]
+        for record, _ in drafts:
+            _check_grants(ctx.caller, None, record)
         created = [(self._store.create_key(record), token) for record, token in drafts]
         return service_pb2.MultiKeyResponse(
             keys=[key_to_proto(record, token=token) for record, token in created]
@@ -78,10 +80,14 @@ class KeysService:
         if request.action not in ("", "overwrite", "merge"):
             raise InvalidArgument(f"Unknown action '{request.action}': use overwrite or merge")
         current = [self._lookup(user_id, patch.id) for patch in request.keys]
-        patched = [
-            self._store.update_key(_patched(key, patch, request.action or "overwrite"))
+        changes = [
+            (key, _patched(key, patch, request.action or "overwrite"))
             for key, patch in zip(current, request.keys, strict=True)
         ]
+        # Every patch is checked before any is stored: a refusal leaves all keys as they were.
+        for before, after in changes:
+            _check_grants(ctx.caller, before, after)
+        patched = [self._store.update_key(after) for _, after in changes]
         return service_pb2.MultiKeyResponse(keys=[key_to_proto(key) for key in patched])
 
     def delete_key(
@@ -193,6 +199,60 @@ def _patched(key: KeyRecord, patch: resources_pb2.Key, action: str) -> KeyRecord
         if patch.HasField("expires_at")
         else key.expires_at,
     )
+
+
+def _check_grants(caller: Principal, before: KeyRecord | None, after: KeyRecord) -> None:
+    """Refuse a key (new: ``before`` is None, or patched) that could do what ``caller`` cannot.
+
+    Without this, a key holding only ``Keys_Add`` could mint or patch a key to ``All``. A key
+    with ``All`` grants anything; any other key grants only scopes it holds, and a key limited
+    to some endpoints only keys limited to (some of) those. What a patched key could already
+    do stays, so a limited key may still rename or narrow a wider one.
+    """
+    _check_scope_grants(caller.key, _granted_scopes(before, after))
+    if caller.key.endpoints:
+        _check_endpoint_grants(caller.key, before, after)
+
+
+def _check_scope_grants(caller: KeyRecord, granted: set[str]) -> None:
+    beyond = sorted(granted - set(caller.scopes))
+    if beyond and ALL_SCOPES not in caller.scopes:
+        raise PermissionDenied(
+            f"This key cannot grant scopes it does not have: {', '.join(beyond)}. A key may "
+            f"only create or widen keys within its own scopes ({', '.join(caller.scopes)})"
+        )
+
+
+def _check_endpoint_grants(caller: KeyRecord, before: KeyRecord | None, after: KeyRecord) -> None:
+    """``caller`` may call only its ``endpoints``: so may every key it creates or widens."""
+    if before is None and not after.endpoints:
+        raise PermissionDenied(
+            "This key may call only some endpoints, so a key it creates must name endpoints "
+            f"among them: {', '.join(caller.endpoints)}"
+        )
+    beyond = sorted(_granted_endpoints(before, after) - set(caller.endpoints))
+    if beyond:
+        raise PermissionDenied(
+            f"This key cannot grant endpoints it may not call: {', '.join(beyond)}"
+        )
+
+
+def _granted_scopes(before: KeyRecord | None, after: KeyRecord) -> set[str]:
+    """The scopes ``after`` has that ``before`` lacked (nothing when ``before`` had All)."""
+    if before is None:
+        return set(after.scopes)
+    if ALL_SCOPES in before.scopes:
+        return set()
+    return set(after.scopes) - set(before.scopes)
+
+
+def _granted_endpoints(before: KeyRecord | None, after: KeyRecord) -> set[str]:
+    """The endpoints ``after`` may call that ``before`` could not (no endpoints: every one)."""
+    if before is None:
+        return set(after.endpoints)
+    if not before.endpoints:
+        return set()
+    return set(after.endpoints) - set(before.endpoints)
 
 
 def _check_key_type(key_type: str) -> None:

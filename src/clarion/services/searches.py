@@ -30,7 +30,13 @@ from clarion.services._nearest import (
     FilteredNearest,
     VectorIndexes as NearestIndexes,
 )
-from clarion.services.base import HandlerTable, app_pk, check_id, require_app
+from clarion.services.base import (
+    HandlerTable,
+    app_pk,
+    check_id,
+    require_app,
+    require_writable_app,
+)
 from clarion.services.context import CallContext
 from clarion.services.convert import data_from_json, input_to_proto, json_of, timestamp
 from clarion.services.hosted import HostedUrls
@@ -50,6 +56,9 @@ from clarion.storage.searchdata import (
 IMAGE_SPACE = "general-image-embedding"
 TEXT_SPACE = "text-embedding"
 SEARCH_INVALID_REQUEST = 40002
+# ``save`` stores the search, so it needs what PatchSearches needs to write one; the search
+# methods themselves need only read scopes (and so run on public apps too).
+SAVE_SCOPES = frozenset({"SavedSearch_Add"})
 # How many candidates each rank contributes when several ranks are combined, per hit asked.
 _CANDIDATES_PER_HIT = 4
 _MIN_CANDIDATES = 200
@@ -179,7 +188,7 @@ class SearchesService:
         search = searches[0]
         page = page_of(pagination.page, pagination.per_page)
         if search.save:
-            self._save(app, search)
+            self._save(_app_to_save_in(ctx), search)
         plan = self._plan(app, search.query)  # may embed an image or a text: the slow part
         ctx.check_deadline("searching the index")
         scored, total = self._execute(app, plan, page.page * page.per_page)
@@ -467,6 +476,17 @@ def _set_fields(message: Message, prefix: str = "") -> list[str]:
         else:
             paths.append(path)
     return paths
+
+
+def _app_to_save_in(ctx: CallContext) -> AppRecord:
+    """The app a ``save: true`` search is stored in, refused to callers that cannot write it:
+    another user's public app (``clarifai/main`` too) can be searched, never written."""
+    return require_writable_app(
+        ctx,
+        SAVE_SCOPES,
+        doing="Saving a search",
+        otherwise="send it without 'save' to run it only",
+    )
 
 
 def _apply(rank: _Rank, score: float) -> float:
