@@ -340,3 +340,36 @@ def test_deeply_nested_app_metadata_over_http_is_refused_and_apps_still_list(
 def _http(server: RunningServer) -> httpx.Client:
     headers = {"Authorization": f"Key {server.admin_pat}"}
     return httpx.Client(base_url=server.http_url, headers=headers, timeout=30)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param('{"inputs": ' + nested_json("[", "]", 1000) + "}", id="inputs-1000-arrays"),
+        pytest.param(
+            '{"inputs": [{"id": ' + nested_json("[", "]", 1000) + "}]}", id="id-1000-arrays"
+        ),
+        pytest.param(
+            '{"inputs": [{"data": {"text": {"raw": ' + nested_json('{"k":', "}", 1000) + "}}}]}",
+            id="text-1000-objects",
+        ),
+    ],
+)
+def test_json_nested_a_thousand_deep_anywhere_is_bad_request_format(
+    server: RunningServer, body: str
+) -> None:
+    with _http(server) as http:
+        app_id = unique_id("nest")
+        assert http.post("/v2/users/me/apps", json={"apps": [{"id": app_id}]}).status_code == 200
+
+        refused = http.post(
+            f"/v2/users/me/apps/{app_id}/inputs",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["status"]["code"] == BAD_REQUEST_FORMAT
+        assert (
+            "nests objects and arrays more than 202 deep" in refused.json()["status"]["description"]
+        )

@@ -238,3 +238,32 @@ def test_recursive_messages_nested_too_deeply_are_a_bad_request() -> None:
         data = {"regions": [{"data": data}]}
     with pytest.raises(BadRequestFormat, match="nested too deeply"):
         json_to_message({"inputs": [{"data": data}]}, service_pb2.PostInputsRequest)
+
+
+@pytest.mark.parametrize("levels", [100, 101])
+def test_a_chain_of_messages_is_refused_exactly_where_protobuf_refuses_it(levels: int) -> None:
+    # A repeated field of the message's own type: two JSON levels a message level (the list,
+    # the object), the most JSON a valid request can nest.
+    data: dict[str, object] = {"name": "leaf"}
+    for _ in range(levels):
+        data = {"type_args": [data]}
+    built = json_format.ParseDict(data, resources_pb2.ModelTypeField(), max_recursion_depth=200)
+    try:
+        resources_pb2.ModelTypeField.FromString(built.SerializeToString())
+        grpc_accepts = True
+    except DecodeError:
+        grpc_accepts = False
+    try:
+        json_to_message(data, resources_pb2.ModelTypeField)
+        json_accepts = True
+    except BadRequestFormat:
+        json_accepts = False
+    assert json_accepts == grpc_accepts == (levels <= 100)
+
+
+def test_json_nested_past_what_any_message_takes_is_refused_wherever_it_is() -> None:
+    deep: object = 1
+    for _ in range(1000):
+        deep = [deep]
+    with pytest.raises(BadRequestFormat, match="nests objects and arrays more than 202 deep"):
+        json_to_message({"inputs": [{"id": deep}]}, service_pb2.PostInputsRequest)

@@ -65,6 +65,12 @@ _URL_SAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 # failed every read that turned it back into a message, and past about 330 it overflowed
 # Python's stack (issue 22).
 MAX_MESSAGE_DEPTH = 100
+# An object or array where the message has a scalar (or a message has an array) is refused by
+# the parser, which prints the value in its error: past about 1,000 levels that overflowed
+# Python's stack. Such a value is refused first when nested deeper than any JSON that fits
+# protobuf's limit: two levels a message level (a repeated message field: the list, then the
+# object), plus the request's object and a list of scalars.
+_MAX_JSON_DEPTH = 2 * MAX_MESSAGE_DEPTH + 2
 # A Struct's object costs three levels (the Struct, its map entry, the Value), a list two
 # (the ListValue, the Value); scalars sit in the Value already counted.
 _OBJECT_LEVELS, _LIST_LEVELS = 3, 2
@@ -246,9 +252,13 @@ def _take_bytes(
             rest[key] = [""] * len(items) if repeated else ""
         elif (message_type := _plain_message_type(field)) is not None:
             _check_depth(depth + 1, where)
+            if repeated != field.is_repeated:  # an array for one, or not one for many
+                _check_stray_json(value, where)
+                continue  # the parser refuses it
             parts = []
             for index, item in enumerate(items):
                 if not isinstance(item, dict):
+                    _check_stray_json(item, where)
                     parts.append(item)  # the parser refuses it
                     continue
                 place = (field.name, index if repeated else None)
@@ -258,7 +268,27 @@ def _take_bytes(
             rest[key] = parts if repeated else parts[0]
         elif (other_type := field.message_type) is not None:
             _check_other_message_depth(field, other_type, value, depth + 1, where)
+        else:  # a scalar field: scalars (in an array if repeated), or the parser refuses it
+            for item in items if repeated == field.is_repeated else [value]:
+                _check_stray_json(item, where)
     return rest, decoded
+
+
+def _check_stray_json(value: object, where: str) -> None:
+    """Refuse ``value``, JSON the parser will refuse at ``where``, if it nests past
+    ``_MAX_JSON_DEPTH`` (walked without recursion); the parser describes a shallower one."""
+    if not isinstance(value, dict | list):
+        return
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
+    while pending:
+        container, depth = pending.pop()
+        if depth > _MAX_JSON_DEPTH:
+            raise BadRequestFormat(
+                f"'{where}' nests objects and arrays more than {_MAX_JSON_DEPTH} deep, more "
+                f"than any message takes (protobuf reads at most {MAX_MESSAGE_DEPTH} levels)"
+            )
+        values = container.values() if isinstance(container, dict) else container
+        pending.extend((child, depth + 1) for child in values if isinstance(child, dict | list))
 
 
 def _check_depth(depth: int, where: str) -> None:
@@ -277,9 +307,14 @@ def _check_other_message_depth(
     entry) sits at ``depth``."""
     _check_depth(depth, where)
     if message.GetOptions().map_entry:
+        if not isinstance(value, dict):
+            _check_stray_json(value, where)
+            return
         value_field = message.fields_by_name["value"]
-        if value_field.message_type is not None and isinstance(value, dict):
-            for item in value.values():  # each value sits in a map entry
+        for item in value.values():  # each value sits in a map entry
+            if value_field.message_type is None:
+                _check_stray_json(item, where)
+            else:
                 _check_value_depth(value_field.message_type, item, depth + 1, where)
         return
     items = value if field.is_repeated and isinstance(value, list) else [value]
@@ -294,6 +329,8 @@ def _check_value_depth(message: Descriptor, value: object, depth: int, where: st
         _check_free_form_depth(message.full_name, value, depth, where)
     elif isinstance(value, dict) and _plain_message_type_of(message):
         _take_bytes(message, value, where, (), depth)  # its bytes are left to the parser
+    else:  # a wrapper, a timestamp...: a scalar in JSON
+        _check_stray_json(value, where)
 
 
 def _check_free_form_depth(type_name: str, value: object, depth: int, where: str) -> None:
@@ -318,6 +355,7 @@ def _check_free_form_depth(type_name: str, value: object, depth: int, where: str
         pending.extend((child, value_depth + step) for child in children)
 
 
+@cache  # one entry a field of the schema; asked for every field of every request
 def _plain_message_type(field: FieldDescriptor) -> Descriptor | None:
     """The field's message type if the parser reads it as an object of fields (not a map,
     not a well-known type); else None."""
