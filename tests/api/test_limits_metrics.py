@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from google.protobuf.message import Message
@@ -16,6 +17,7 @@ from PIL import Image
 
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, key_metadata, official_stub
+from tests.conftest import unique_id
 from tests.images import image_server, png_bytes
 from tests.processes import clarion
 
@@ -233,3 +235,43 @@ def test_metrics_show_inference_runs_and_ingestion_outcomes(tmp_path: Path) -> N
         assert metric_line(server, runs) == runs
         indexed = 'clarion_inference_seconds_count{model="general-image-recognition+'
         assert metric_line(server, indexed).endswith(" 1.0")
+
+
+@pytest.mark.parametrize(
+    ("path", "most"),
+    [
+        pytest.param("/v2/users/me/apps/{app}/inputs", 128, id="PostInputs"),
+        pytest.param(
+            "/v2/users/clarifai/apps/main/models/general-image-recognition/outputs",
+            128,
+            id="PostModelOutputs",
+        ),
+        pytest.param("/v2/users/clarifai/apps/main/workflows/General/results", 32, id="Workflow"),
+    ],
+)
+def test_a_batch_over_its_limit_is_refused_before_its_items_are_parsed(
+    server: RunningServer, path: str, most: int
+) -> None:
+    # The last item would not parse: the refusal names the count, so the items were counted
+    # before any of them became a message (building 200,000 took seconds of CPU).
+    inputs = "{}," * 199_999 + '{"no_such_field": 1}'
+    with httpx.Client(base_url=server.http_url, timeout=60) as http:
+        http.headers["Authorization"] = f"Key {server.admin_pat}"
+        app_id = unique_id("batch")
+        assert http.post("/v2/users/me/apps", json={"apps": [{"id": app_id}]}).status_code == 200
+
+        refused = http.post(
+            path.format(app=app_id),
+            content='{"inputs": [' + inputs + "]}",
+            headers={"Content-Type": "application/json"},
+        )
+
+        assert refused.status_code == 400, refused.text
+        status = refused.json()["status"]
+        assert status["code"] == status_code_pb2.CONN_INVALID_REQUEST, status
+        assert status["description"] == (
+            f"200000 inputs in one request: at most {most} are accepted; split the batch"
+        )
+        listed = http.get(f"/v2/users/me/apps/{app_id}/inputs")
+        assert listed.status_code == 200, listed.text
+        assert listed.json().get("inputs", []) == []

@@ -514,6 +514,90 @@ def test_bad_geo_unit_is_a_search_error(api: Api) -> None:
     assert "withinFurlongs" in response.status.description
 
 
+def _point(longitude: float, latitude: float) -> resources_pb2.GeoPoint:
+    return resources_pb2.GeoPoint(longitude=longitude, latitude=latitude)
+
+
+def _circle(center: resources_pb2.GeoPoint, radius: float) -> resources_pb2.Geo:
+    return resources_pb2.Geo(
+        geo_point=center, geo_limit=resources_pb2.GeoLimit(type="withinKilometers", value=radius)
+    )
+
+
+def _box(*corners: resources_pb2.GeoPoint) -> resources_pb2.Geo:
+    return resources_pb2.Geo(geo_box=[resources_pb2.GeoBoxedPoint(geo_point=c) for c in corners])
+
+
+@pytest.mark.parametrize("method", ["PostInputsSearches", "PostSearches"])
+@pytest.mark.parametrize(
+    ("geo", "named"),
+    [
+        pytest.param(_circle(_point(2.35, 48.85), -1), "geo.geo_limit.value", id="negative-radius"),
+        pytest.param(
+            _circle(_point(2.35, 48.85), float("nan")), "geo.geo_limit.value", id="nan-radius"
+        ),
+        pytest.param(_circle(_point(2.35, 100), 10), "geo.geo_point.latitude", id="latitude-100"),
+        pytest.param(
+            _circle(_point(float("nan"), 48.85), 10), "geo.geo_point.longitude", id="nan-longitude"
+        ),
+        pytest.param(
+            _box(_point(130, 30), _point(181, 40)),
+            "geo.geo_box[1].geo_point.longitude",
+            id="box-longitude-181",
+        ),
+    ],
+)
+def test_a_geo_filter_off_the_map_is_a_search_error_naming_the_field(
+    api: Api, method: str, geo: resources_pb2.Geo, named: str
+) -> None:
+    query = resources_pb2.Query(
+        filters=[
+            resources_pb2.Filter(
+                annotation=resources_pb2.Annotation(data=resources_pb2.Data(geo=geo))
+            )
+        ]
+    )
+    ua = resources_pb2.UserAppIDSet(app_id=APP)
+    if method == "PostInputsSearches":
+        request: Any = service_pb2.PostInputsSearchesRequest(
+            user_app_id=ua, searches=[resources_pb2.Search(query=query)]
+        )
+    else:
+        request = service_pb2.PostSearchesRequest(user_app_id=ua, query=query)
+
+    response = getattr(api.stub, method)(request, metadata=api.pat)
+
+    assert response.status.code == 40002, response.status
+    assert named in response.status.description
+    assert list(response.hits) == []
+
+
+def test_a_refused_search_is_not_saved(api: Api) -> None:
+    ua = resources_pb2.UserAppIDSet(app_id=APP)
+    search_id = f"off-the-map-{api.transport}"
+    geo = _circle(_point(2.35, 48.85), -1)
+    query = resources_pb2.Query(
+        filters=[
+            resources_pb2.Filter(
+                annotation=resources_pb2.Annotation(data=resources_pb2.Data(geo=geo))
+            )
+        ]
+    )
+
+    response = api.stub.PostInputsSearches(
+        service_pb2.PostInputsSearchesRequest(
+            user_app_id=ua, searches=[resources_pb2.Search(id=search_id, query=query, save=True)]
+        ),
+        metadata=api.pat,
+    )
+
+    assert response.status.code == 40002, response.status
+    kept = api.stub.GetSearch(
+        service_pb2.GetSearchRequest(user_app_id=ua, id=search_id), metadata=api.pat
+    )
+    assert kept.status.code == status_code_pb2.CONN_DOES_NOT_EXIST, kept.status
+
+
 def test_deleted_inputs_never_come_back(api: Api) -> None:
     ua = resources_pb2.UserAppIDSet(app_id=APP)
     extra = f"gone-{api.transport}"

@@ -178,3 +178,33 @@ def test_servers_starting_together_on_a_new_database_all_come_up(tmp_path: Path)
                 metadata=key_metadata(admin),
             )
             assert models.status.code == status_code_pb2.SUCCESS, models.status
+
+
+@pytest.mark.parametrize("existing_mode", [None, 0o755], ids=["new-dir", "existing-0755-dir"])
+def test_the_data_directory_and_database_are_private(
+    tmp_path: Path, existing_mode: int | None
+) -> None:
+    data_dir = tmp_path / "data"
+    if existing_mode is not None:
+        data_dir.mkdir()
+        data_dir.chmod(existing_mode)
+    database = data_dir / "clarion.db"
+    # A umask that leaves files world-readable, as most systems have, whatever the runner's.
+    umask = os.umask(0o022)
+    try:
+        env = {"CLARION_DATABASE_URL": f"sqlite:///{database}"}  # this is about SQLite's files
+        with serve_process(data_dir, env=env) as served:
+            modes = {
+                path.name: stat.S_IMODE(path.stat().st_mode)
+                for path in (data_dir, database, *data_dir.glob("clarion.db-*"))
+            }
+            code, output = served.terminate()
+    finally:
+        os.umask(umask)
+    assert code == 0, output
+    assert modes == {
+        "data": 0o700,
+        "clarion.db": 0o600,
+        "clarion.db-wal": 0o600,
+        "clarion.db-shm": 0o600,
+    }

@@ -9,6 +9,7 @@ import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 from hypothesis import given, strategies as st
 
 from clarion.errors import BadRequestFormat
@@ -163,3 +164,106 @@ def test_is_base64_on_real_encodings() -> None:
     assert is_base64(base64.b64encode(raw).decode())
     assert is_base64(base64.urlsafe_b64encode(raw).decode().rstrip("="))
     assert not is_base64(base64.b64encode(raw).decode()[:-5] + "*" + "AAAA")
+
+
+def _nested(shape: str, levels: int) -> object:
+    """Containers ``levels`` deep: objects, lists, or both in turn, around a string or, for
+    ``*-empty``, around an empty container."""
+    value: object = {} if shape.endswith("empty") else "leaf"
+    for level in range(levels):
+        as_object = shape.startswith("objects") or (shape.startswith("mixed") and level % 2)
+        value = {"k": value} if as_object else [1, value]
+    return value
+
+
+# Where a Struct sits decides how deep it may nest: protobuf counts from the request.
+STRUCT_PLACES = {
+    "input-metadata": (
+        service_pb2.PostInputsRequest,
+        lambda metadata: {"inputs": [{"data": {"metadata": metadata}}]},
+    ),
+    "region-metadata": (
+        service_pb2.PostInputsRequest,
+        lambda metadata: {"inputs": [{"data": {"regions": [{"data": {"metadata": metadata}}]}}]},
+    ),
+    "app-metadata": (
+        service_pb2.PostAppsRequest,
+        lambda metadata: {"apps": [{"metadata": metadata}]},
+    ),
+    "search-filter-metadata": (
+        service_pb2.PostSearchesRequest,
+        lambda metadata: {
+            "searches": [{"query": {"filters": [{"annotation": {"data": {"metadata": metadata}}}]}}]
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("place", list(STRUCT_PLACES))
+@pytest.mark.parametrize("shape", ["objects", "lists", "mixed", "objects-empty", "lists-empty"])
+def test_nesting_is_refused_exactly_where_protobufs_binary_parser_refuses_it(
+    place: str, shape: str
+) -> None:
+    request_type, wrap = STRUCT_PLACES[place]
+    for levels in range(20, 60):
+        data = wrap({"top": _nested(shape, levels)})
+        built = json_format.ParseDict(data, request_type())
+        try:
+            request_type.FromString(built.SerializeToString())
+            grpc_accepts = True
+        except DecodeError:
+            grpc_accepts = False
+        try:
+            json_to_message(data, request_type)
+            json_accepts = True
+        except BadRequestFormat as refused:
+            assert "nested too deeply" in refused.description
+            json_accepts = False
+        assert json_accepts == grpc_accepts, (place, shape, levels)
+
+
+@pytest.mark.parametrize("levels", [500, 1000])
+@pytest.mark.parametrize("shape", ["objects", "lists", "mixed"])
+def test_nesting_the_json_decoder_takes_is_a_bad_request_not_a_crash(
+    shape: str, levels: int
+) -> None:
+    data = {"apps": [{"metadata": {"top": _nested(shape, levels)}}]}
+    with pytest.raises(BadRequestFormat, match=r"'apps\.metadata' is nested too deeply"):
+        json_to_message(data, service_pb2.PostAppsRequest)
+
+
+def test_recursive_messages_nested_too_deeply_are_a_bad_request() -> None:
+    data: dict[str, object] = {"text": {"raw": "x"}}
+    for _ in range(60):  # Data -> regions -> Region -> data -> Data: two levels a turn
+        data = {"regions": [{"data": data}]}
+    with pytest.raises(BadRequestFormat, match="nested too deeply"):
+        json_to_message({"inputs": [{"data": data}]}, service_pb2.PostInputsRequest)
+
+
+@pytest.mark.parametrize("levels", [100, 101])
+def test_a_chain_of_messages_is_refused_exactly_where_protobuf_refuses_it(levels: int) -> None:
+    # A repeated field of the message's own type: two JSON levels a message level (the list,
+    # the object), the most JSON a valid request can nest.
+    data: dict[str, object] = {"name": "leaf"}
+    for _ in range(levels):
+        data = {"type_args": [data]}
+    built = json_format.ParseDict(data, resources_pb2.ModelTypeField(), max_recursion_depth=200)
+    try:
+        resources_pb2.ModelTypeField.FromString(built.SerializeToString())
+        grpc_accepts = True
+    except DecodeError:
+        grpc_accepts = False
+    try:
+        json_to_message(data, resources_pb2.ModelTypeField)
+        json_accepts = True
+    except BadRequestFormat:
+        json_accepts = False
+    assert json_accepts == grpc_accepts == (levels <= 100)
+
+
+def test_json_nested_past_what_any_message_takes_is_refused_wherever_it_is() -> None:
+    deep: object = 1
+    for _ in range(1000):
+        deep = [deep]
+    with pytest.raises(BadRequestFormat, match="nests objects and arrays more than 202 deep"):
+        json_to_message({"inputs": [{"id": deep}]}, service_pb2.PostInputsRequest)

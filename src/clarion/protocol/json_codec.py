@@ -58,6 +58,25 @@ _pack_float32, _unpack_float32 = struct.Struct("<f").pack, struct.Struct("<f").u
 # Standard and URL-safe base64 letters; padding is checked apart.
 _BASE64_LETTERS = (string.ascii_letters + string.digits + "+/-_").encode()
 _URL_SAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# How deep a message may sit below the request (the request at 0): protobuf's binary parsers
+# (upb and C++, recursion limit 100) refuse deeper ones, so gRPC answers CONN_BAD_REQUEST_FORMAT.
+# JSON is held to the same bound, counted as the binary parser counts. json_format counts no
+# levels inside a Struct: it took metadata nested 34 objects deep, which was stored and then
+# failed every read that turned it back into a message, and past about 330 it overflowed
+# Python's stack (issue 22).
+MAX_MESSAGE_DEPTH = 100
+# An object or array where the message has a scalar (or a message has an array) is refused by
+# the parser, which prints the value in its error: past about 1,000 levels that overflowed
+# Python's stack. Such a value is refused first when nested deeper than any JSON that fits
+# protobuf's limit: two levels a message level (a repeated message field: the list, then the
+# object), plus the request's object and a list of scalars.
+_MAX_JSON_DEPTH = 2 * MAX_MESSAGE_DEPTH + 2
+# A Struct's object costs three levels (the Struct, its map entry, the Value), a list two
+# (the ListValue, the Value); scalars sit in the Value already counted.
+_OBJECT_LEVELS, _LIST_LEVELS = 3, 2
+_STRUCT_TYPES = frozenset(
+    {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
+)
 
 
 def message_to_json(message: Message) -> JsonObject:
@@ -187,7 +206,13 @@ def json_to_message(
     data, decoded = _take_bytes(descriptor_of(message_type), data, "")
     message = message_type()
     try:
-        json_format.ParseDict(data, message, ignore_unknown_fields=ignore_unknown_fields)
+        json_format.ParseDict(
+            data,
+            message,
+            ignore_unknown_fields=ignore_unknown_fields,
+            # Its count starts at 1 for the request; _take_bytes has checked MAX_MESSAGE_DEPTH.
+            max_recursion_depth=MAX_MESSAGE_DEPTH + 1,
+        )
     except json_format.ParseError as exc:
         raise BadRequestFormat(f"Invalid request: {exc}") from exc
     for steps, value in decoded:
@@ -201,13 +226,16 @@ _Steps = tuple[tuple[str, int | None], ...]
 
 
 def _take_bytes(
-    descriptor: Descriptor, data: JsonObject, path: str, steps: _Steps = ()
+    descriptor: Descriptor, data: JsonObject, path: str, steps: _Steps = (), depth: int = 0
 ) -> tuple[JsonObject, list[tuple[_Steps, bytes]]]:
-    """``data`` with its bytes fields' base64 taken out, and those fields decoded.
+    """``data`` with its bytes fields' base64 taken out, and those fields decoded; data nested
+    past ``MAX_MESSAGE_DEPTH`` is ``BadRequestFormat`` (``depth``: that of ``data``'s message).
 
     Bytes fields must hold real base64 (the protobuf parser would skip stray characters), and
     they are decoded here rather than by the parser, whose pure-Python decoding of an image of
-    117 KB took a millisecond (bench/predict.py over HTTP, profiled). ``data`` is not changed.
+    117 KB took a millisecond (bench/predict.py over HTTP, profiled). The depth is checked in
+    the same walk, which never reads inside strings, so an image costs it nothing.
+    ``data`` is not changed.
     """
     decoded: list[tuple[_Steps, bytes]] = []
     rest = dict(data)
@@ -224,26 +252,122 @@ def _take_bytes(
                 decoded.append(((*steps, place), _decoded_base64(item, where)))
             rest[key] = [""] * len(items) if repeated else ""
         elif (message_type := _plain_message_type(field)) is not None:
+            _check_depth(depth + 1, where)
+            if repeated != field.is_repeated:  # an array for one, or not one for many
+                _check_stray_json(value, where)
+                continue  # the parser refuses it
             parts = []
             for index, item in enumerate(items):
                 if not isinstance(item, dict):
+                    _check_stray_json(item, where)
                     parts.append(item)  # the parser refuses it
                     continue
                 place = (field.name, index if repeated else None)
-                part, inner = _take_bytes(message_type, item, where, (*steps, place))
+                part, inner = _take_bytes(message_type, item, where, (*steps, place), depth + 1)
                 parts.append(part)
                 decoded.extend(inner)
             rest[key] = parts if repeated else parts[0]
+        elif (other_type := field.message_type) is not None:
+            _check_other_message_depth(field, other_type, value, depth + 1, where)
+        else:  # a scalar field: scalars (in an array if repeated), or the parser refuses it
+            for item in items if repeated == field.is_repeated else [value]:
+                _check_stray_json(item, where)
     return rest, decoded
 
 
+def _check_stray_json(value: object, where: str) -> None:
+    """Refuse ``value``, JSON the parser will refuse at ``where``, if it nests past
+    ``_MAX_JSON_DEPTH`` (walked without recursion); the parser describes a shallower one."""
+    if not isinstance(value, dict | list):
+        return
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
+    while pending:
+        container, depth = pending.pop()
+        if depth > _MAX_JSON_DEPTH:
+            raise BadRequestFormat(
+                f"'{where}' nests objects and arrays more than {_MAX_JSON_DEPTH} deep, more "
+                f"than any message takes (protobuf reads at most {MAX_MESSAGE_DEPTH} levels)"
+            )
+        values = container.values() if isinstance(container, dict) else container
+        pending.extend((child, depth + 1) for child in values if isinstance(child, dict | list))
+
+
+def _check_depth(depth: int, where: str) -> None:
+    if depth > MAX_MESSAGE_DEPTH:
+        raise BadRequestFormat(
+            f"'{where}' is nested too deeply: messages may sit at most {MAX_MESSAGE_DEPTH} "
+            "levels below the request (protobuf's limit, which gRPC applies too), and in a "
+            "Struct such as metadata each object takes 3 levels and each list 2"
+        )
+
+
+def _check_other_message_depth(
+    field: FieldDescriptor, message: Descriptor, value: object, depth: int, where: str
+) -> None:
+    """Check the JSON of a map field, or of a well-known type, whose ``message`` (a map's
+    entry) sits at ``depth``."""
+    _check_depth(depth, where)
+    if message.GetOptions().map_entry:
+        if not isinstance(value, dict):
+            _check_stray_json(value, where)
+            return
+        value_field = message.fields_by_name["value"]
+        for item in value.values():  # each value sits in a map entry
+            if value_field.message_type is None:
+                _check_stray_json(item, where)
+            else:
+                _check_value_depth(value_field.message_type, item, depth + 1, where)
+        return
+    items = value if field.is_repeated and isinstance(value, list) else [value]
+    for item in items:
+        _check_value_depth(message, item, depth, where)
+
+
+def _check_value_depth(message: Descriptor, value: object, depth: int, where: str) -> None:
+    """Check JSON for one ``message`` (at ``depth``); the parser refuses a mismatched type."""
+    _check_depth(depth, where)
+    if message.full_name in _STRUCT_TYPES:
+        _check_free_form_depth(message.full_name, value, depth, where)
+    elif isinstance(value, dict) and _plain_message_type_of(message):
+        _take_bytes(message, value, where, (), depth)  # its bytes are left to the parser
+    else:  # a wrapper, a timestamp...: a scalar in JSON
+        _check_stray_json(value, where)
+
+
+def _check_free_form_depth(type_name: str, value: object, depth: int, where: str) -> None:
+    """Check JSON for a Struct, Value or ListValue at ``depth``, without recursion (so no
+    nesting that orjson takes overflows the stack here), stopping at the first level too deep.
+
+    Each pending item is a JSON value and the depth of the Value message that holds it; a
+    Struct or a ListValue field is held as if by a Value one level up.
+    """
+    holder_depth = depth if type_name == "google.protobuf.Value" else depth - 1
+    pending: list[tuple[object, int]] = [(value, holder_depth)]
+    while pending:
+        item, value_depth = pending.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            step, children = _OBJECT_LEVELS, item.values()
+        elif isinstance(item, list):
+            step, children = _LIST_LEVELS, item
+        else:
+            continue  # a scalar, in its Value
+        _check_depth(value_depth + (step if item else 1), where)  # empty: the Struct or list
+        pending.extend((child, value_depth + step) for child in children)
+
+
+@cache  # one entry a field of the schema; asked for every field of every request
 def _plain_message_type(field: FieldDescriptor) -> Descriptor | None:
     """The field's message type if the parser reads it as an object of fields (not a map,
     not a well-known type); else None."""
     message: Descriptor | None = field.message_type
-    if message is None or message.full_name.startswith(_WELL_KNOWN_PREFIX):
-        return None
-    return None if message.GetOptions().map_entry else message
+    return message if message is not None and _plain_message_type_of(message) else None
+
+
+def _plain_message_type_of(message: Descriptor) -> bool:
+    return not message.full_name.startswith(_WELL_KNOWN_PREFIX) and not (
+        message.GetOptions().map_entry
+    )
 
 
 def _decoded_base64(value: object, where: str) -> bytes:

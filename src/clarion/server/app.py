@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -473,7 +474,13 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _ensure_private_dir(path: Path) -> None:
+    """The data directory, open to its owner alone: it holds the database, the blobs and the
+    admin PAT. ``mkdir`` leaves an existing directory's mode as it was (often 0755), so one of
+    ours is narrowed too; someone else's is theirs to set."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    status = path.stat()
+    if status.st_uid == os.getuid() and stat.S_IMODE(status.st_mode) != 0o700:
+        path.chmod(0o700)
 
 
 def _bootstrap_admin(settings: Settings, users: UsersService) -> str | None:

@@ -42,6 +42,7 @@ from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from clarion.server.status import base_error_body, new_req_id
+from clarion.services.batches import BATCH_LIMITS
 from clarion.services.hosted import HostedImages
 
 log = logging.getLogger("clarion.http")
@@ -209,6 +210,7 @@ def _message_from_body(body: bytes, query: list[tuple[str, str]], match: RouteMa
 
 
 def _message_from(data: dict[str, Any], query: list[tuple[str, str]], match: RouteMatch) -> Message:
+    _check_batch_size(data, match)
     message_type = _type(match)
     # grpc-gateway style: the query string fills fields the body left out; path wins.
     for key, value in query_to_json(query, message_type).items():
@@ -217,6 +219,14 @@ def _message_from(data: dict[str, Any], query: list[tuple[str, str]], match: Rou
     # Fields the schema does not know are ignored, as Clarifai's gateway does: old clients send
     # fields since removed (npm clarifai@2.9's model_query.type) and must keep working.
     return json_to_message(data, message_type, ignore_unknown_fields=True)
+
+
+def _check_batch_size(data: dict[str, Any], match: RouteMatch) -> None:
+    """Refuse a batch over its method's limit before it becomes a message: counting decoded
+    JSON is free, where building a message of a million empty inputs took 32 s of CPU."""
+    limit = BATCH_LIMITS.get(match.method.name)
+    if limit is not None and isinstance(items := data.get(limit.field), list):
+        limit.check(len(items))
 
 
 async def _render_response(response: Message) -> Response:

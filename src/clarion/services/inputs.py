@@ -20,6 +20,7 @@ from clarion.blobs.base import BlobStore
 from clarion.errors import InputRejected, InvalidArgument, NotFound
 from clarion.services.apps import deep_merge
 from clarion.services.base import HandlerTable, app_pk, is_valid_id, require_app
+from clarion.services.batches import POST_INPUTS
 from clarion.services.context import CallContext
 from clarion.services.convert import input_to_proto, json_of, status, struct_to_dict
 from clarion.services.hosted import HostedUrls
@@ -36,7 +37,6 @@ from clarion.storage.base import (
 from clarion.storage.data import SqlDataStore
 from clarion.storage.reindexing import SqlReindexing
 
-MAX_INPUTS_PER_REQUEST = 128
 SUCCESS = 10000
 MIXED_STATUS = 10010
 FAILURE = 10020
@@ -398,11 +398,7 @@ def _assign_ids(request: service_pb2.PostInputsRequest, taken: set[str]) -> list
 def _check_batch_size(count: int) -> None:
     if count == 0:
         raise InvalidArgument("PostInputs needs at least one input in 'inputs'")
-    if count > MAX_INPUTS_PER_REQUEST:
-        raise InvalidArgument(
-            f"{count} inputs in one request: at most {MAX_INPUTS_PER_REQUEST} are accepted; "
-            "split the batch"
-        )
+    POST_INPUTS.check(count)
 
 
 def _check_input_id(input_id: str) -> None:

@@ -31,6 +31,7 @@ from clarion.errors import InputRejected, InvalidArgument
 from clarion.inference.base import ConceptScore, InputKind, ModelInfo, Prediction, Region
 from clarion.jobs.model_resolver import ModelResolver
 from clarion.services.base import HandlerTable, app_pk
+from clarion.services.batches import PREDICT
 from clarion.services.context import CallContext
 from clarion.services.convert import now_timestamp, response_id, status
 from clarion.services.model_convert import custom_model_to_proto, requested_output_config
@@ -38,7 +39,6 @@ from clarion.services.models import PUBLIC_APP, Models, find_model, model_to_pro
 from clarion.services.reading import InputLoader, InputReader, Read
 from clarion.storage.data import SqlDataStore
 
-MAX_INPUTS = 128
 DEFAULT_MAX_CONCEPTS = 20
 SUCCESS = 10000
 MIXED_STATUS = 10010
@@ -92,8 +92,10 @@ class PredictService:
     def _predict_outputs(
         self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext
     ) -> service_pb2.MultiOutputResponse:
+        # Counted first, as the HTTP gateway counts before anything else, so both agree.
+        PREDICT.check(len(request.inputs))
         target = self._target(ctx, request.model_id, request.version_id)
-        _check_count(len(request.inputs))
+        _check_some_inputs(len(request.inputs))
         kind = target.input_kind
         reads = self._read_all(ctx, request.inputs, kind)
         ctx.check_deadline("running the model")
@@ -166,11 +168,9 @@ def _is_inline(message: resources_pb2.Input) -> bool:
     return message.HasField("data") or not message.id
 
 
-def _check_count(count: int) -> None:
+def _check_some_inputs(count: int) -> None:
     if count == 0:
         raise InvalidArgument("PostModelOutputs needs at least one input")
-    if count > MAX_INPUTS:
-        raise InvalidArgument(f"{count} inputs in one request: at most {MAX_INPUTS} are accepted")
 
 
 def _output(

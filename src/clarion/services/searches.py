@@ -187,9 +187,11 @@ class SearchesService:
             raise SearchInvalid("Send exactly one search in 'searches'")
         search = searches[0]
         page = page_of(pagination.page, pagination.per_page)
-        if search.save:
-            self._save(_app_to_save_in(ctx), search)
+        # A caller who may not save is refused before any work is done.
+        saving_in = _app_to_save_in(ctx) if search.save else None
         plan = self._plan(app, search.query)  # may embed an image or a text: the slow part
+        if saving_in is not None:  # once the query is known to be valid: a refused one is not kept
+            self._save(saving_in, search)
         ctx.check_deadline("searching the index")
         scored, total = self._execute(app, plan, page.page * page.per_page)
         scored = [(key, score) for key, score in scored if score >= search.min_value]
@@ -536,13 +538,11 @@ def _filter(one: resources_pb2.Filter) -> InputFilter:
 
 def _geo(geo: resources_pb2.Geo) -> tuple[GeoCircle | None, GeoBox | None]:
     if len(geo.geo_box) == 2:
-        a, b = (point.geo_point for point in geo.geo_box)
-        box = GeoBox(
-            min(a.longitude, b.longitude),
-            min(a.latitude, b.latitude),
-            max(a.longitude, b.longitude),
-            max(a.latitude, b.latitude),
+        a, b = (
+            _checked_point(point.geo_point, f"geo.geo_box[{index}].geo_point")
+            for index, point in enumerate(geo.geo_box)
         )
+        box = GeoBox(min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1]))
         return None, box
     if geo.HasField("geo_point") and geo.HasField("geo_limit"):
         unit = geo.geo_limit.type.lower() or "withinkilometers"
@@ -551,11 +551,29 @@ def _geo(geo: resources_pb2.Geo) -> tuple[GeoCircle | None, GeoBox | None]:
                 f"Unknown geo_limit type '{geo.geo_limit.type}': use withinKilometers, "
                 "withinMiles, withinDegrees or withinRadians"
             )
-        point = geo.geo_point
-        return GeoCircle(point.longitude, point.latitude, geo.geo_limit.value * _KM_PER[unit]), None
+        longitude, latitude = _checked_point(geo.geo_point, "geo.geo_point")
+        radius = _checked_radius(geo.geo_limit.value)
+        return GeoCircle(longitude, latitude, radius * _KM_PER[unit]), None
     if geo.geo_box:
         raise SearchInvalid("A geo box needs exactly two points")
     return None, None
+
+
+def _checked_point(point: resources_pb2.GeoPoint, where: str) -> tuple[float, float]:
+    """(longitude, latitude) of a point on the map; else ``SearchInvalid`` naming the field.
+    A point off it matched nothing, or, with NaN, made the distance NaN."""
+    for name, bound in (("longitude", 180), ("latitude", 90)):
+        value = float(getattr(point, name))
+        if not (math.isfinite(value) and -bound <= value <= bound):
+            raise SearchInvalid(f"{where}.{name} must be from -{bound} to {bound}, not {value}")
+    return float(point.longitude), float(point.latitude)
+
+
+def _checked_radius(value: float) -> float:
+    """A geo_limit's radius: a finite number, 0 or more (a negative one matched nothing)."""
+    if not (math.isfinite(value) and value >= 0):
+        raise SearchInvalid(f"geo.geo_limit.value must be a number of 0 or more, not {value}")
+    return float(value)
 
 
 def _time_range(one: resources_pb2.Filter) -> tuple[Any, Any]:

@@ -33,6 +33,7 @@ from clarion.inference.workflow import (
 from clarion.jobs.model_resolver import ModelResolver, ResolvedNode
 from clarion.services.apps import deep_merge
 from clarion.services.base import HandlerTable, app_pk, conflicts_as, require_app
+from clarion.services.batches import WORKFLOW_RESULTS
 from clarion.services.context import CallContext
 from clarion.services.convert import now_timestamp, response_id, status, struct_to_dict
 from clarion.services.model_convert import (
@@ -55,7 +56,6 @@ from clarion.storage.base import AppRecord
 from clarion.storage.data import SqlDataStore
 from clarion.storage.modeldata import SqlModelStore, WorkflowRecord
 
-MAX_INPUTS = 32
 PUBLIC = 50  # Visibility.gettable
 MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
 SUCCESS = 10000
@@ -241,10 +241,12 @@ class WorkflowsService:
     ) -> service_pb2.PostWorkflowResultsResponse:
         """One result per input, with one output per node (but suppressed ones)."""
         app = require_app(ctx)
+        # Counted first, as the HTTP gateway counts before anything else, so both agree.
+        WORKFLOW_RESULTS.check(len(request.inputs))
         specs = self._resolver.workflow_specs(app_pk(app), request.workflow_id)
         if specs is None:
             raise WorkflowNotFound("workflow", request.workflow_id)
-        _check_count(len(request.inputs))
+        _check_some_inputs(len(request.inputs))
         nodes = self._resolver.graph(app_pk(app), specs)
         reads = list(self._executor.map(lambda m: self._loader.read_any(ctx, m), request.inputs))
         items = {index: read.item for index, read in enumerate(reads) if read.item is not None}
@@ -371,11 +373,9 @@ def _checked_id(workflow_id: str) -> str:
     return workflow_id
 
 
-def _check_count(count: int) -> None:
+def _check_some_inputs(count: int) -> None:
     if count == 0:
         raise InvalidArgument("PostWorkflowResults needs at least one input")
-    if count > MAX_INPUTS:
-        raise InvalidArgument(f"{count} inputs in one request: at most {MAX_INPUTS} are accepted")
 
 
 def _is_public(app: AppRecord) -> bool:

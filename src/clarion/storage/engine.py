@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from clarion.storage.errors import SchemaTooNew
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # How long a SQLite writer waits for another process's write lock (the CLI beside the server).
 SQLITE_BUSY_TIMEOUT_S = 30
+# The files SQLite keeps beside a database in WAL mode (and a rollback journal, if any).
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -28,11 +33,36 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() != SQLITE:
         # pre_ping: a pooled connection that the server or a proxy closed is replaced, not used.
         return create_engine(parsed, pool_pre_ping=True)
-    if parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if (path := _database_file(parsed.database)) is not None:
+        _make_private_database(path)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     _configure_sqlite(engine)
     return engine
+
+
+def _database_file(database: str | None) -> Path | None:
+    """The SQLite database's file; None for an in-memory one or a ``file:`` URI (SQLite's)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _make_private_database(path: Path) -> None:
+    """Create the SQLite file for its owner alone, and narrow its files if they are ours.
+
+    SQLite creates a new database with the process's umask (0644 as a rule) and gives its
+    -wal and -shm files the database's mode, so creating the file 0600 first covers them.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # an empty file is a new database to SQLite
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _SIDE_FILES)):
+        try:
+            status = file.stat()
+        except FileNotFoundError:
+            continue
+        if status.st_uid == os.getuid() and stat.S_IMODE(status.st_mode) & 0o077:
+            file.chmod(0o600)
 
 
 def _configure_sqlite(engine: Engine) -> None:
