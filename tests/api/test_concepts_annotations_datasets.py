@@ -30,6 +30,13 @@ def add_image(api: Api, app_id: str, input_id: str, *concepts: resources_pb2.Con
     assert response.status.code == SUCCESS, response.status
 
 
+def post_concepts(api: Api, app_id: str, *concepts: resources_pb2.Concept) -> Any:
+    return api.stub.PostConcepts(
+        service_pb2.PostConceptsRequest(user_app_id=ua(app_id), concepts=list(concepts)),
+        metadata=api.pat,
+    )
+
+
 def test_concepts_named_on_inputs_exist_and_name_defaults_to_id(api: Api) -> None:
     app = create_app(api).id
     add_image(api, app, "i1", resources_pb2.Concept(id="cat", value=1))
@@ -44,37 +51,23 @@ def test_concepts_named_on_inputs_exist_and_name_defaults_to_id(api: Api) -> Non
 
 def test_post_patch_list_and_search_concepts(api: Api) -> None:
     app = create_app(api).id
-    posted = api.stub.PostConcepts(
-        service_pb2.PostConceptsRequest(
-            user_app_id=ua(app),
-            concepts=[
-                resources_pb2.Concept(id="c1", name="Golden Retriever"),
-                resources_pb2.Concept(id="c2", name="Golden Eagle"),
-                resources_pb2.Concept(id="c3", name="Tabby"),
-            ],
-        ),
-        metadata=api.pat,
+    posted = post_concepts(
+        api,
+        app,
+        resources_pb2.Concept(id="c1", name="Golden Retriever"),
+        resources_pb2.Concept(id="c2", name="Golden Eagle"),
+        resources_pb2.Concept(id="c3", name="Tabby"),
     )
     assert posted.status.code == SUCCESS, posted.status
-    again = api.stub.PostConcepts(
-        service_pb2.PostConceptsRequest(
-            user_app_id=ua(app),
-            concepts=[
-                resources_pb2.Concept(id="c4", name="New"),
-                resources_pb2.Concept(id="c3", name="Renamed by mistake"),
-            ],
-        ),
-        metadata=api.pat,
+    again = post_concepts(
+        api,
+        app,
+        resources_pb2.Concept(id="c4", name="New"),
+        resources_pb2.Concept(id="c3", name="Renamed by mistake"),
     )
     assert again.status.code == status_code_pb2.CONCEPTS_INVALID_REQUEST, again.status
     assert "c3" in again.status.description
-    twice = api.stub.PostConcepts(
-        service_pb2.PostConceptsRequest(
-            user_app_id=ua(app),
-            concepts=[resources_pb2.Concept(id="c5"), resources_pb2.Concept(id="c5")],
-        ),
-        metadata=api.pat,
-    )
+    twice = post_concepts(api, app, resources_pb2.Concept(id="c5"), resources_pb2.Concept(id="c5"))
     assert twice.status.code == status_code_pb2.CONCEPTS_INVALID_REQUEST, twice.status
     patched = api.stub.PatchConcepts(
         service_pb2.PatchConceptsRequest(

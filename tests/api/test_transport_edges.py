@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api
+from tests.api.test_apps_keys import create_app
 from tests.conftest import unique_id
 
 SUCCESS = 10000
@@ -210,51 +211,30 @@ def _user_app(app_id: str) -> dict[str, str]:
     return {"user_id": "me", "app_id": app_id}
 
 
-def _new_app(api: Api) -> str:
-    app_id = unique_id("nest")
-    response = api.stub.PostApps(
-        service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app_id)]), metadata=api.pat
+def _text_input_with_metadata(app_id: str, input_id: str, depth: int) -> Any:
+    """A PostInputs request of one text input whose metadata nests ``depth`` objects, built by
+    the JSON parser in place: copying a Struct this deep into a field trips the client's own
+    binary limit first."""
+    return json_format.ParseDict(
+        {
+            "user_app_id": _user_app(app_id),
+            "inputs": [
+                {
+                    "id": input_id,
+                    "data": {"text": {"raw": input_id}, "metadata": nested_objects(depth)},
+                }
+            ],
+        },
+        service_pb2.PostInputsRequest(),
     )
-    assert response.status.code == SUCCESS, response.status
-    return app_id
 
 
 def test_metadata_nested_past_protobufs_limit_is_refused_alike_on_both_transports(
     api: Api,
 ) -> None:
-    app_id = _new_app(api)
-    # Built by the JSON parser in place: copying a Struct this deep into a field trips the
-    # client's own binary limit first.
-    too_deep = json_format.ParseDict(
-        {
-            "user_app_id": _user_app(app_id),
-            "inputs": [
-                {
-                    "id": "deep",
-                    "data": {
-                        "text": {"raw": "deep"},
-                        "metadata": nested_objects(INPUT_METADATA_MAX_OBJECTS + 1),
-                    },
-                }
-            ],
-        },
-        service_pb2.PostInputsRequest(),
-    )
-    deepest_allowed = json_format.ParseDict(
-        {
-            "user_app_id": _user_app(app_id),
-            "inputs": [
-                {
-                    "id": "ok",
-                    "data": {
-                        "text": {"raw": "ok"},
-                        "metadata": nested_objects(INPUT_METADATA_MAX_OBJECTS),
-                    },
-                }
-            ],
-        },
-        service_pb2.PostInputsRequest(),
-    )
+    app_id = create_app(api).id
+    too_deep = _text_input_with_metadata(app_id, "deep", INPUT_METADATA_MAX_OBJECTS + 1)
+    deepest_allowed = _text_input_with_metadata(app_id, "ok", INPUT_METADATA_MAX_OBJECTS)
 
     refused = api.stub.PostInputs(too_deep, metadata=api.pat)
     accepted = api.stub.PostInputs(deepest_allowed, metadata=api.pat)
