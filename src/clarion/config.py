@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The largest message protobuf can encode is 2 GiB - 1 bytes; gRPC cannot take more either.
@@ -20,6 +20,13 @@ def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/clarion``, else ``~/.local/share/clarion``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "clarion"
+
+
+def standard_ca_locations() -> tuple[Path, ...]:
+    """OpenSSL's ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` (a list of folders), where set."""
+    found = [os.environ.get("SSL_CERT_FILE", "")]
+    found += os.environ.get("SSL_CERT_DIR", "").split(os.pathsep)
+    return tuple(Path(location) for location in found if location)
 
 
 class Settings(BaseSettings):
@@ -67,6 +74,12 @@ class Settings(BaseSettings):
         (),
         description="Hosts or CIDR networks inputs may be fetched from even when private "
         "(JSON list in the environment).",
+    )
+    fetch_ca_certs: tuple[Path, ...] = Field(
+        default_factory=standard_ca_locations,
+        description="PEM files of CA certificates, or folders of them (hashed as by "
+        "`openssl rehash`), that fetching https URLs trusts besides the public CA bundle "
+        "(JSON list in the environment; default: SSL_CERT_FILE and SSL_CERT_DIR where set).",
     )
     public_url: str | None = Field(
         None,
@@ -131,6 +144,14 @@ class Settings(BaseSettings):
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
     )
+
+    @field_validator("fetch_ca_certs")
+    @classmethod
+    def _ca_locations_exist(cls, locations: tuple[Path, ...]) -> tuple[Path, ...]:
+        missing = [str(location) for location in locations if not location.exists()]
+        if missing:
+            raise ValueError(f"CA certificates not found: {', '.join(missing)}")
+        return locations
 
     @property
     def resolved_database_url(self) -> str:

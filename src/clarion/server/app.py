@@ -119,6 +119,7 @@ def open_backends(settings: Settings) -> Backends:
     policy = FetchPolicy(
         allow_private=settings.allow_private_urls,
         allowed_hosts=frozenset(settings.url_allow_list),
+        extra_ca_certs=tuple(str(location) for location in settings.fetch_ca_certs),
     )
     return Backends(
         store=SqlStore(engine),
