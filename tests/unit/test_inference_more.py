@@ -12,10 +12,12 @@ import math
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
@@ -44,7 +46,13 @@ from clarion.inference._joblib import load_joblib
 from clarion.inference._runtime import Lazy, import_module, package_file
 from clarion.inference.faces import nms, pyramid_scales
 from clarion.inference.minilm import erf, gelu
-from clarion.inference.moderation import NUDENET_CLASSES, NudeNet, moderation_values
+from clarion.inference.moderation import (
+    DETECTOR_FROM,
+    NUDENET_CLASSES,
+    ModerationClassifier,
+    NudeNet,
+    moderation_values,
+)
 from clarion.inference.ocr import _region
 from clarion.inference.profanity import _CLASSES
 
@@ -398,6 +406,35 @@ def test_nudenet_sees_a_face_and_no_exposed_part_on_the_astronaut(
     assert by_class["FACE_FEMALE"] > 0.5
     assert max(by_class[name] for name in NUDENET_CLASSES if "EXPOSED" in name) < 0.1
     assert detector.class_scores([astronaut] * 9) == pytest.approx(np.stack([scores] * 9), abs=1e-4)
+
+
+class CountingDetector(NudeNet):
+    """NudeNet's detector, counting the images it is asked about."""
+
+    asked = 0
+
+    def class_scores(self, images: Sequence[Image.Image]) -> npt.NDArray[np.float32]:
+        self.asked += len(images)
+        return super().class_scores(images)
+
+
+def test_the_detector_runs_only_where_open_nsfw_finds_enough_to_split(
+    photos: dict[str, Image.Image],
+) -> None:
+    detector = CountingDetector()
+    classifier = ModerationClassifier(OpenNsfw(), detector)
+    nsfw = {
+        c.name: c.value for c in NsfwClassifier(OpenNsfw()).predict([photos["chelsea"]])[0].concepts
+    }
+    assert nsfw["nsfw"] < DETECTOR_FROM  # chelsea: the detector could move under 1% of a value
+
+    (cat,) = classifier.predict([photos["chelsea"]])
+    assert detector.asked == 0
+    assert {c.name: c.value for c in cat.concepts}["suggestive"] == pytest.approx(nsfw["nsfw"])
+
+    classifier.predict([photos["chelsea"], photos["astronaut"], photos["chelsea"]])
+    assert detector.asked == 1  # the astronaut: open_nsfw's 0.03 is split by what NudeNet sees
+    assert classifier.predict([]) == []
 
 
 def test_a_file_that_is_not_nudenets_detector_is_refused(tmp_path: Path) -> None:
