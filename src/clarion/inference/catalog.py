@@ -217,7 +217,7 @@ def _text_models() -> tuple[ModelInfo, ...]:
 
 
 class ModelCatalog:
-    """Looks up built-in models by slug or legacy id and hands out their runners.
+    """Looks up built-in models by slug, legacy id or legacy name and hands out their runners.
 
     Runners are created on first request, once, under a lock; the classifier and the
     embedder share one MobileNetV2 session, and the two open_nsfw models share another
