@@ -193,7 +193,6 @@ def test_an_unknown_version_of_a_legacy_name_is_model_does_not_exist(api: Api) -
     [
         ("general-v1.3", "general-image-recognition"),
         ("nsfw-v1.0", NSFW),
-        ("moderation", MODERATION),
         ("face-v1.3", "face-detection"),
     ],
 )
