@@ -164,6 +164,12 @@ class ModelInfo:
     ``visual-classifier`` because Clarifai has no separate colour type id; its output is in
     ``Prediction.colors`` rather than in concepts. ``input_kind`` says whether the model's
     runner takes images or texts.
+
+    A model also answers under Clarifai's older ids and names: ``legacy_ids`` (the 32-hex ids
+    the deprecated clients hard-code), ``legacy_names`` (the names they look models up by,
+    such as ``general-v1.3``) and ``legacy_version_ids`` (version ids Clarifai published for
+    it, and ids Clarion gave it before). Every one of those versions is the one
+    ``version_id``: Clarion serves a single version of each built-in model.
     """
 
     id: str
@@ -174,3 +180,14 @@ class ModelInfo:
     description: str
     concepts: tuple[ConceptScore, ...] = ()
     input_kind: InputKind = "image"
+    legacy_names: tuple[str, ...] = ()
+    legacy_version_ids: tuple[str, ...] = ()
+
+    def has_version(self, version_id: str) -> bool:
+        """Whether ``version_id`` names this model's version (its own id or a legacy one)."""
+        return version_id == self.version_id or version_id in self.legacy_version_ids
+
+    def answers_to(self, name: str) -> bool:
+        """Whether a model search for ``name`` (lower case, a substring) finds this model."""
+        names = (self.id, self.name, *self.legacy_names)
+        return any(name in candidate.lower() for candidate in names)

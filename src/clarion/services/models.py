@@ -56,11 +56,12 @@ class Models(Protocol):
 
 
 def find_model(models: Models, model_id: str, version_id: str = "") -> ModelInfo:
-    """A built-in model by slug or legacy id, at its one version (or any version when empty)."""
+    """A built-in model by slug, legacy id or legacy name, at its one version (named by its
+    id or a legacy version id; any version when empty)."""
     info = models.find(model_id) if model_id else None
     if info is None:
         raise ModelNotFound("model", model_id)
-    if version_id and version_id != info.version_id:
+    if version_id and not info.has_version(version_id):
         raise ModelNotFound("model version", f"{model_id}/{version_id}")
     return info
 
@@ -235,7 +236,8 @@ class ModelsService:
     def post_models_searches(
         self, request: service_pb2.PostModelsSearchesRequest, ctx: CallContext
     ) -> service_pb2.MultiModelResponse:
-        """Models whose id or name contains the query's name (``*`` is a wildcard)."""
+        """Models whose id or name contains the query's name (``*`` is a wildcard); a
+        built-in model is also found by its legacy names (``general-v1.3``)."""
         wanted = request.model_query.name.replace("*", "").lower()
         type_id = request.model_query.model_type_id
         found = [
@@ -247,8 +249,7 @@ class ModelsService:
         found += [
             model_to_proto(info)
             for info in self._models.models()
-            if (wanted in info.id.lower() or wanted in info.name.lower())
-            and (not type_id or info.model_type_id == type_id)
+            if info.answers_to(wanted) and (not type_id or info.model_type_id == type_id)
         ]
         page = page_of(request.pagination.page, request.pagination.per_page)
         return service_pb2.MultiModelResponse(
