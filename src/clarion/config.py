@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address both servers listen on.")
     http_port: int = Field(8080, ge=0, le=65535, description="HTTP+JSON port (0 picks a free one).")
     grpc_port: int = Field(18080, ge=0, le=65535, description="gRPC port (0 picks a free one).")
+    port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="A port that serves gRPC and HTTP+JSON together, as api.clarifai.com does, "
+        "besides the two ports (0 picks a free one; unset: none).",
+    )
     data_dir: Path = Field(
         default_factory=default_data_dir,
         description="Directory holding the SQLite database, blobs and the admin PAT file.",

@@ -64,6 +64,12 @@ main.add_command(client_commands.search)
 @click.option("--host", help="Address to listen on [env CLARION_HOST; default 127.0.0.1].")
 @click.option("--http-port", type=int, help="HTTP+JSON port [env CLARION_HTTP_PORT; default 8080].")
 @click.option("--grpc-port", type=int, help="gRPC port [env CLARION_GRPC_PORT; default 18080].")
+@click.option(
+    "--port",
+    type=int,
+    help="Also serve gRPC and HTTP+JSON together on this port, as api.clarifai.com does "
+    "[env CLARION_PORT; default: none].",
+)
 @_data_dir_option
 @click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL; default SQLite].")
 @click.option(
@@ -117,6 +123,8 @@ async def _serve(settings: Settings) -> None:
     scheme = "https" if settings.tls_enabled else "http"
     click.echo(f"HTTP+JSON: {scheme}://{settings.host}:{server.http_port}")
     click.echo(f"Console:   {scheme}://{settings.host}:{server.http_port}/console/")
+    if server.port:
+        click.echo(f"gRPC and HTTP+JSON together: {settings.host}:{server.port}")
     if server.new_admin_pat:
         click.echo(
             f"Created user '{settings.admin_user}' with this PAT (shown once; also in "

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import ssl
 import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,7 @@ from clarion.server.grpc import v2_generic_handler
 from clarion.server.http import HostedRoute, Readiness, create_http_app
 from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
+from clarion.server.shared_port import SharedPort, Upstream
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
@@ -314,6 +316,8 @@ class ClarionServer:
         self.new_admin_pat = admin_pat
         self.grpc_port = 0
         self.http_port = 0
+        self.port = 0  # the shared port, when there is one
+        self._shared: SharedPort | None = None
         self._readiness = Readiness()
         self._health = health.aio.HealthServicer()
         self._grpc: grpc.aio.Server | None = None
@@ -333,6 +337,8 @@ class ClarionServer:
             await asyncio.to_thread(self.workers.start)
         await self._start_grpc()
         await self._start_http()
+        if self.settings.port is not None:
+            await self._start_shared_port(self.settings.port)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._readiness.ready = True
         if self.settings.model_idle_seconds:
@@ -346,6 +352,8 @@ class ClarionServer:
             self.settings.host,
             self.http_port,
         )
+        if self._shared is not None:
+            log.info("gRPC and HTTP together on %s:%d", self.settings.host, self.port)
 
     async def stop(self) -> None:
         """Drain: report not ready (still serving, so a load balancer can notice), then stop
@@ -356,12 +364,16 @@ class ClarionServer:
         await self._health.enter_graceful_shutdown()
         await asyncio.sleep(self.settings.drain_delay_seconds)
         grace = self.settings.shutdown_grace_seconds
+        if self._shared is not None:
+            self._shared.stop_accepting()
         if self._http is not None:
             self._http.should_exit = True
         if self._grpc is not None:
             await self._grpc.stop(grace)
         if self._http_task is not None:
             await self._http_task
+        if self._shared is not None:
+            await self._shared.close()
         if self.workers is not None:
             await asyncio.to_thread(self.workers.stop, grace)
         await asyncio.to_thread(self.backends.indexes.save_all)
@@ -445,6 +457,43 @@ class ClarionServer:
                 self._http_task.result()
                 raise RuntimeError("the HTTP server stopped while starting")
             await asyncio.sleep(0.01)
+
+    async def _start_shared_port(self, port: int) -> None:
+        """One port for both protocols, relaying to the two servers over loopback."""
+        inner_host = _loopback_for(self.settings.host)
+        tls = self.settings.tls_enabled
+        self._shared = SharedPort(
+            grpc=Upstream(inner_host, self.grpc_port, _relay_tls("h2") if tls else None),
+            http=Upstream(inner_host, self.http_port, _relay_tls("http/1.1") if tls else None),
+            tls=self._shared_port_tls() if tls else None,
+        )
+        self.port = await self._shared.start(self.settings.host, port)
+
+    def _shared_port_tls(self) -> ssl.SSLContext:
+        assert self.settings.tls_cert is not None and self.settings.tls_key is not None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        return context
+
+
+def _relay_tls(protocol: str) -> ssl.SSLContext:
+    """TLS from the shared port to an inner server of this process, on loopback: the
+    certificate is the server's own, so there is nothing to verify."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols([protocol])
+    return context
+
+
+def _loopback_for(host: str) -> str:
+    """Where this process reaches its own servers that listen on ``host``."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
 
 
 class _Uvicorn(uvicorn.Server):
