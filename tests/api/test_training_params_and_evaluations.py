@@ -419,3 +419,40 @@ def test_an_untrained_version_is_not_evaluated(api: Api, trained: Any) -> None:
     )
     assert response.status.code == status_code_pb2.MODEL_UNTRAINED
     assert "not trained" in response.status.description
+
+
+def test_deleting_a_version_deletes_its_evaluations(api: Api, trained: Any) -> None:
+    ua, model_id, _ = trained
+    response = train_version(api, ua, model_id, {"dataset_id": "holdout"})
+    version = wait_trained(api, ua, model_id, response.model.model_version.id)
+    assert version.status.code == TRAINED and version.total_input_count == 4
+    posted = api.stub.PostModelVersionEvaluations(
+        service_pb2.PostModelVersionEvaluationsRequest(
+            user_app_id=ua,
+            model_id=model_id,
+            model_version_id=version.id,
+            eval_metrics=[resources_pb2.EvalMetrics()],
+        ),
+        metadata=api.pat,
+    )
+    assert posted.status.code == SUCCESS, posted.status
+    evaluation_id = posted.eval_metrics[0].id
+    deleted = api.stub.DeleteModelVersion(
+        service_pb2.DeleteModelVersionRequest(
+            user_app_id=ua, model_id=model_id, version_id=version.id
+        ),
+        metadata=api.pat,
+    )
+    assert deleted.status.code == SUCCESS, deleted.status
+    gone = api.stub.GetEvaluation(
+        service_pb2.GetEvaluationRequest(user_app_id=ua, evaluation_id=evaluation_id),
+        metadata=api.pat,
+    )
+    assert gone.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+    listed = api.stub.ListModelVersionEvaluations(
+        service_pb2.ListModelVersionEvaluationsRequest(
+            user_app_id=ua, model_id=model_id, model_version_id=version.id
+        ),
+        metadata=api.pat,
+    )
+    assert listed.status.code == SUCCESS and not listed.eval_metrics
