@@ -370,6 +370,16 @@ def test_evaluations_that_cannot_run_are_refused(api: Api, trained: Any) -> None
         assert response.status.code == code, response.status
         assert says in response.status.description, response.status
 
+    twice = unique_id("twice")
+    duplicated = post(
+        eval_metrics(model_id, version_id, id=twice), eval_metrics(model_id, version_id, id=twice)
+    )
+    assert duplicated.status.code == status_code_pb2.EVALUATION_INVALID_ARGUMENT
+    stored = api.stub.GetEvaluation(
+        service_pb2.GetEvaluationRequest(user_app_id=ua, evaluation_id=twice), metadata=api.pat
+    )
+    assert stored.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+
     taken = unique_id("once")
     assert post(eval_metrics(model_id, version_id, id=taken)).status.code == SUCCESS
     again = post(eval_metrics(model_id, version_id, id=taken))

@@ -84,11 +84,11 @@ class EvaluationsService:
         """Queue an evaluation of each ``eval_metrics[].model.model_version``."""
         app = require_app(ctx)
         asked = _at_least_one(request.eval_metrics)
-        queued = [
-            self._queue(app, metrics, metrics.model.id, metrics.model.model_version.id)
+        records = [
+            self._record(app, metrics, metrics.model.id, metrics.model.model_version.id)
             for metrics in asked
         ]
-        return self._posted(app, queued)
+        return self._posted(app, records)
 
     def post_model_version_evaluations(
         self, request: service_pb2.PostModelVersionEvaluationsRequest, ctx: CallContext
@@ -98,35 +98,41 @@ class EvaluationsService:
         asked = _at_least_one(request.eval_metrics)
         for metrics in asked:
             _same_version(metrics, request.model_id, request.model_version_id)
-        queued = [
-            self._queue(app, metrics, request.model_id, request.model_version_id)
+        records = [
+            self._record(app, metrics, request.model_id, request.model_version_id)
             for metrics in asked
         ]
-        return self._posted(app, queued)
+        return self._posted(app, records)
 
     def _posted(
-        self, app: AppRecord, queued: Sequence[EvaluationRecord]
+        self, app: AppRecord, records: Sequence[EvaluationRecord]
     ) -> service_pb2.MultiEvalMetricsResponse:
+        """Store the evaluations, every one checked first (so a refusal stores none)."""
+        ids = [record.id for record in records]
+        if len(set(ids)) != len(ids):
+            raise EvaluationInvalidArgument("eval_metrics[] gives one id to two evaluations")
+        queued = []
+        for record in records:
+            with conflicts_as("evaluation", record.id):
+                queued.append(self._evaluations.create_evaluation(app_pk(app), record))
         self._wake_workers()
         return service_pb2.MultiEvalMetricsResponse(
             eval_metrics=[_to_proto(app, record) for record in queued]
         )
 
-    def _queue(
+    def _record(
         self, app: AppRecord, asked: resources_pb2.EvalMetrics, model_id: str, version_id: str
     ) -> EvaluationRecord:
+        """The evaluation ``asked`` for, once checked: a trained version, a dataset of the app."""
         _check_settable(app, asked)
         version = self._trained_version(app, model_id, version_id)
-        evaluation_id = check_id("evaluation", asked.id) if asked.id else uuid.uuid4().hex
-        record = EvaluationRecord(
-            id=evaluation_id,
+        return EvaluationRecord(
+            id=check_id("evaluation", asked.id) if asked.id else uuid.uuid4().hex,
             model_id=model_id,
             version_id=version.id,
             dataset_id=self._dataset_id(app, asked.ground_truth_dataset),
             version_pk=version.pk,
         )
-        with conflicts_as("evaluation", evaluation_id):
-            return self._evaluations.create_evaluation(app_pk(app), record)
 
     def _trained_version(self, app: AppRecord, model_id: str, version_id: str) -> VersionRecord:
         if not model_id:
