@@ -382,8 +382,15 @@ def test_evaluations_that_cannot_run_are_refused(api: Api, trained: Any) -> None
 
     taken = unique_id("once")
     assert post(eval_metrics(model_id, version_id, id=taken)).status.code == SUCCESS
-    again = post(eval_metrics(model_id, version_id, id=taken))
-    assert again.status.code != SUCCESS and taken in again.status.description
+    fresh = unique_id("fresh")
+    again = post(
+        eval_metrics(model_id, version_id, id=fresh), eval_metrics(model_id, version_id, id=taken)
+    )
+    assert again.status.code != SUCCESS and f"'{taken}'" in again.status.description
+    not_stored = api.stub.GetEvaluation(
+        service_pb2.GetEvaluationRequest(user_app_id=ua, evaluation_id=fresh), metadata=api.pat
+    )
+    assert not_stored.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
 
     sorted_by_f1 = api.stub.ListEvaluations(
         service_pb2.ListEvaluationsRequest(user_app_id=ua, sort_by_f1=True), metadata=api.pat

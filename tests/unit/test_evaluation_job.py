@@ -44,7 +44,7 @@ def queue(store: SqlEvaluationStore, world: World, pk: int, dataset_id: str = ""
         dataset_id=dataset_id,
         version_pk=pk,
     )
-    created = store.create_evaluation(world.app_pk, record)
+    (created,) = store.create_evaluations(world.app_pk, [record])
     assert created.pk is not None
     return created.pk
 

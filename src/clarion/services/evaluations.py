@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from clarion.errors import (
+    AlreadyExists,
     EvaluationInvalidArgument,
     ModelInvalidArgument,
     ModelNotFound,
@@ -111,10 +112,11 @@ class EvaluationsService:
         ids = [record.id for record in records]
         if len(set(ids)) != len(ids):
             raise EvaluationInvalidArgument("eval_metrics[] gives one id to two evaluations")
-        queued = []
         for record in records:
-            with conflicts_as("evaluation", record.id):
-                queued.append(self._evaluations.create_evaluation(app_pk(app), record))
+            if self._evaluations.get_evaluation(app_pk(app), record.id) is not None:
+                raise AlreadyExists("evaluation", record.id)
+        with conflicts_as("evaluation", ", ".join(ids)):  # taken since the check above
+            queued = self._evaluations.create_evaluations(app_pk(app), records)
         self._wake_workers()
         return service_pb2.MultiEvalMetricsResponse(
             eval_metrics=[_to_proto(app, record) for record in queued]

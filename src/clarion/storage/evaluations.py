@@ -58,16 +58,21 @@ class EvaluationFilter:
 class SqlEvaluationStore(SqlBase):
     """Evaluations of an app's model versions, by the app's ``pk``."""
 
-    def create_evaluation(self, app_pk: int, record: EvaluationRecord) -> EvaluationRecord:
-        """Store a queued evaluation of ``record.version_pk`` and queue its job."""
+    def create_evaluations(
+        self, app_pk: int, records: Sequence[EvaluationRecord]
+    ) -> list[EvaluationRecord]:
+        """Store queued evaluations and queue their jobs, all or none (an id taken: none)."""
         now = utcnow()
-        record = replace(record, created_at=now, modified_at=now)
+        created = []
         with self._write() as db:
-            result = db.execute(insert(evaluations).values(**_values(app_pk, record)))
-            assert result.inserted_primary_key is not None
-            pk = int(result.inserted_primary_key[0])
-            enqueue(db, RUN_EVALUATION_JOB, {"evaluation_pk": pk})
-        return replace(record, pk=pk)
+            for record in records:
+                record = replace(record, created_at=now, modified_at=now)
+                result = db.execute(insert(evaluations).values(**_values(app_pk, record)))
+                assert result.inserted_primary_key is not None
+                pk = int(result.inserted_primary_key[0])
+                enqueue(db, RUN_EVALUATION_JOB, {"evaluation_pk": pk})
+                created.append(replace(record, pk=pk))
+        return created
 
     def get_evaluation(self, app_pk: int, evaluation_id: str) -> EvaluationRecord | None:
         query = _query().where(evaluations.c.app_pk == app_pk, evaluations.c.id == evaluation_id)
