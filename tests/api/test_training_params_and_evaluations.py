@@ -154,6 +154,7 @@ def test_training_params_are_honoured(api: Api, trained: Any) -> None:
         metadata=api.pat,
     ).model_version
     assert version.total_input_count == 8  # the "train" dataset's, not the app's 16
+    assert dict(version.train_info.params) == {"dataset_id": "train", "enrich_dataset": "Disabled"}
 
     # The SDK puts the YAML's inference_params in output_info.params.
     response = train_version(api, ua, model_id, inference={"concepts_mutually_exclusive": True})

@@ -111,6 +111,8 @@ def version_to_proto(
         visibility=resources_pb2.Visibility(gettable=PRIVATE),  # type: ignore[arg-type]
     )
     message.output_info.output_config.CopyFrom(output_config_of(version.output_config))
+    if version.train_params:
+        message.train_info.params.CopyFrom(struct(version.train_params))
     if with_concepts:
         message.output_info.data.concepts.extend(concepts_to_proto(version.concepts, app))
     message.metrics.CopyFrom(eval_metrics_to_proto(app, version, fields=None, summary_only=True))
