@@ -332,6 +332,11 @@ def test_evaluations_that_cannot_run_are_refused(api: Api, trained: Any) -> None
         (post(eval_metrics("", "")), status_code_pb2.EVALUATION_INVALID_ARGUMENT, "model.id"),
         (post(sent_metrics), status_code_pb2.EVALUATION_INVALID_ARGUMENT, "extended_metrics"),
         (
+            post(eval_metrics(model_id, version_id, app_id="elsewhere")),
+            status_code_pb2.EVALUATION_INVALID_ARGUMENT,
+            "across apps",
+        ),
+        (
             post(eval_metrics("general-image-recognition", "")),
             status_code_pb2.MODEL_INVALID_ARGUMENT,
             "built in",

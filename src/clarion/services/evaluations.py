@@ -290,11 +290,12 @@ def _check_settable(app: AppRecord, asked: resources_pb2.EvalMetrics) -> None:
             "eval_info.params is not supported: an embedding-classifier's evaluation has no "
             "parameters (its threshold is 0.5)"
         )
-    model = asked.model
-    if model.app_id not in ("", app.id) or model.user_id not in ("", "me", app.user_id):
-        raise EvaluationInvalidArgument(
-            f"eval_metrics[].model must be a model of the app '{app.id}' the request targets"
-        )
+    for owner in (asked, asked.model):
+        if owner.app_id not in ("", app.id) or owner.user_id not in ("", "me", app.user_id):
+            raise EvaluationInvalidArgument(
+                f"eval_metrics[] must evaluate a model of the app '{app.id}' the request "
+                "targets, in that app: evaluating across apps is not supported"
+            )
 
 
 def _check_listing(request: service_pb2.ListEvaluationsRequest) -> None:
