@@ -23,6 +23,7 @@ from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
 from clarion.jobs.collect import CollectBlobsJob
+from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.indexing import Indexer
 from clarion.jobs.ingest import IngestJob, UntrustedInputs
 from clarion.jobs.model_resolver import ModelResolver
@@ -45,9 +46,11 @@ from clarion.services.base import Handler
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
+from clarion.services.evaluations import EvaluationsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.model_types import ModelTypesService
 from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
@@ -56,6 +59,7 @@ from clarion.services.workflows import WorkflowsService
 from clarion.storage.base import Store
 from clarion.storage.data import SqlDataStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
+from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
 from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
@@ -91,6 +95,7 @@ class Backends:
     data: SqlDataStore
     search: SqlSearchStore
     modeldata: SqlModelStore
+    evaluations: SqlEvaluationStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -128,6 +133,7 @@ def open_backends(settings: Settings) -> Backends:
         data=SqlDataStore(engine),
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
+        evaluations=SqlEvaluationStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -188,6 +194,8 @@ def build_worker_pool(
     train, evaluate = TrainJob(backends.modeldata), EvaluateJob(backends.modeldata)
     kinds[TRAIN_MODEL_JOB] = JobKind(run=train, give_up=train.give_up)
     kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
+    evaluation = EvaluationJob(backends.evaluations, backends.modeldata)
+    kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
@@ -214,6 +222,7 @@ def build_handlers(
         inputs,
         searches,
         ModelsService(backends.models, backends.modeldata),
+        ModelTypesService(),
         PredictService(
             backends.models,
             untrusted,
@@ -224,6 +233,13 @@ def build_handlers(
             resolver=backends.resolver,
         ),
         CustomModelsService(backends.modeldata, data, backends.models, wake_workers),
+        EvaluationsService(
+            backends.evaluations,
+            backends.modeldata,
+            data,
+            lambda model_id: backends.models.find(model_id) is not None,
+            wake_workers,
+        ),
         WorkflowsService(
             backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
         ),

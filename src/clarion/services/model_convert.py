@@ -111,6 +111,8 @@ def version_to_proto(
         visibility=resources_pb2.Visibility(gettable=PRIVATE),  # type: ignore[arg-type]
     )
     message.output_info.output_config.CopyFrom(output_config_of(version.output_config))
+    if version.train_params:
+        message.train_info.params.CopyFrom(struct(version.train_params))
     if with_concepts:
         message.output_info.data.concepts.extend(concepts_to_proto(version.concepts, app))
     message.metrics.CopyFrom(eval_metrics_to_proto(app, version, fields=None, summary_only=True))
@@ -136,13 +138,25 @@ def eval_metrics_to_proto(
         user_id=app.user_id,
         status=status(version.metrics_status_code, version.metrics_description),
     )
-    metrics = version.metrics
-    if version.metrics_status_code != MODEL_EVALUATED or not metrics:
-        return message
+    if version.metrics_status_code == MODEL_EVALUATED and version.metrics:
+        names = {c.id: c.name for c in version.concepts}
+        add_metrics(message, version.metrics, names, fields, summary_only=summary_only)
+    return message
+
+
+def add_metrics(
+    message: resources_pb2.EvalMetrics,
+    metrics: Mapping[str, Any],
+    names: Mapping[str, str],
+    fields: resources_pb2.FieldsValue | None,
+    *,
+    summary_only: bool = False,
+) -> None:
+    """Fill ``message`` from stored metrics: the summary, and unless ``summary_only`` the
+    per-concept metrics and the parts ``fields`` selects (all but ``test_set`` when none)."""
     message.summary.CopyFrom(resources_pb2.MetricsSummary(**metrics["summary"]))
     if summary_only:
-        return message
-    names = {c.id: c.name for c in version.concepts}
+        return
     message.extended_metrics.user_metrics.CopyFrom(struct(_per_concept(metrics)))
     wanted = _wanted(fields)
     if "binary_metrics" in wanted:
@@ -155,7 +169,9 @@ def eval_metrics_to_proto(
         message.cooccurrence_matrix.CopyFrom(_cooccurrence(metrics))
     if "test_set" in wanted:
         message.test_set.extend(_test_set(metrics, names))
-    return message
+    if "metrics_by_class" in wanted:
+        # A classifier's metrics by class are its per-concept binary metrics.
+        message.metrics_by_class.extend(_binary(metrics, names))
 
 
 _PARTS = ("binary_metrics", "confusion_matrix", "label_counts", "cooccurrence_matrix")

@@ -35,16 +35,6 @@ PUBLIC = 50
 # Built-in models ship with Clarion; this date stands for "as old as the release".
 _BUILT_IN_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
-_TYPE_FIELDS = {
-    "visual-classifier": ("image", "concepts", "Classify images into concepts"),
-    "visual-embedder": ("image", "embeddings", "Embed images as vectors for visual search"),
-    "visual-detector": ("image", "regions", "Detect regions of images, with their concepts"),
-    "image-to-text": ("image", "regions", "Read the text in images"),
-    "text-embedder": ("text", "embeddings", "Embed text as vectors"),
-    "text-classifier": ("text", "concepts", "Classify text into concepts"),
-    "embedding-classifier": ("image", "concepts", "A classifier trained on your concepts"),
-}
-
 
 class Models(Protocol):
     """The catalog of built-in models (``clarion.inference.ModelCatalog``)."""
@@ -132,7 +122,6 @@ class ModelsService:
             "GetModelOutputInfo": self.get_model_output_info,
             "ListModelVersions": self.list_model_versions,
             "GetModelVersion": self.get_model_version,
-            "ListModelTypes": self.list_model_types,
             "PostModelsSearches": self.post_models_searches,
             "ListModelConcepts": self.list_model_concepts,
         }
@@ -212,26 +201,6 @@ class ModelsService:
                 raise ModelNotFound("model version", f"{model.id}/(none yet)")
             version = custom_version_to_proto(app, stored)
         return service_pb2.SingleModelVersionResponse(model_version=version)
-
-    def list_model_types(
-        self, request: service_pb2.ListModelTypesRequest, ctx: CallContext
-    ) -> service_pb2.MultiModelTypeResponse:
-        types = [
-            resources_pb2.ModelType(
-                id=type_id,
-                title=type_id.replace("-", " ").title(),
-                description=description,
-                input_fields=[input_field],
-                output_fields=[output_field],
-                trainable=type_id == "embedding-classifier",
-                creatable=type_id == "embedding-classifier",
-            )
-            for type_id, (input_field, output_field, description) in _TYPE_FIELDS.items()
-        ]
-        page = page_of(request.page, request.per_page)
-        return service_pb2.MultiModelTypeResponse(
-            model_types=types[page.offset : page.offset + page.per_page]
-        )
 
     def post_models_searches(
         self, request: service_pb2.PostModelsSearchesRequest, ctx: CallContext
