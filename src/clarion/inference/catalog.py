@@ -98,6 +98,7 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             name=GENERAL_IMAGE_EMBEDDING,
             model_type_id=VISUAL_EMBEDDER,
             description="1280-d L2-normalised image embeddings (MobileNetV2 pooled features).",
+            output_kind="embeddings",
         ),
         ModelInfo(
             id=COLOR_RECOGNITION,
@@ -106,6 +107,7 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             name=COLOR_RECOGNITION,
             model_type_id=VISUAL_CLASSIFIER,
             description="Dominant colours, each with the nearest named W3C/CSS colour.",
+            output_kind="colors",
         ),
     )
 
@@ -121,6 +123,7 @@ def _detection_and_moderation_models() -> tuple[ModelInfo, ...]:
             model_type_id=VISUAL_DETECTOR,
             description="Face boxes, each with the concept 'face' and its score (MTCNN).",
             concepts=(FACE,),
+            output_kind="regions",
         ),
         ModelInfo(
             id=NSFW_RECOGNITION,
@@ -148,6 +151,7 @@ def _detection_and_moderation_models() -> tuple[ModelInfo, ...]:
             name=OCR_SCENE_ENGLISH,
             model_type_id=IMAGE_TO_TEXT,
             description="Lines of text with their outlines and scores (PP-OCRv4, RapidOCR).",
+            output_kind="regions",
         ),
     )
 
@@ -161,6 +165,7 @@ def _text_models() -> tuple[ModelInfo, ...]:
             name=TEXT_EMBEDDING,
             model_type_id=TEXT_EMBEDDER,
             description="384-d L2-normalised sentence embeddings (all-MiniLM-L6-v2).",
+            output_kind="embeddings",
             input_kind="text",
         ),
         ModelInfo(

@@ -18,6 +18,7 @@ from clarion.inference.base import ImageRunner, ModelInfo, TextRunner
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.context import CallContext
 from clarion.services.convert import status, timestamp
+from clarion.services.legacy_types import add_legacy_type, legacy_type
 from clarion.services.model_convert import (
     concepts_to_proto,
     custom_model_to_proto,
@@ -99,12 +100,15 @@ def version_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resourc
 
 def _output_info(info: ModelInfo, with_concepts: bool) -> resources_pb2.OutputInfo:
     output_info = resources_pb2.OutputInfo()
+    concept_ids = frozenset(concept.id for concept in info.concepts)
+    add_legacy_type(output_info, legacy_type(info.model_type_id, info.output_kind, concept_ids))
     if with_concepts:
         output_info.data.concepts.extend(_concepts(info.concepts))
     return output_info
 
 
 def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
+    created_at = timestamp(_BUILT_IN_AT)  # the old clients read every concept's
     return [
         resources_pb2.Concept(
             id=concept.id,  # type: ignore[attr-defined]
@@ -112,6 +116,7 @@ def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
             value=1.0,
             app_id=PUBLIC_APP,
             user_id=PUBLIC_USER,
+            created_at=created_at,
         )
         for concept in concepts
     ]
@@ -264,10 +269,11 @@ class ModelsService:
         if found is not None:
             app, model = found
             version = self._custom_version(app, model, request.version_id)
-            concepts = version.concepts if version is not None else model.concepts
-            chosen = [c for c in concepts if search in c.name.lower()]
+            owner = version if version is not None else model
+            chosen = [c for c in owner.concepts if search in c.name.lower()]
+            paged = chosen[page.offset : page.offset + page.per_page]
             return service_pb2.MultiConceptResponse(
-                concepts=concepts_to_proto(chosen[page.offset : page.offset + page.per_page], app)
+                concepts=concepts_to_proto(paged, app, owner.created_at)
             )
         info = find_model(self._models, request.model_id, request.version_id)
         builtin = [c for c in info.concepts if search in c.name.lower()]
