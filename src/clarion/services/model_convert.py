@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from clarion.inference.workflow import NodeSpec
 from clarion.services.convert import json_of, status, struct, timestamp
 from clarion.services.legacy_types import add_legacy_type
+from clarion.services.signatures import method_signatures
 from clarion.storage.base import AppRecord
 from clarion.storage.modeldata import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
 
@@ -120,6 +121,8 @@ def version_to_proto(
         app_id=app.id,
         user_id=app.user_id,
         visibility=resources_pb2.Visibility(gettable=PRIVATE),  # type: ignore[arg-type]
+        # A custom model classifies images, as an embedding-classifier does.
+        method_signatures=method_signatures("image", "concepts"),
     )
     message.output_info.output_config.CopyFrom(output_config_of(version.output_config))
     if with_concepts:

@@ -25,6 +25,7 @@ from clarion.services.model_convert import (
     version_to_proto as custom_version_to_proto,
 )
 from clarion.services.paging import page_of
+from clarion.services.signatures import method_signatures
 from clarion.storage.base import AppRecord
 from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
 
@@ -95,6 +96,7 @@ def version_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resourc
         user_id=PUBLIC_USER,
         visibility=resources_pb2.Visibility(gettable=PUBLIC),  # type: ignore[arg-type]
         output_info=_output_info(info, with_concepts),
+        method_signatures=method_signatures(info.input_kind, info.output_kind),
     )
 
 
