@@ -294,6 +294,28 @@ def test_a_custom_model_answers_the_modern_sdks_predict_call(api: Api, labelled_
     assert [c.id for c in part.data.concepts] == ["cat"]
 
 
+def test_listed_custom_models_carry_their_newest_version(api: Api, labelled_app: Any) -> None:
+    """Clarifai lists every model with its ``model_version``; ``clarifai==2.6.2`` reads its id
+    for every listed model when its ``ClarifaiApp`` is built."""
+    model_id = unique_id("m")
+    assert post_model(api, labelled_app, model_id, ["cat", "dog"]).status.code == SUCCESS
+    version = wait_trained(api, labelled_app, model_id, train(api, labelled_app, model_id))
+    listed = api.stub.ListModels(
+        service_pb2.ListModelsRequest(user_app_id=labelled_app, per_page=1000), metadata=api.pat
+    )
+    searched = api.stub.PostModelsSearches(
+        service_pb2.PostModelsSearchesRequest(
+            user_app_id=labelled_app, model_query=resources_pb2.ModelQuery(name=model_id)
+        ),
+        metadata=api.pat,
+    )
+    for response in (listed, searched):
+        assert response.status.code == SUCCESS, response.status
+        (found,) = [m for m in response.models if m.id == model_id]
+        assert found.model_version.id == version.id
+        assert found.model_version.status.code == TRAINED
+
+
 def test_training_fails_when_labelled_inputs_have_no_image(api: Api, labelled_app: Any) -> None:
     version = trained_status(api, labelled_app, ["poem"])
     assert version.status.code == status_code_pb2.MODEL_TRAINING_FAILED

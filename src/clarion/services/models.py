@@ -48,6 +48,10 @@ _TYPE_FIELDS = {
 }
 
 
+# A model in a listing: an app's custom model, or a built-in one.
+_Listed = tuple[AppRecord, ModelRecord] | ModelInfo
+
+
 class Models(Protocol):
     """The catalog of built-in models (``clarion.inference.ModelCatalog``)."""
 
@@ -148,21 +152,34 @@ class ModelsService:
     ) -> service_pb2.MultiModelResponse:
         """An app's custom models, then the public ones, unless ``dont_fetch_from_main``."""
         type_id = request.model_type_id
-        listed: list[resources_pb2.Model] = [
-            custom_model_to_proto(app, model, None, with_concepts=False)
-            for app, model in self._custom_models(ctx)
-            if not type_id or model.model_type_id == type_id
+        listed: list[_Listed] = [
+            found
+            for found in self._custom_models(ctx)
+            if not type_id or found[1].model_type_id == type_id
         ]
         if not request.dont_fetch_from_main or _is_public_app(ctx):
             listed += [
-                model_to_proto(info)
+                info
                 for info in self._models.models()
                 if not type_id or info.model_type_id == type_id
             ]
         page = page_of(request.page, request.per_page)
         return service_pb2.MultiModelResponse(
-            models=listed[page.offset : page.offset + page.per_page]
+            models=self._listed_protos(listed[page.offset : page.offset + page.per_page])
         )
+
+    def _listed_protos(self, listed: Sequence[_Listed]) -> list[resources_pb2.Model]:
+        """Listed models as messages, a custom one with its newest version: Clarifai lists
+        every model with a ``model_version``, and ``clarifai==2.6.2`` reads its id."""
+        protos = []
+        for entry in listed:
+            if isinstance(entry, ModelInfo):
+                protos.append(model_to_proto(entry))
+                continue
+            app, model = entry
+            version = self._custom_version(app, model, "")
+            protos.append(custom_model_to_proto(app, model, version, with_concepts=False))
+        return protos
 
     def get_model(
         self, request: service_pb2.GetModelRequest, ctx: CallContext
@@ -245,21 +262,21 @@ class ModelsService:
         """Models whose id or name contains the query's name (``*`` is a wildcard)."""
         wanted = request.model_query.name.replace("*", "").lower()
         type_id = request.model_query.model_type_id
-        found = [
-            custom_model_to_proto(app, model, None, with_concepts=False)
+        found: list[_Listed] = [
+            (app, model)
             for app, model in self._custom_models(ctx)
             if (wanted in model.id.lower() or wanted in model.name.lower())
             and (not type_id or model.model_type_id == type_id)
         ]
         found += [
-            model_to_proto(info)
+            info
             for info in self._models.models()
             if (wanted in info.id.lower() or wanted in info.name.lower())
             and (not type_id or info.model_type_id == type_id)
         ]
         page = page_of(request.pagination.page, request.pagination.per_page)
         return service_pb2.MultiModelResponse(
-            models=found[page.offset : page.offset + page.per_page]
+            models=self._listed_protos(found[page.offset : page.offset + page.per_page])
         )
 
     def list_model_concepts(
