@@ -10,6 +10,9 @@ codec writes them under their old names (``retired_json``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
+
 from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
@@ -20,13 +23,22 @@ RETIRED_STRING_FIELDS: dict[str, dict[int, str]] = {
 }
 
 
-def set_retired_string(message: Message, name: str, value: str) -> None:
-    """Give ``message`` the retired string field ``name`` (one of its type's, above)."""
-    numbers = RETIRED_STRING_FIELDS[message.DESCRIPTOR.full_name]
-    number = next(number for number, known in numbers.items() if known == name)
-    encoded = value.encode("utf-8")
-    tag = _varint(number << 3 | _LENGTH_DELIMITED)
-    message.MergeFromString(tag + _varint(len(encoded)) + encoded)
+def set_retired_strings(message: Message, values: Mapping[str, str]) -> None:
+    """Give ``message`` the retired string fields named in ``values`` (its type's, above)."""
+    names = tuple(sorted(values.items()))
+    message.MergeFromString(_encoded(message.DESCRIPTOR.full_name, names))
+
+
+@cache
+def _encoded(type_name: str, values: tuple[tuple[str, str], ...]) -> bytes:
+    """The wire bytes of those fields (few and always the same: encoded once each)."""
+    number_of = {name: number for number, name in RETIRED_STRING_FIELDS[type_name].items()}
+    out = b""
+    for name, value in values:
+        encoded = value.encode("utf-8")
+        tag = _varint(number_of[name] << 3 | _LENGTH_DELIMITED)
+        out += tag + _varint(len(encoded)) + encoded
+    return out
 
 
 def retired_json(message: Message) -> dict[str, str]:

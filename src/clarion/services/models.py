@@ -106,7 +106,7 @@ def version_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resourc
 
 def _output_info(info: ModelInfo, with_concepts: bool) -> resources_pb2.OutputInfo:
     output_info = resources_pb2.OutputInfo()
-    concept_ids = frozenset(concept.id for concept in info.concepts)
+    concept_ids = lambda: frozenset(concept.id for concept in info.concepts)  # noqa: E731
     add_legacy_type(output_info, legacy_type(info.model_type_id, info.output_kind, concept_ids))
     if with_concepts:
         output_info.data.concepts.extend(_concepts(info.concepts))
