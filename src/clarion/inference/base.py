@@ -154,6 +154,8 @@ class Loadable(Protocol):
 
 # What a model takes: the catalog hands out an ImageRunner or a TextRunner accordingly.
 InputKind = Literal["image", "text"]
+# Which of a ``Prediction``'s parts a model fills.
+OutputKind = Literal["concepts", "embeddings", "regions", "colors"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ class ModelInfo:
     ``model_type_id`` uses Clarifai's model type ids. The colour model is described as a
     ``visual-classifier`` because Clarifai has no separate colour type id; its output is in
     ``Prediction.colors`` rather than in concepts. ``input_kind`` says whether the model's
-    runner takes images or texts.
+    runner takes images or texts, ``output_kind`` what its predictions fill.
 
     A model also answers under Clarifai's older ids and names: ``legacy_ids`` (the 32-hex ids
     the deprecated clients hard-code), ``legacy_names`` (the names they look models up by,
@@ -180,6 +182,7 @@ class ModelInfo:
     description: str
     concepts: tuple[ConceptScore, ...] = ()
     input_kind: InputKind = "image"
+    output_kind: OutputKind = "concepts"
     legacy_names: tuple[str, ...] = ()
     legacy_version_ids: tuple[str, ...] = ()
 

@@ -135,6 +135,7 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             name=GENERAL_IMAGE_EMBEDDING,
             model_type_id=VISUAL_EMBEDDER,
             description="1280-d L2-normalised image embeddings (MobileNetV2 pooled features).",
+            output_kind="embeddings",
         ),
         ModelInfo(
             id=COLOR_RECOGNITION,
@@ -143,6 +144,7 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             name=COLOR_RECOGNITION,
             model_type_id=VISUAL_CLASSIFIER,
             description="Dominant colours, each with the nearest named W3C/CSS colour.",
+            output_kind="colors",
         ),
     )
 
@@ -158,6 +160,7 @@ def _detection_and_moderation_models() -> tuple[ModelInfo, ...]:
             model_type_id=VISUAL_DETECTOR,
             description="Face boxes, each with the concept 'face' and its score (MTCNN).",
             concepts=(FACE,),
+            output_kind="regions",
         ),
         ModelInfo(
             id=NSFW_RECOGNITION,
@@ -188,6 +191,7 @@ def _detection_and_moderation_models() -> tuple[ModelInfo, ...]:
             name=OCR_SCENE_ENGLISH,
             model_type_id=IMAGE_TO_TEXT,
             description="Lines of text with their outlines and scores (PP-OCRv4, RapidOCR).",
+            output_kind="regions",
         ),
     )
 
@@ -201,6 +205,7 @@ def _text_models() -> tuple[ModelInfo, ...]:
             name=TEXT_EMBEDDING,
             model_type_id=TEXT_EMBEDDER,
             description="384-d L2-normalised sentence embeddings (all-MiniLM-L6-v2).",
+            output_kind="embeddings",
             input_kind="text",
         ),
         ModelInfo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2
@@ -11,10 +12,14 @@ from google.protobuf.message import Message
 
 from clarion.inference.workflow import NodeSpec
 from clarion.services.convert import json_of, status, struct, timestamp
+from clarion.services.legacy_types import add_legacy_type
+from clarion.services.signatures import method_signatures
 from clarion.storage.base import AppRecord
 from clarion.storage.modeldata import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
 
 PRIVATE = 10
+# Custom models are classifiers: Clarifai's old API typed every one of them "concept".
+CUSTOM_MODEL_LEGACY_TYPE = "concept"
 MODEL_EVALUATED = 21300
 
 
@@ -55,10 +60,15 @@ def overridden(
 
 
 def concepts_to_proto(
-    concepts: Sequence[ModelConcept], app: AppRecord
+    concepts: Sequence[ModelConcept], app: AppRecord, created_at: datetime | None = None
 ) -> list[resources_pb2.Concept]:
+    """A model's concepts; ``created_at`` (the model's) because ``clarifai==2.6.2`` reads
+    every concept's ``created_at`` when it builds a model from a response."""
+    when = timestamp(created_at)
     return [
-        resources_pb2.Concept(id=c.id, name=c.name, value=1.0, app_id=app.id, user_id=app.user_id)
+        resources_pb2.Concept(
+            id=c.id, name=c.name, value=1.0, app_id=app.id, user_id=app.user_id, created_at=when
+        )
         for c in concepts
     ]
 
@@ -86,8 +96,10 @@ def custom_model_to_proto(
         visibility=resources_pb2.Visibility(gettable=PRIVATE),  # type: ignore[arg-type]
     )
     message.output_info.output_config.CopyFrom(output_config_of(model.output_config))
+    add_legacy_type(message.output_info, CUSTOM_MODEL_LEGACY_TYPE)
     if with_concepts:
-        message.output_info.data.concepts.extend(concepts_to_proto(model.concepts, app))
+        concepts = concepts_to_proto(model.concepts, app, model.created_at)
+        message.output_info.data.concepts.extend(concepts)
     if version is not None:
         message.model_version.CopyFrom(version_to_proto(app, version, with_concepts=with_concepts))
     return message
@@ -109,12 +121,15 @@ def version_to_proto(
         app_id=app.id,
         user_id=app.user_id,
         visibility=resources_pb2.Visibility(gettable=PRIVATE),  # type: ignore[arg-type]
+        # A custom model classifies images, as an embedding-classifier does.
+        method_signatures=method_signatures("image", "concepts"),
     )
     message.output_info.output_config.CopyFrom(output_config_of(version.output_config))
     if version.train_params:
         message.train_info.params.CopyFrom(struct(version.train_params))
     if with_concepts:
-        message.output_info.data.concepts.extend(concepts_to_proto(version.concepts, app))
+        concepts = concepts_to_proto(version.concepts, app, version.created_at)
+        message.output_info.data.concepts.extend(concepts)
     message.metrics.CopyFrom(eval_metrics_to_proto(app, version, fields=None, summary_only=True))
     return message
 
