@@ -2,10 +2,10 @@
 
 Public API::
 
-    ALLOWED_FORMATS, MAX_PIXELS
+    ALLOWED_FORMATS, MAX_PIXELS, MAX_DECODED_BYTES
     ImageRejected(code, description)          # code is a Clarifai status (30101, 30104, 30105)
     DecodedImage(image, width, height, format)
-    decode_image(data, *, max_pixels=MAX_PIXELS) -> DecodedImage
+    decode_image(data, *, max_pixels=MAX_PIXELS, max_decoded_bytes=MAX_DECODED_BYTES)
     thumbnail_jpeg(image, max_side=256) -> bytes
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from clarion.media.images import (
     ALLOWED_FORMATS,
+    MAX_DECODED_BYTES,
     MAX_PIXELS,
     DecodedImage,
     ImageRejected,
@@ -22,6 +23,7 @@ from clarion.media.images import (
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "MAX_DECODED_BYTES",
     "MAX_PIXELS",
     "DecodedImage",
     "ImageRejected",

@@ -262,7 +262,9 @@ def build_server(settings: Settings) -> ClarionServer:
         metrics,
         request_timeout_seconds=settings.request_timeout_seconds,
     )
-    hosted_route = HostedRoute(authenticator, HostedImages(backends.data, backends.blobs))
+    hosted_route = HostedRoute(
+        authenticator, dispatcher, HostedImages(backends.data, backends.blobs)
+    )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics
     )

@@ -7,7 +7,8 @@ import dataclasses
 import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 from google.protobuf.message import Message
 
@@ -121,9 +122,7 @@ class Dispatcher:
         handler = self._handlers.get(method.name)
         if handler is None:
             raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")
-        self._limits.check_rate(_credential_of(ctx), _app_of(ctx), _key_rate_of(ctx))
-        async with self._limits.expensive(method.name, deadline):
-            ctx.check_deadline(f"{method.name} started")
+        async with self._within_limits(ctx, method.name):
             if inspect.iscoroutinefunction(handler):
                 result = await handler(request, ctx)
             else:
@@ -131,6 +130,22 @@ class Dispatcher:
         assert isinstance(result, Message)
         self._auth.after_success(method)
         return result
+
+    @asynccontextmanager
+    async def within_limits(self, ctx: CallContext, kind: str) -> AsyncIterator[CallContext]:
+        """Hold work that is not a V2 method (``/hosted`` images) to the same limits as the
+        API: the caller's rate limits, the server's request timeout, and a slot when ``kind``
+        is an expensive one. Yields ``ctx`` with the call's deadline."""
+        ctx = dataclasses.replace(ctx, deadline=self._deadline(None))
+        async with self._within_limits(ctx, kind):
+            yield ctx
+
+    @asynccontextmanager
+    async def _within_limits(self, ctx: CallContext, kind: str) -> AsyncIterator[None]:
+        self._limits.check_rate(_credential_of(ctx), _app_of(ctx), _key_rate_of(ctx))
+        async with self._limits.expensive(kind, ctx.deadline):
+            ctx.check_deadline(f"{kind} started")
+            yield
 
 
 def _cancelled_code(deadline: float | None) -> int | str:
