@@ -3,16 +3,23 @@ limits, bounded metadata and writes that time out with a retryable status (issue
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
+from google.protobuf import struct_pb2
 
-from clarion.testing import RunningServer, running_server
-from tests.api.conftest import Api, official_stub
+from clarion.storage.dialect import WRITE_LOCK_KEY
+from clarion.testing import RunningServer, database_url_for, running_server
+from tests.api.conftest import TRANSPORTS, Api, official_stub
 from tests.api.test_apps_keys import create_app
 from tests.api.test_limits_metrics import url_predict, wait_for_metric
 from tests.conftest import unique_id
@@ -171,3 +178,110 @@ def test_hosted_images_wait_for_the_expensive_call_bound(tmp_path: Path) -> None
     assert busy.status_code == 503
     assert busy.json()["status"]["code"] == status_code_pb2.RPC_REQUEST_QUEUE_FULL
     assert served.status_code == 200
+
+
+# -- metadata size and the write lock (defect 6) -------------------------------------------
+
+
+def metadata_of(values: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def text_input(input_id: str, metadata: struct_pb2.Struct) -> resources_pb2.Input:
+    return resources_pb2.Input(
+        id=input_id, data=resources_pb2.Data(text=resources_pb2.Text(raw="hi"), metadata=metadata)
+    )
+
+
+def post_inputs(api: Api, app_id: str, *inputs: resources_pb2.Input) -> Any:
+    return api.stub.PostInputs(
+        service_pb2.PostInputsRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=app_id), inputs=list(inputs)
+        ),
+        metadata=api.pat,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_metadata_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("metadata"), max_metadata_bytes=4096) as server:
+        yield server
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_more_metadata_than_a_request_may_carry_is_refused_before_it_is_stored(
+    small_metadata_server: RunningServer, transport: str
+) -> None:
+    api = Api(official_stub(small_metadata_server, transport), transport, small_metadata_server)
+    app = create_app(api)
+    big = metadata_of({"values": list(range(1000))})  # 9 bytes a number: about 11 KB
+    fits = metadata_of({"values": list(range(300))})
+
+    refused = post_inputs(api, app.id, text_input("big", big))
+    # Each fits; together they are over the limit.
+    together = post_inputs(api, app.id, text_input("a", fits), text_input("b", fits))
+    patched = api.stub.PatchApps(
+        service_pb2.PatchAppsRequest(apps=[resources_pb2.App(id=app.id, metadata=big)]),
+        metadata=api.pat,
+    )
+    stored = post_inputs(api, app.id, text_input("fits", fits))
+
+    for response in (refused, together, patched):
+        assert response.status.code == status_code_pb2.RPC_MAX_MESSAGE_SIZE_EXCEEDED
+        assert "at most 4096 are accepted" in response.status.description
+        assert "max_metadata_bytes" in response.status.description
+    listed = api.stub.ListInputs(
+        service_pb2.ListInputsRequest(user_app_id=resources_pb2.UserAppIDSet(app_id=app.id)),
+        metadata=api.pat,
+    )
+    assert [i.id for i in listed.inputs] == ["fits"]
+    assert stored.status.code == SUCCESS
+
+
+@contextmanager
+def write_lock_held(data_dir: Path) -> Iterator[None]:
+    """Hold the database's write lock as another writer would (the CLI, another server)."""
+    url = database_url_for(data_dir)
+    if url.startswith("sqlite"):
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+        yield
+        connection.rollback()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_write_that_waits_out_the_lock_timeout_answers_retryable_unavailable(
+    tmp_path: Path, transport: str
+) -> None:
+    with running_server(tmp_path, database_lock_timeout_seconds=1) as server:
+        api = Api(official_stub(server, transport), transport, server)
+        app = create_app(api)
+        with write_lock_held(tmp_path):
+            started = time.monotonic()
+            busy = post_inputs(api, app.id, text_input("waits", metadata_of({})))
+            waited = time.monotonic() - started
+            raw = httpx.post(
+                f"{server.http_url}/v2/users/me/apps/{app.id}/inputs",
+                json={"inputs": [{"id": "raw", "data": {"text": {"raw": "hi"}}}]},
+                headers={"Authorization": f"Key {server.admin_pat}"},
+            )
+        after = post_inputs(api, app.id, text_input("waits", metadata_of({})))
+
+    assert busy.status.code == status_code_pb2.RPC_SERVER_UNAVAILABLE, busy.status
+    assert "nothing was written: retry shortly" in busy.status.description
+    assert 1 <= waited < 10
+    assert raw.status_code == 503  # which HTTP clients and proxies retry
+    assert raw.json()["status"]["code"] == status_code_pb2.RPC_SERVER_UNAVAILABLE
+    assert after.status.code == SUCCESS, after.status

@@ -39,12 +39,13 @@ from clarion.protocol.json_codec import (
 )
 from clarion.protocol.routes import RouteMatch, RouteTable
 from clarion.server.auth import Authenticator
-from clarion.server.dispatch import Dispatcher
+from clarion.server.dispatch import Dispatcher, database_busy
 from clarion.server.limits import HOSTED_IMAGE
 from clarion.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from clarion.server.status import base_error_body, new_req_id
 from clarion.services.batches import BATCH_LIMITS
 from clarion.services.hosted import HostedImages
+from clarion.storage.errors import DatabaseBusy
 
 log = logging.getLogger("clarion.http")
 
@@ -140,6 +141,8 @@ class HostedRoute:
                 )
         except ApiError as error:
             return _error_json(error, metadata)
+        except DatabaseBusy:  # recording a thumbnail made on first request
+            return _error_json(database_busy(), metadata)
         return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
 
 

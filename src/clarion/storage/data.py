@@ -32,6 +32,7 @@ from clarion.storage.schema import (
     inputs,
 )
 from clarion.storage.searchdata import (
+    flat_metadata,
     log_removals,
     write_annotation_concepts,
     write_metadata_rows,
@@ -53,13 +54,14 @@ class SqlDataStore(SqlBase):
         """Store inputs with their annotations, concepts and datasets, and queue their ingestion."""
         now = utcnow()
         stored = []
+        flat = [flat_metadata(record.metadata) for record in new_inputs]
         with self._write() as db:
             dataset_pks = _dataset_pks(db, app_pk, {d for i in new_inputs for d in i.dataset_ids})
             input_pks: dict[str, int] = {}
-            for record in new_inputs:
+            for record, leaves in zip(new_inputs, flat, strict=True):
                 record = replace(record, created_at=now, modified_at=now)
                 pk = _insert_input(db, app_pk, record)
-                write_metadata_rows(db, pk, record.metadata)
+                write_metadata_rows(db, pk, leaves)
                 input_pks[record.id] = pk
                 _link_datasets(db, pk, [dataset_pks[d] for d in record.dataset_ids], now)
                 enqueue(db, INGEST_JOB, {"input_pk": pk})
@@ -123,6 +125,7 @@ class SqlDataStore(SqlBase):
         """Save metadata and geo (what PatchInputs changes)."""
         record = replace(record, modified_at=utcnow())
         lon, lat = record.geo or (None, None)
+        leaves = flat_metadata(record.metadata)
         with self._write() as db:
             db.execute(
                 update(inputs)
@@ -135,7 +138,7 @@ class SqlDataStore(SqlBase):
                 )
             )
             if record.pk is not None:
-                write_metadata_rows(db, record.pk, record.metadata)
+                write_metadata_rows(db, record.pk, leaves)
         return record
 
     def set_input_status(
