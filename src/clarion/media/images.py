@@ -28,6 +28,8 @@ MAX_PIXELS: Final = 85_000_000
 # The most bytes a decoded picture may take: as many as the largest RGB picture accepted. A
 # 16-bit or RGBA picture takes more a pixel, and converting it more again.
 MAX_DECODED_BYTES: Final = MAX_PIXELS * 3
+# The longest side of the thumbnail hosted images offer (``tiny``).
+TINY_THUMBNAIL_SIDE: Final = 256
 
 # Clarifai status codes (clarifai StatusCode); plain ints keep this package free of protobuf.
 INPUT_UNSUPPORTED_FORMAT: Final = 30101
@@ -125,7 +127,7 @@ def decode_image(
     return DecodedImage(image=image, width=image.width, height=image.height, format=image_format)
 
 
-def thumbnail_jpeg(image: Image.Image, max_side: int = 256) -> bytes:
+def thumbnail_jpeg(image: Image.Image, max_side: int = TINY_THUMBNAIL_SIDE) -> bytes:
     """Return JPEG bytes of ``image`` scaled down (never up) to fit ``max_side`` pixels.
 
     The aspect ratio is kept and ``image`` itself is left untouched.
