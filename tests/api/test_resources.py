@@ -259,6 +259,46 @@ def test_more_metadata_than_a_request_may_carry_is_refused_before_it_is_stored(
     assert stored.status.code == SUCCESS
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_merges_cannot_grow_metadata_past_the_limit(
+    small_metadata_server: RunningServer, transport: str
+) -> None:
+    # Each patch fits; merged one after another they would grow without bound.
+    api = Api(official_stub(small_metadata_server, transport), transport, small_metadata_server)
+    app = create_app(api)
+    assert post_inputs(api, app.id, text_input("grows", metadata_of({}))).status.code == SUCCESS
+    user_app = resources_pb2.UserAppIDSet(app_id=app.id)
+
+    def patch_input(key: str) -> Any:
+        part = metadata_of({key: list(range(100))})  # about 1.1 KB
+        return api.stub.PatchInputs(
+            service_pb2.PatchInputsRequest(
+                user_app_id=user_app, inputs=[text_input("grows", part)], action="merge"
+            ),
+            metadata=api.pat,
+        )
+
+    def patch_app(key: str) -> Any:
+        part = metadata_of({key: list(range(100))})
+        return api.stub.PatchApps(
+            service_pb2.PatchAppsRequest(
+                apps=[resources_pb2.App(id=app.id, metadata=part)], action="merge"
+            ),
+            metadata=api.pat,
+        )
+
+    for patch in (patch_input, patch_app):
+        codes = [patch(f"k{i}").status.code for i in range(3)]
+        refused = patch("k3")
+        assert codes == [SUCCESS] * 3
+        assert refused.status.code == status_code_pb2.RPC_MAX_MESSAGE_SIZE_EXCEEDED
+        assert "at most 4096 are kept" in refused.status.description
+    got = api.stub.GetInput(
+        service_pb2.GetInputRequest(user_app_id=user_app, input_id="grows"), metadata=api.pat
+    )
+    assert sorted(got.input.data.metadata.keys()) == ["k0", "k1", "k2"]
+
+
 @contextmanager
 def write_lock_held(data_dir: Path) -> Iterator[None]:
     """Hold the database's write lock as another writer would (the CLI, another server)."""

@@ -125,7 +125,9 @@ class Dispatcher:
             ctx = await asyncio.to_thread(
                 self._auth.authenticate, method, request, metadata, req_id
             )
-        ctx = dataclasses.replace(ctx, deadline=deadline)
+        ctx = dataclasses.replace(
+            ctx, deadline=deadline, max_metadata_bytes=self._max_metadata_bytes
+        )
         handler = self._handlers.get(method.name)
         if handler is None:
             raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")
