@@ -17,6 +17,7 @@ write without racing another writer. PostgreSQL keeps that model here:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,6 +40,21 @@ _PG_LOCK_NOT_AVAILABLE = "55P03"
 _SQLITE_BUSY = 5
 
 INSTALL_HINT = "PostgreSQL needs the psycopg driver: pip install 'psycopg[binary]>=3.2'"
+
+
+class EncodedJson(str):
+    """A JSON column's value encoded ahead of its write transaction (``encode_json``): the
+    engines' serializer passes it through, so no encoding happens under the write lock."""
+
+
+def encode_json(value: Any) -> EncodedJson:
+    return EncodedJson(json.dumps(value))
+
+
+def serialize_json(value: Any) -> str:
+    """The engines' JSON serializer: ``json.dumps``, as SQLAlchemy's default, except for a
+    value encoded already."""
+    return value if isinstance(value, EncodedJson) else json.dumps(value)
 
 
 def backend_of(url: str | URL) -> str:

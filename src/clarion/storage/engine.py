@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
-from clarion.storage.dialect import LOCK_TIMEOUT_OPTION, SQLITE, engine_url
+from clarion.storage.dialect import LOCK_TIMEOUT_OPTION, SQLITE, engine_url, serialize_json
 from clarion.storage.errors import SchemaTooNew
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -35,11 +35,13 @@ def create_db_engine(url: str, lock_timeout_seconds: float = LOCK_TIMEOUT_S) -> 
     parsed = engine_url(url)
     if parsed.get_backend_name() != SQLITE:
         # pre_ping: a pooled connection that the server or a proxy closed is replaced, not used.
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, json_serializer=serialize_json)
         return engine.execution_options(**{LOCK_TIMEOUT_OPTION: lock_timeout_seconds})
     if (path := _database_file(parsed.database)) is not None:
         _make_private_database(path)
-    engine = create_engine(url, connect_args={"timeout": lock_timeout_seconds})
+    engine = create_engine(
+        url, connect_args={"timeout": lock_timeout_seconds}, json_serializer=serialize_json
+    )
     _configure_sqlite(engine, lock_timeout_seconds)
     return engine
 
