@@ -204,6 +204,7 @@ def _in_app(path: str) -> str:
 
 
 STORE_APP = "fuzz-stored"
+ANCHOR = "anchor"  # an input of STORE_APP that annotations are made on
 STORED_FIELDS = [
     StoredField(
         "input metadata",
@@ -250,6 +251,28 @@ STORED_FIELDS = [
         lambda answer: answer["dataset"].get("metadata", {}),
     ),
     StoredField(
+        "model metadata",
+        lambda id_, value: (
+            "POST",
+            _in_app("/models"),
+            {"models": [{"id": id_, "model_type_id": "embedding-classifier", "metadata": value}]},
+        ),
+        lambda id_: _in_app(f"/models/{id_}"),
+        _in_app("/models"),
+        lambda answer: answer["model"].get("metadata", {}),
+    ),
+    StoredField(
+        "annotation data",
+        lambda id_, value: (
+            "POST",
+            _in_app("/annotations"),
+            {"annotations": [{"id": id_, "input_id": ANCHOR, "data": {"metadata": value}}]},
+        ),
+        lambda id_: _in_app(f"/inputs/{ANCHOR}/annotations/{id_}"),
+        _in_app("/annotations"),
+        lambda answer: answer["annotation"]["data"].get("metadata", {}),
+    ),
+    StoredField(
         "saved search query",
         lambda id_, value: (
             "POST",
@@ -272,7 +295,7 @@ STORED_FIELDS = [
     ),
 ]
 STORE_FUZZ = settings(
-    max_examples=40,
+    max_examples=70,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -282,6 +305,9 @@ STORE_FUZZ = settings(
 def stored_app(server: RunningServer, http: httpx.Client) -> str:
     made = http.post("/v2/users/me/apps", json={"apps": [{"id": STORE_APP}]})
     assert made.json()["status"]["code"] == 10000, made.text
+    anchor = {"id": ANCHOR, "data": {"text": {"raw": "annotated"}}}
+    posted = http.post(_in_app("/inputs"), json={"inputs": [anchor]})
+    assert posted.json()["status"]["code"] == 10000, posted.text
     return STORE_APP
 
 
