@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import ssl
+import struct
 import threading
 import time
 import tracemalloc
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from PIL import Image
 
@@ -34,6 +36,30 @@ def bomb_png(side: int = 30_000) -> bytes:
     buffer = io.BytesIO()
     Image.new("1", (side, side)).save(buffer, "PNG", optimize=True)
     return buffer.getvalue()
+
+
+def sixteen_bit_png(side: int) -> bytes:
+    """A side x side 16-bit greyscale PNG of a repeating ramp, built a row at a time (so the
+    test holds no picture): 7746 wide, 480 KB that decode to 60 megapixels of 2 bytes."""
+    compressor = zlib.compressobj(9)
+    row = b"\x00" + (bytes(range(256)) * (2 * side // 256 + 1))[: 2 * side]
+    idat = b"".join([compressor.compress(row) for _ in range(side)] + [compressor.flush()])
+    return _png(struct.pack(">IIBBBBB", side, side, 16, 0, 0, 0, 0), idat)
+
+
+def png_header_only(width: int, height: int, bit_depth: int, color_type: int) -> bytes:
+    """A PNG that says it is width x height (color_type 6: RGBA) and holds one empty row:
+    what a decoder sees before it decodes anything."""
+    idat = zlib.compress(b"\x00")
+    return _png(struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0), idat)
+
+
+def _png(ihdr: bytes, idat: bytes) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def gzip_bomb(decoded_bytes: int, layers: int = 1) -> bytes:
@@ -69,6 +95,30 @@ def traced_peak() -> Iterator[PeakMemory]:
     finally:
         peak.bytes = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+
+
+@contextmanager
+def resident_peak() -> Iterator[PeakMemory]:
+    """The most this process's resident memory grew during the block, in bytes (Linux).
+
+    Unlike ``traced_peak`` this counts Pillow's pixel buffers, which tracemalloc does not
+    see. The kernel's high-water mark is reset first (``clear_refs`` 5), so what ran before
+    does not count.
+    """
+    peak = PeakMemory()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kib("VmRSS")
+    try:
+        yield peak
+    finally:
+        peak.bytes = (_status_kib("VmHWM") - before) * 1024
+
+
+def _status_kib(field_name: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise LookupError(field_name)
 
 
 @dataclass

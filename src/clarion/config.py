@@ -63,6 +63,20 @@ class Settings(BaseSettings):
         le=PROTOBUF_MAX_BYTES,
         description="Largest request accepted, in bytes (gRPC message; HTTP body after base64).",
     )
+    max_metadata_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        description="Most metadata one request may carry, all of its Structs (input, app, "
+        "concept, dataset, model and workflow metadata, annotation data) together, in bytes as "
+        "protobuf encodes them; more is refused (40033) before anything is stored.",
+    )
+    database_lock_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a write waits for the database's write lock (another write, the "
+        "CLI, another server process) before answering RPC_SERVER_UNAVAILABLE (40031), which "
+        "clients retry.",
+    )
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="On SIGTERM, how long in-flight calls get to finish."
     )

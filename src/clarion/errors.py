@@ -275,7 +275,8 @@ class QueueFull(ResourceExhausted):
 
 
 class Unavailable(ApiError):
-    """The server cannot serve the request now (starting or draining)."""
+    """The server cannot serve the request now (starting or draining, or the database's write
+    lock was not granted in time); nothing was done, and a retry may succeed."""
 
     status_code = 40031
     http_status = 503

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ssl
 import time
@@ -462,10 +463,17 @@ def test_blobs_of_deleted_inputs_are_collected(tmp_path: Path) -> None:
         api.stub.PostApps(
             service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app)]), metadata=api.pat
         )
-        post(api, app, image_input("keep", data=png_bytes((10, 10))))
+        kept = png_bytes((10, 10))
+        post(api, app, image_input("keep", data=kept))
         post(api, app, image_input("drop", data=png_bytes((20, 20))))
+        wait_until_done(api, app, "drop")
         blobs = tmp_path / "blobs"
-        assert len([p for p in blobs.rglob("*") if p.is_file()]) == 2
+
+        def stored() -> set[str]:
+            """The digests with a file: the blob's own, or a rendition (``<digest>.tiny``)."""
+            return {p.name.split(".")[0] for p in blobs.rglob("*") if p.is_file()}
+
+        assert len(stored()) == 2
 
         api.stub.DeleteInputs(
             service_pb2.DeleteInputsRequest(user_app_id=user_app(app), ids=["drop"]),
@@ -473,10 +481,12 @@ def test_blobs_of_deleted_inputs_are_collected(tmp_path: Path) -> None:
         )
 
         deadline = time.monotonic() + 10
-        while len([p for p in blobs.rglob("*") if p.is_file()]) != 1:
+        while len(stored()) != 1:
             assert time.monotonic() < deadline, "the deleted input's blob was not collected"
             time.sleep(0.05)
         assert wait_until_done(api, app, "keep").status.code == INPUT_SUCCESS
+        # The blob and its thumbnail went together.
+        assert stored() == {hashlib.sha256(kept).hexdigest()}
 
 
 def test_redirect_to_a_private_address_is_refused(tmp_path: Path, images: ImageServer) -> None:

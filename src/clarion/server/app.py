@@ -121,7 +121,9 @@ class Backends:
 def open_backends(settings: Settings) -> Backends:
     """Storage for ``settings``, migrated to the newest schema."""
     _ensure_private_dir(settings.data_dir)
-    engine = create_db_engine(settings.resolved_database_url)
+    engine = create_db_engine(
+        settings.resolved_database_url, settings.database_lock_timeout_seconds
+    )
     migrate(engine)
     policy = FetchPolicy(
         allow_private=settings.allow_private_urls,
@@ -280,8 +282,11 @@ def build_server(settings: Settings) -> ClarionServer:
         limits,
         metrics,
         request_timeout_seconds=settings.request_timeout_seconds,
+        max_metadata_bytes=settings.max_metadata_bytes,
     )
-    hosted_route = HostedRoute(authenticator, HostedImages(backends.data, backends.blobs))
+    hosted_route = HostedRoute(
+        authenticator, dispatcher, HostedImages(backends.data, backends.blobs)
+    )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics
     )
