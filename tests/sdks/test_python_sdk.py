@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from clarion.testing import RunningServer
 from tests.sdks.conftest import (
@@ -109,7 +110,7 @@ def test_filter_only_and_ranked_searches(sdk_run: ProgramRun) -> None:
 
 def test_get_params_train_and_predict(sdk_run: ProgramRun) -> None:
     flow = sdk_run.flow("train_and_predict")
-    assert flow["status"] == 21100  # MODEL_TRAINED
+    assert flow["status"] == status_code_pb2.MODEL_TRAINED
     assert "train_params" in flow["param_keys"]
     assert names(flow["coffee"])[0] == "coffee"
 
@@ -117,6 +118,6 @@ def test_get_params_train_and_predict(sdk_run: ProgramRun) -> None:
 def test_evaluate_against_a_dataset(sdk_run: ProgramRun) -> None:
     flow = sdk_run.flow("evaluate")
     assert "on-pets" in flow["eval_ids"]
-    assert flow["status"] == 21303  # MODEL_EVALUATED
+    assert flow["status"] == status_code_pb2.MODEL_EVALUATED
     assert flow["ground_truth_dataset"] == "pets"
     assert flow["macro_avg_roc_auc"] > 0.9

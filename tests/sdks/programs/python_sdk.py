@@ -27,6 +27,7 @@ from clarifai.client.search import Search
 from clarifai.client.user import User
 from clarifai.runners.utils.data_types import Image
 from clarifai_grpc.grpc.api import resources_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2
 
 IMAGES = Path(os.environ["IMAGES"])
 CAT_URL = os.environ["CAT_URL"]
@@ -97,7 +98,7 @@ def wait_until_processed(inputs: Any, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         codes = {i.status.code for i in inputs.list_inputs()}
-        if codes <= {30000}:  # INPUT_DOWNLOAD_SUCCESS
+        if codes <= {status_code_pb2.INPUT_DOWNLOAD_SUCCESS}:
             return
         time.sleep(0.5)
     raise TimeoutError(f"inputs still processing: {codes}")
@@ -169,7 +170,7 @@ def train_and_predict() -> dict[str, Any]:
         params_file = Path(folder) / "params.yaml"
         params = model.get_params(save_to=str(params_file))
         edited = yaml.safe_load(params_file.read_text())
-        edited["train_params"]["concepts"] = ["cat", "coffee"]
+        edited["concepts"] = ["cat", "coffee"]  # the app's concepts, as the SDK's docs edit it
         params_file.write_text(yaml.safe_dump(edited))
         version_id = model.train(yaml_file=str(params_file))
     TRAINED["version_id"] = version_id
@@ -196,7 +197,7 @@ def wait_for_training(model: Model, version_id: str, timeout: float = 180) -> in
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = model.training_status(version_id=version_id).code
-        if code not in (21103, 21101):  # MODEL_QUEUED_FOR_TRAINING, MODEL_TRAINING
+        if code not in (status_code_pb2.MODEL_QUEUED_FOR_TRAINING, status_code_pb2.MODEL_TRAINING):
             return int(code)
         time.sleep(1)
     raise TimeoutError("training did not finish")
@@ -212,12 +213,13 @@ def evaluate() -> dict[str, Any]:
         base_url=BASE,
         pat=PAT,
     )
+    # The dataset itself: Clarion has no dataset versions (PostDatasetVersions answers
+    # NOT_IMPLEMENTED), so dataset.create_version() is left out.
     dataset = Dataset(user_id=USER_ID, app_id=APP_ID, dataset_id=DATASET_ID, base_url=BASE, pat=PAT)
-    dataset_version = dataset.create_version()
-    model.evaluate(dataset=dataset_version, eval_id="on-pets")
+    model.evaluate(dataset=dataset, eval_id="on-pets")
     deadline = time.monotonic() + 120
     evaluation = model.get_eval_by_id(eval_id="on-pets")
-    while evaluation.status.code != 21303 and time.monotonic() < deadline:  # MODEL_EVALUATED
+    while evaluation.status.code != status_code_pb2.MODEL_EVALUATED and time.monotonic() < deadline:
         time.sleep(1)
         evaluation = model.get_eval_by_id(eval_id="on-pets")
     return {
