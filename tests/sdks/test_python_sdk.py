@@ -111,7 +111,8 @@ def test_filter_only_and_ranked_searches(sdk_run: ProgramRun) -> None:
 def test_get_params_train_and_predict(sdk_run: ProgramRun) -> None:
     flow = sdk_run.flow("train_and_predict")
     assert flow["status"] == status_code_pb2.MODEL_TRAINED
-    assert "train_params" in flow["param_keys"]
+    assert {"concepts", "train_params"} <= set(flow["param_keys"])
+    assert flow["templates"] == []
     assert names(flow["coffee"])[0] == "coffee"
 
 
