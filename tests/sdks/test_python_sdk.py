@@ -25,6 +25,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(INSTALL_TIMEOUT + 600)]
 # clarifai-grpc and protobuf pinned too: the SDK asks only for ranges, and 12.5.0 was tried
 # with these.
 PINS = ("clarifai==12.5.0", "clarifai-grpc==12.6.0", "protobuf==7.36.2")
+# Inputs uploaded from the folders cat/ and coffee/ (the files' names are their ids).
+CAT_FOLDER = [f"cat-{n}" for n in range(6)]
+COFFEE_FOLDER = [f"coffee-{n}" for n in range(6)]
+ALL_INPUTS = sorted(["cat-bytes", "cat-url", "coffee-file", *CAT_FOLDER, *COFFEE_FOLDER])
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +59,8 @@ def test_apps_and_datasets(sdk_run: ProgramRun) -> None:
 
 def test_uploads_from_bytes_file_url_and_folders(sdk_run: ProgramRun) -> None:
     flow = sdk_run.flow("uploads")
-    folder_ids = [f"{kind}-{n}" for kind in ("cat", "coffee") for n in range(6)]
-    assert flow["input_ids"] == sorted(["cat-bytes", "cat-url", "coffee-file", *folder_ids])
-    assert flow["dataset_input_ids"] == sorted(folder_ids)
+    assert flow["input_ids"] == ALL_INPUTS
+    assert flow["dataset_input_ids"] == [*CAT_FOLDER, *COFFEE_FOLDER]
     # Labels from upload_from_bytes/file, and a folder's name for its images.
     assert flow["concepts"]["cat-bytes"] == ["cat"]
     assert flow["concepts"]["coffee-file"] == ["coffee"]
@@ -98,14 +101,13 @@ def test_predict_with_an_image_argument(sdk_run: ProgramRun) -> None:
 
 def test_filter_only_and_ranked_searches(sdk_run: ProgramRun) -> None:
     flow = sdk_run.flow("searches")
-    folder_ids = [f"{kind}-{n}" for kind in ("cat", "coffee") for n in range(6)]
-    assert flow["images"] == sorted(["cat-bytes", "cat-url", "coffee-file", *folder_ids])
-    assert flow["labelled_cat"] == sorted(["cat-bytes", *folder_ids[:6]])
+    assert flow["images"] == ALL_INPUTS
+    assert flow["labelled_cat"] == sorted(["cat-bytes", *CAT_FOLDER])
     assert set(flow["by_image_url"][:2]) == {"cat-bytes", "cat-url"}  # the same photo
-    assert set(flow["by_image_url"][2:8]) == set(folder_ids[:6])  # then the other cats
+    assert set(flow["by_image_url"][2:8]) == set(CAT_FOLDER)  # then the other cats
     assert {hit.split("-")[0] for hit in flow["by_predicted_concept"]} == {"coffee"}
     assert len(flow["by_predicted_concept"]) == 7
-    assert set(flow["ranked_and_filtered"]) == {"coffee-file", *folder_ids[6:]}
+    assert set(flow["ranked_and_filtered"]) == {"coffee-file", *COFFEE_FOLDER}
 
 
 def test_get_params_train_and_predict(sdk_run: ProgramRun) -> None:
