@@ -68,10 +68,21 @@ async function uploads() {
   });
   // The SDK has no input listing: list them the way its docs do, with a filter-only search.
   const search = new Search({ authConfig: auth(APP_ID), topK: 50 });
+  await waitUntilProcessed(search, 9);
   return {
     input_ids: await hitIds(search, { filters: [{ inputTypes: ["image"] }] }),
     dataset_input_ids: await hitIds(search, { filters: [{ inputDatasetIds: [DATASET_ID] }] }),
   };
+}
+
+async function waitUntilProcessed(search, count) {
+  // Inputs are indexed in the background, as on Clarifai; a processed one is searchable.
+  const processed = { filters: [{ inputStatusCode: 30000 }] }; // INPUT_DOWNLOAD_SUCCESS
+  for (let attempt = 0; attempt < 240; attempt++) {
+    if ((await hitIds(search, processed)).length >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error("inputs still processing");
 }
 
 async function hitIds(search, query) {
