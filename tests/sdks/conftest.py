@@ -184,11 +184,22 @@ class ProgramRun:
         return dict(result)
 
 
+def _inherited_environment() -> dict[str, str]:
+    """The runner's environment less what would point a client elsewhere: its own settings
+    (``CLARIFAI_*``, ``API_ENDPOINT``) and the suite's module paths."""
+    dropped = {"API_ENDPOINT", "PYTHONPATH", "NODE_PATH"}
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("CLARIFAI_") and name not in dropped
+    }
+
+
 def run_program(command: Sequence[str], env: dict[str, str], tmp_path: Path) -> ProgramRun:
     results = tmp_path / "results.json"
     completed = subprocess.run(
         command,
-        env={**os.environ, **env, "RESULTS": str(results)},
+        env={**_inherited_environment(), **env, "RESULTS": str(results)},
         cwd=tmp_path,
         capture_output=True,
         text=True,
