@@ -4,7 +4,7 @@ Public API:
 
 - values and the runner protocols (``base``): ``ConceptScore``, ``ColorScore``, ``Point``,
   ``Region``, ``Prediction``, ``ImageRunner``, ``TextRunner``, ``Loadable``, ``InputKind``,
-  ``ModelInfo``;
+  ``OutputKind``, ``ModelInfo``;
 - the catalog (``catalog``): ``ModelCatalog``, ``builtin_models`` and the model id constants;
 - the runners, for callers that wire them by hand: ``MobileNetV2`` (the shared network),
   ``ImageNetClassifier``, ``ImageEmbedder``, ``ColorRunner``, ``FaceDetector``, ``OpenNsfw``
@@ -26,6 +26,7 @@ from clarion.inference.base import (
     InputKind,
     Loadable,
     ModelInfo,
+    OutputKind,
     Point,
     Prediction,
     Region,
@@ -95,6 +96,7 @@ __all__ = [
     "ModelInfo",
     "NsfwClassifier",
     "OpenNsfw",
+    "OutputKind",
     "Point",
     "Prediction",
     "Region",
