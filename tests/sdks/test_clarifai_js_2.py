@@ -46,7 +46,8 @@ def test_predict_by_url_bytes_and_name(client_run: ProgramRun) -> None:
     assert flow["by_bytes"] == flow["by_url"]
     assert flow["by_name"] == flow["by_url"]  # found by ListModels' name search
     moderation = dict(flow["moderation"])
-    assert moderation["sfw"] > moderation["nsfw"]
+    assert set(moderation) == {"safe", "suggestive", "explicit"}
+    assert moderation["safe"] > 0.9  # a cat
 
 
 def test_inputs_create_list_and_get(client_run: ProgramRun) -> None:
