@@ -128,6 +128,11 @@ def test_upload_by_url_and_by_bytes_reaches_success(
     assert posted.status.code == SUCCESS, posted.status
     assert [i.id for i in posted.inputs] == ["by-url", "by-bytes"]
     assert all(i.status.code in (INPUT_PENDING, INPUT_SUCCESS) for i in posted.inputs)
+    # clarifai==2.6.2 reads every input's status description; a new input's is Clarifai's.
+    described = {INPUT_PENDING: "Download pending", INPUT_SUCCESS: "Download complete"}
+    assert [i.status.description for i in posted.inputs] == [
+        described[i.status.code] for i in posted.inputs
+    ]
     fetched = wait_until_done(api, app_id, "by-url")
     assert fetched.status.code == INPUT_SUCCESS, fetched.status
     assert fetched.data.image.url == url
