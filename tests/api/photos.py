@@ -1,5 +1,6 @@
 """Photos for tests: a cat and a cup of coffee (scikit-image) in many simple variations, and
-three real photos (a dog, a person with a dog and a horse, horses) from Darknet's samples."""
+real photos: Darknet's samples (a dog, a person with a dog and a horse, horses) and two
+Debian wallpapers (snowy mountains, a sea)."""
 
 from __future__ import annotations
 
@@ -68,10 +69,11 @@ def astronaut() -> bytes:
     return jpeg(Image.fromarray(skimage_data.astronaut()))
 
 
-_DARKNET = Path(__file__).parent / "photos_data"
+_REAL_PHOTOS = Path(__file__).parent / "photos_data"
 
 
 @cache
-def darknet_photo(name: str) -> bytes:
-    """A real photo (``dog``, ``person``, ``horses``): Darknet's public-domain sample data."""
-    return (_DARKNET / f"{name}.jpg").read_bytes()
+def real_photo(name: str) -> bytes:
+    """A real photo: ``dog``, ``person``, ``horses`` (Darknet's public-domain samples),
+    ``mountains``, ``sea`` (Debian wallpapers); photos_data/README.md says whose each is."""
+    return (_REAL_PHOTOS / f"{name}.jpg").read_bytes()

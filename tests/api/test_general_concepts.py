@@ -2,7 +2,8 @@
 
 A user's code written for Clarifai asks whether a photo shows a dog by the concept ``dog``
 (``ai_8S2Vq3cR``), by id or by name, with thresholds, and searches inputs by it. The photos are
-real: Darknet's public-domain samples (tests/api/photos_data) and scikit-image's chelsea.
+real: Darknet's public-domain samples, two Debian wallpapers (tests/api/photos_data/README.md)
+and scikit-image's chelsea.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
-from tests.api.photos import darknet_photo, jpeg, originals
+from tests.api.photos import jpeg, originals, real_photo
 
 SUCCESS = status_code_pb2.SUCCESS
 GENERAL = "general-image-recognition"
@@ -29,13 +30,15 @@ APP = "pets"
 
 @pytest.fixture(scope="module")
 def general_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server with an app holding the dog photo, chelsea and the coffee cup, indexed."""
+    """A server with an app holding the real photos, chelsea and the coffee cup, indexed."""
     with running_server(tmp_path_factory.mktemp("general")) as server:
         stub = official_stub(server, "grpc")
         pat = (("authorization", f"Key {server.admin_pat}"),)
         stub.PostApps(service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=APP)]), metadata=pat)
         photos = {
-            "dog": darknet_photo("dog"),
+            "dog": real_photo("dog"),
+            "sea": real_photo("sea"),
+            "mountains": real_photo("mountains"),
             "chelsea": jpeg(originals()["cat"]),
             "coffee": jpeg(originals()["coffee"]),
         }
@@ -93,13 +96,13 @@ def by_id(*ids: str) -> list[resources_pb2.Concept]:
 
 
 def test_a_clear_dog_photo_is_a_dog_above_a_cat(api: Api) -> None:
-    concepts = predict(api, darknet_photo("dog"))
+    concepts = predict(api, real_photo("dog"))
     values = {c.id: c.value for c in concepts}
 
     assert values[DOG] >= 0.9
     assert next(c.name for c in concepts if c.id == DOG) == "dog"
     assert CAT not in values  # far below the top 20
-    assert selected(api, darknet_photo("dog"), *by_id(DOG, CAT))[CAT] < 0.01
+    assert selected(api, real_photo("dog"), *by_id(DOG, CAT))[CAT] < 0.01
 
 
 def test_chelsea_is_a_cat_above_a_dog(api: Api) -> None:
@@ -109,7 +112,7 @@ def test_chelsea_is_a_cat_above_a_dog(api: Api) -> None:
 
 
 def test_general_concepts_and_fine_classes_come_in_one_list_of_twenty(api: Api) -> None:
-    concepts = predict(api, darknet_photo("dog"))
+    concepts = predict(api, real_photo("dog"))
 
     assert len(concepts) == 20
     assert [c.value for c in concepts] == sorted((c.value for c in concepts), reverse=True)
@@ -120,7 +123,7 @@ def test_general_concepts_and_fine_classes_come_in_one_list_of_twenty(api: Api) 
 
 
 def test_select_concepts_by_clarifai_id_and_by_name_agree(api: Api) -> None:
-    photo = darknet_photo("dog")
+    photo = real_photo("dog")
     ids = predict(api, photo, select_concepts=by_id(DOG, CAT))
     names = predict(
         api,
@@ -133,17 +136,17 @@ def test_select_concepts_by_clarifai_id_and_by_name_agree(api: Api) -> None:
 
 
 def test_min_value_keeps_dog_and_drops_the_breeds(api: Api) -> None:
-    concepts = predict(api, darknet_photo("dog"), min_value=0.9)
+    concepts = predict(api, real_photo("dog"), min_value=0.9)
 
     assert DOG in {c.id for c in concepts}
     assert all(c.value >= 0.9 for c in concepts)
     assert "malamute" not in {c.name for c in concepts}  # 0.76: the breeds split the dog
-    assert len(predict(api, darknet_photo("dog"), min_value=0.9, max_concepts=2)) == 2
+    assert len(predict(api, real_photo("dog"), min_value=0.9, max_concepts=2)) == 2
 
 
 def test_the_other_real_photos(api: Api) -> None:
-    person = selected(api, darknet_photo("person"), *by_id(DOG, CAT, ANIMAL))
-    horses = selected(api, darknet_photo("horses"), *by_id(DOG, CAT, ANIMAL))
+    person = selected(api, real_photo("person"), *by_id(DOG, CAT, ANIMAL))
+    horses = selected(api, real_photo("horses"), *by_id(DOG, CAT, ANIMAL))
 
     assert person[DOG] > 0.8 > 0.01 > person[CAT]
     # ImageNet has one horse class ("sorrel"); the model takes these horses for cattle and
@@ -205,3 +208,39 @@ def test_search_by_predicted_concept_id_finds_the_dog(api: Api) -> None:
     assert dog[0] == "dog"
     assert cat[0] == "chelsea"
     assert coffee[0] == "coffee"
+
+
+def test_search_by_predicted_context_concepts(api: Api) -> None:
+    """Water and snow are no ImageNet class: they come from the curated context table."""
+    water = inputs_search(
+        api, resources_pb2.Query(ranks=[predicted_rank(resources_pb2.Concept(name="water"))])
+    )
+    snow = inputs_search(
+        api, resources_pb2.Query(ranks=[predicted_rank(resources_pb2.Concept(name="snow"))])
+    )
+
+    assert water[0] == "sea"
+    assert snow[0] == "mountains"
+    assert "dog" not in snow[:1] and "chelsea" not in water[:1]
+
+
+def test_legacy_search_by_predicted_concept_id(api: Api) -> None:
+    """``PostSearches`` with ``Query.ands`` over ``output``: how the older clients ask."""
+    concept = resources_pb2.Concept(id=DOG, value=1)
+    response = api.stub.PostSearches(
+        service_pb2.PostSearchesRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=APP),
+            query=resources_pb2.Query(
+                ands=[
+                    resources_pb2.And(
+                        output=resources_pb2.Output(data=resources_pb2.Data(concepts=[concept]))
+                    )
+                ]
+            ),
+        ),
+        metadata=api.pat,
+    )
+
+    assert response.status.code == SUCCESS, response.status
+    assert response.hits[0].input.id == "dog"
+    assert response.hits[0].score >= 0.9
