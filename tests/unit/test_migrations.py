@@ -6,7 +6,7 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 
 from clarion.storage.base import INPUT_SUCCESS
 from clarion.storage.engine import (
@@ -19,6 +19,7 @@ from clarion.storage.engine import (
 from clarion.storage.queue import REINDEX_JOB
 from clarion.storage.reindexing import ReindexStep
 from clarion.storage.schema import apps, inputs, jobs, metadata, users
+from clarion.testing import database_url_for
 
 
 def test_migrations_build_exactly_the_schema(tmp_path: Path) -> None:
@@ -39,7 +40,14 @@ def test_migrate_twice_is_harmless(tmp_path: Path) -> None:
 
 def test_the_general_vocabulary_change_queues_a_reindex_of_each_app(tmp_path: Path) -> None:
     """Inputs indexed with ImageNet's classes alone get the general concepts (issue 21)."""
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    engine = create_db_engine(database_url_for(tmp_path))  # CLARION_TEST_DATABASE picks
+    try:
+        _queued_after_upgrade(engine)
+    finally:
+        engine.dispose()  # PostgreSQL connections closed now, not when collected
+
+
+def _queued_after_upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "0006")
     now = datetime.now(UTC)
     with engine.begin() as db:
