@@ -35,6 +35,8 @@ DATA = ROOT / "src/clarion/inference/data"
 _SYNSETS_IN_WHEEL = "timm/data/_info/imagenet_synsets.txt"
 # Clarifai names that match an ImageNet class's name but mean something else there.
 _HOMONYMS = frozenset({"iron", "fly", "wing"})
+# Concepts about people that faces decide; "people" itself is a general concept (person.n.01).
+_FACE_CONCEPTS = ("portrait", "no person")
 
 
 def main() -> None:
@@ -73,6 +75,8 @@ def derive(
         },
         "classes": [_class_entry(i, wnids[i], names[i], covered, clarifai) for i in range(1000)],
         "concepts": concepts,
+        # Decided by the face detector where Clarion runs it beside the general model.
+        "face_concepts": [{"id": clarifai[name], "name": name} for name in _FACE_CONCEPTS],
     }
 
 

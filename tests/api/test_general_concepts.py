@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
+from PIL import Image
+from skimage import data as skimage_data
 
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
@@ -70,6 +72,11 @@ def _wait_processed(stub: Any, pat: Any, ua: resources_pb2.UserAppIDSet, count: 
 @pytest.fixture(params=["grpc", "json"])
 def api(request: pytest.FixtureRequest, general_server: RunningServer) -> Api:
     return Api(official_stub(general_server, request.param), request.param, general_server)
+
+
+def astronaut_image() -> Image.Image:
+    """scikit-image's astronaut: a portrait, one face."""
+    return Image.fromarray(skimage_data.astronaut())
 
 
 def predict(api: Api, photo: bytes, **config: Any) -> list[resources_pb2.Concept]:
@@ -244,3 +251,46 @@ def test_legacy_search_by_predicted_concept_id(api: Api) -> None:
     assert response.status.code == SUCCESS, response.status
     assert response.hits[0].input.id == "dog"
     assert response.hits[0].score >= 0.9
+
+
+PEOPLE, PORTRAIT, NO_PERSON = "ai_l8TKp2h5", "ai_TJ9wFfK5", "ai_786Zr311"
+
+
+@pytest.fixture(scope="module")
+def people_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server whose general model runs the face detector too (off by default: its cost)."""
+    data_dir = tmp_path_factory.mktemp("people")
+    with running_server(data_dir, general_people_concepts=True) as server:
+        yield server
+
+
+@pytest.fixture(params=["grpc", "json"])
+def people_api(request: pytest.FixtureRequest, people_server: RunningServer) -> Api:
+    return Api(official_stub(people_server, request.param), request.param, people_server)
+
+
+def test_people_portrait_and_no_person_come_from_faces_when_asked_for(people_api: Api) -> None:
+    astronaut = selected(people_api, jpeg(astronaut_image()), *by_id(PEOPLE, PORTRAIT, NO_PERSON))
+    dog = selected(people_api, real_photo("dog"), *by_id(PEOPLE, PORTRAIT, NO_PERSON, DOG))
+
+    assert astronaut[PEOPLE] > 0.95 and astronaut[PORTRAIT] > 0.7
+    assert astronaut[NO_PERSON] < 0.05
+    assert dog[NO_PERSON] > 0.95 and dog[PORTRAIT] == 0.0
+    assert dog[DOG] >= 0.9  # the rest of the answer is the same
+
+
+def test_people_concepts_are_listed_only_where_faces_decide_them(api: Api, people_api: Api) -> None:
+    def listed(client: Api) -> set[str]:
+        response = client.stub.ListModelConcepts(
+            service_pb2.ListModelConceptsRequest(
+                user_app_id=PUBLIC, model_id=GENERAL, per_page=1000, page=2
+            ),
+            metadata=client.pat,
+        )
+        assert response.status.code == SUCCESS, response.status
+        return {c.id for c in response.concepts}
+
+    assert {PORTRAIT, NO_PERSON} <= listed(people_api)
+    assert not {PORTRAIT, NO_PERSON} & listed(api)
+    # Without the face detector nothing can say "no person": it is not answered at all.
+    assert selected(api, real_photo("dog"), *by_id(NO_PERSON, DOG)).keys() == {DOG}

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from clarion.inference.base import Region
 from clarion.inference.general_concepts import GeneralVocabulary, general_vocabulary
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
@@ -113,3 +114,38 @@ def test_the_packaged_table_is_what_the_tool_derives(monkeypatch: pytest.MonkeyP
     clarifai = tool._clarifai_ids(TOOLS / "clarifai_general_concepts.tsv")
 
     assert tool.derive(wordnet.WordNet(WORDNET), wnids, names, clarifai) == table
+
+
+def face(value: float, height: float) -> Region:
+    return Region(top_row=0.1, left_col=0.1, bottom_row=0.1 + height, right_col=0.5, value=value)
+
+
+def test_faces_decide_people_portrait_and_no_person() -> None:
+    vocabulary = general_vocabulary().with_faces()
+    names = [c.name for c in vocabulary.concepts]
+    probabilities = np.zeros((3, 1000), dtype=np.float32)
+    probabilities[:, class_index("malamute")] = 0.9
+    probabilities[2, class_index("malamute")] = 0.5
+    probabilities[2, class_index("scuba diver")] = 0.4  # a person class: people 0.4
+
+    scores = vocabulary.scores(probabilities, [[face(0.99, 0.5)], [], [face(0.8, 0.05)]])
+
+    def value(row: int, name: str) -> float:
+        return float(scores[row, names.index(name)])
+
+    assert names[-2:] == ["portrait", "no person"]
+    assert value(0, "people") == pytest.approx(0.99) and value(0, "portrait") == pytest.approx(0.99)
+    assert value(0, "no person") == pytest.approx(0.01, abs=1e-6)
+    assert (value(1, "people"), value(1, "portrait"), value(1, "no person")) == (0.0, 0.0, 1.0)
+    # A small face: people, but hardly a portrait; the person class alone said less.
+    assert value(2, "people") == pytest.approx(0.8)
+    assert value(2, "portrait") == pytest.approx(0.8 * 0.05 / 0.25)
+    assert value(2, "dog") == pytest.approx(0.5)
+
+
+def test_without_faces_nothing_is_said_about_portraits_or_no_person() -> None:
+    vocabulary = general_vocabulary()
+
+    assert {"portrait", "no person"}.isdisjoint(c.name for c in vocabulary.concepts)
+    with pytest.raises(ValueError, match="faces for 0 of 1 images"):
+        vocabulary.with_faces().scores(np.zeros((1, 1000), dtype=np.float32))
