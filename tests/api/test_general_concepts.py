@@ -261,6 +261,22 @@ def people_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     """A server whose general model runs the face detector too (off by default: its cost)."""
     data_dir = tmp_path_factory.mktemp("people")
     with running_server(data_dir, general_people_concepts=True) as server:
+        stub = official_stub(server, "grpc")
+        pat = (("authorization", f"Key {server.admin_pat}"),)
+        stub.PostApps(service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=APP)]), metadata=pat)
+        photos = {"astronaut": jpeg(astronaut_image()), "dog": real_photo("dog")}
+        ua = resources_pb2.UserAppIDSet(app_id=APP)
+        inputs = [
+            resources_pb2.Input(
+                id=name, data=resources_pb2.Data(image=resources_pb2.Image(base64=content))
+            )
+            for name, content in photos.items()
+        ]
+        posted = stub.PostInputs(
+            service_pb2.PostInputsRequest(user_app_id=ua, inputs=inputs), metadata=pat
+        )
+        assert posted.status.code == SUCCESS, posted.status
+        _wait_processed(stub, pat, ua, len(inputs))
         yield server
 
 
@@ -294,3 +310,13 @@ def test_people_concepts_are_listed_only_where_faces_decide_them(api: Api, peopl
     assert not {PORTRAIT, NO_PERSON} & listed(api)
     # Without the face detector nothing can say "no person": it is not answered at all.
     assert selected(api, real_photo("dog"), *by_id(NO_PERSON, DOG)).keys() == {DOG}
+
+
+def test_indexing_stores_the_people_concepts_for_search(people_api: Api) -> None:
+    people = inputs_search(people_api, resources_pb2.Query(ranks=[predicted_rank(*by_id(PEOPLE))]))
+    nobody = inputs_search(
+        people_api, resources_pb2.Query(ranks=[predicted_rank(*by_id(NO_PERSON))])
+    )
+
+    assert people[0] == "astronaut"
+    assert nobody[0] == "dog"
