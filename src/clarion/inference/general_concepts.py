@@ -10,6 +10,10 @@ The table is derived at build time by ``tools/derive_general_concepts.py`` from 
 (``data/LICENSE-WordNet``) and checked in as ``data/general_concepts.json``; nothing is read
 from WordNet at run time. Concepts Clarifai's general model has carry Clarifai's ids
 (``ai_8S2Vq3cR`` is dog); others carry ``clarion-<name>``.
+
+ImageNet has almost no people in it, so people concepts can come from a face detector
+instead (``with_faces``): ``people`` is then at least the best face's score, ``portrait``
+that score scaled by the face's size, and ``no person`` what ``people`` leaves.
 """
 
 from __future__ import annotations
