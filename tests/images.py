@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import ssl
 import threading
 import time
 import tracemalloc
@@ -77,9 +78,10 @@ class ImageServer:
     routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
+    scheme: str = "http"
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def add(self, path: str, body: bytes, content_type: str = "image/png") -> str:
         self.routes[path] = (200, {"Content-Type": content_type}, body)
@@ -100,9 +102,9 @@ class ImageServer:
 
 
 @contextmanager
-def image_server(delay: float = 0.0) -> Iterator[ImageServer]:
-    """``delay`` seconds pass before each answer (a slow remote host)."""
-    served = ImageServer()
+def image_server(delay: float = 0.0, tls: ssl.SSLContext | None = None) -> Iterator[ImageServer]:
+    """``delay`` seconds pass before each answer (a slow remote host); ``tls`` serves https."""
+    served = ImageServer(scheme="https" if tls else "http")
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -122,6 +124,8 @@ def image_server(delay: float = 0.0) -> Iterator[ImageServer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     served.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -69,11 +69,11 @@ def astronaut() -> bytes:
     return jpeg(Image.fromarray(skimage_data.astronaut()))
 
 
-_REAL_PHOTOS = Path(__file__).parent / "photos_data"
+_REAL_PHOTOS = Path(__file__).resolve().parent.parent / "data" / "photos"
 
 
 @cache
 def real_photo(name: str) -> bytes:
     """A real photo: ``dog``, ``person``, ``horses`` (Darknet's public-domain samples),
-    ``mountains``, ``sea`` (Debian wallpapers); photos_data/README.md says whose each is."""
+    ``mountains``, ``sea`` (Debian wallpapers); tests/data/photos/README.md says whose."""
     return (_REAL_PHOTOS / f"{name}.jpg").read_bytes()

@@ -2,7 +2,7 @@
 
 A user's code written for Clarifai asks whether a photo shows a dog by the concept ``dog``
 (``ai_8S2Vq3cR``), by id or by name, with thresholds, and searches inputs by it. The photos are
-real: Darknet's public-domain samples, two Debian wallpapers (tests/api/photos_data/README.md)
+real: Darknet's public-domain samples, two Debian wallpapers (tests/data/photos/README.md)
 and scikit-image's chelsea.
 """
 

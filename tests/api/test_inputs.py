@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf import struct_pb2
 from PIL import Image
 
+from clarion.server.tls import write_local_certificates
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
 from tests.conftest import unique_id
@@ -357,6 +359,33 @@ def test_loopback_url_is_refused_with_default_settings(tmp_path: Path, images: I
         assert "127.0.0.1" in response.inputs[0].status.description
         assert get(api, app, "loop").status.code == status_code_pb2.CONN_DOES_NOT_EXIST
     assert images.hits.get("/fine.png", 0) == 0
+
+
+def test_https_urls_under_a_sites_own_ca_are_fetched_when_that_ca_is_trusted(
+    tmp_path: Path,
+) -> None:
+    """The public bundle stays the default; ``fetch_ca_certs`` adds the site's CA."""
+    certs = write_local_certificates(tmp_path / "site-ca")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certs.server_cert, certs.server_key)
+    with image_server(tls=tls) as site:
+        url = site.add("/own-ca.png", png_bytes())
+        outcomes = {}
+        for trusted in ((), (certs.ca_cert,)):
+            data_dir = tmp_path / f"trusting-{len(trusted)}"
+            with running_server(data_dir, allow_private_urls=True, fetch_ca_certs=trusted) as srv:
+                api = Api(official_stub(srv, "grpc"), "grpc", srv)
+                app = unique_id("app")
+                api.stub.PostApps(
+                    service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app)]),
+                    metadata=api.pat,
+                )
+                post(api, app, image_input("site", url=url))
+                outcomes[len(trusted)] = wait_until_done(api, app, "site").status
+
+    assert outcomes[0].code == INPUT_FAILED
+    assert "certificate" in outcomes[0].description.lower()
+    assert outcomes[1].code == INPUT_SUCCESS, outcomes[1]
 
 
 def test_uploaded_bytes_come_back_with_a_url_to_the_original(api: Api, app_id: str) -> None:

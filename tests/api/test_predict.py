@@ -292,7 +292,7 @@ def test_astronaut_has_one_face_and_nothing_is_nsfw(api: Api) -> None:
     )
     for output in moderation.outputs:
         scores = {c.name: c.value for c in output.data.concepts}
-        assert scores["sfw"] > 0.8 > scores["nsfw"]
+        assert scores["safe"] > 0.8 > scores["explicit"] + scores["suggestive"]
 
 
 def text(raw: str) -> resources_pb2.Input:

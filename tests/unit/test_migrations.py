@@ -48,7 +48,7 @@ def test_the_general_vocabulary_change_queues_a_reindex_of_each_app(tmp_path: Pa
 
 
 def _queued_after_upgrade(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "0006")
+    command.upgrade(alembic_config(engine), "0007")
     now = datetime.now(UTC)
     with engine.begin() as db:
         db.execute(insert(users).values(id="u", created_at=now))
@@ -74,7 +74,7 @@ def _queued_after_upgrade(engine: Engine) -> None:
             )
         last = db.execute(select(inputs.c.pk).where(inputs.c.id == "b")).scalar_one()
 
-    assert migrate(engine) == ["0007"]
+    assert migrate(engine) == ["0008"]
 
     with engine.connect() as db:
         queued = db.execute(select(jobs.c.kind, jobs.c.state, jobs.c.payload)).all()

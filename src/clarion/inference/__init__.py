@@ -4,7 +4,7 @@ Public API:
 
 - values and the runner protocols (``base``): ``ConceptScore``, ``ColorScore``, ``Point``,
   ``Region``, ``Prediction``, ``ImageRunner``, ``TextRunner``, ``Loadable``, ``InputKind``,
-  ``ModelInfo``;
+  ``OutputKind``, ``ModelInfo``;
 - the catalog (``catalog``): ``ModelCatalog``, ``builtin_models`` and the model id constants;
 - ``general-image-recognition``'s vocabulary (``general_concepts``): ``GeneralVocabulary``
   and ``general_vocabulary``, general concepts summed over ImageNet's classes;
@@ -28,6 +28,7 @@ from clarion.inference.base import (
     InputKind,
     Loadable,
     ModelInfo,
+    OutputKind,
     Point,
     Prediction,
     Region,
@@ -99,6 +100,7 @@ __all__ = [
     "ModelInfo",
     "NsfwClassifier",
     "OpenNsfw",
+    "OutputKind",
     "Point",
     "Prediction",
     "Region",

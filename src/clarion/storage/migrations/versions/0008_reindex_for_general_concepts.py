@@ -7,8 +7,8 @@ predicted concepts, so a search by ``dog`` would not find them; this queues the 
 app, which the workers run in the background while search keeps answering. The tables are
 declared here as they are at this revision, so later schema changes cannot break it.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07
 """
 
@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
