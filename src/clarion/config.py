@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         "runs that overlap, which serves a lone call soonest and the most calls a second "
         "under load).",
     )
+    general_people_concepts: bool = Field(
+        False,
+        description="general-image-recognition also runs the face detector on each image and "
+        "answers people, portrait and no person from it, as Clarifai's general model does; "
+        "it costs one to six times the general network's time per image, so it is off.",
+    )
     predict_threads: int = Field(
         0,
         ge=0,

@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from tests.api.conftest import Api
 from tests.api.test_predict import (  # the module's server and its fixtures
     ASTRONAUT,
-    CAT_CLASSES,
+    CAT_CONCEPTS,
     CHELSEA,
     GENERAL_SLUG,
     api,
@@ -114,7 +114,7 @@ def test_get_signatures_call_answers_the_same_signatures_as_json(api: Api) -> No
 
 def test_predict_by_named_argument_answers_in_the_return_part(api: Api) -> None:
     (concepts,) = returned(predict(api, method_call("predict", image=image_data(CHELSEA))))
-    assert concepts.concepts[0].name in CAT_CLASSES
+    assert concepts.concepts[0].name in CAT_CONCEPTS
     assert len(concepts.concepts) == 20  # the default max_concepts, as a plain prediction
 
     (faces,) = returned(

@@ -6,6 +6,8 @@ Public API:
   ``Region``, ``Prediction``, ``ImageRunner``, ``TextRunner``, ``Loadable``, ``InputKind``,
   ``OutputKind``, ``ModelInfo``;
 - the catalog (``catalog``): ``ModelCatalog``, ``builtin_models`` and the model id constants;
+- ``general-image-recognition``'s vocabulary (``general_concepts``): ``GeneralVocabulary``
+  and ``general_vocabulary``, general concepts summed over ImageNet's classes;
 - the runners, for callers that wire them by hand: ``MobileNetV2`` (the shared network),
   ``ImageNetClassifier``, ``ImageEmbedder``, ``ColorRunner``, ``FaceDetector``, ``OpenNsfw``
   (the shared network) and ``NsfwClassifier``, ``SceneTextReader``, ``TextEmbedder``,
@@ -56,6 +58,7 @@ from clarion.inference.catalog import (
 )
 from clarion.inference.colors import ColorRunner
 from clarion.inference.faces import FaceDetector
+from clarion.inference.general_concepts import GeneralVocabulary, general_vocabulary
 from clarion.inference.minilm import TextEmbedder
 from clarion.inference.mobilenet import ImageEmbedder, ImageNetClassifier, MobileNetV2
 from clarion.inference.nsfw import NsfwClassifier, OpenNsfw
@@ -86,6 +89,7 @@ __all__ = [
     "ColorScore",
     "ConceptScore",
     "FaceDetector",
+    "GeneralVocabulary",
     "ImageEmbedder",
     "ImageNetClassifier",
     "ImageRunner",
@@ -106,4 +110,5 @@ __all__ = [
     "TextRunner",
     "UnsafeCheckpointError",
     "builtin_models",
+    "general_vocabulary",
 ]

@@ -28,6 +28,7 @@ from clarion.inference.base import (
 )
 from clarion.inference.colors import ColorRunner
 from clarion.inference.faces import FACE, FaceDetector
+from clarion.inference.general_concepts import general_vocabulary
 from clarion.inference.minilm import TextEmbedder
 from clarion.inference.mobilenet import (
     DEFAULT_BATCH_SIZE,
@@ -35,7 +36,6 @@ from clarion.inference.mobilenet import (
     ImageEmbedder,
     ImageNetClassifier,
     MobileNetV2,
-    imagenet_concepts,
 )
 from clarion.inference.moderation import MODERATION_CONCEPTS, ModerationClassifier, NudeNet
 from clarion.inference.nsfw import NSFW_CONCEPTS, NsfwClassifier, OpenNsfw
@@ -103,9 +103,14 @@ _LEGACY_VERSIONS = {
 }
 
 
-def builtin_models() -> tuple[ModelInfo, ...]:
-    """The catalog entries of the models Clarion ships, in listing order."""
-    models = _mobilenet_and_color_models() + _detection_and_moderation_models() + _text_models()
+def builtin_models(*, people_concepts: bool = False) -> tuple[ModelInfo, ...]:
+    """The catalog entries of the models Clarion ships, in listing order.
+
+    ``people_concepts``: ``general-image-recognition`` runs the face detector too and answers
+    people, portrait and no person from it (``ModelCatalog``).
+    """
+    general = _mobilenet_and_color_models(people_concepts)
+    models = general + _detection_and_moderation_models() + _text_models()
     return tuple(_with_legacy_references(info) for info in models)
 
 
@@ -117,7 +122,8 @@ def _with_legacy_references(info: ModelInfo) -> ModelInfo:
     )
 
 
-def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
+def _mobilenet_and_color_models(people_concepts: bool) -> tuple[ModelInfo, ...]:
+    vocabulary = general_vocabulary()
     return (
         ModelInfo(
             id=GENERAL_IMAGE_RECOGNITION,
@@ -125,8 +131,11 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             version_id=GENERAL_IMAGE_RECOGNITION_VERSION,
             name=GENERAL_IMAGE_RECOGNITION,
             model_type_id=VISUAL_CLASSIFIER,
-            description="The 1000 ImageNet classes (MobileNetV2, torchvision weights).",
-            concepts=imagenet_concepts(),
+            description=(
+                "General concepts (dog, animal, water...: WordNet 3.0 sums over ImageNet's"
+                " classes) and the 1000 ImageNet classes (MobileNetV2, torchvision weights)."
+            ),
+            concepts=(vocabulary.with_faces() if people_concepts else vocabulary).concepts,
         ),
         ModelInfo(
             id=GENERAL_IMAGE_EMBEDDING,
@@ -228,7 +237,10 @@ class ModelCatalog:
     embedder share one MobileNetV2 session, and the two open_nsfw models share another
     (the moderation model adds NudeNet's detector, its own).
     ``cache_dir`` holds the built ``.onnx`` file (Clarion passes a directory inside its data
-    dir). Nothing is loaded until a runner runs, or until ``load`` asks for it.
+    dir). Nothing is loaded until a runner runs, or until ``load`` asks for it. With
+    ``people_concepts`` the general classifier (and indexing's general analysis) also runs the
+    face-detection runner on each image, for people, portrait and no person: it costs about as
+    much as the network again (bench/predict.py), so it is off unless asked for.
     """
 
     def __init__(
@@ -237,8 +249,9 @@ class ModelCatalog:
         *,
         intra_op_threads: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        people_concepts: bool = False,
     ) -> None:
-        self._models = builtin_models()
+        self._models = builtin_models(people_concepts=people_concepts)
         self._by_id = {
             key: info
             for info in self._models
@@ -254,7 +267,7 @@ class ModelCatalog:
         self._network = self._new_network()
         self._nsfw = self._new_nsfw()
         image_factories: dict[str, Callable[[], ImageRunner]] = {
-            GENERAL_IMAGE_RECOGNITION: lambda: ImageNetClassifier(self._network),
+            GENERAL_IMAGE_RECOGNITION: lambda: ImageNetClassifier(self._network, faces=self._faces),
             GENERAL_IMAGE_EMBEDDING: lambda: ImageEmbedder(self._network),
             COLOR_RECOGNITION: ColorRunner,
             FACE_DETECTION: lambda: FaceDetector(intra_op_threads=intra_op_threads),
@@ -264,6 +277,8 @@ class ModelCatalog:
             ),
             OCR_SCENE_ENGLISH: SceneTextReader,
         }
+        # The general model's people concepts come from the face-detection runner, shared.
+        self._faces = self._detect_faces if people_concepts else None
         self._last_used: dict[str, float] = {}
         text_factories: dict[str, Callable[[], TextRunner]] = {
             TEXT_EMBEDDING: TextEmbedder,
@@ -322,6 +337,8 @@ class ModelCatalog:
         if info.id in _MOBILENET_MODELS:
             self.runner(info.id)  # counts as a use, so it is not unloaded at once
             self._network.load()
+            if info.id == GENERAL_IMAGE_RECOGNITION and self._faces is not None:
+                self.load(FACE_DETECTION)
             return
         runner = self.runner(info.id) if info.input_kind == "image" else self.text_runner(info.id)
         if isinstance(runner, TimedRunner):
@@ -339,8 +356,13 @@ class ModelCatalog:
         """The general classifier's concepts and the general embedding, from one network pass."""
         self.runner(GENERAL_IMAGE_RECOGNITION)  # counts as a use of both models
         self.runner(GENERAL_IMAGE_EMBEDDING)
-        analyzer = GeneralImageAnalyzer(self._network)
+        analyzer = GeneralImageAnalyzer(self._network, faces=self._faces)
         return TimedRunner(GENERAL_IMAGE_ANALYSIS, analyzer, self).predict(images)
+
+    def _detect_faces(self, images: Sequence[Image.Image]) -> list[Prediction]:
+        # Looked up per call, not when the general runner is made: that happens under the
+        # lock, and the face runner may have been unloaded since.
+        return self.runner(FACE_DETECTION).predict(images)
 
     def report_run(self, model: str, batch_size: int, seconds: float) -> None:
         self._observe(model, batch_size, seconds)

@@ -140,7 +140,9 @@ def open_backends(settings: Settings) -> Backends:
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
         models=ModelCatalog(
-            settings.data_dir / "models", intra_op_threads=settings.inference_threads or None
+            settings.data_dir / "models",
+            intra_op_threads=settings.inference_threads or None,
+            people_concepts=settings.general_people_concepts,
         ),
         indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
