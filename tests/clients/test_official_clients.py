@@ -123,10 +123,6 @@ def build(command: list[str], cwd: Path, env: dict[str, str]) -> None:
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
 
 
-def maven_env() -> dict[str, str]:
-    return dict(os.environ)
-
-
 def cargo_env() -> dict[str, str]:
     return {
         **os.environ,
@@ -140,10 +136,17 @@ def java_program() -> list[str]:
     """``java`` with the classpath Maven built: one JVM per run, as the client needs."""
     require_tools("Java", "mvn", "java")
     maven = ["mvn", "-B", "-q", f"-Dmaven.repo.local={CACHE / 'maven'}", "compile"]
-    build(maven, CLIENTS / "java", maven_env())
+    build(maven, CLIENTS / "java", dict(os.environ))
     target = CACHE / "java" / "target"
     classpath = os.pathsep.join([str(target / "classes"), str(target / "lib" / "*")])
     return ["java", "-cp", classpath, "clarion.clients.ClientCheck"]
+
+
+@pytest.fixture(scope="module")
+def rust_program() -> list[str]:
+    require_tools("Rust", "cargo", "cmake", "c++")
+    build(["cargo", "build", "--locked", "--quiet"], CLIENTS / "rust", cargo_env())
+    return [str(CACHE / "cargo" / "target" / "debug" / "clarion-rust-client-check")]
 
 
 def run_flow(
@@ -209,3 +212,27 @@ def test_java_client_grpc_over_tls(
     extra = {"CLARION_TRANSPORT": "tls", "CLARION_CA_FILE": str(tls_server.ca_file)}
     result = run_flow(java_program, "java-tls", photos, tls_server.server, **extra)
     assert_flow(result, "java-tls")
+
+
+def test_rust_client_own_channel_over_tls(
+    rust_program: list[str], photos: Photos, tls_server: TlsServer
+) -> None:
+    """The client's clarifai_channel::grpc(): TLS only, to CLARIFAI_GRPC_BASE, trusting the
+    roots gRPC's C core reads from GRPC_DEFAULT_SSL_ROOTS_FILE_PATH."""
+    server = tls_server.server
+    extra = {
+        "CLARION_TRANSPORT": "tls",
+        "CLARIFAI_GRPC_BASE": f"localhost:{server.grpc_port}",
+        "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(tls_server.ca_file),
+    }
+    result = run_flow(rust_program, "rust-tls", photos, server, **extra)
+    assert result["transport"] == "tls"
+    assert_flow(result, "rust-tls")
+
+
+def test_rust_client_plaintext_grpc(
+    rust_program: list[str], photos: Photos, plain_server: RunningServer
+) -> None:
+    result = run_flow(rust_program, "rust-grpc", photos, plain_server, CLARION_TRANSPORT="grpc")
+    assert result["transport"] == "grpc"
+    assert_flow(result, "rust-grpc")
