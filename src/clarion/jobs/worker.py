@@ -2,6 +2,12 @@
 
 In-process by default (``clarion serve``); ``clarion worker`` runs the same pool as a separate
 process on the same database.
+
+Apps take turns: each claim goes to the app after the one served last, so one app's thousand
+queued inputs do not keep another's one input waiting behind them. And a thread claiming while
+no other thread of the pool is idle takes only a job of an app with nothing running here: one
+app's slow jobs (URLs that take a minute to answer) fill at most all threads but one, and that
+one is kept for the other apps.
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ class WorkerPool:
         # (a training run) is not taken over by another worker as if its holder had died.
         self._held: dict[int, JobRecord] = {}
         self._held_lock = threading.Lock()
+        # Claims are made one at a time, so that the turn and the reserve see every job held.
+        self._claim_lock = threading.Lock()
+        self._last_app = -1
 
     def start(self) -> None:
         recovered = self._queue.recover_dead_local_holders()
@@ -85,7 +94,7 @@ class WorkerPool:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                job = self._queue.claim(list(self._kinds), self._lease_seconds)
+                job = self._claim()
             except Exception:
                 log.exception("could not claim a job")
                 job = None
@@ -93,6 +102,28 @@ class WorkerPool:
                 self._wait()
             else:
                 self._run(job)
+
+    def _claim(self) -> JobRecord | None:
+        """The next app's oldest job; held here at once, so the next claim counts it."""
+        with self._claim_lock:
+            job = self._queue.claim(
+                list(self._kinds),
+                self._lease_seconds,
+                after_app=self._last_app,
+                skip_apps=self._apps_to_skip(),
+            )
+            if job is not None:
+                self._last_app = job.app_pk
+                with self._held_lock:
+                    self._held[job.pk] = job
+            return job
+
+    def _apps_to_skip(self) -> set[int]:
+        """With this thread the last idle one, the apps that already have a job running here."""
+        with self._held_lock:
+            if len(self._held) < self._thread_count - 1:
+                return set()
+            return {job.app_pk for job in self._held.values()}
 
     def _wait(self) -> None:
         with self._wakeup:
@@ -115,8 +146,6 @@ class WorkerPool:
                     log.exception("could not renew the lease of job %s", job.pk)
 
     def _run(self, job: JobRecord) -> None:
-        with self._held_lock:
-            self._held[job.pk] = job
         try:
             self._run_held(job)
         finally:
