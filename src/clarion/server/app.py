@@ -32,10 +32,12 @@ from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
 from clarion.protocol.routes import RouteTable
 from clarion.server.auth import Authenticator
+from clarion.server.connections import ConnectionGuard, ConnectionLimits, guarded_protocol
 from clarion.server.dispatch import Dispatcher
 from clarion.server.grpc import v2_generic_handler
 from clarion.server.http import HostedRoute, Readiness, create_http_app
 from clarion.server.limits import Limits
+from clarion.server.log_limits import RepeatLimit
 from clarion.server.metrics import Metrics
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
@@ -70,6 +72,9 @@ _GRPC_MAX_SEND = 2**31 - 1
 # own. On the predict bench (32 clients, 640x480 JPEGs) the event loop spent 1.44 CPU ms an
 # image against 1.51, the load client 0.87 against 0.91 (medians of five interleaved rounds).
 _GRPC_MAX_FRAME = 2**20
+# Loggers that a stream of bad connections or requests makes repeat themselves: uvicorn's
+# "Invalid HTTP request received." per malformed request, asyncio's accept errors, grpc's.
+_FLOODABLE_LOGGERS = ("uvicorn.error", "asyncio", "clarion.http", "grpc._cython.cygrpc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +325,15 @@ class ClarionServer:
         self._http_task: asyncio.Task[None] | None = None
         self._unloader: asyncio.Task[None] | None = None
         self._calls = ThreadPoolExecutor(max_workers=64, thread_name_prefix="clarion-call")
+        self._connections = ConnectionGuard(
+            ConnectionLimits(
+                max_connections=settings.max_connections,
+                header_timeout=settings.header_timeout_seconds,
+                body_timeout=settings.body_timeout_seconds,
+                max_header_bytes=settings.max_header_bytes,
+            )
+        )
+        self._repeat_limit = RepeatLimit()
 
     async def start(self) -> None:
         """Bind both ports and serve; ready (``/health``, gRPC health) once both listen."""
@@ -327,6 +341,7 @@ class ClarionServer:
         # Blocking work (database, decoding, inference) runs on the loop's default executor;
         # asyncio's default of cores + 4 threads lets a few slow predictions starve cheap calls.
         asyncio.get_running_loop().set_default_executor(self._calls)
+        self._repeat_limit.attach(*_FLOODABLE_LOGGERS)
         await self._preload_models()
         if self.workers is not None:
             await asyncio.to_thread(self.workers.start)
@@ -366,6 +381,8 @@ class ClarionServer:
         await asyncio.to_thread(self.backends.indexes.save_all)
         self.backends.close()
         self._calls.shutdown(wait=False)
+        self._connections.close()
+        self._repeat_limit.detach(*_FLOODABLE_LOGGERS)
         log.info("Clarion stopped")
 
     async def _preload_models(self) -> None:
@@ -394,6 +411,11 @@ class ClarionServer:
             ("grpc.max_receive_message_length", self.settings.max_request_bytes),
             ("grpc.max_send_message_length", _GRPC_MAX_SEND),
             ("grpc.http2.max_frame_size", _GRPC_MAX_FRAME),
+            # The limits the HTTP port has (see server/connections.py), as gRPC has them.
+            ("grpc.max_allowed_incoming_connections", self.settings.max_connections),
+            ("grpc.server_handshake_timeout_ms", _ms(self.settings.header_timeout_seconds)),
+            ("grpc.max_connection_idle_ms", _ms(self.settings.grpc_idle_seconds)),
+            ("grpc.max_concurrent_streams", self.settings.grpc_max_streams),
         ]
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers(
@@ -433,6 +455,8 @@ class ClarionServer:
             log_config=None,
             access_log=False,
             server_header=False,
+            http=guarded_protocol(self._connections),
+            timeout_keep_alive=self.settings.keep_alive_seconds,
             timeout_graceful_shutdown=max(1, round(self.settings.shutdown_grace_seconds)),
             ssl_certfile=self.settings.tls_cert if self.settings.tls_enabled else None,
             ssl_keyfile=self.settings.tls_key if self.settings.tls_enabled else None,
@@ -452,6 +476,10 @@ class _Uvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
 
 def _url_host(host: str) -> str:
