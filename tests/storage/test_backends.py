@@ -169,7 +169,7 @@ def test_claims_take_apps_in_turn_and_skip_the_apps_asked(engine: Engine) -> Non
     assert queue.claim([INGEST_JOB], lease_seconds=60, skip_apps={1}) is None
 
 
-def test_a_pool_keeps_its_last_idle_thread_for_apps_with_nothing_running(engine: Engine) -> None:
+def test_one_app_never_takes_every_thread_of_a_pool(engine: Engine) -> None:
     with engine.begin() as db:
         for n in range(6):
             enqueue(db, INGEST_JOB, {"input_pk": n}, 1)  # one app's slow jobs
@@ -204,6 +204,44 @@ def test_a_pool_keeps_its_last_idle_thread_for_apps_with_nothing_running(engine:
         release.set()
         pool.stop()
     assert sorted(running) == [0, 1, 2, 3, 4, 5, 100]
+
+
+def test_a_thread_freed_goes_to_the_app_with_the_fewest_jobs_running(engine: Engine) -> None:
+    with engine.begin() as db:
+        for n in range(6):
+            enqueue(db, INGEST_JOB, {"input_pk": n}, 1)
+    releases = {n: threading.Event() for n in range(20)}
+    running: list[int] = []
+
+    def held_job(payload: Mapping[str, Any]) -> None:
+        running.append(int(payload["input_pk"]))
+        releases[int(payload["input_pk"])].wait(10)
+
+    def wait_running(count: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(running) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # and no more than that
+        assert len(running) == count, running
+
+    kinds = {INGEST_JOB: JobKind(run=held_job, give_up=lambda payload, error: None)}
+    pool = WorkerPool(SqlJobQueue(engine), kinds, threads=4, poll_seconds=0.05)
+    pool.start()
+    try:
+        wait_running(3)  # app 1 alone gets all threads but one
+        with engine.begin() as db:
+            for n in range(10, 13):
+                enqueue(db, INGEST_JOB, {"input_pk": n}, 2)
+        pool.wake()
+        wait_running(4)
+        assert running[3] == 10
+        releases[running[0]].set()  # an app-1 job ends: app 2 has fewer running, and gets it
+        wait_running(5)
+        assert running[4] == 11
+    finally:
+        for release in releases.values():
+            release.set()
+        pool.stop()
 
 
 def test_an_expired_lease_is_taken_over_and_the_first_holder_cannot_finish(engine: Engine) -> None:

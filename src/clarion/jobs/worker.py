@@ -3,17 +3,17 @@
 In-process by default (``clarion serve``); ``clarion worker`` runs the same pool as a separate
 process on the same database.
 
-Apps take turns: each claim goes to the app after the one served last, so one app's thousand
-queued inputs do not keep another's one input waiting behind them. And a thread claiming while
-no other thread of the pool is idle takes only a job of an app with nothing running here: one
-app's slow jobs (URLs that take a minute to answer) fill at most all threads but one, and that
-one is kept for the other apps.
+Apps share the threads fairly: a claim goes to an app with the fewest jobs running here, the
+apps tied for that taking turns, so one app's thousand queued inputs do not keep another's one
+input waiting behind them. And no app runs more than all threads but one: one app's slow jobs
+(URLs that take a minute to answer) leave a thread for the others.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -104,26 +104,35 @@ class WorkerPool:
                 self._run(job)
 
     def _claim(self) -> JobRecord | None:
-        """The next app's oldest job; held here at once, so the next claim counts it."""
+        """A job of an app with the fewest jobs running here; held at once, so that the next
+        claim counts it."""
         with self._claim_lock:
-            job = self._queue.claim(
-                list(self._kinds),
-                self._lease_seconds,
-                after_app=self._last_app,
-                skip_apps=self._apps_to_skip(),
-            )
+            job = self._claim_fairly()
             if job is not None:
                 self._last_app = job.app_pk
                 with self._held_lock:
                     self._held[job.pk] = job
             return job
 
-    def _apps_to_skip(self) -> set[int]:
-        """With this thread the last idle one, the apps that already have a job running here."""
+    def _claim_fairly(self) -> JobRecord | None:
+        """Apps with nothing running here first, then those with one job running, and so on,
+        below the cap of all threads but one."""
         with self._held_lock:
-            if len(self._held) < self._thread_count - 1:
-                return set()
-            return {job.app_pk for job in self._held.values()}
+            running = Counter(job.app_pk for job in self._held.values())
+        cap = max(1, self._thread_count - 1)
+        for level in sorted({0, *running.values()}):
+            if level >= cap:
+                break
+            busier = {app for app, count in running.items() if count > level}
+            job = self._queue.claim(
+                list(self._kinds),
+                self._lease_seconds,
+                after_app=self._last_app,
+                skip_apps=busier,
+            )
+            if job is not None:
+                return job
+        return None
 
     def _wait(self) -> None:
         with self._wakeup:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import socket
 import stat
 from collections.abc import Callable, Iterator
@@ -72,6 +73,8 @@ _GRPC_MAX_SEND = 2**31 - 1
 # own. On the predict bench (32 clients, 640x480 JPEGs) the event loop spent 1.44 CPU ms an
 # image against 1.51, the load client 0.87 against 0.91 (medians of five interleaved rounds).
 _GRPC_MAX_FRAME = 2**20
+# Descriptors besides the two ports' connections: database, blobs, models, URL fetches.
+_FILES_BESIDE_CONNECTIONS = 256
 # Loggers that a stream of bad connections or requests makes repeat themselves: uvicorn's
 # "Invalid HTTP request received." per malformed request, asyncio's accept errors, grpc's.
 _FLOODABLE_LOGGERS = ("uvicorn.error", "asyncio", "clarion.http", "grpc._cython.cygrpc")
@@ -342,6 +345,7 @@ class ClarionServer:
         # asyncio's default of cores + 4 threads lets a few slow predictions starve cheap calls.
         asyncio.get_running_loop().set_default_executor(self._calls)
         self._repeat_limit.attach(*_FLOODABLE_LOGGERS)
+        _ensure_file_limit(self.settings.max_connections)
         await self._preload_models()
         if self.workers is not None:
             await asyncio.to_thread(self.workers.start)
@@ -476,6 +480,29 @@ class _Uvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _ensure_file_limit(max_connections: int) -> None:
+    """Raise the open-file limit to fit both ports' connections, or warn that it cannot.
+
+    A process out of descriptors cannot accept a connection, ``/health``'s included, and the
+    connection limit is only a defence while it is reached first. The soft limit may be raised
+    up to the hard one without privileges (as Go's runtime does at start).
+    """
+    needed = 2 * max_connections + _FILES_BESIDE_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = raised
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "CLARION_MAX_CONNECTIONS=%d needs about %d open files, but the limit is %d: past "
+            "it no connection is accepted; raise the limit (ulimit -n) or lower the setting",
+            max_connections,
+            needed,
+            soft,
+        )
 
 
 def _ms(seconds: float) -> int:
