@@ -8,7 +8,10 @@ second. The well-behaved clients' p99 with the abuser over their p99 alone is th
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
 import socket
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -16,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -133,33 +137,64 @@ class Tenant:
 
 
 class Abuser:
+    """The abuse, in a process of its own so that its threads do not take the well-behaved
+    clients' GIL; ``counts`` says what it did once the block ends."""
+
+    def __init__(self, http_port: int, slow_url: str, idle: int, kinds: tuple[str, ...]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.results: Any = context.Queue()
+        self.work = Abuse(http_port, slow_url, idle, kinds, context.Event(), self.results)
+        self.process = context.Process(target=self.work.run, daemon=True)
+        self.counts: dict[str, int] = {}
+
+    def __enter__(self) -> Abuser:
+        self.process.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.work.stop.set()
+        self.counts = self.results.get(timeout=30)
+        self.process.join(10)
+
+
+class Abuse:
     """Slow URLs kept queued, idle connections held, headers sent a byte a second."""
 
-    def __init__(self, stub: Any, http_port: int, slow_url: str, idle: int) -> None:
-        self.stub, self.http_port, self.slow_url, self.idle = stub, http_port, slow_url, idle
-        self.stop = threading.Event()
-        self.counts: dict[str, int] = defaultdict(int)
+    def __init__(
+        self,
+        http_port: int,
+        slow_url: str,
+        idle: int,
+        kinds: tuple[str, ...],
+        stop: Any,
+        results: Any,
+    ) -> None:
+        self.http_port, self.slow_url, self.idle, self.kinds = http_port, slow_url, idle, kinds
+        self.stop, self.results = stop, results
 
-    def run(self) -> list[threading.Thread]:
-        threads = [
-            threading.Thread(target=target, daemon=True)
-            for target in (self.post_slow_urls, self.hold_idle, self.slow_loris)
-        ]
+    def run(self) -> None:
+        self.counts: dict[str, int] = defaultdict(int)
+        targets = {"urls": self.post_slow_urls, "idle": self.hold_idle, "loris": self.slow_loris}
+        threads = [threading.Thread(target=targets[kind]) for kind in self.kinds]
         for thread in threads:
             thread.start()
-        return threads
+        for thread in threads:
+            thread.join()
+        self.counts["CPU s of its own"] = round(time.process_time())
+        self.results.put(dict(self.counts))
 
     def post_slow_urls(self) -> None:
         """16 URL inputs every 2 s: five times what four workers fetch in 5 s each."""
         serial = itertools.count()
-        while not self.stop.wait(2.0):
-            urls = [f"{self.slow_url}/{next(serial)}.jpg" for _ in range(16)]
-            image = [resources_pb2.Image(url=url, allow_duplicate_url=True) for url in urls]
-            inputs = [resources_pb2.Input(data=resources_pb2.Data(image=i)) for i in image]
-            self.stub.PostInputs(
-                service_pb2.PostInputsRequest(user_app_id=BAD, inputs=inputs), metadata=METADATA
-            )
-            self.counts["slow URLs posted"] += len(inputs)
+        url = f"http://127.0.0.1:{self.http_port}/v2/users/me/apps/{BAD.app_id}/inputs"
+        with httpx.Client(headers={"Authorization": f"Key {BENCH_PAT}"}, timeout=60) as client:
+            while not self.stop.wait(2.0):
+                inputs = [
+                    {"data": {"image": {"url": f"{self.slow_url}/{next(serial)}.jpg"}}}
+                    for _ in range(16)
+                ]
+                client.post(url, json={"inputs": inputs})
+                self.counts["slow URLs posted"] += len(inputs)
 
     def hold_idle(self) -> None:
         """Keep ``idle`` connections open that never send a byte; reopen what is closed."""
@@ -253,14 +288,24 @@ def measure(tenant: Tenant, clients: int, seconds: float) -> dict[str, list[floa
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def p99(values: list[float | None]) -> float:
     ok = sorted(v for v in values if v is not None)
     return ok[min(len(ok) - 1, int(0.99 * len(ok)))] if ok else float("nan")
 
 
-def abuse_comparison(clients: int, seconds: float, idle: int) -> None:
+def abuse_comparison(
+    clients: int, seconds: float, idle: int, kinds: tuple[str, ...], file_limit: int
+) -> None:
     images = photo_like_jpegs(16, size=(320, 240))
-    with clarion_server(env=SERVER_ENV) as server, slow_image_host(images[0]) as slow_url:
+    log = Path(tempfile.mkdtemp(prefix="clarion-abuse-")) / "server.log"
+    server_at = clarion_server(env=SERVER_ENV, log=log, file_limit=file_limit)
+    with server_at as server, slow_image_host(images[0]) as slow_url:
         tenant = Tenant(server.grpc_port, server.http_port, images)
         stub = tenant.stub()
         for app in (GOOD, BAD):
@@ -269,15 +314,20 @@ def abuse_comparison(clients: int, seconds: float, idle: int) -> None:
                 metadata=METADATA,
             )
         measure(tenant, clients, 10)  # warm-up: models loaded, index built
+        cpu = cpu_seconds(server.pid)
         alone = measure(tenant, clients, seconds)
-        abuser = Abuser(stub, server.http_port, slow_url, idle)
-        threads = abuser.run()
-        time.sleep(3)  # the workers busy with slow URLs, the connections open
-        beside = measure(tenant, clients, seconds)
-        abuser.stop.set()
-        for thread in threads:
-            thread.join(10)
-    print(f"\n{clients} well-behaved clients, {seconds:.0f} s alone, then beside the abuser")
+        cpu_alone, cpu = cpu_seconds(server.pid) - cpu, cpu_seconds(server.pid)
+        log_alone = log.stat().st_size
+        with Abuser(server.http_port, slow_url, idle, kinds) as abuser:
+            time.sleep(3)  # the workers busy with slow URLs, the connections open
+            cpu = cpu_seconds(server.pid)
+            beside = measure(tenant, clients, seconds)
+            cpu_beside = cpu_seconds(server.pid) - cpu
+        log_beside = log.stat().st_size - log_alone
+    print(
+        f"\n{clients} well-behaved clients, {seconds:.0f} s alone, then beside an abuser "
+        f"({', '.join(kinds)})"
+    )
     print(
         f"{'kind':<9}{'calls':>7}{'failed':>7}{'p99 ms':>9}"
         f"{'calls':>7}{'failed':>7}{'p99 ms':>9}{'ratio':>7}"
@@ -288,4 +338,7 @@ def abuse_comparison(clients: int, seconds: float, idle: int) -> None:
             f"{kind:<9}{len(a):>7}{a.count(None):>7}{p99(a) * 1000:>9.0f}"
             f"{len(b):>7}{b.count(None):>7}{p99(b) * 1000:>9.0f}{p99(b) / p99(a):>7.2f}"
         )
+    print(f"server CPU s: {cpu_alone:.1f} alone, {cpu_beside:.1f} beside the abuser")
+    print(f"server log bytes: {log_alone} alone, {log_beside} beside the abuser")
+    print(f"server open-file limit: {file_limit}")
     print("abuser: " + ", ".join(f"{n} {what}" for what, n in sorted(abuser.counts.items())))

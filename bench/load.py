@@ -12,7 +12,8 @@ who holds thousands of idle and slow-loris HTTP connections. It reports the well
 with the abuser over those without, as ratios.
 
     .venv/bin/python bench/load.py [--seconds 60] [--clients 64]
-    .venv/bin/python bench/load.py --abuse [--seconds 30] [--clients 8] [--idle 2000]
+    .venv/bin/python bench/load.py --abuse [--seconds 30] [--clients 8] [--idle 5000]
+        [--abuse-kinds urls,idle,loris] [--server-files 4096]
 """
 
 from __future__ import annotations
@@ -146,10 +147,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--abuse", action="store_true", help="the abusive-tenant comparison")
-    parser.add_argument("--idle", type=int, default=2000, help="the abuser's idle connections")
+    parser.add_argument("--idle", type=int, default=5000, help="the abuser's idle connections")
+    parser.add_argument(
+        "--abuse-kinds", default="urls,idle,loris", help="what the abuser does (comma-separated)"
+    )
+    parser.add_argument(
+        "--server-files",
+        type=int,
+        default=4096,
+        help="the server's open-file limit in the abuse run (small, so idle connections reach it)",
+    )
     args = parser.parse_args()
     if args.abuse:
-        abuse_comparison(args.clients, args.seconds, args.idle)
+        kinds = tuple(args.abuse_kinds.split(","))
+        abuse_comparison(args.clients, args.seconds, args.idle, kinds, args.server_files)
         return
     images = photo_like_jpegs(32, size=(320, 240))
     with clarion_server(env=SERVER_ENV) as server:

@@ -73,6 +73,12 @@ _GRPC_MAX_SEND = 2**31 - 1
 # own. On the predict bench (32 clients, 640x480 JPEGs) the event loop spent 1.44 CPU ms an
 # image against 1.51, the load client 0.87 against 0.91 (medians of five interleaved rounds).
 _GRPC_MAX_FRAME = 2**20
+# The HTTP listener's queue, and so the most connections the event loop accepts in one go
+# (asyncio accepts up to the backlog per wake-up). uvicorn's 2048 let a client reconnecting
+# as fast as it could stall the loop for 190-630 ms at a time while thousands were set up and
+# closed; at 128 the longest stall of /health on a kept-alive connection was 13 ms, and the
+# kernel's queue paces the flood instead (bench/load.py --abuse).
+_HTTP_BACKLOG = 128
 # Descriptors besides the two ports' connections: database, blobs, models, URL fetches.
 _FILES_BESIDE_CONNECTIONS = 256
 # Loggers that a stream of bad connections or requests makes repeat themselves: uvicorn's
@@ -461,6 +467,7 @@ class ClarionServer:
             server_header=False,
             http=guarded_protocol(self._connections),
             timeout_keep_alive=self.settings.keep_alive_seconds,
+            backlog=_HTTP_BACKLOG,
             timeout_graceful_shutdown=max(1, round(self.settings.shutdown_grace_seconds)),
             ssl_certfile=self.settings.tls_cert if self.settings.tls_enabled else None,
             ssl_keyfile=self.settings.tls_key if self.settings.tls_enabled else None,
