@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import threading
-import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
@@ -77,6 +76,8 @@ class ImageServer:
     routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
+    # Set, the answers still held back by the delay go out at once (a test ending).
+    hurry: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -109,7 +110,7 @@ def image_server(delay: float = 0.0) -> Iterator[ImageServer]:
         def do_GET(self) -> None:
             with lock:
                 served.hits[self.path] = served.hits.get(self.path, 0) + 1
-            time.sleep(delay)
+            served.hurry.wait(delay)
             status, headers, body = served.routes.get(self.path, (404, {}, b"not found"))
             self.send_response(status)
             for name, value in headers.items():

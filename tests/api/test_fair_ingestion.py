@@ -52,6 +52,21 @@ def other_user(api: Api, user_id: str) -> OtherUser:
     return OtherUser(api.stub, api.transport, api.server, token)
 
 
+def wait_until_all_done(api: Api, app_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        counts = api.stub.GetInputCount(
+            service_pb2.GetInputCountRequest(
+                user_app_id=resources_pb2.UserAppIDSet(user_id="me", app_id=app_id)
+            ),
+            metadata=api.pat,
+        ).counts
+        if counts.to_process == counts.processing == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{app_id} still has inputs to ingest")
+
+
 def test_one_users_slow_urls_do_not_delay_another_users_upload(tmp_path: Path) -> None:
     with (
         image_server(delay=SLOW_SECONDS) as slow_host,
@@ -78,3 +93,7 @@ def test_one_users_slow_urls_do_not_delay_another_users_upload(tmp_path: Path) -
         assert waited < SLOW_SECONDS / 4, f"Bob's upload took {waited:.1f} s"
         # One worker was kept back for other apps: Alice's URLs ran three at a time.
         assert sum(slow_host.hits.values()) == 3
+        slow_host.hurry.set()  # so that no job is still running when the server stops
+        while sum(slow_host.hits.values()) < SLOW_URLS:
+            time.sleep(0.05)
+        wait_until_all_done(alice, slow_app)
