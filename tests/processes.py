@@ -89,8 +89,10 @@ def serve_process(
     env: dict[str, str] | None = None,
     scheme: str = "http",
     verify: ssl.SSLContext | bool = False,
+    python: str = sys.executable,
 ) -> Iterator[ServeProcess]:
-    """``clarion serve`` on free ports, yielded once ``/health`` answers ready."""
+    """``clarion serve`` on free ports, yielded once ``/health`` answers ready; ``python``
+    is the interpreter of the environment Clarion is installed in."""
     http_port, grpc_port = free_port(), free_port()
     args = [
         "serve",
@@ -103,7 +105,7 @@ def serve_process(
         *extra,
     ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "clarion", *args],
+        [python, "-m", "clarion", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

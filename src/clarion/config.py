@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The largest message protobuf can encode is 2 GiB - 1 bytes; gRPC cannot take more either.
@@ -22,6 +22,13 @@ def default_data_dir() -> Path:
     return Path(base) / "clarion"
 
 
+def standard_ca_locations() -> tuple[Path, ...]:
+    """OpenSSL's ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` (a list of folders), where set."""
+    found = [os.environ.get("SSL_CERT_FILE", "")]
+    found += os.environ.get("SSL_CERT_DIR", "").split(os.pathsep)
+    return tuple(Path(location) for location in found if location)
+
+
 class Settings(BaseSettings):
     """Everything an operator can set; each field is also ``CLARION_<NAME>``."""
 
@@ -30,6 +37,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address both servers listen on.")
     http_port: int = Field(8080, ge=0, le=65535, description="HTTP+JSON port (0 picks a free one).")
     grpc_port: int = Field(18080, ge=0, le=65535, description="gRPC port (0 picks a free one).")
+    port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="A port that serves gRPC and HTTP+JSON together, as api.clarifai.com does, "
+        "besides the two ports (0 picks a free one; unset: none).",
+    )
     data_dir: Path = Field(
         default_factory=default_data_dir,
         description="Directory holding the SQLite database, blobs and the admin PAT file.",
@@ -49,6 +63,20 @@ class Settings(BaseSettings):
         le=PROTOBUF_MAX_BYTES,
         description="Largest request accepted, in bytes (gRPC message; HTTP body after base64).",
     )
+    max_metadata_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        description="Most metadata one request may carry, all of its Structs (input, app, "
+        "concept, dataset, model and workflow metadata, annotation data) together, in bytes as "
+        "protobuf encodes them; more is refused (40033) before anything is stored.",
+    )
+    database_lock_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a write waits for the database's write lock (another write, the "
+        "CLI, another server process) before answering RPC_SERVER_UNAVAILABLE (40031), which "
+        "clients retry.",
+    )
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="On SIGTERM, how long in-flight calls get to finish."
     )
@@ -67,6 +95,12 @@ class Settings(BaseSettings):
         (),
         description="Hosts or CIDR networks inputs may be fetched from even when private "
         "(JSON list in the environment).",
+    )
+    fetch_ca_certs: tuple[Path, ...] = Field(
+        default_factory=standard_ca_locations,
+        description="PEM files of CA certificates, or folders of them (hashed as by "
+        "`openssl rehash`), that fetching https URLs trusts besides the public CA bundle "
+        "(JSON list in the environment; default: SSL_CERT_FILE and SSL_CERT_DIR where set).",
     )
     public_url: str | None = Field(
         None,
@@ -89,6 +123,12 @@ class Settings(BaseSettings):
         description="Cores one model run uses (0: every core for a run alone, one each for "
         "runs that overlap, which serves a lone call soonest and the most calls a second "
         "under load).",
+    )
+    general_people_concepts: bool = Field(
+        False,
+        description="general-image-recognition also runs the face detector on each image and "
+        "answers people, portrait and no person from it, as Clarifai's general model does; "
+        "it costs one to six times the general network's time per image, so it is off.",
     )
     predict_threads: int = Field(
         0,
@@ -165,6 +205,14 @@ class Settings(BaseSettings):
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
     )
+
+    @field_validator("fetch_ca_certs")
+    @classmethod
+    def _ca_locations_exist(cls, locations: tuple[Path, ...]) -> tuple[Path, ...]:
+        missing = [str(location) for location in locations if not location.exists()]
+        if missing:
+            raise ValueError(f"CA certificates not found: {', '.join(missing)}")
+        return locations
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,6 +10,7 @@ response -> exception from the same tables (see ``error_class_for_code``).
     │   ├── BadRequestFormat       11100 CONN_BAD_REQUEST_FORMAT
     │   ├── RequestTooLarge        40033 RPC_MAX_MESSAGE_SIZE_EXCEEDED
     │   ├── ModelInvalidArgument   21202 MODEL_INVALID_ARGUMENT
+    │   ├── EvaluationInvalidArgument 43104 EVALUATION_INVALID_ARGUMENT
     │   ├── WorkflowInvalidArgument 22104 WORKFLOW_INVALID_ARGUMENT
     │   │   └── WorkflowInvalidGraph 22107 WORKFLOW_INVALID_GRAPH
     │   └── WorkflowNeedsTrainedModel 22002 WORKFLOW_REQUIRE_TRAINED_MODEL
@@ -126,6 +127,13 @@ class ModelInvalidArgument(InvalidArgument):
 
     status_code = 21202
     default_description = "Invalid model argument"
+
+
+class EvaluationInvalidArgument(InvalidArgument):
+    """An evaluation request asks for something this server cannot evaluate or store."""
+
+    status_code = 43104
+    default_description = "Invalid evaluation argument"
 
 
 class WorkflowInvalidArgument(InvalidArgument):
@@ -267,7 +275,8 @@ class QueueFull(ResourceExhausted):
 
 
 class Unavailable(ApiError):
-    """The server cannot serve the request now (starting or draining)."""
+    """The server cannot serve the request now (starting or draining, or the database's write
+    lock was not granted in time); nothing was done, and a retry may succeed."""
 
     status_code = 40031
     http_status = 503

@@ -39,6 +39,13 @@ class RunningServer:
     grpc_port: int
     http_port: int
     admin_pat: str
+    port: int = 0  # the port serving gRPC and HTTP+JSON together, when asked for
+
+    @property
+    def shared_url(self) -> str:
+        """The shared port's URL: HTTP+JSON there, and gRPC at ``127.0.0.1:port``."""
+        scheme = "https" if self.settings.tls_enabled else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def grpc_target(self) -> str:
@@ -75,7 +82,7 @@ def running_server(data_dir: Path, **settings: Any) -> Iterator[RunningServer]:
     try:
         asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=30)
         admin_pat = config.admin_pat.get_secret_value() if config.admin_pat else ""
-        yield RunningServer(config, server.grpc_port, server.http_port, admin_pat)
+        yield RunningServer(config, server.grpc_port, server.http_port, admin_pat, server.port)
     finally:
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=30)
         loop.call_soon_threadsafe(loop.stop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,20 +14,26 @@ from clarifai_grpc.grpc.api import service_pb2_grpc
 from clarion.testing import RunningServer, running_server
 
 TRANSPORTS = ["grpc", "json"]
+# Set (to 1) by the PostgreSQL pass: the official clients then reach the suite's servers through
+# the port that serves gRPC and HTTP+JSON together, so each layout runs the whole API suite.
+SHARED_PORT_ENV = "CLARION_TEST_SHARED_PORT"
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running_server(tmp_path_factory.mktemp("clarion-data")) as running:
+    with running_server(tmp_path_factory.mktemp("clarion-data"), port=0) as running:
         yield running
 
 
 def official_stub(server: RunningServer, transport: str) -> Any:
     """The official V2 stub on a fresh channel (the stub must be made right after it)."""
+    shared = server.port if os.environ.get(SHARED_PORT_ENV) and server.port else 0
     if transport == "grpc":
-        channel = ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
+        port = shared or server.grpc_port
+        channel = ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=port)
     else:
-        channel = ClarifaiChannel.get_json_channel(base_url=server.http_url)
+        base_url = server.shared_url if shared else server.http_url
+        channel = ClarifaiChannel.get_json_channel(base_url=base_url)
     return service_pb2_grpc.V2Stub(channel)
 
 

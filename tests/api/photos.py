@@ -1,9 +1,12 @@
-"""Two kinds of photo (a cat, a cup of coffee) from scikit-image, in many simple variations."""
+"""Photos for tests: a cat and a cup of coffee (scikit-image) in many simple variations, and
+real photos: Darknet's samples (a dog, a person with a dog and a horse, horses) and two
+Debian wallpapers (snowy mountains, a sea)."""
 
 from __future__ import annotations
 
 import io
 from functools import cache
+from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageOps
 from skimage import data as skimage_data
@@ -64,3 +67,13 @@ def held_out_photos(kind: str) -> tuple[bytes, ...]:
 def astronaut() -> bytes:
     """A photo with one face."""
     return jpeg(Image.fromarray(skimage_data.astronaut()))
+
+
+_REAL_PHOTOS = Path(__file__).resolve().parent.parent / "data" / "photos"
+
+
+@cache
+def real_photo(name: str) -> bytes:
+    """A real photo: ``dog``, ``person``, ``horses`` (Darknet's public-domain samples),
+    ``mountains``, ``sea`` (Debian wallpapers); tests/data/photos/README.md says whose."""
+    return (_REAL_PHOTOS / f"{name}.jpg").read_bytes()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf import struct_pb2
 from PIL import Image
 
+from clarion.server.tls import write_local_certificates
 from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
 from tests.conftest import unique_id
@@ -125,6 +128,11 @@ def test_upload_by_url_and_by_bytes_reaches_success(
     assert posted.status.code == SUCCESS, posted.status
     assert [i.id for i in posted.inputs] == ["by-url", "by-bytes"]
     assert all(i.status.code in (INPUT_PENDING, INPUT_SUCCESS) for i in posted.inputs)
+    # clarifai==2.6.2 reads every input's status description; a new input's is Clarifai's.
+    described = {INPUT_PENDING: "Download pending", INPUT_SUCCESS: "Download complete"}
+    assert [i.status.description for i in posted.inputs] == [
+        described[i.status.code] for i in posted.inputs
+    ]
     fetched = wait_until_done(api, app_id, "by-url")
     assert fetched.status.code == INPUT_SUCCESS, fetched.status
     assert fetched.data.image.url == url
@@ -359,6 +367,33 @@ def test_loopback_url_is_refused_with_default_settings(tmp_path: Path, images: I
     assert images.hits.get("/fine.png", 0) == 0
 
 
+def test_https_urls_under_a_sites_own_ca_are_fetched_when_that_ca_is_trusted(
+    tmp_path: Path,
+) -> None:
+    """The public bundle stays the default; ``fetch_ca_certs`` adds the site's CA."""
+    certs = write_local_certificates(tmp_path / "site-ca")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certs.server_cert, certs.server_key)
+    with image_server(tls=tls) as site:
+        url = site.add("/own-ca.png", png_bytes())
+        outcomes = {}
+        for trusted in ((), (certs.ca_cert,)):
+            data_dir = tmp_path / f"trusting-{len(trusted)}"
+            with running_server(data_dir, allow_private_urls=True, fetch_ca_certs=trusted) as srv:
+                api = Api(official_stub(srv, "grpc"), "grpc", srv)
+                app = unique_id("app")
+                api.stub.PostApps(
+                    service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app)]),
+                    metadata=api.pat,
+                )
+                post(api, app, image_input("site", url=url))
+                outcomes[len(trusted)] = wait_until_done(api, app, "site").status
+
+    assert outcomes[0].code == INPUT_FAILED
+    assert "certificate" in outcomes[0].description.lower()
+    assert outcomes[1].code == INPUT_SUCCESS, outcomes[1]
+
+
 def test_uploaded_bytes_come_back_with_a_url_to_the_original(api: Api, app_id: str) -> None:
     """As on Clarifai's data host; npm clarifai@2 and clarifai==2.6.2 read only the URL."""
     original = png_bytes((64, 48))
@@ -433,10 +468,17 @@ def test_blobs_of_deleted_inputs_are_collected(tmp_path: Path) -> None:
         api.stub.PostApps(
             service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app)]), metadata=api.pat
         )
-        post(api, app, image_input("keep", data=png_bytes((10, 10))))
+        kept = png_bytes((10, 10))
+        post(api, app, image_input("keep", data=kept))
         post(api, app, image_input("drop", data=png_bytes((20, 20))))
+        wait_until_done(api, app, "drop")
         blobs = tmp_path / "blobs"
-        assert len([p for p in blobs.rglob("*") if p.is_file()]) == 2
+
+        def stored() -> set[str]:
+            """The digests with a file: the blob's own, or a rendition (``<digest>.tiny``)."""
+            return {p.name.split(".")[0] for p in blobs.rglob("*") if p.is_file()}
+
+        assert len(stored()) == 2
 
         api.stub.DeleteInputs(
             service_pb2.DeleteInputsRequest(user_app_id=user_app(app), ids=["drop"]),
@@ -444,10 +486,12 @@ def test_blobs_of_deleted_inputs_are_collected(tmp_path: Path) -> None:
         )
 
         deadline = time.monotonic() + 10
-        while len([p for p in blobs.rglob("*") if p.is_file()]) != 1:
+        while len(stored()) != 1:
             assert time.monotonic() < deadline, "the deleted input's blob was not collected"
             time.sleep(0.05)
         assert wait_until_done(api, app, "keep").status.code == INPUT_SUCCESS
+        # The blob and its thumbnail went together.
+        assert stored() == {hashlib.sha256(kept).hexdigest()}
 
 
 def test_redirect_to_a_private_address_is_refused(tmp_path: Path, images: ImageServer) -> None:

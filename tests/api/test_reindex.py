@@ -19,6 +19,7 @@ from tests.processes import clarion
 
 SUCCESS = status_code_pb2.SUCCESS
 NSFW = "nsfw-recognition"
+SFW = "ai_RT20lm2Q"  # Clarifai's id of the nsfw model's "sfw" concept
 PHOTOS = {"chelsea": CHELSEA, "coffee": OTHERS["coffee"], "rocket": OTHERS["rocket"]}
 
 
@@ -86,7 +87,7 @@ def moderation_workflow(api: Api, ua: resources_pb2.UserAppIDSet) -> str:
 def test_a_new_base_workflow_reindexes_the_inputs_already_there(api: Api) -> None:
     ua = new_app(api)
     post_photos(api, ua)
-    assert search(api, ua, by_concept("sfw")) == []  # General does not predict it
+    assert search(api, ua, by_concept(SFW)) == []  # General does not predict it
     assert search(api, ua, by_concept(name="cat"))[0] == "chelsea"  # "tabby cat", from General
 
     workflow = moderation_workflow(api, ua)
@@ -99,7 +100,7 @@ def test_a_new_base_workflow_reindexes_the_inputs_already_there(api: Api) -> Non
     )
     assert patched.status.code == SUCCESS, patched.status
 
-    found = until(lambda: search(api, ua, by_concept("sfw")), lambda hits: len(hits) == 3)
+    found = until(lambda: search(api, ua, by_concept(SFW)), lambda hits: len(hits) == 3)
     assert set(found) == set(PHOTOS)
     assert search(api, ua, by_concept(name="cat")) == []  # the General concepts are replaced
     assert search(api, ua, by_image(CHELSEA))[0] == "chelsea"  # the embedding is kept
@@ -114,11 +115,11 @@ def test_patch_app_back_to_general_reindexes_too(api: Api) -> None:
     )
     assert api.stub.PatchApp(patch, metadata=api.pat).status.code == SUCCESS
     post_photos(api, ua)
-    assert set(search(api, ua, by_concept("sfw"))) == set(PHOTOS)
+    assert set(search(api, ua, by_concept(SFW))) == set(PHOTOS)
 
     patch.app.default_workflow_id = "General"
     assert api.stub.PatchApp(patch, metadata=api.pat).status.code == SUCCESS
-    until(lambda: search(api, ua, by_concept("sfw")), lambda hits: hits == [])
+    until(lambda: search(api, ua, by_concept(SFW)), lambda hits: hits == [])
     assert search(api, ua, by_concept(name="cat"))[0] == "chelsea"
 
 
@@ -129,14 +130,14 @@ def test_clarion_reindex_while_the_server_runs(tmp_path: Path) -> None:
         api = Api(official_stub(server, "grpc"), "grpc", server)
         ua = new_app(api, default_workflow_id="moderate")
         post_photos(api, ua)
-        assert search(api, ua, by_concept("sfw")) == []
+        assert search(api, ua, by_concept(SFW)) == []
         moderation_workflow(api, ua)
 
         result = clarion("reindex", "admin", ua.app_id, "--data-dir", str(tmp_path))
 
         assert result.returncode == 0, result.stderr
         assert f"Queued a reindex of 3 inputs of admin/{ua.app_id}" in result.stdout
-        found = until(lambda: search(api, ua, by_concept("sfw")), lambda hits: len(hits) == 3)
+        found = until(lambda: search(api, ua, by_concept(SFW)), lambda hits: len(hits) == 3)
         assert set(found) == set(PHOTOS)
 
 

@@ -270,6 +270,52 @@ def test_no_positives_for_one_concept_fails_only_when_asked(api: Api, labelled_a
     assert [c.id for c in lenient.output_info.data.concepts] == ["cat"]
 
 
+def test_a_custom_model_answers_the_modern_sdks_predict_call(api: Api, labelled_app: Any) -> None:
+    """``Model.predict(image=Image(...))``: the version publishes ``predict(image) ->
+    List[Concept]``, and the call by named part is answered in the ``return`` part."""
+    model_id = unique_id("m")
+    assert post_model(api, labelled_app, model_id, ["cat", "dog"]).status.code == SUCCESS
+    version = wait_trained(api, labelled_app, model_id, train(api, labelled_app, model_id))
+    assert version.status.code == TRAINED
+    (signature,) = version.method_signatures
+    assert [f.name for f in signature.input_fields] == ["image"]
+    call = resources_pb2.Input()
+    call.data.parts.add(id="image").data.image.base64 = held_out_photos("cat")[0]
+    call.data.metadata["_method_name"] = "predict"
+    response = api.stub.PostModelOutputs(
+        service_pb2.PostModelOutputsRequest(
+            user_app_id=labelled_app, model_id=model_id, inputs=[call]
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == SUCCESS, response.status
+    (part,) = response.outputs[0].data.parts
+    assert part.id == "return"
+    assert [c.id for c in part.data.concepts] == ["cat"]
+
+
+def test_listed_custom_models_carry_their_newest_version(api: Api, labelled_app: Any) -> None:
+    """Clarifai lists every model with its ``model_version``; ``clarifai==2.6.2`` reads its id
+    for every listed model when its ``ClarifaiApp`` is built."""
+    model_id = unique_id("m")
+    assert post_model(api, labelled_app, model_id, ["cat", "dog"]).status.code == SUCCESS
+    version = wait_trained(api, labelled_app, model_id, train(api, labelled_app, model_id))
+    listed = api.stub.ListModels(
+        service_pb2.ListModelsRequest(user_app_id=labelled_app, per_page=1000), metadata=api.pat
+    )
+    searched = api.stub.PostModelsSearches(
+        service_pb2.PostModelsSearchesRequest(
+            user_app_id=labelled_app, model_query=resources_pb2.ModelQuery(name=model_id)
+        ),
+        metadata=api.pat,
+    )
+    for response in (listed, searched):
+        assert response.status.code == SUCCESS, response.status
+        (found,) = [m for m in response.models if m.id == model_id]
+        assert found.model_version.id == version.id
+        assert found.model_version.status.code == TRAINED
+
+
 def test_training_fails_when_labelled_inputs_have_no_image(api: Api, labelled_app: Any) -> None:
     version = trained_status(api, labelled_app, ["poem"])
     assert version.status.code == status_code_pb2.MODEL_TRAINING_FAILED

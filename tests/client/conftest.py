@@ -29,7 +29,10 @@ MODES = [
 ]
 # Retries in tests: quick, so a test that must exhaust them stays fast.
 QUICK_RETRY = Retry(attempts=4, backoff=0.01, max_backoff=0.05)
-CAT_CLASSES = {"Egyptian cat", "tabby", "tiger cat"}
+# general-image-recognition's top concepts for chelsea and coffee: the general concepts over the
+# cat classes (Egyptian cat, tabby, tiger cat) and over espresso sum them, so they come first.
+CAT_CONCEPTS = {"animal", "mammal", "cat", "pet", "domestic"}
+COFFEE_CONCEPTS = {"food", "drink", "refreshment", "coffee"}
 
 
 def jpeg(pixels: Any) -> bytes:

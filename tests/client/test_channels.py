@@ -31,7 +31,7 @@ from clarion.protocol.descriptor import v2_methods
 from clarion.protocol.json_codec import message_to_json
 from clarion.server.tls import write_local_certificates
 from clarion.testing import RunningServer, running_server
-from tests.client.conftest import CAT_CLASSES, CHELSEA
+from tests.client.conftest import CAT_CONCEPTS, CHELSEA
 from tests.images import ImageServer
 
 PUBLIC = resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main")
@@ -135,7 +135,7 @@ def test_the_docs_snippet_runs_with_only_the_channel_import_changed(
 
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "Predicted concepts:"
-    assert lines[1].rsplit(" ", 1)[0] in CAT_CLASSES
+    assert lines[1].rsplit(" ", 1)[0] in CAT_CONCEPTS
     assert len(lines) == 21  # the model's default of 20 concepts
 
 
@@ -153,7 +153,7 @@ def _check_stub(stub: Any, metadata: tuple[tuple[str, str], ...]) -> None:
     apps = stub.ListApps(service_pb2.ListAppsRequest(per_page=5), metadata=metadata)
     predicted = stub.PostModelOutputs(_predict_request(), metadata=metadata, timeout=30)
     assert apps.status.code == 10000, apps.status
-    assert predicted.outputs[0].data.concepts[0].name in CAT_CLASSES
+    assert predicted.outputs[0].data.concepts[0].name in CAT_CONCEPTS
 
 
 def plain_channels(server: RunningServer) -> dict[str, Callable[[], Any]]:
@@ -202,7 +202,7 @@ def test_v2stub_on_every_asyncio_channel(
     async def all_at_once() -> list[str]:
         return await asyncio.gather(*(check(make) for make in makers))
 
-    assert set(asyncio.run(all_at_once())) <= CAT_CLASSES
+    assert set(asyncio.run(all_at_once())) <= CAT_CONCEPTS
 
 
 def test_a_stub_made_right_after_a_clarion_channel_works_on_both_kinds(

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 from rich.progress import Progress
 
@@ -30,7 +31,8 @@ def test_report_says_item_by_item_what_failed_and_why(
         CHELSEA,
     ]
 
-    report = drive(client.app().inputs.upload(sources, wait=True, batch_size=2, concurrency=2))
+    upload = client.app().inputs.upload
+    report = drive(upload(sources, wait=True, batch_size=2, concurrency=2, on_unreadable="report"))
 
     states = [(item.index, item.state) for item in report.items]
     assert states == [(0, "ok"), (1, "failed"), (2, "failed"), (3, "failed"), (4, "ok")]
@@ -43,6 +45,48 @@ def test_report_says_item_by_item_what_failed_and_why(
     assert from_bytes.source == f"<{len(CHELSEA)} bytes>"
     assert not report.succeeded and len(report.ok) == 2 and len(report.failed) == 3
     assert report.input_ids == [good.input_id, from_bytes.input_id]
+
+
+def test_a_folder_uploads_the_images_and_texts_under_it(
+    client: Any, drive: Driver, tmp_path: Path
+) -> None:
+    (tmp_path / "cats" / "more").mkdir(parents=True)
+    (tmp_path / "cats" / "a.jpg").write_bytes(CHELSEA)
+    (tmp_path / "cats" / "more" / "b.JPG").write_bytes(CHELSEA)
+    (tmp_path / "cats" / "notes.txt").write_text("a tabby cat")
+    (tmp_path / "cats" / "ignored.csv").write_text("not an input")
+    app = client.app()
+
+    report = drive(app.inputs.upload([tmp_path / "cats", Text("and a text")], wait=True))
+
+    assert [item.source for item in report.items] == [
+        str(tmp_path / "cats" / "a.jpg"),
+        str(tmp_path / "cats" / "more" / "b.JPG"),
+        str(tmp_path / "cats" / "notes.txt"),
+        "<text: and a text>",
+    ]
+    assert report.succeeded
+    stored = drive(app.inputs.get(report.items[2].input_id))
+    assert stored.text == "a tabby cat"
+
+
+def test_a_file_that_cannot_be_read_raises_before_anything_is_sent(
+    client: Any, drive: Driver, tmp_path: Path
+) -> None:
+    (tmp_path / "good.jpg").write_bytes(CHELSEA)
+    app = client.app()
+
+    with pytest.raises(FileNotFoundError, match=r"missing\.jpg"):
+        drive(app.inputs.upload([tmp_path / "good.jpg", tmp_path / "missing.jpg"]))
+
+    assert drive.list(app.inputs.list()) == []
+
+
+def test_ids_name_files_not_folders(client: Any, drive: Driver, tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(CHELSEA)
+
+    with pytest.raises(ValueError, match="not folders"):
+        drive(client.app().inputs.upload([tmp_path], ids=["one"]))
 
 
 def test_without_wait_stored_items_are_ok(client: Any, drive: Driver) -> None:

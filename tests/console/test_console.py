@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import time
 
 import pytest
@@ -14,7 +15,9 @@ from clarion.testing import RunningServer
 from tests.api.photos import training_photos
 from tests.console.conftest import PHOTOS, Console, api
 
-CAT_CONCEPTS = {"Egyptian cat", "tabby", "tiger cat"}
+# The general concepts over the cat classes come first, as each sums them; likewise for coffee.
+CAT_CONCEPTS = {"animal", "mammal", "cat", "pet", "domestic"}
+COFFEE_TOP = re.compile(r"^(food|drink|refreshment|coffee)$")
 
 
 def wait_processed(server: RunningServer, app_id: str, count: int) -> None:
@@ -56,7 +59,7 @@ def test_sign_in_create_an_app_upload_predict_and_search(console: Console) -> No
     # The input's page predicts with the general model at once.
     page.locator("[data-testid=input-tile][data-name='coffee.jpg']").click()
     expect(page.get_by_test_id("input-image")).to_be_visible()
-    expect(page.get_by_test_id("concept").first).to_have_attribute("data-concept", "espresso")
+    expect(page.get_by_test_id("concept").first).to_have_attribute("data-concept", COFFEE_TOP)
     expect(page.get_by_test_id("metadata")).to_contain_text("coffee.jpg")
     console.shot("03-input-page")
 

@@ -151,3 +151,25 @@ def test_a_failed_write_leaves_no_partial_blob(
     monkeypatch.undo()
     assert not store.exists(hashlib.sha256(b"doomed").hexdigest())
     assert all_files(store.root) == []
+
+
+def test_a_rendition_lives_beside_its_blob_and_goes_with_it(store: FileBlobStore) -> None:
+    digest = store.put(b"original")
+    with pytest.raises(BlobNotFound):
+        store.get_rendition(digest, "tiny")
+
+    store.put_rendition(digest, "tiny", b"thumbnail")
+
+    assert store.get_rendition(digest, "tiny") == b"thumbnail"
+    assert list(store.digests()) == [digest]  # a rendition is no blob of its own
+    store.delete(digest)
+    with pytest.raises(BlobNotFound):
+        store.get_rendition(digest, "tiny")
+    assert all_files(store.root) == []
+
+
+@pytest.mark.parametrize("name", ["", "../x", "Tiny", "t.iny", "a" * 17])
+def test_rendition_names_cannot_reach_outside_the_store(store: FileBlobStore, name: str) -> None:
+    digest = store.put(b"original")
+    with pytest.raises(ValueError, match="not a rendition name"):
+        store.put_rendition(digest, name, b"x")

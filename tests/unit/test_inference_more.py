@@ -12,10 +12,12 @@ import math
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
@@ -44,6 +46,13 @@ from clarion.inference._joblib import load_joblib
 from clarion.inference._runtime import Lazy, import_module, package_file
 from clarion.inference.faces import nms, pyramid_scales
 from clarion.inference.minilm import erf, gelu
+from clarion.inference.moderation import (
+    DETECTOR_FROM,
+    NUDENET_CLASSES,
+    ModerationClassifier,
+    NudeNet,
+    moderation_values,
+)
 from clarion.inference.ocr import _region
 from clarion.inference.profanity import _CLASSES
 
@@ -163,8 +172,8 @@ def test_the_three_photos_are_safe_for_work(
     predictions = nsfw.predict(list(photos.values()))
 
     for name, prediction in zip(photos, predictions, strict=True):
-        scores = {c.id: c.value for c in prediction.concepts}
-        assert prediction.concepts[0].id == "sfw", name
+        scores = {c.name: c.value for c in prediction.concepts}
+        assert prediction.concepts[0].id == "ai_RT20lm2Q", name  # Clarifai's id of sfw
         assert scores["nsfw"] < 0.2, name
         assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
 
@@ -333,7 +342,9 @@ def test_catalog_lists_concepts_of_the_classifiers(tmp_path: Path) -> None:
         return [c.id for c in catalog.get(model_id).concepts]
 
     assert ids(FACE_DETECTION) == ["face"]
-    assert ids(NSFW_RECOGNITION) == ids(MODERATION_RECOGNITION) == ["sfw", "nsfw"]
+    # Clarifai's ids: sfw and nsfw; safe, suggestive and explicit.
+    assert ids(NSFW_RECOGNITION) == ["ai_RT20lm2Q", "ai_KxzHKtPl"]
+    assert ids(MODERATION_RECOGNITION) == ["ai_QD1zClSd", "ai_RtXh5qkR", "ai_V76bvrtj"]
     assert ids(TEXT_MODERATION) == ["toxic", "clean"]
     assert ids(TEXT_EMBEDDING) == ids(OCR_SCENE_ENGLISH) == []
 
@@ -349,15 +360,101 @@ def test_text_models_have_text_runners_and_image_models_do_not(tmp_path: Path) -
         catalog.text_runner(FACE_DETECTION)
 
 
-def test_both_open_nsfw_models_share_one_network(tmp_path: Path, astronaut: Image.Image) -> None:
+def test_moderation_is_safe_by_as_much_as_open_nsfw_says_sfw(
+    tmp_path: Path, astronaut: Image.Image
+) -> None:
     catalog = ModelCatalog(tmp_path)
     catalog.load(MODERATION_RECOGNITION)
 
-    nsfw = catalog.runner(NSFW_RECOGNITION).predict([astronaut])
-    moderation = catalog.runner(MODERATION_RECOGNITION).predict([astronaut])
+    (nsfw,) = catalog.runner(NSFW_RECOGNITION).predict([astronaut])
+    (moderation,) = catalog.runner(MODERATION_RECOGNITION).predict([astronaut])
 
-    assert nsfw == moderation
+    sfw = {c.name: c.value for c in nsfw.concepts}["sfw"]
+    assert moderation.concepts[0].name == "safe"
+    assert moderation.concepts[0].value == pytest.approx(sfw, abs=1e-6)
+    assert sum(c.value for c in moderation.concepts) == pytest.approx(1.0)
     assert catalog.runner(NSFW_RECOGNITION) is catalog.runner("e9576d86d2004ed1a38ba0cf39ecb4b1")
+
+
+@pytest.mark.parametrize(
+    ("nsfw", "exposed", "expected"),
+    [
+        pytest.param(0.02, 0.34, (0.98, 0.0132, 0.0068), id="detector-alone-decides-nothing"),
+        pytest.param(0.9, 0.8, (0.1, 0.18, 0.72), id="exposed-and-unsafe-is-explicit"),
+        pytest.param(0.6, 0.05, (0.4, 0.57, 0.03), id="unsafe-with-nothing-exposed"),
+        pytest.param(1.2, -0.1, (0.0, 1.0, 0.0), id="clipped"),
+    ],
+)
+def test_moderation_values_split_open_nsfw_by_what_nudenet_sees(
+    nsfw: float, exposed: float, expected: tuple[float, float, float]
+) -> None:
+    values = moderation_values(nsfw, exposed)
+
+    assert values == pytest.approx(expected)
+    assert sum(values) == pytest.approx(1.0)
+
+
+def test_nudenet_sees_a_face_and_no_exposed_part_on_the_astronaut(
+    astronaut: Image.Image,
+) -> None:
+    detector = NudeNet()
+
+    (scores,) = detector.class_scores([astronaut.convert("RGBA")])
+
+    by_class = dict(zip(NUDENET_CLASSES, scores.tolist(), strict=True))
+    assert max(by_class, key=by_class.__getitem__) == "FACE_FEMALE"
+    assert by_class["FACE_FEMALE"] > 0.5
+    assert max(by_class[name] for name in NUDENET_CLASSES if "EXPOSED" in name) < 0.1
+    assert detector.class_scores([astronaut] * 9) == pytest.approx(np.stack([scores] * 9), abs=1e-4)
+
+
+class CountingDetector(NudeNet):
+    """NudeNet's detector, counting the images it is asked about."""
+
+    asked = 0
+
+    def class_scores(self, images: Sequence[Image.Image]) -> npt.NDArray[np.float32]:
+        self.asked += len(images)
+        return super().class_scores(images)
+
+
+def test_the_detector_runs_only_where_open_nsfw_finds_enough_to_split(
+    photos: dict[str, Image.Image],
+) -> None:
+    detector = CountingDetector()
+    classifier = ModerationClassifier(OpenNsfw(), detector)
+    nsfw = {
+        c.name: c.value for c in NsfwClassifier(OpenNsfw()).predict([photos["chelsea"]])[0].concepts
+    }
+    assert nsfw["nsfw"] < DETECTOR_FROM  # chelsea: the detector could move under 1% of a value
+
+    (cat,) = classifier.predict([photos["chelsea"]])
+    assert detector.asked == 0
+    assert {c.name: c.value for c in cat.concepts}["suggestive"] == pytest.approx(nsfw["nsfw"])
+
+    classifier.predict([photos["chelsea"], photos["astronaut"], photos["chelsea"]])
+    assert detector.asked == 1  # the astronaut: open_nsfw's 0.03 is split by what NudeNet sees
+    assert classifier.predict([]) == []
+
+
+def test_a_file_that_is_not_nudenets_detector_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "320n.onnx"
+    fake.write_bytes(b"not a model")
+
+    with pytest.raises(Unavailable, match="not NudeNet's 320n detector"):
+        NudeNet(model=fake).load()
+
+
+def test_catalog_finds_models_by_legacy_name_and_version(tmp_path: Path) -> None:
+    catalog = ModelCatalog(tmp_path)
+
+    moderation = catalog.get("moderation")
+    assert catalog.get("general-v1.3").id == "general-image-recognition"
+    assert catalog.get("nsfw-v1.0").id == NSFW_RECOGNITION
+    assert moderation.id == MODERATION_RECOGNITION
+    assert moderation.version_id == "aa8be956dbaa4b7a858826a84253cab9"
+    assert moderation.has_version("74b186588465489e88a29b7f9168b384")  # Clarion's earlier id
+    assert not moderation.has_version("aa9ca48295b37401f8af92ad1af0d91d")  # general's
 
 
 def test_catalog_load_opens_a_runner_before_its_first_prediction(tmp_path: Path) -> None:

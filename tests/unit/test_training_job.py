@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from clarifai_grpc.grpc.api import service_pb2
+from sqlalchemy import Engine
 
 from clarion.inference import ModelCatalog
 from clarion.inference.trainer import LinearClassifier
@@ -42,6 +43,7 @@ class World:
     data: SqlDataStore
     search: SqlSearchStore
     app: AppRecord
+    engine: Engine
 
     @property
     def app_pk(self) -> int:
@@ -58,7 +60,7 @@ def world(tmp_path: Path) -> World:
     store.create_apps([AppRecord(user_id="u", id="a")])
     app = store.get_app("u", "a")
     assert app is not None
-    return World(SqlModelStore(engine), SqlDataStore(engine), SqlSearchStore(engine), app)
+    return World(SqlModelStore(engine), SqlDataStore(engine), SqlSearchStore(engine), app, engine)
 
 
 def add(

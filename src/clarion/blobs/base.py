@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from typing import Final, Protocol
 
 _DIGEST: Final = re.compile(r"[0-9a-f]{64}")
+_RENDITION: Final = re.compile(r"[a-z]{1,16}")
+# The 256-pixel JPEG thumbnail of an image blob (``Image.hosted``'s ``tiny`` size).
+TINY: Final = "tiny"
 
 
 class BlobNotFound(LookupError):
@@ -46,6 +49,14 @@ def check_digest(value: str) -> str:
     return value
 
 
+def check_rendition(name: str) -> str:
+    """Return ``name`` unchanged if it can name a rendition (1-16 lowercase letters), else
+    raise ``ValueError``: it becomes part of a file name or key."""
+    if _RENDITION.fullmatch(name) is None:
+        raise ValueError(f"not a rendition name: {name[:80]!r}")
+    return name
+
+
 class BlobStore(Protocol):
     """Content-addressed storage of immutable byte strings."""
 
@@ -71,6 +82,15 @@ class BlobStore(Protocol):
 
     def size(self, digest: str) -> int:
         """Return the blob's length in bytes; raise ``BlobNotFound`` if there is none."""
+        ...
+
+    def put_rendition(self, digest: str, name: str, data: bytes) -> None:
+        """Keep ``data`` as blob ``digest``'s rendition ``name`` (a thumbnail), made once and
+        read many times; it goes when the blob is deleted. Putting it again replaces it."""
+        ...
+
+    def get_rendition(self, digest: str, name: str) -> bytes:
+        """The bytes of blob ``digest``'s rendition ``name``; ``BlobNotFound`` if none."""
         ...
 
     def stored_at(self, digest: str) -> float:

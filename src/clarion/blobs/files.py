@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from clarion.blobs.base import BlobNotFound, check_digest, is_digest
+from clarion.blobs.base import BlobNotFound, check_digest, check_rendition, is_digest
 
 # Temporary files start with a dot so a listing never mistakes one for a blob.
 _TEMP_PREFIX: Final = ".tmp-"
@@ -54,8 +54,26 @@ class FileBlobStore:
         return self._path(digest).is_file()
 
     def delete(self, digest: str) -> None:
-        """Remove the blob; a missing one is fine. Empty shard directories are kept."""
-        self._path(digest).unlink(missing_ok=True)
+        """Remove the blob and its renditions; a missing one is fine. Empty shard directories
+        are kept."""
+        path = self._path(digest)
+        path.unlink(missing_ok=True)
+        for rendition in path.parent.glob(f"{digest}.*"):
+            rendition.unlink(missing_ok=True)
+
+    def put_rendition(self, digest: str, name: str, data: bytes) -> None:
+        """Store ``data`` atomically beside the blob, as ``<digest>.<name>``: listings of
+        digests skip it, and deleting the blob deletes it."""
+        path = self._rendition_path(digest, name)
+        _make_dirs(path.parent)
+        _write_atomically(path, data)
+
+    def get_rendition(self, digest: str, name: str) -> bytes:
+        """Return the rendition's bytes; raise ``BlobNotFound`` when there are none."""
+        try:
+            return self._rendition_path(digest, name).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(f"{digest}.{name}") from None
 
     def digests(self) -> Iterator[str]:
         """Yield every stored digest, in sorted order, skipping temporary files."""
@@ -79,6 +97,9 @@ class FileBlobStore:
             return self._path(digest).stat().st_mtime
         except FileNotFoundError:
             raise BlobNotFound(digest) from None
+
+    def _rendition_path(self, digest: str, name: str) -> Path:
+        return self._path(digest).with_name(f"{digest}.{check_rendition(name)}")
 
     def _path(self, digest: str) -> Path:
         check_digest(digest)

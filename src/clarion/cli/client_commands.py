@@ -336,6 +336,8 @@ def inputs_upload(
             batch_size=batch_size,
             concurrency=concurrency,
             progress=_progress(progress, as_json),
+            # The CLI prints the report, so a file it cannot read is a line in it.
+            on_unreadable="report",
         )
     _show_report(report, as_json)
     if not report.succeeded:

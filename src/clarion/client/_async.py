@@ -19,7 +19,14 @@ from clarion.client._queries import ImageSource, build_query, page_size
 from clarion.client._retry import Retry
 from clarion.client._sources import new_input
 from clarion.client._transport import AsyncTransport, make_async_transport
-from clarion.client._uploads import AsyncUploader, ProgressBar, UploadOptions, check_options, plan
+from clarion.client._uploads import (
+    AsyncUploader,
+    OnUnreadable,
+    ProgressBar,
+    UploadOptions,
+    check_options,
+    plan,
+)
 from clarion.client.types import (
     AppInfo,
     Filter,
@@ -218,14 +225,18 @@ class AsyncInputs:
         concurrency: int = 4,
         progress: bool | Progress = False,
         timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+        on_unreadable: OnUnreadable = "raise",
     ) -> UploadReport:
-        """Upload files (sent as bytes), URLs and ``Text``, and report item by item.
+        """Upload files (sent as bytes), folders, URLs and ``Text``, and report item by item.
 
-        Every item gets ``concepts`` (as present) and ``metadata``. Batches of ``batch_size``
-        go ``concurrency`` at a time; a batch that is throttled or finds the server
-        unavailable is retried. With ``wait``, polls until each input is ingested or failed
-        (at most ``wait_timeout`` seconds). ``progress`` shows a rich progress bar (True) or
-        adds tasks to yours. Failures never raise: read ``report.failed``.
+        A folder stands for the image and ``.txt`` files under it. Every item gets
+        ``concepts`` (as present) and ``metadata``. Batches of ``batch_size`` go
+        ``concurrency`` at a time; a batch that is throttled or finds the server unavailable
+        is retried. With ``wait``, polls until each input is ingested or failed (at most
+        ``wait_timeout`` seconds). ``progress`` shows a rich progress bar (True) or adds tasks
+        to yours. A local file that does not exist or cannot be read raises ``OSError``
+        before anything is sent, unless ``on_unreadable="report"`` puts it in the report.
+        What the server refuses never raises: read ``report.failed``.
         """
         options = UploadOptions(
             tuple(concepts),
@@ -238,7 +249,7 @@ class AsyncInputs:
             timeout,
         )
         check_options(options)
-        items = plan(sources, ids)
+        sources, items = plan(sources, ids, on_unreadable)
         bar = ProgressBar(progress, len(items))
         with bar.shown():
             await AsyncUploader(self._caller, self._scope, options).run(sources, items, bar)

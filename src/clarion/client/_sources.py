@@ -7,6 +7,7 @@ image.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -80,12 +81,46 @@ def walk(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     found: list[str] = []
     for entry in paths:
         text = os.fspath(entry)
-        if not is_url(text) and Path(text).is_dir():
-            found += [
-                str(path)
-                for path in sorted(Path(text).rglob("*"))
-                if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES | _TEXT_SUFFIXES
-            ]
-        else:
-            found.append(text)
+        found += _folder_files(text) if is_folder(text) else [text]
     return found
+
+
+def expand(sources: Iterable[Source]) -> list[Source]:
+    """``sources`` with each folder replaced by the image and text files under it, in order."""
+    expanded: list[Source] = []
+    for source in sources:
+        if is_folder(source):
+            assert not isinstance(source, bytes | Text)
+            expanded += _folder_files(os.fspath(source))
+        else:
+            expanded.append(source)
+    return expanded
+
+
+def unreadable(source: Source) -> OSError | None:
+    """Why the local file ``source`` cannot be uploaded, or None (bytes, text and URLs: None)."""
+    if isinstance(source, bytes | Text) or is_url(source):
+        return None
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        return FileNotFoundError(errno.ENOENT, "No such file or folder", path)
+    if not os.path.isfile(path):
+        return IsADirectoryError(errno.EINVAL, "Neither a file nor a folder", path)
+    if not os.access(path, os.R_OK):
+        return PermissionError(errno.EACCES, "Cannot be read", path)
+    return None
+
+
+def is_folder(source: Source) -> bool:
+    if isinstance(source, bytes | Text):
+        return False
+    text = os.fspath(source)
+    return not is_url(text) and Path(text).is_dir()
+
+
+def _folder_files(folder: str) -> list[str]:
+    return [
+        str(path)
+        for path in sorted(Path(folder).rglob("*"))
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES | _TEXT_SUFFIXES
+    ]

@@ -18,7 +18,14 @@ from clarion.client._queries import ImageSource, build_query, page_size
 from clarion.client._retry import Retry
 from clarion.client._sources import new_input
 from clarion.client._transport import Transport, make_transport
-from clarion.client._uploads import ProgressBar, SyncUploader, UploadOptions, check_options, plan
+from clarion.client._uploads import (
+    OnUnreadable,
+    ProgressBar,
+    SyncUploader,
+    UploadOptions,
+    check_options,
+    plan,
+)
 from clarion.client.types import (
     AppInfo,
     Filter,
@@ -209,14 +216,18 @@ class Inputs:
         concurrency: int = 4,
         progress: bool | Progress = False,
         timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+        on_unreadable: OnUnreadable = "raise",
     ) -> UploadReport:
-        """Upload files (sent as bytes), URLs and ``Text``, and report item by item.
+        """Upload files (sent as bytes), folders, URLs and ``Text``, and report item by item.
 
-        Every item gets ``concepts`` (as present) and ``metadata``. Batches of ``batch_size``
-        go ``concurrency`` at a time; a batch that is throttled or finds the server
-        unavailable is retried. With ``wait``, polls until each input is ingested or failed
-        (at most ``wait_timeout`` seconds). ``progress`` shows a rich progress bar (True) or
-        adds tasks to yours. Failures never raise: read ``report.failed``.
+        A folder stands for the image and ``.txt`` files under it. Every item gets
+        ``concepts`` (as present) and ``metadata``. Batches of ``batch_size`` go
+        ``concurrency`` at a time; a batch that is throttled or finds the server unavailable
+        is retried. With ``wait``, polls until each input is ingested or failed (at most
+        ``wait_timeout`` seconds). ``progress`` shows a rich progress bar (True) or adds tasks
+        to yours. A local file that does not exist or cannot be read raises ``OSError``
+        before anything is sent, unless ``on_unreadable="report"`` puts it in the report.
+        What the server refuses never raises: read ``report.failed``.
         """
         options = UploadOptions(
             tuple(concepts),
@@ -229,7 +240,7 @@ class Inputs:
             timeout,
         )
         check_options(options)
-        items = plan(sources, ids)
+        sources, items = plan(sources, ids, on_unreadable)
         bar = ProgressBar(progress, len(items))
         with bar.shown():
             SyncUploader(self._caller, self._scope, options).run(sources, items, bar)

@@ -16,14 +16,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from clarion.client import _ops
 from clarion.client._caller import AsyncCaller, Caller, TimeoutArg
 from clarion.client._ops import Scope
-from clarion.client._sources import describe, new_input
+from clarion.client._sources import (
+    describe,
+    expand,
+    is_folder,
+    new_input,
+    unreadable,
+)
 from clarion.client.types import Input, Source, Status, UploadItem
 from clarion.errors import ApiError, TransportError
 
@@ -34,6 +40,9 @@ MAX_BATCH = 128
 INPUT_SUCCESS = 30000
 _PENDING = frozenset({30001, 30003})
 _FIRST_POLL, _MAX_POLL = 0.1, 2.0
+
+# What ``upload`` does with a local file it cannot read: raise before sending, or report it.
+OnUnreadable = Literal["raise", "report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +66,33 @@ def check_options(options: UploadOptions) -> None:
         raise ValueError("concurrency must be at least 1")
 
 
-def plan(sources: Sequence[Source], ids: Sequence[str] | None) -> list[UploadItem]:
+def plan(
+    sources: Sequence[Source], ids: Sequence[str] | None, on_unreadable: OnUnreadable
+) -> tuple[list[Source], list[UploadItem]]:
+    """The files, URLs and texts to send (folders walked), each with its report item.
+
+    A local file that cannot be read raises here, before anything is sent, unless the caller
+    asked for it to be reported (``on_unreadable="report"``).
+    """
     if ids is not None and len(ids) != len(sources):
         raise ValueError(f"{len(ids)} ids for {len(sources)} sources: give one id per source")
-    return [
+    if ids is not None and any(is_folder(source) for source in sources):
+        raise ValueError("ids name one input per source: give files, not folders, with ids")
+    expanded = expand(sources)
+    if on_unreadable == "raise":
+        _raise_first_unreadable(expanded)
+    items = [
         UploadItem(index=i, source=describe(source), input_id=ids[i] if ids else "")
-        for i, source in enumerate(sources)
+        for i, source in enumerate(expanded)
     ]
+    return expanded, items
+
+
+def _raise_first_unreadable(sources: Sequence[Source]) -> None:
+    for source in sources:
+        error = unreadable(source)
+        if error is not None:
+            raise error
 
 
 def batches(count: int, size: int) -> list[range]:

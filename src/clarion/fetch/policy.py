@@ -22,11 +22,14 @@ class FetchPolicy:
     ``allow_private`` lets every address through except cloud metadata endpoints (it is the
     ``--allow-private-urls`` switch for local use and tests). ``allowed_hosts`` names hosts
     (exact, case-insensitive) or CIDR networks (``"10.1.0.0/16"``) let through even when
-    private; a metadata address must be allowed there explicitly.
+    private; a metadata address must be allowed there explicitly. ``extra_ca_certs`` are PEM
+    files or hashed folders of CA certificates trusted besides the public bundle (a site
+    serving its images under its own CA).
     """
 
     allow_private: bool = False
     allowed_hosts: frozenset[str] = frozenset()
+    extra_ca_certs: tuple[str, ...] = ()
     max_bytes: int = 20 * 1024 * 1024
     connect_timeout: float = 5.0
     total_timeout: float = 30.0

@@ -11,6 +11,8 @@ translation of failures into ``FetchRejected`` with a Clarifai status.
 from __future__ import annotations
 
 import contextlib
+import os
+import ssl
 import time
 from collections.abc import Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -52,6 +54,17 @@ _NETWORK_ERRORS: Final = (
 )
 
 
+def _trusted_cas(extra_ca_certs: tuple[str, ...]) -> ssl.SSLContext:
+    """The public CA bundle (certifi), plus the operator's own CAs."""
+    context = httpx.create_ssl_context(trust_env=False)
+    for location in extra_ca_certs:
+        if os.path.isdir(location):
+            context.load_verify_locations(capath=location)
+        else:
+            context.load_verify_locations(cafile=location)
+    return context
+
+
 class UrlFetcher:
     """Downloads public http(s) URLs under a ``FetchPolicy``; safe to share between threads.
 
@@ -72,7 +85,7 @@ class UrlFetcher:
         )
         backend = GuardedBackend(self._guard, resolver or system_resolver, network_backend)
         pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_trusted_cas(policy.extra_ca_certs),
             network_backend=backend,
             max_connections=64,
             max_keepalive_connections=16,

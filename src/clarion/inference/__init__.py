@@ -4,8 +4,10 @@ Public API:
 
 - values and the runner protocols (``base``): ``ConceptScore``, ``ColorScore``, ``Point``,
   ``Region``, ``Prediction``, ``ImageRunner``, ``TextRunner``, ``Loadable``, ``InputKind``,
-  ``ModelInfo``;
+  ``OutputKind``, ``ModelInfo``;
 - the catalog (``catalog``): ``ModelCatalog``, ``builtin_models`` and the model id constants;
+- ``general-image-recognition``'s vocabulary (``general_concepts``): ``GeneralVocabulary``
+  and ``general_vocabulary``, general concepts summed over ImageNet's classes;
 - the runners, for callers that wire them by hand: ``MobileNetV2`` (the shared network),
   ``ImageNetClassifier``, ``ImageEmbedder``, ``ColorRunner``, ``FaceDetector``, ``OpenNsfw``
   (the shared network) and ``NsfwClassifier``, ``SceneTextReader``, ``TextEmbedder``,
@@ -26,6 +28,7 @@ from clarion.inference.base import (
     InputKind,
     Loadable,
     ModelInfo,
+    OutputKind,
     Point,
     Prediction,
     Region,
@@ -55,6 +58,7 @@ from clarion.inference.catalog import (
 )
 from clarion.inference.colors import ColorRunner
 from clarion.inference.faces import FaceDetector
+from clarion.inference.general_concepts import GeneralVocabulary, general_vocabulary
 from clarion.inference.minilm import TextEmbedder
 from clarion.inference.mobilenet import ImageEmbedder, ImageNetClassifier, MobileNetV2
 from clarion.inference.nsfw import NsfwClassifier, OpenNsfw
@@ -85,6 +89,7 @@ __all__ = [
     "ColorScore",
     "ConceptScore",
     "FaceDetector",
+    "GeneralVocabulary",
     "ImageEmbedder",
     "ImageNetClassifier",
     "ImageRunner",
@@ -95,6 +100,7 @@ __all__ = [
     "ModelInfo",
     "NsfwClassifier",
     "OpenNsfw",
+    "OutputKind",
     "Point",
     "Prediction",
     "Region",
@@ -104,4 +110,5 @@ __all__ = [
     "TextRunner",
     "UnsafeCheckpointError",
     "builtin_models",
+    "general_vocabulary",
 ]

@@ -154,6 +154,8 @@ class Loadable(Protocol):
 
 # What a model takes: the catalog hands out an ImageRunner or a TextRunner accordingly.
 InputKind = Literal["image", "text"]
+# Which of a ``Prediction``'s parts a model fills.
+OutputKind = Literal["concepts", "embeddings", "regions", "colors"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,13 @@ class ModelInfo:
     ``model_type_id`` uses Clarifai's model type ids. The colour model is described as a
     ``visual-classifier`` because Clarifai has no separate colour type id; its output is in
     ``Prediction.colors`` rather than in concepts. ``input_kind`` says whether the model's
-    runner takes images or texts.
+    runner takes images or texts, ``output_kind`` what its predictions fill.
+
+    A model also answers under Clarifai's older ids and names: ``legacy_ids`` (the 32-hex ids
+    the deprecated clients hard-code), ``legacy_names`` (the names they look models up by,
+    such as ``general-v1.3``) and ``legacy_version_ids`` (version ids Clarifai published for
+    it, and ids Clarion gave it before). Every one of those versions is the one
+    ``version_id``: Clarion serves a single version of each built-in model.
     """
 
     id: str
@@ -174,3 +182,15 @@ class ModelInfo:
     description: str
     concepts: tuple[ConceptScore, ...] = ()
     input_kind: InputKind = "image"
+    output_kind: OutputKind = "concepts"
+    legacy_names: tuple[str, ...] = ()
+    legacy_version_ids: tuple[str, ...] = ()
+
+    def has_version(self, version_id: str) -> bool:
+        """Whether ``version_id`` names this model's version (its own id or a legacy one)."""
+        return version_id == self.version_id or version_id in self.legacy_version_ids
+
+    def answers_to(self, name: str) -> bool:
+        """Whether a model search for ``name`` (lower case, a substring) finds this model."""
+        names = (self.id, self.name, *self.legacy_names)
+        return any(name in candidate.lower() for candidate in names)

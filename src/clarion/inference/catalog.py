@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -27,6 +28,7 @@ from clarion.inference.base import (
 )
 from clarion.inference.colors import ColorRunner
 from clarion.inference.faces import FACE, FaceDetector
+from clarion.inference.general_concepts import general_vocabulary
 from clarion.inference.minilm import TextEmbedder
 from clarion.inference.mobilenet import (
     DEFAULT_BATCH_SIZE,
@@ -34,8 +36,8 @@ from clarion.inference.mobilenet import (
     ImageEmbedder,
     ImageNetClassifier,
     MobileNetV2,
-    imagenet_concepts,
 )
+from clarion.inference.moderation import MODERATION_CONCEPTS, ModerationClassifier, NudeNet
 from clarion.inference.nsfw import NSFW_CONCEPTS, NsfwClassifier, OpenNsfw
 from clarion.inference.ocr import SceneTextReader
 from clarion.inference.profanity import TEXT_MODERATION_CONCEPTS, TextModerator
@@ -66,21 +68,62 @@ GENERAL_IMAGE_EMBEDDING_VERSION = "1e080268c2b14ff1a43680803c7e21cc"
 COLOR_RECOGNITION_VERSION = "9224f599eb0741aab97073decab75eb7"
 FACE_DETECTION_VERSION = "35553b2635c040489666a498ecf8b509"
 NSFW_RECOGNITION_VERSION = "9ae6c2c0ba83457d9c89a9eaf09d0405"
-MODERATION_RECOGNITION_VERSION = "74b186588465489e88a29b7f9168b384"
+# Clarifai's published version of its moderation model: code pins it, and compares it.
+MODERATION_RECOGNITION_VERSION = "aa8be956dbaa4b7a858826a84253cab9"
 OCR_SCENE_ENGLISH_VERSION = "a559fb11c5504f5fb38245fb0034d2e4"
 TEXT_EMBEDDING_VERSION = "145179ae6ec5495381ce5ab5e888ba68"
 TEXT_MODERATION_VERSION = "b68eb9134d7444958c4daa51a852b74c"
 
 # The models that run on the shared MobileNetV2 network; the colour model needs no weights.
 _MOBILENET_MODELS = frozenset({GENERAL_IMAGE_RECOGNITION, GENERAL_IMAGE_EMBEDDING})
+# The models that run on the shared open_nsfw network.
+_OPEN_NSFW_MODELS = frozenset({NSFW_RECOGNITION, MODERATION_RECOGNITION})
+
+# Clarifai's other ids for its public models: the names and version ids its published
+# responses gave them (documentation examples, client test fixtures). Each resolves to
+# Clarion's one version of the model; see ModelInfo.
+_LEGACY_NAMES = {
+    GENERAL_IMAGE_RECOGNITION: ("general-v1.3",),
+    COLOR_RECOGNITION: ("color",),
+    FACE_DETECTION: ("face-v1.3", "face"),
+    NSFW_RECOGNITION: ("nsfw-v1.0",),
+    MODERATION_RECOGNITION: ("moderation",),
+}
+_LEGACY_VERSIONS = {
+    GENERAL_IMAGE_RECOGNITION: ("aa9ca48295b37401f8af92ad1af0d91d",),
+    GENERAL_IMAGE_EMBEDDING: ("bb186755eda04f9cbb6fe32e816be104",),
+    COLOR_RECOGNITION: ("dd9458324b4b45c2be1a7ba84d27cd04",),
+    FACE_DETECTION: ("c67b5872d8b44df4be55f2b3de3ebcbb", "34ce21a40cc24b6b96ffee54aabff139"),
+    NSFW_RECOGNITION: ("aa47919c9a8d4d94bfa283121281bcc4",),
+    # Clarifai's 2017 version, then the id Clarion gave the model before it took Clarifai's.
+    MODERATION_RECOGNITION: (
+        "b42ac907ac93483484483a0040a386be",
+        "74b186588465489e88a29b7f9168b384",
+    ),
+}
 
 
-def builtin_models() -> tuple[ModelInfo, ...]:
-    """The catalog entries of the models Clarion ships, in listing order."""
-    return _mobilenet_and_color_models() + _detection_and_moderation_models() + _text_models()
+def builtin_models(*, people_concepts: bool = False) -> tuple[ModelInfo, ...]:
+    """The catalog entries of the models Clarion ships, in listing order.
+
+    ``people_concepts``: ``general-image-recognition`` runs the face detector too and answers
+    people, portrait and no person from it (``ModelCatalog``).
+    """
+    general = _mobilenet_and_color_models(people_concepts)
+    models = general + _detection_and_moderation_models() + _text_models()
+    return tuple(_with_legacy_references(info) for info in models)
 
 
-def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
+def _with_legacy_references(info: ModelInfo) -> ModelInfo:
+    return replace(
+        info,
+        legacy_names=_LEGACY_NAMES.get(info.id, ()),
+        legacy_version_ids=_LEGACY_VERSIONS.get(info.id, ()),
+    )
+
+
+def _mobilenet_and_color_models(people_concepts: bool) -> tuple[ModelInfo, ...]:
+    vocabulary = general_vocabulary()
     return (
         ModelInfo(
             id=GENERAL_IMAGE_RECOGNITION,
@@ -88,8 +131,11 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             version_id=GENERAL_IMAGE_RECOGNITION_VERSION,
             name=GENERAL_IMAGE_RECOGNITION,
             model_type_id=VISUAL_CLASSIFIER,
-            description="The 1000 ImageNet classes (MobileNetV2, torchvision weights).",
-            concepts=imagenet_concepts(),
+            description=(
+                "General concepts (dog, animal, water...: WordNet 3.0 sums over ImageNet's"
+                " classes) and the 1000 ImageNet classes (MobileNetV2, torchvision weights)."
+            ),
+            concepts=(vocabulary.with_faces() if people_concepts else vocabulary).concepts,
         ),
         ModelInfo(
             id=GENERAL_IMAGE_EMBEDDING,
@@ -98,6 +144,7 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             name=GENERAL_IMAGE_EMBEDDING,
             model_type_id=VISUAL_EMBEDDER,
             description="1280-d L2-normalised image embeddings (MobileNetV2 pooled features).",
+            output_kind="embeddings",
         ),
         ModelInfo(
             id=COLOR_RECOGNITION,
@@ -106,6 +153,7 @@ def _mobilenet_and_color_models() -> tuple[ModelInfo, ...]:
             name=COLOR_RECOGNITION,
             model_type_id=VISUAL_CLASSIFIER,
             description="Dominant colours, each with the nearest named W3C/CSS colour.",
+            output_kind="colors",
         ),
     )
 
@@ -121,6 +169,7 @@ def _detection_and_moderation_models() -> tuple[ModelInfo, ...]:
             model_type_id=VISUAL_DETECTOR,
             description="Face boxes, each with the concept 'face' and its score (MTCNN).",
             concepts=(FACE,),
+            output_kind="regions",
         ),
         ModelInfo(
             id=NSFW_RECOGNITION,
@@ -137,9 +186,12 @@ def _detection_and_moderation_models() -> tuple[ModelInfo, ...]:
             version_id=MODERATION_RECOGNITION_VERSION,
             name=MODERATION_RECOGNITION,
             model_type_id=VISUAL_CLASSIFIER,
-            # Clarifai's model also names gore, drugs and suggestive content; this one cannot.
-            description="Image moderation as 'sfw' and 'nsfw' only (Yahoo open_nsfw).",
-            concepts=NSFW_CONCEPTS,
+            # Clarifai's model also names drug and gore; no packaged model can (moderation.py).
+            description=(
+                "Image moderation: 'safe', 'suggestive' and 'explicit' (Yahoo open_nsfw and "
+                "NudeNet); no 'drug' or 'gore'."
+            ),
+            concepts=MODERATION_CONCEPTS,
         ),
         ModelInfo(
             id=OCR_SCENE_ENGLISH,
@@ -148,6 +200,7 @@ def _detection_and_moderation_models() -> tuple[ModelInfo, ...]:
             name=OCR_SCENE_ENGLISH,
             model_type_id=IMAGE_TO_TEXT,
             description="Lines of text with their outlines and scores (PP-OCRv4, RapidOCR).",
+            output_kind="regions",
         ),
     )
 
@@ -161,6 +214,7 @@ def _text_models() -> tuple[ModelInfo, ...]:
             name=TEXT_EMBEDDING,
             model_type_id=TEXT_EMBEDDER,
             description="384-d L2-normalised sentence embeddings (all-MiniLM-L6-v2).",
+            output_kind="embeddings",
             input_kind="text",
         ),
         ModelInfo(
@@ -177,12 +231,16 @@ def _text_models() -> tuple[ModelInfo, ...]:
 
 
 class ModelCatalog:
-    """Looks up built-in models by slug or legacy id and hands out their runners.
+    """Looks up built-in models by slug, legacy id or legacy name and hands out their runners.
 
     Runners are created on first request, once, under a lock; the classifier and the
-    embedder share one MobileNetV2 session, and the two open_nsfw models share another.
+    embedder share one MobileNetV2 session, and the two open_nsfw models share another
+    (the moderation model adds NudeNet's detector, its own).
     ``cache_dir`` holds the built ``.onnx`` file (Clarion passes a directory inside its data
-    dir). Nothing is loaded until a runner runs, or until ``load`` asks for it.
+    dir). Nothing is loaded until a runner runs, or until ``load`` asks for it. With
+    ``people_concepts`` the general classifier (and indexing's general analysis) also runs the
+    face-detection runner on each image, for people, portrait and no person: it costs about as
+    much as the network again (bench/predict.py), so it is off unless asked for.
     """
 
     def __init__(
@@ -191,9 +249,14 @@ class ModelCatalog:
         *,
         intra_op_threads: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        people_concepts: bool = False,
     ) -> None:
-        self._models = builtin_models()
-        self._by_id = {key: info for info in self._models for key in (info.id, *info.legacy_ids)}
+        self._models = builtin_models(people_concepts=people_concepts)
+        self._by_id = {
+            key: info
+            for info in self._models
+            for key in (*info.legacy_names, *info.legacy_ids, info.id)
+        }
         # The shared networks are made anew when every model using them is unloaded.
         self._new_network: Callable[[], MobileNetV2] = lambda: MobileNetV2(
             cache_dir, intra_op_threads=intra_op_threads, batch_size=batch_size
@@ -204,14 +267,18 @@ class ModelCatalog:
         self._network = self._new_network()
         self._nsfw = self._new_nsfw()
         image_factories: dict[str, Callable[[], ImageRunner]] = {
-            GENERAL_IMAGE_RECOGNITION: lambda: ImageNetClassifier(self._network),
+            GENERAL_IMAGE_RECOGNITION: lambda: ImageNetClassifier(self._network, faces=self._faces),
             GENERAL_IMAGE_EMBEDDING: lambda: ImageEmbedder(self._network),
             COLOR_RECOGNITION: ColorRunner,
             FACE_DETECTION: lambda: FaceDetector(intra_op_threads=intra_op_threads),
             NSFW_RECOGNITION: lambda: NsfwClassifier(self._nsfw),
-            MODERATION_RECOGNITION: lambda: NsfwClassifier(self._nsfw),
+            MODERATION_RECOGNITION: lambda: ModerationClassifier(
+                self._nsfw, NudeNet(intra_op_threads=intra_op_threads, batch_size=batch_size)
+            ),
             OCR_SCENE_ENGLISH: SceneTextReader,
         }
+        # The general model's people concepts come from the face-detection runner, shared.
+        self._faces = self._detect_faces if people_concepts else None
         self._last_used: dict[str, float] = {}
         text_factories: dict[str, Callable[[], TextRunner]] = {
             TEXT_EMBEDDING: TextEmbedder,
@@ -238,7 +305,7 @@ class ModelCatalog:
         return self._models
 
     def find(self, model_id: str) -> ModelInfo | None:
-        """The model with this slug or legacy id, or ``None``."""
+        """The model with this slug, legacy id or legacy name, or ``None``."""
         return self._by_id.get(model_id)
 
     def get(self, model_id: str) -> ModelInfo:
@@ -270,6 +337,8 @@ class ModelCatalog:
         if info.id in _MOBILENET_MODELS:
             self.runner(info.id)  # counts as a use, so it is not unloaded at once
             self._network.load()
+            if info.id == GENERAL_IMAGE_RECOGNITION and self._faces is not None:
+                self.load(FACE_DETECTION)
             return
         runner = self.runner(info.id) if info.input_kind == "image" else self.text_runner(info.id)
         if isinstance(runner, TimedRunner):
@@ -287,8 +356,13 @@ class ModelCatalog:
         """The general classifier's concepts and the general embedding, from one network pass."""
         self.runner(GENERAL_IMAGE_RECOGNITION)  # counts as a use of both models
         self.runner(GENERAL_IMAGE_EMBEDDING)
-        analyzer = GeneralImageAnalyzer(self._network)
+        analyzer = GeneralImageAnalyzer(self._network, faces=self._faces)
         return TimedRunner(GENERAL_IMAGE_ANALYSIS, analyzer, self).predict(images)
+
+    def _detect_faces(self, images: Sequence[Image.Image]) -> list[Prediction]:
+        # Looked up per call, not when the general runner is made: that happens under the
+        # lock, and the face runner may have been unloaded since.
+        return self.runner(FACE_DETECTION).predict(images)
 
     def report_run(self, model: str, batch_size: int, seconds: float) -> None:
         self._observe(model, batch_size, seconds)
@@ -313,7 +387,7 @@ class ModelCatalog:
                 self._text_runners.pop(slug, None)
             if not _MOBILENET_MODELS & set(self._last_used):
                 self._network = self._new_network()
-            if not {NSFW_RECOGNITION, MODERATION_RECOGNITION} & set(self._last_used):
+            if not _OPEN_NSFW_MODELS & set(self._last_used):
                 self._nsfw = self._new_nsfw()
         return idle
 

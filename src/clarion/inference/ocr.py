@@ -18,11 +18,10 @@ from PIL import Image
 
 from clarion.inference._runtime import Lazy, import_module
 from clarion.inference.base import Point, Prediction, Region
+from clarion.inference.packages import install_hint
 
-OCR_INSTALL_HINT = (
-    "pip install 'opencv-python-headless>=4.10,<5' pyclipper shapely pyyaml"
-    " && pip install --no-deps 'rapidocr-onnxruntime==1.4.4'"
-)
+# OpenCV and friends come with the `ocr` extra; RapidOCR's models with the weight packages.
+OCR_INSTALL_HINT = "pip install 'clarion[ocr]', then " + install_hint("rapidocr-onnxruntime==1.4.4")
 
 
 class SceneTextReader:

@@ -29,11 +29,12 @@ from clarion.inference._checkpoint import CheckpointFormatError
 from clarion.inference._joblib import PickledObject, load_joblib
 from clarion.inference._runtime import Lazy, package_file
 from clarion.inference.base import ConceptScore, Prediction
+from clarion.inference.packages import install_hint
 
 PROFANITY_PACKAGE = "profanity_check"
 # The package pins the scikit-learn and joblib its pickles were written with; Clarion reads
 # the pickles without them.
-PROFANITY_INSTALL_HINT = "pip install --no-deps 'alt-profanity-check==1.9.1'"
+PROFANITY_INSTALL_HINT = install_hint("alt-profanity-check==1.9.1")
 
 TOXIC = ConceptScore("toxic", "toxic", 1.0)
 CLEAN = ConceptScore("clean", "clean", 1.0)

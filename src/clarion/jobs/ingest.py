@@ -12,11 +12,11 @@ from typing import Any
 
 from PIL import Image
 
-from clarion.blobs.base import BlobStore
+from clarion.blobs.base import TINY, BlobStore
 from clarion.errors import InputRejected
 from clarion.fetch import FetchRejected, UrlFetcher
 from clarion.jobs.indexing import Indexer
-from clarion.media import ImageRejected, decode_image
+from clarion.media import ImageRejected, decode_image, thumbnail_jpeg
 from clarion.storage.base import INPUT_FAILED, INPUT_PENDING, INPUT_SUCCESS, InputRecord
 from clarion.storage.data import SqlDataStore
 
@@ -123,6 +123,8 @@ class IngestJob:
             raw = self._blobs.get(record.blob) if record.blob else self._fetcher.fetch(record.url)
             image = decode_image(raw)
             digest = record.blob or self._blobs.put(raw)
+            # The hosted thumbnail, made while the picture is decoded anyway.
+            self._blobs.put_rendition(digest, TINY, thumbnail_jpeg(image.image))
             self._indexer.index_image(app_pk, pk, image.image)
             self._data.set_input_status(
                 pk,

@@ -79,9 +79,10 @@ class ModelResolver:
         self._store = store
 
     def builtin(self, model_id: str, version_id: str = "") -> ModelInfo | None:
-        """A built-in model by slug or legacy id; ``ModelNotFound`` for a version it lacks."""
+        """A built-in model by slug, legacy id or legacy name; ``ModelNotFound`` for a version
+        it lacks (its own version id and its legacy ones are the one version it has)."""
         info = self._catalog.find(model_id) if model_id else None
-        if info is not None and version_id and version_id != info.version_id:
+        if info is not None and version_id and not info.has_version(version_id):
             raise ModelNotFound("model version", f"{model_id}/{version_id}")
         return info
 

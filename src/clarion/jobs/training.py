@@ -32,6 +32,7 @@ from clarion.storage.modeldata import (
     ModelConcept,
     SqlModelStore,
     TrainingSet,
+    VersionRecord,
     VersionRef,
 )
 
@@ -90,8 +91,10 @@ class TrainJob:
 
     def _train(self, version_pk: int, ref: VersionRef) -> None:
         concepts = ref.version.concepts
-        data = self._store.training_set(ref.app_pk, [c.id for c in concepts], self._space)
-        _check_data(data, concepts)
+        data = self._store.training_set(
+            ref.app_pk, [c.id for c in concepts], self._space, dataset_id=_dataset_of(ref.version)
+        )
+        _check_data(data, concepts, _dataset_of(ref.version))
         kept = _concepts_to_train(data, concepts, ref.version.output_config)
         columns = [concepts.index(concept) for concept in kept]
         targets = data.labels[:, columns] > 0
@@ -108,12 +111,18 @@ class TrainJob:
         )
 
 
-def _check_data(data: TrainingSet, concepts: Sequence[ModelConcept]) -> None:
+def _dataset_of(version: VersionRecord) -> str:
+    """The dataset a version trains on ("" for all the app's inputs)."""
+    return str(version.train_params.get("dataset_id") or "")
+
+
+def _check_data(data: TrainingSet, concepts: Sequence[ModelConcept], dataset_id: str) -> None:
     names = ", ".join(f"'{c.id}'" for c in concepts)
+    where = f"dataset '{dataset_id}'" if dataset_id else "the app"
     if data.labelled_inputs == 0:
         raise TrainingRefused(
             MODEL_TRAINING_NO_DATA,
-            f"No input of the app is annotated with the model's concepts ({names}): "
+            f"No input of {where} is annotated with the model's concepts ({names}): "
             "annotate inputs with them, then train a new version",
         )
     if len(data.input_ids) == 0:
@@ -204,29 +213,58 @@ class EvaluateJob:
         self._store.set_metrics(int(payload["version_pk"]), MODEL_EVALUATION_FAILED, description)
 
     def _evaluate(self, ref: VersionRef) -> dict[str, Any]:
-        if ref.version.status_code != MODEL_TRAINED:
-            raise TrainingRefused(MODEL_EVALUATION_FAILED, "Only a trained version is evaluated")
-        concepts = ref.version.concepts
-        ids = [c.id for c in concepts]
-        data = self._store.training_set(ref.app_pk, ids, self._space)
-        targets = data.labels > 0
-        _check_labels(data, targets, concepts)
-        folds = min(MAX_FOLDS, len(data.input_ids))
-        exclusive = bool(ref.version.output_config.get("concepts_mutually_exclusive"))
-        scores = cross_validated_scores(
-            data.vectors, targets, folds, self._options, exclusive=exclusive
-        )
-        evaluation = evaluate(scores, targets, ids)
-        return {
-            "folds": folds,
-            "input_count": len(data.input_ids),
-            "threshold": THRESHOLD,
-            "curve_thresholds": list(CURVE_THRESHOLDS),
-            "summary": asdict(evaluation.summary),
-            "concepts": [asdict(metrics) for metrics in evaluation.concepts],
-            "confusion": [asdict(cell) for cell in evaluation.confusion],
-            "test_set": _test_set(data.input_ids, scores, targets, ids),
-        }
+        return cross_validated_metrics(self._store, ref, self._options, self._space)
+
+
+def cross_validated_metrics(
+    store: SqlModelStore, ref: VersionRef, options: TrainOptions, space: str
+) -> dict[str, Any]:
+    """Metrics of the version's training recipe, cross-validated on the inputs it trains on.
+
+    Raises ``TrainingRefused`` when the version is not trained or the labels cannot tell."""
+    _check_trained(ref)
+    concepts = ref.version.concepts
+    ids = [c.id for c in concepts]
+    data = store.training_set(ref.app_pk, ids, space, dataset_id=_dataset_of(ref.version))
+    targets = data.labels > 0
+    _check_labels(data, targets, concepts)
+    folds = min(MAX_FOLDS, len(data.input_ids))
+    scores = cross_validated_scores(
+        data.vectors, targets, folds, options, exclusive=is_exclusive(ref.version)
+    )
+    return metrics_json(data.input_ids, scores, targets, ids, folds=folds)
+
+
+def is_exclusive(version: VersionRecord) -> bool:
+    """Whether the version's concepts are mutually exclusive (softmax scores)."""
+    return bool(version.output_config.get("concepts_mutually_exclusive"))
+
+
+def _check_trained(ref: VersionRef) -> None:
+    if ref.version.status_code != MODEL_TRAINED:
+        raise TrainingRefused(MODEL_EVALUATION_FAILED, "Only a trained version is evaluated")
+
+
+def metrics_json(
+    input_ids: Sequence[str],
+    scores: npt.NDArray[np.float32],
+    targets: npt.NDArray[np.bool_],
+    concept_ids: list[str],
+    *,
+    folds: int,
+) -> dict[str, Any]:
+    """The stored form of an evaluation (``folds`` 0: scores of the trained version itself)."""
+    evaluation = evaluate(scores, targets, concept_ids)
+    return {
+        "folds": folds,
+        "input_count": len(input_ids),
+        "threshold": THRESHOLD,
+        "curve_thresholds": list(CURVE_THRESHOLDS),
+        "summary": asdict(evaluation.summary),
+        "concepts": [asdict(metrics) for metrics in evaluation.concepts],
+        "confusion": [asdict(cell) for cell in evaluation.confusion],
+        "test_set": _test_set(input_ids, scores, targets, concept_ids),
+    }
 
 
 def _check_labels(

@@ -3,7 +3,8 @@
 The steps, in the order that keeps a hostile file cheap to refuse:
 1. identify the format from the header only (``Image.open`` reads no pixels), trying only the
    allowed formats' plugins, so no other Pillow plugin ever parses the bytes;
-2. check ``width * height`` against our own limit before any pixel is decoded;
+2. check ``width * height``, and the bytes those pixels take in the file's mode, against our
+   own limits before any pixel is decoded;
 3. decode the first frame, noticing truncation ourselves rather than trusting
    ``ImageFile.LOAD_TRUNCATED_IMAGES`` (a process-wide switch some other code may have set);
 4. apply the EXIF orientation and convert to 8-bit RGB, compositing transparency on white.
@@ -20,11 +21,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-import numpy as np
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 ALLOWED_FORMATS: Final = frozenset({"JPEG", "PNG", "TIFF", "BMP", "WEBP", "GIF"})
 MAX_PIXELS: Final = 85_000_000
+# The most bytes a decoded picture may take: as many as the largest RGB picture accepted. A
+# 16-bit or RGBA picture takes more a pixel, and converting it more again.
+MAX_DECODED_BYTES: Final = MAX_PIXELS * 3
+# The longest side of the thumbnail hosted images offer (``tiny``).
+TINY_THUMBNAIL_SIDE: Final = 256
 
 # Clarifai status codes (clarifai StatusCode); plain ints keep this package free of protobuf.
 INPUT_UNSUPPORTED_FORMAT: Final = 30101
@@ -37,6 +42,24 @@ _FORMAT_LIST: Final = "JPEG, PNG, TIFF, BMP, WEBP or GIF"
 # A multi-picture JPEG (what many phone cameras write) opens as MPO; it is a JPEG to us.
 _FORMAT_ALIASES: Final = {"MPO": "JPEG"}
 _WHITE: Final = (255, 255, 255)
+# The bytes one pixel of a mode takes as the file holds it (what decoding it must hold at
+# least); modes not named take 4 (RGBA, CMYK, 32-bit and float greyscale).
+_BYTES_PER_PIXEL: Final = {
+    "1": 1,
+    "L": 1,
+    "P": 1,
+    "LA": 2,
+    "La": 2,
+    "PA": 2,
+    "I;16": 2,
+    "I;16L": 2,
+    "I;16B": 2,
+    "I;16N": 2,
+    "RGB": 3,
+    "YCbCr": 3,
+    "LAB": 3,
+    "HSV": 3,
+}
 # EXIF orientation -> the transpose that makes the picture upright (ImageOps.exif_transpose's
 # table; done here so that only the cheap EXIF read happens under _WARNINGS_LOCK).
 _ORIENTATION_FIXES: Final = {
@@ -73,11 +96,14 @@ class DecodedImage:
     format: str
 
 
-def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+def decode_image(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, max_decoded_bytes: int = MAX_DECODED_BYTES
+) -> DecodedImage:
     """Decode ``data`` as an RGB image with EXIF orientation applied.
 
     Raises ``ImageRejected`` with 30101 for a format outside ``ALLOWED_FORMATS``, 30105 for
-    more than ``max_pixels`` pixels (checked before decoding), and 30104 for empty,
+    more than ``max_pixels`` pixels or pixels that take more than ``max_decoded_bytes`` in
+    the file's mode (both checked before decoding), and 30104 for empty,
     truncated or corrupt bytes. No Pillow exception or warning escapes.
 
     Our limit holds whatever ``Image.MAX_IMAGE_PIXELS`` is; where that global is lower,
@@ -91,6 +117,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     try:
         image_format = _FORMAT_ALIASES.get(str(opened.format), str(opened.format))
         _check_pixels(opened.size, max_pixels)
+        _check_decoded_bytes(opened.size, opened.mode, max_decoded_bytes)
         image = _decode_first_frame(opened, source, image_format)
     finally:
         # The decoded pixels no longer need the file; an RGB upright picture *is* `opened`.
@@ -100,7 +127,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     return DecodedImage(image=image, width=image.width, height=image.height, format=image_format)
 
 
-def thumbnail_jpeg(image: Image.Image, max_side: int = 256) -> bytes:
+def thumbnail_jpeg(image: Image.Image, max_side: int = TINY_THUMBNAIL_SIDE) -> bytes:
     """Return JPEG bytes of ``image`` scaled down (never up) to fit ``max_side`` pixels.
 
     The aspect ratio is kept and ``image`` itself is left untouched.
@@ -180,6 +207,21 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
+def _check_decoded_bytes(size: tuple[int, int], mode: str, max_bytes: int) -> None:
+    """Refuse a picture whose pixels would take more than ``max_bytes`` decoded: a small file
+    of 16-bit or four-channel pixels decodes to more than its pixel count suggests."""
+    width, height = size
+    decoded = width * height * _BYTES_PER_PIXEL.get(mode, 4)
+    if decoded > max_bytes:
+        raise ImageRejected(
+            INPUT_OVER_LIMIT,
+            f"the image is {width}x{height} pixels of mode {mode}, which decode to "
+            f"{_megabytes(decoded)}; at most {_megabytes(max_bytes)} are accepted (an RGB "
+            f"picture of {_megapixels(max_bytes // 3)}), so scale it down or convert it to "
+            "8-bit RGB and try again",
+        )
+
+
 def _decode_first_frame(
     opened: ImageFile.ImageFile, source: _EofWatchingBytes, image_format: str
 ) -> Image.Image:
@@ -230,20 +272,27 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _scale_to_eight_bits(image: Image.Image) -> Image.Image:
-    """Map 16-bit, 32-bit and float greyscale onto 0..255 (Pillow's convert would clip)."""
-    pixels = np.asarray(image).astype(np.float64)
-    low, high = float(pixels.min()), float(pixels.max())
+    """Map 16-bit, 32-bit and float greyscale onto 0..255 (Pillow's convert would clip).
+
+    Pillow's own loops do it (extrema, then one linear map and a clip to 8 bits), so the
+    cost is one more picture of the input's mode: numpy's float64 copies took 8 bytes a pixel
+    each, 1.5 GB for a 117 KB 16-bit PNG of 60 megapixels.
+    """
+    extrema = image.getextrema()  # one band: (low, high)
+    assert isinstance(extrema[0], int | float) and isinstance(extrema[1], int | float)
+    low, high = float(extrema[0]), float(extrema[1])
     if image.mode == "F" and low >= 0.0 and high <= 1.0:
-        full_scale = 1.0
+        low, full_scale = 0.0, 1.0
     elif low >= 0.0 and high <= 255.0 and image.mode in ("I", "F"):
-        full_scale = 255.0
+        low, full_scale = 0.0, 255.0
     elif low >= 0.0 and high <= 65535.0:
-        full_scale = 65535.0
+        low, full_scale = 0.0, 65535.0
     else:
         # Values outside any usual range: stretch what is there.
-        pixels, full_scale = pixels - low, max(high - low, 1.0)
-    scaled = np.clip(np.rint(pixels * (255.0 / full_scale)), 0, 255).astype(np.uint8)
-    return Image.fromarray(scaled)
+        full_scale = max(high - low, 1.0)
+    scale = 255.0 / full_scale
+    offset = 0.5 - low * scale  # + 0.5: the conversion to 8 bits truncates; this rounds
+    return image.point(lambda value: value * scale + offset).convert("L")
 
 
 def _unidentified(data: bytes) -> ImageRejected:
@@ -347,6 +396,10 @@ def _corrupt_message(image_format: str | None, exc: BaseException) -> str:
     what = f"{image_format} image" if image_format else "image"
     reason = str(exc) or type(exc).__name__
     return f"the {what} could not be decoded; it is probably truncated or corrupt ({reason})"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.3g} MB"
 
 
 def _megapixels(pixels: int) -> str:

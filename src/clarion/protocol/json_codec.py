@@ -25,6 +25,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from clarion.errors import BadRequestFormat
+from clarion.protocol.retired import RETIRED_STRING_FIELDS, retired_json
 
 JsonObject = dict[str, Any]
 FieldPath = tuple[str, ...]
@@ -131,6 +132,8 @@ def _value_converter(field: FieldDescriptor) -> Converter:
             return _own_json_string
         if field.message_type.full_name.startswith(_WELL_KNOWN_PREFIX):
             return _well_known_to_json  # structs, wrappers, Any: json_format's forms
+        if field.message_type.full_name in RETIRED_STRING_FIELDS:
+            return _with_retired_fields  # chosen per field: other messages pay nothing
         return _regular_message_to_json
     if field.type == FieldDescriptor.TYPE_BYTES:
         return _base64_text
@@ -145,6 +148,13 @@ def _value_converter(field: FieldDescriptor) -> Converter:
     if field.type == FieldDescriptor.TYPE_STRING:
         return str
     return _same  # enums as numbers, 32-bit integers
+
+
+def _with_retired_fields(message: Message) -> JsonObject:
+    """A message that may carry fields the schema retired: those too, by their old names."""
+    data = _regular_message_to_json(message)
+    data.update(retired_json(message))
+    return data
 
 
 def _own_json_string(message: Message) -> str:

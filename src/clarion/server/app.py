@@ -8,6 +8,7 @@ import logging
 import os
 import resource
 import socket
+import ssl
 import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
 from clarion.jobs.collect import CollectBlobsJob
+from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.indexing import Indexer
 from clarion.jobs.ingest import IngestJob, UntrustedInputs
 from clarion.jobs.model_resolver import ModelResolver
@@ -40,15 +42,18 @@ from clarion.server.http import HostedRoute, Readiness, create_http_app
 from clarion.server.limits import Limits
 from clarion.server.log_limits import RepeatLimit
 from clarion.server.metrics import Metrics
+from clarion.server.shared_port import SharedPort, Upstream
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
+from clarion.services.evaluations import EvaluationsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.model_types import ModelTypesService
 from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
@@ -57,6 +62,7 @@ from clarion.services.workflows import WorkflowsService
 from clarion.storage.base import Store
 from clarion.storage.data import SqlDataStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
+from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
 from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
@@ -103,6 +109,7 @@ class Backends:
     data: SqlDataStore
     search: SqlSearchStore
     modeldata: SqlModelStore
+    evaluations: SqlEvaluationStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -128,22 +135,28 @@ class Backends:
 def open_backends(settings: Settings) -> Backends:
     """Storage for ``settings``, migrated to the newest schema."""
     _ensure_private_dir(settings.data_dir)
-    engine = create_db_engine(settings.resolved_database_url)
+    engine = create_db_engine(
+        settings.resolved_database_url, settings.database_lock_timeout_seconds
+    )
     migrate(engine)
     policy = FetchPolicy(
         allow_private=settings.allow_private_urls,
         allowed_hosts=frozenset(settings.url_allow_list),
+        extra_ca_certs=tuple(str(location) for location in settings.fetch_ca_certs),
     )
     return Backends(
         store=SqlStore(engine),
         data=SqlDataStore(engine),
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
+        evaluations=SqlEvaluationStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
         models=ModelCatalog(
-            settings.data_dir / "models", intra_op_threads=settings.inference_threads or None
+            settings.data_dir / "models",
+            intra_op_threads=settings.inference_threads or None,
+            people_concepts=settings.general_people_concepts,
         ),
         indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
@@ -199,6 +212,8 @@ def build_worker_pool(
     train, evaluate = TrainJob(backends.modeldata), EvaluateJob(backends.modeldata)
     kinds[TRAIN_MODEL_JOB] = JobKind(run=train, give_up=train.give_up)
     kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
+    evaluation = EvaluationJob(backends.evaluations, backends.modeldata)
+    kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
@@ -225,6 +240,7 @@ def build_handlers(
         inputs,
         searches,
         ModelsService(backends.models, backends.modeldata),
+        ModelTypesService(),
         PredictService(
             backends.models,
             untrusted,
@@ -235,6 +251,13 @@ def build_handlers(
             resolver=backends.resolver,
         ),
         CustomModelsService(backends.modeldata, data, backends.models, wake_workers),
+        EvaluationsService(
+            backends.evaluations,
+            backends.modeldata,
+            data,
+            lambda model_id: backends.models.find(model_id) is not None,
+            wake_workers,
+        ),
         WorkflowsService(
             backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
         ),
@@ -275,8 +298,11 @@ def build_server(settings: Settings) -> ClarionServer:
         limits,
         metrics,
         request_timeout_seconds=settings.request_timeout_seconds,
+        max_metadata_bytes=settings.max_metadata_bytes,
     )
-    hosted_route = HostedRoute(authenticator, HostedImages(backends.data, backends.blobs))
+    hosted_route = HostedRoute(
+        authenticator, dispatcher, HostedImages(backends.data, backends.blobs)
+    )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics
     )
@@ -327,6 +353,8 @@ class ClarionServer:
         self.new_admin_pat = admin_pat
         self.grpc_port = 0
         self.http_port = 0
+        self.port = 0  # the shared port, when there is one
+        self._shared: SharedPort | None = None
         self._readiness = Readiness()
         self._health = health.aio.HealthServicer()
         self._grpc: grpc.aio.Server | None = None
@@ -357,6 +385,8 @@ class ClarionServer:
             await asyncio.to_thread(self.workers.start)
         await self._start_grpc()
         await self._start_http()
+        if self.settings.port is not None:
+            await self._start_shared_port(self.settings.port)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._readiness.ready = True
         if self.settings.model_idle_seconds:
@@ -370,6 +400,8 @@ class ClarionServer:
             self.settings.host,
             self.http_port,
         )
+        if self._shared is not None:
+            log.info("gRPC and HTTP together on %s:%d", self.settings.host, self.port)
 
     async def stop(self) -> None:
         """Drain: report not ready (still serving, so a load balancer can notice), then stop
@@ -380,12 +412,16 @@ class ClarionServer:
         await self._health.enter_graceful_shutdown()
         await asyncio.sleep(self.settings.drain_delay_seconds)
         grace = self.settings.shutdown_grace_seconds
+        if self._shared is not None:
+            self._shared.stop_accepting()
         if self._http is not None:
             self._http.should_exit = True
         if self._grpc is not None:
             await self._grpc.stop(grace)
         if self._http_task is not None:
             await self._http_task
+        if self._shared is not None:
+            await self._shared.close()
         if self.workers is not None:
             await asyncio.to_thread(self.workers.stop, grace)
         await asyncio.to_thread(self.backends.indexes.save_all)
@@ -479,6 +515,43 @@ class ClarionServer:
                 self._http_task.result()
                 raise RuntimeError("the HTTP server stopped while starting")
             await asyncio.sleep(0.01)
+
+    async def _start_shared_port(self, port: int) -> None:
+        """One port for both protocols, relaying to the two servers over loopback."""
+        inner_host = _loopback_for(self.settings.host)
+        tls = self.settings.tls_enabled
+        self._shared = SharedPort(
+            grpc=Upstream(inner_host, self.grpc_port, _relay_tls("h2") if tls else None),
+            http=Upstream(inner_host, self.http_port, _relay_tls("http/1.1") if tls else None),
+            tls=self._shared_port_tls() if tls else None,
+        )
+        self.port = await self._shared.start(self.settings.host, port)
+
+    def _shared_port_tls(self) -> ssl.SSLContext:
+        assert self.settings.tls_cert is not None and self.settings.tls_key is not None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        return context
+
+
+def _relay_tls(protocol: str) -> ssl.SSLContext:
+    """TLS from the shared port to an inner server of this process, on loopback: the
+    certificate is the server's own, so there is nothing to verify."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols([protocol])
+    return context
+
+
+def _loopback_for(host: str) -> str:
+    """Where this process reaches its own servers that listen on ``host``."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
 
 
 class _Uvicorn(uvicorn.Server):

@@ -40,11 +40,13 @@ from clarion.protocol.json_codec import (
 )
 from clarion.protocol.routes import RouteMatch, RouteTable
 from clarion.server.auth import Authenticator
-from clarion.server.dispatch import Dispatcher
+from clarion.server.dispatch import Dispatcher, database_busy
+from clarion.server.limits import HOSTED_IMAGE
 from clarion.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from clarion.server.status import base_error_body, new_req_id
 from clarion.services.batches import BATCH_LIMITS
 from clarion.services.hosted import HostedImages
+from clarion.storage.errors import DatabaseBusy
 
 log = logging.getLogger("clarion.http")
 
@@ -110,10 +112,14 @@ HOSTED_PATH = "/hosted/{size}/users/{user_id}/apps/{app_id}/inputs/{input_id}"
 
 
 class HostedRoute:
-    """``Image.hosted`` URLs: authenticated like ``GetInput``, answered with the image bytes."""
+    """``Image.hosted`` URLs: authenticated like ``GetInput``, answered with the image bytes,
+    under the same rate limits and bound on expensive work as the API's calls."""
 
-    def __init__(self, authenticator: Authenticator, images: HostedImages) -> None:
+    def __init__(
+        self, authenticator: Authenticator, dispatcher: Dispatcher, images: HostedImages
+    ) -> None:
         self._auth = authenticator
+        self._dispatcher = dispatcher
         self._images = images
         self._method = v2_methods()["GetInput"]
 
@@ -130,11 +136,14 @@ class HostedRoute:
             ctx = await asyncio.to_thread(
                 self._auth.authenticate, self._method, get_input, metadata, new_req_id(metadata)
             )
-            content, media_type = await asyncio.to_thread(
-                self._images.read, ctx, params["input_id"], params["size"]
-            )
+            async with self._dispatcher.within_limits(ctx, HOSTED_IMAGE) as ctx:
+                content, media_type = await asyncio.to_thread(
+                    self._images.read, ctx, params["input_id"], params["size"]
+                )
         except ApiError as error:
             return _error_json(error, metadata)
+        except DatabaseBusy:  # recording a thumbnail made on first request
+            return _error_json(database_busy(), metadata)
         return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
 
 

@@ -1,9 +1,9 @@
 """Saying no politely: rate limits per credential and per app, and a bound on expensive work.
 
 Throttled calls answer ``CONN_THROTTLED`` (11005), which the official clients back off and retry
-on. Expensive calls (prediction, search, ingestion) run a bounded number at a time; a bounded
-number more may wait, and past that a call answers ``RPC_REQUEST_QUEUE_FULL`` (40030) at once
-instead of queueing without bound.
+on. Expensive calls (prediction, search, ingestion, hosted images) run a bounded number at a
+time; a bounded number more may wait, and past that a call answers ``RPC_REQUEST_QUEUE_FULL``
+(40030) at once instead of queueing without bound.
 """
 
 from __future__ import annotations
@@ -17,8 +17,12 @@ from dataclasses import dataclass
 
 from clarion.errors import DeadlineExceeded, QueueFull, ResourceExhausted
 
+# ``/hosted`` image reads are not V2 methods; they are held to the same limits under this name
+# (a thumbnail made on first request decodes the original).
+HOSTED_IMAGE = "GetHostedImage"
 EXPENSIVE_METHODS = frozenset(
     {
+        HOSTED_IMAGE,
         "PostModelOutputs",
         "PostInputs",
         "PostInputsSearches",

@@ -129,7 +129,7 @@ class AnnotationsService:
 
 
 def _checked_data(data: resources_pb2.Data) -> dict[str, Any]:
-    """Concepts and regions, each region with a valid box and an id."""
+    """Concepts, regions (each with a valid box and an id) and metadata."""
     for region in data.regions:
         _check_box(region)
         if not region.id:
@@ -142,6 +142,8 @@ def _checked_data(data: resources_pb2.Data) -> dict[str, Any]:
         if not concept.name:
             concept.name = concept.id
     kept = resources_pb2.Data(concepts=data.concepts, regions=data.regions)
+    if data.HasField("metadata"):  # it was dropped without a word; the fuzzing found it
+        kept.metadata.CopyFrom(data.metadata)
     return json_of(kept)
 
 

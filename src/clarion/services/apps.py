@@ -15,6 +15,7 @@ from clarion.inference.workflow import GENERAL_WORKFLOW
 from clarion.services.base import (
     HandlerTable,
     check_id,
+    check_merged_metadata,
     conflicts_as,
     require_app,
     require_own_user,
@@ -97,10 +98,12 @@ class AppsService:
         user_id = require_own_user(ctx)
         action = _patch_action(request.action)
         current = [self._owned_app(user_id, patch.id) for patch in request.apps]
-        patched = [
-            self._update(app, _patched(app, patch, action))
-            for app, patch in zip(current, request.apps, strict=True)
+        changed = [
+            _patched(app, patch, action) for app, patch in zip(current, request.apps, strict=True)
         ]
+        for app in changed:  # all checked before any is written
+            check_merged_metadata(ctx, app.metadata, f"app '{app.id}'")
+        patched = [self._update(app, new) for app, new in zip(current, changed, strict=True)]
         return service_pb2.MultiAppResponse(apps=[app_to_proto(app) for app in patched])
 
     def patch_app(
@@ -108,8 +111,9 @@ class AppsService:
     ) -> service_pb2.SingleAppResponse:
         require_own_user(ctx)
         app = require_app(ctx)
-        patched = self._update(app, _patched(app, request.app, _patch_action(request.action)))
-        return service_pb2.SingleAppResponse(app=app_to_proto(patched))
+        changed = _patched(app, request.app, _patch_action(request.action))
+        check_merged_metadata(ctx, changed.metadata, f"app '{app.id}'")
+        return service_pb2.SingleAppResponse(app=app_to_proto(self._update(app, changed)))
 
     def delete_app(
         self, request: service_pb2.DeleteAppRequest, ctx: CallContext

@@ -7,9 +7,16 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from google.protobuf import struct_pb2
 from google.protobuf.message import Message
 
-from clarion.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
+from clarion.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RequestTooLarge,
+)
 from clarion.services.context import CallContext
 from clarion.storage.base import AppRecord
 from clarion.storage.errors import Conflict
@@ -34,6 +41,21 @@ def check_id(kind: str, value: str) -> str:
             f"Invalid {kind} id '{value}': use 1 to 64 letters, digits, '_' or '-'"
         )
     return value
+
+
+def check_merged_metadata(ctx: CallContext, metadata: Mapping[str, Any], owner: str) -> None:
+    """Refuse metadata that a merge made larger than a request may carry: patches merged one
+    at a time would grow it without bound, and each write stores all of it again."""
+    limit = ctx.max_metadata_bytes
+    if not limit or not metadata:
+        return
+    message = struct_pb2.Struct()
+    message.update(metadata)
+    if (size := message.ByteSize()) > limit:
+        raise RequestTooLarge(
+            f"Merged, the metadata of {owner} would be {size} bytes; at most {limit} are "
+            "kept (the server's max_metadata_bytes): remove keys, or overwrite it"
+        )
 
 
 def require_app(ctx: CallContext) -> AppRecord:

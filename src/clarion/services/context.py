@@ -56,6 +56,8 @@ class CallContext:
     user_id: str = ""
     app: AppRecord | None = None
     deadline: float | None = None  # time.monotonic() by which the call must be answered
+    # The most metadata a request may carry, and a resource keep after a merge (0: no limit).
+    max_metadata_bytes: int = 0
 
     def check_deadline(self, before: str) -> None:
         """Raise ``DeadlineExceeded`` when the call's time ran out, naming what it was about

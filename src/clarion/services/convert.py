@@ -16,6 +16,10 @@ from google.protobuf.message import Message
 
 from clarion.protocol.json_codec import message_to_json
 from clarion.storage.base import (
+    INPUT_FAILED,
+    INPUT_IN_PROGRESS,
+    INPUT_PENDING,
+    INPUT_SUCCESS,
     AnnotationRecord,
     AppRecord,
     ConceptRecord,
@@ -24,6 +28,15 @@ from clarion.storage.base import (
     KeyRecord,
     UserRecord,
 )
+
+# Clarifai's descriptions of an input's status, for a record stored without one (a new input
+# is pending): clarifai==2.6.2 reads status.description of every input it is given.
+_INPUT_STATUS_DESCRIPTIONS = {
+    INPUT_SUCCESS: "Download complete",
+    INPUT_PENDING: "Download pending",
+    INPUT_FAILED: "Download failed",
+    INPUT_IN_PROGRESS: "Download in progress",
+}
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -194,7 +207,10 @@ def input_to_proto(
         id=record.id,
         data=data,
         dataset_ids=list(record.dataset_ids),
-        status=status(record.status_code, record.status_description),
+        status=status(
+            record.status_code,
+            record.status_description or _INPUT_STATUS_DESCRIPTIONS.get(record.status_code, ""),
+        ),
         created_at=timestamp(record.created_at),
         modified_at=timestamp(record.modified_at),
     )

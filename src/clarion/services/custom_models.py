@@ -16,7 +16,13 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
-from clarion.errors import InvalidArgument, ModelInvalidArgument, ModelNotFound, ModelUntrained
+from clarion.errors import (
+    InvalidArgument,
+    ModelInvalidArgument,
+    ModelNotFound,
+    ModelUntrained,
+    NotFound,
+)
 from clarion.inference.catalog import GENERAL_IMAGE_EMBEDDING_VERSION
 from clarion.services.apps import deep_merge
 from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
@@ -28,6 +34,7 @@ from clarion.services.model_convert import (
     output_config_json,
     version_to_proto,
 )
+from clarion.services.model_types import inference_params, training_params
 from clarion.services.models import Models, find_model, version_to_proto as builtin_version
 from clarion.storage.base import AppRecord
 from clarion.storage.data import SqlDataStore
@@ -101,6 +108,12 @@ class CustomModelsService:
 
     def _new_model(self, app: AppRecord, model: resources_pb2.Model) -> ModelRecord:
         model_id = check_id("model", model.id) if model.id else uuid.uuid4().hex
+        if model.model_version.HasField("train_info"):
+            raise ModelInvalidArgument(
+                "model.model_version.train_info is not stored: send it with each version to "
+                "train, in "
+                "PostModelVersions' model_versions[0].train_info (as Model.train() does)"
+            )
         if self._models.find(model_id) is not None:
             raise ModelInvalidArgument(f"Model id '{model_id}' is taken by a built-in model")
         return ModelRecord(
@@ -204,12 +217,14 @@ class CustomModelsService:
                 "model_versions[0].output_info.data.concepts (or the model's)"
             )
         config = deep_merge(model.output_config, _checked_config(asked.output_info.output_config))
+        config = deep_merge(config, inference_params(asked))
         version = VersionRecord(
             id=uuid.uuid4().hex,
             model_id=model.id,
             description=request.description or asked.description,
             concepts=concepts,
             output_config=config,
+            train_params=self._training_params(app, asked),
         )
         version = self._store.create_version(app_pk(app), model.id, version, bool(given))
         self._wake_workers()
@@ -261,6 +276,13 @@ class CustomModelsService:
         fields = request.fields if request.HasField("fields") else None
         message.metrics.CopyFrom(eval_metrics_to_proto(app, version, fields))
         return service_pb2.SingleModelVersionResponse(model_version=message)
+
+    def _training_params(self, app: AppRecord, asked: resources_pb2.ModelVersion) -> dict[str, Any]:
+        params = training_params(asked)
+        dataset_id = params.get("dataset_id", "")
+        if dataset_id and self._data.get_dataset(app_pk(app), dataset_id) is None:
+            raise NotFound("dataset", dataset_id)
+        return params
 
     # helpers
 

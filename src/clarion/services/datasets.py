@@ -6,7 +6,14 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.errors import InvalidArgument, NotFound
-from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
+from clarion.services.base import (
+    HandlerTable,
+    app_pk,
+    check_id,
+    check_merged_metadata,
+    conflicts_as,
+    require_app,
+)
 from clarion.services.context import CallContext
 from clarion.services.convert import dataset_to_proto, input_to_proto, struct_to_dict, timestamp
 from clarion.services.hosted import HostedUrls
@@ -80,6 +87,7 @@ class DatasetsService:
             metadata = struct_to_dict(patch.metadata) if patch.HasField("metadata") else None
             if metadata is not None and request.action == "merge":
                 metadata = {**current.metadata, **metadata}
+                check_merged_metadata(ctx, metadata, f"dataset '{current.id}'")
             changed = DatasetRecord(
                 id=current.id,
                 description=patch.description or current.description,

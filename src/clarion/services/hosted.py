@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from clarifai_grpc.grpc.api import resources_pb2
 
-from clarion.blobs.base import BlobStore
+from clarion.blobs.base import TINY, BlobNotFound, BlobStore
 from clarion.errors import InvalidArgument, NotFound
-from clarion.media import decode_image, thumbnail_jpeg
+from clarion.media import TINY_THUMBNAIL_SIDE, decode_image, thumbnail_jpeg
 from clarion.services.base import app_pk, require_app
 from clarion.services.context import CallContext
 from clarion.storage.base import AppRecord, InputRecord
 from clarion.storage.data import SqlDataStore
 
-SIZES = ("orig", "tiny")
-TINY_SIDE = 256
+SIZES = ("orig", TINY)
+TINY_SIDE = TINY_THUMBNAIL_SIDE
 _CONTENT_TYPES = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",
@@ -55,7 +55,18 @@ class HostedImages:
         record = self._data.get_input(app_pk(require_app(ctx)), input_id)
         if record is None or record.kind != "image" or not record.blob:
             raise NotFound("hosted image of input", input_id)
-        raw = self._blobs.get(record.blob)
         if size == "orig":
+            raw = self._blobs.get(record.blob)
             return raw, _CONTENT_TYPES.get(record.format, "application/octet-stream")
-        return thumbnail_jpeg(decode_image(raw).image, TINY_SIDE), "image/jpeg"
+        return self._tiny(record.blob), "image/jpeg"
+
+    def _tiny(self, digest: str) -> bytes:
+        """The thumbnail, made once: at ingestion, or here for an input ingested before
+        thumbnails were kept. Decoding the original on every request cost up to 1.5 GB each."""
+        try:
+            return self._blobs.get_rendition(digest, TINY)
+        except BlobNotFound:
+            pass
+        thumbnail = thumbnail_jpeg(decode_image(self._blobs.get(digest)).image, TINY_SIDE)
+        self._blobs.put_rendition(digest, TINY, thumbnail)
+        return thumbnail

@@ -19,7 +19,13 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from clarion.blobs.base import BlobStore
 from clarion.errors import InputRejected, InvalidArgument, NotFound
 from clarion.services.apps import deep_merge
-from clarion.services.base import HandlerTable, app_pk, is_valid_id, require_app
+from clarion.services.base import (
+    HandlerTable,
+    app_pk,
+    check_merged_metadata,
+    is_valid_id,
+    require_app,
+)
 from clarion.services.batches import POST_INPUTS
 from clarion.services.context import CallContext
 from clarion.services.convert import input_to_proto, json_of, status, struct_to_dict
@@ -285,7 +291,7 @@ class InputsService:
             raise InvalidArgument(f"Unknown action '{action}': use merge, overwrite or remove")
         current = [self._existing(app, patch.id) for patch in request.inputs]
         patched = [
-            self._patch(app, record, patch, action)
+            self._patch(ctx, app, record, patch, action)
             for record, patch in zip(current, request.inputs, strict=True)
         ]
         return service_pb2.MultiInputResponse(inputs=self._to_proto(app, patched))
@@ -351,13 +357,19 @@ class InputsService:
         return record
 
     def _patch(
-        self, app: AppRecord, record: InputRecord, patch: resources_pb2.Input, action: str
+        self,
+        ctx: CallContext,
+        app: AppRecord,
+        record: InputRecord,
+        patch: resources_pb2.Input,
+        action: str,
     ) -> InputRecord:
         """merge: concepts appended, metadata deep-merged; overwrite: both replaced;
         remove: the concepts named and the metadata keys given are taken away."""
         current = self.input_level_data(app, [record.id]).get(record.id, {})
         concepts = _patched_concepts(current.get("concepts", []), patch.data.concepts, action)
         metadata = _patched_metadata(record.metadata, struct_to_dict(patch.data.metadata), action)
+        check_merged_metadata(ctx, metadata, f"input '{record.id}'")
         geo = _geo(patch.data) or (None if action == "overwrite" else record.geo)
         updated = self._data.update_input(app_pk(app), replace(record, metadata=metadata, geo=geo))
         self._data.set_input_level_concepts(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2
@@ -11,10 +12,14 @@ from google.protobuf.message import Message
 
 from clarion.inference.workflow import NodeSpec
 from clarion.services.convert import json_of, status, struct, timestamp
+from clarion.services.legacy_types import add_legacy_type
+from clarion.services.signatures import method_signatures
 from clarion.storage.base import AppRecord
 from clarion.storage.modeldata import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
 
 PRIVATE = 10
+# Custom models are classifiers: Clarifai's old API typed every one of them "concept".
+CUSTOM_MODEL_LEGACY_TYPE = "concept"
 MODEL_EVALUATED = 21300
 
 
@@ -55,10 +60,15 @@ def overridden(
 
 
 def concepts_to_proto(
-    concepts: Sequence[ModelConcept], app: AppRecord
+    concepts: Sequence[ModelConcept], app: AppRecord, created_at: datetime | None = None
 ) -> list[resources_pb2.Concept]:
+    """A model's concepts; ``created_at`` (the model's) because ``clarifai==2.6.2`` reads
+    every concept's ``created_at`` when it builds a model from a response."""
+    when = timestamp(created_at)
     return [
-        resources_pb2.Concept(id=c.id, name=c.name, value=1.0, app_id=app.id, user_id=app.user_id)
+        resources_pb2.Concept(
+            id=c.id, name=c.name, value=1.0, app_id=app.id, user_id=app.user_id, created_at=when
+        )
         for c in concepts
     ]
 
@@ -86,8 +96,10 @@ def custom_model_to_proto(
         visibility=resources_pb2.Visibility(gettable=PRIVATE),  # type: ignore[arg-type]
     )
     message.output_info.output_config.CopyFrom(output_config_of(model.output_config))
+    add_legacy_type(message.output_info, CUSTOM_MODEL_LEGACY_TYPE)
     if with_concepts:
-        message.output_info.data.concepts.extend(concepts_to_proto(model.concepts, app))
+        concepts = concepts_to_proto(model.concepts, app, model.created_at)
+        message.output_info.data.concepts.extend(concepts)
     if version is not None:
         message.model_version.CopyFrom(version_to_proto(app, version, with_concepts=with_concepts))
     return message
@@ -109,10 +121,15 @@ def version_to_proto(
         app_id=app.id,
         user_id=app.user_id,
         visibility=resources_pb2.Visibility(gettable=PRIVATE),  # type: ignore[arg-type]
+        # A custom model classifies images, as an embedding-classifier does.
+        method_signatures=method_signatures("image", "concepts"),
     )
     message.output_info.output_config.CopyFrom(output_config_of(version.output_config))
+    if version.train_params:
+        message.train_info.params.CopyFrom(struct(version.train_params))
     if with_concepts:
-        message.output_info.data.concepts.extend(concepts_to_proto(version.concepts, app))
+        concepts = concepts_to_proto(version.concepts, app, version.created_at)
+        message.output_info.data.concepts.extend(concepts)
     message.metrics.CopyFrom(eval_metrics_to_proto(app, version, fields=None, summary_only=True))
     return message
 
@@ -136,13 +153,25 @@ def eval_metrics_to_proto(
         user_id=app.user_id,
         status=status(version.metrics_status_code, version.metrics_description),
     )
-    metrics = version.metrics
-    if version.metrics_status_code != MODEL_EVALUATED or not metrics:
-        return message
+    if version.metrics_status_code == MODEL_EVALUATED and version.metrics:
+        names = {c.id: c.name for c in version.concepts}
+        add_metrics(message, version.metrics, names, fields, summary_only=summary_only)
+    return message
+
+
+def add_metrics(
+    message: resources_pb2.EvalMetrics,
+    metrics: Mapping[str, Any],
+    names: Mapping[str, str],
+    fields: resources_pb2.FieldsValue | None,
+    *,
+    summary_only: bool = False,
+) -> None:
+    """Fill ``message`` from stored metrics: the summary, and unless ``summary_only`` the
+    per-concept metrics and the parts ``fields`` selects (all but ``test_set`` when none)."""
     message.summary.CopyFrom(resources_pb2.MetricsSummary(**metrics["summary"]))
     if summary_only:
-        return message
-    names = {c.id: c.name for c in version.concepts}
+        return
     message.extended_metrics.user_metrics.CopyFrom(struct(_per_concept(metrics)))
     wanted = _wanted(fields)
     if "binary_metrics" in wanted:
@@ -155,7 +184,9 @@ def eval_metrics_to_proto(
         message.cooccurrence_matrix.CopyFrom(_cooccurrence(metrics))
     if "test_set" in wanted:
         message.test_set.extend(_test_set(metrics, names))
-    return message
+    if "metrics_by_class" in wanted:
+        # A classifier's metrics by class are its per-concept binary metrics.
+        message.metrics_by_class.extend(_binary(metrics, names))
 
 
 _PARTS = ("binary_metrics", "confusion_matrix", "label_counts", "cooccurrence_matrix")

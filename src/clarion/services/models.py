@@ -18,12 +18,14 @@ from clarion.inference.base import ImageRunner, ModelInfo, TextRunner
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.context import CallContext
 from clarion.services.convert import status, timestamp
+from clarion.services.legacy_types import add_legacy_type, legacy_type
 from clarion.services.model_convert import (
     concepts_to_proto,
     custom_model_to_proto,
     version_to_proto as custom_version_to_proto,
 )
 from clarion.services.paging import page_of
+from clarion.services.signatures import method_signatures
 from clarion.storage.base import AppRecord
 from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
 
@@ -35,15 +37,9 @@ PUBLIC = 50
 # Built-in models ship with Clarion; this date stands for "as old as the release".
 _BUILT_IN_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
-_TYPE_FIELDS = {
-    "visual-classifier": ("image", "concepts", "Classify images into concepts"),
-    "visual-embedder": ("image", "embeddings", "Embed images as vectors for visual search"),
-    "visual-detector": ("image", "regions", "Detect regions of images, with their concepts"),
-    "image-to-text": ("image", "regions", "Read the text in images"),
-    "text-embedder": ("text", "embeddings", "Embed text as vectors"),
-    "text-classifier": ("text", "concepts", "Classify text into concepts"),
-    "embedding-classifier": ("image", "concepts", "A classifier trained on your concepts"),
-}
+
+# A model in a listing: an app's custom model, or a built-in one.
+_Listed = tuple[AppRecord, ModelRecord] | ModelInfo
 
 
 class Models(Protocol):
@@ -56,11 +52,12 @@ class Models(Protocol):
 
 
 def find_model(models: Models, model_id: str, version_id: str = "") -> ModelInfo:
-    """A built-in model by slug or legacy id, at its one version (or any version when empty)."""
+    """A built-in model by slug, legacy id or legacy name, at its one version (named by its
+    id or a legacy version id; any version when empty)."""
     info = models.find(model_id) if model_id else None
     if info is None:
         raise ModelNotFound("model", model_id)
-    if version_id and version_id != info.version_id:
+    if version_id and not info.has_version(version_id):
         raise ModelNotFound("model version", f"{model_id}/{version_id}")
     return info
 
@@ -94,17 +91,21 @@ def version_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resourc
         user_id=PUBLIC_USER,
         visibility=resources_pb2.Visibility(gettable=PUBLIC),  # type: ignore[arg-type]
         output_info=_output_info(info, with_concepts),
+        method_signatures=method_signatures(info.input_kind, info.output_kind),
     )
 
 
 def _output_info(info: ModelInfo, with_concepts: bool) -> resources_pb2.OutputInfo:
     output_info = resources_pb2.OutputInfo()
+    concept_ids = lambda: frozenset(concept.id for concept in info.concepts)  # noqa: E731
+    add_legacy_type(output_info, legacy_type(info.model_type_id, info.output_kind, concept_ids))
     if with_concepts:
         output_info.data.concepts.extend(_concepts(info.concepts))
     return output_info
 
 
 def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
+    created_at = timestamp(_BUILT_IN_AT)  # the old clients read every concept's
     return [
         resources_pb2.Concept(
             id=concept.id,  # type: ignore[attr-defined]
@@ -112,6 +113,7 @@ def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
             value=1.0,
             app_id=PUBLIC_APP,
             user_id=PUBLIC_USER,
+            created_at=created_at,
         )
         for concept in concepts
     ]
@@ -131,7 +133,6 @@ class ModelsService:
             "GetModelOutputInfo": self.get_model_output_info,
             "ListModelVersions": self.list_model_versions,
             "GetModelVersion": self.get_model_version,
-            "ListModelTypes": self.list_model_types,
             "PostModelsSearches": self.post_models_searches,
             "ListModelConcepts": self.list_model_concepts,
         }
@@ -141,21 +142,34 @@ class ModelsService:
     ) -> service_pb2.MultiModelResponse:
         """An app's custom models, then the public ones, unless ``dont_fetch_from_main``."""
         type_id = request.model_type_id
-        listed: list[resources_pb2.Model] = [
-            custom_model_to_proto(app, model, None, with_concepts=False)
-            for app, model in self._custom_models(ctx)
-            if not type_id or model.model_type_id == type_id
+        listed: list[_Listed] = [
+            found
+            for found in self._custom_models(ctx)
+            if not type_id or found[1].model_type_id == type_id
         ]
         if not request.dont_fetch_from_main or _is_public_app(ctx):
             listed += [
-                model_to_proto(info)
+                info
                 for info in self._models.models()
                 if not type_id or info.model_type_id == type_id
             ]
         page = page_of(request.page, request.per_page)
         return service_pb2.MultiModelResponse(
-            models=listed[page.offset : page.offset + page.per_page]
+            models=self._listed_protos(listed[page.offset : page.offset + page.per_page])
         )
+
+    def _listed_protos(self, listed: Sequence[_Listed]) -> list[resources_pb2.Model]:
+        """Listed models as messages, a custom one with its newest version: Clarifai lists
+        every model with a ``model_version``, and ``clarifai==2.6.2`` reads its id."""
+        protos = []
+        for entry in listed:
+            if isinstance(entry, ModelInfo):
+                protos.append(model_to_proto(entry))
+                continue
+            app, model = entry
+            version = self._custom_version(app, model, "")
+            protos.append(custom_model_to_proto(app, model, version, with_concepts=False))
+        return protos
 
     def get_model(
         self, request: service_pb2.GetModelRequest, ctx: CallContext
@@ -212,47 +226,27 @@ class ModelsService:
             version = custom_version_to_proto(app, stored)
         return service_pb2.SingleModelVersionResponse(model_version=version)
 
-    def list_model_types(
-        self, request: service_pb2.ListModelTypesRequest, ctx: CallContext
-    ) -> service_pb2.MultiModelTypeResponse:
-        types = [
-            resources_pb2.ModelType(
-                id=type_id,
-                title=type_id.replace("-", " ").title(),
-                description=description,
-                input_fields=[input_field],
-                output_fields=[output_field],
-                trainable=type_id == "embedding-classifier",
-                creatable=type_id == "embedding-classifier",
-            )
-            for type_id, (input_field, output_field, description) in _TYPE_FIELDS.items()
-        ]
-        page = page_of(request.page, request.per_page)
-        return service_pb2.MultiModelTypeResponse(
-            model_types=types[page.offset : page.offset + page.per_page]
-        )
-
     def post_models_searches(
         self, request: service_pb2.PostModelsSearchesRequest, ctx: CallContext
     ) -> service_pb2.MultiModelResponse:
-        """Models whose id or name contains the query's name (``*`` is a wildcard)."""
+        """Models whose id or name contains the query's name (``*`` is a wildcard); a
+        built-in model is also found by its legacy names (``general-v1.3``)."""
         wanted = request.model_query.name.replace("*", "").lower()
         type_id = request.model_query.model_type_id
-        found = [
-            custom_model_to_proto(app, model, None, with_concepts=False)
+        found: list[_Listed] = [
+            (app, model)
             for app, model in self._custom_models(ctx)
             if (wanted in model.id.lower() or wanted in model.name.lower())
             and (not type_id or model.model_type_id == type_id)
         ]
         found += [
-            model_to_proto(info)
+            info
             for info in self._models.models()
-            if (wanted in info.id.lower() or wanted in info.name.lower())
-            and (not type_id or info.model_type_id == type_id)
+            if info.answers_to(wanted) and (not type_id or info.model_type_id == type_id)
         ]
         page = page_of(request.pagination.page, request.pagination.per_page)
         return service_pb2.MultiModelResponse(
-            models=found[page.offset : page.offset + page.per_page]
+            models=self._listed_protos(found[page.offset : page.offset + page.per_page])
         )
 
     def list_model_concepts(
@@ -264,10 +258,11 @@ class ModelsService:
         if found is not None:
             app, model = found
             version = self._custom_version(app, model, request.version_id)
-            concepts = version.concepts if version is not None else model.concepts
-            chosen = [c for c in concepts if search in c.name.lower()]
+            owner = version if version is not None else model
+            chosen = [c for c in owner.concepts if search in c.name.lower()]
+            paged = chosen[page.offset : page.offset + page.per_page]
             return service_pb2.MultiConceptResponse(
-                concepts=concepts_to_proto(chosen[page.offset : page.offset + page.per_page], app)
+                concepts=concepts_to_proto(paged, app, owner.created_at)
             )
         info = find_model(self._models, request.model_id, request.version_id)
         builtin = [c for c in info.concepts if search in c.name.lower()]

@@ -28,7 +28,14 @@ from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
 from clarion.errors import InputRejected, InvalidArgument
-from clarion.inference.base import ConceptScore, InputKind, ModelInfo, Prediction, Region
+from clarion.inference.base import (
+    ConceptScore,
+    InputKind,
+    ModelInfo,
+    OutputKind,
+    Prediction,
+    Region,
+)
 from clarion.jobs.model_resolver import ModelResolver
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.batches import PREDICT
@@ -37,6 +44,14 @@ from clarion.services.convert import now_timestamp, response_id, status
 from clarion.services.model_convert import custom_model_to_proto, requested_output_config
 from clarion.services.models import PUBLIC_APP, Models, find_model, model_to_proto
 from clarion.services.reading import InputLoader, InputReader, Read
+from clarion.services.signatures import (
+    GET_SIGNATURES,
+    input_from_parts,
+    method_signatures,
+    move_into_return_part,
+    requested_call,
+    signatures_json,
+)
 from clarion.storage.data import SqlDataStore
 
 DEFAULT_MAX_CONCEPTS = 20
@@ -52,6 +67,7 @@ class _Target:
 
     proto: resources_pb2.Model
     input_kind: InputKind
+    output_kind: OutputKind
     app_id: str  # the app its concepts belong to
     predict: Callable[[Sequence[Any]], list[Prediction]]
 
@@ -96,8 +112,13 @@ class PredictService:
         PREDICT.check(len(request.inputs))
         target = self._target(ctx, request.model_id, request.version_id)
         _check_some_inputs(len(request.inputs))
-        kind = target.input_kind
-        reads = self._read_all(ctx, request.inputs, kind)
+        call = requested_call(request.inputs)
+        if call is not None and call.method == GET_SIGNATURES:
+            return _signatures_response(target)
+        inputs: Sequence[resources_pb2.Input] = request.inputs
+        if call is not None and call.by_parts:
+            inputs = [input_from_parts(message, target.input_kind) for message in inputs]
+        reads = self._read_all(ctx, inputs, target.input_kind)
         ctx.check_deadline("running the model")
         predictions = _predict(target, reads)
         config = requested_output_config(request.model)
@@ -105,6 +126,10 @@ class PredictService:
             _output(target, message, read, prediction, config)
             for message, read, prediction in zip(request.inputs, reads, predictions, strict=True)
         ]
+        if call is not None and call.by_parts:
+            for output in outputs:
+                if output.status.code == SUCCESS:
+                    move_into_return_part(output.data, target.output_kind)
         response = service_pb2.MultiOutputResponse(outputs=outputs)
         response.status.CopyFrom(overall_status(outputs))
         return response
@@ -126,10 +151,11 @@ class PredictService:
                 proto = custom_model_to_proto(
                     app, custom.model, custom.version, with_concepts=False
                 )
-                return _Target(proto, "image", app.id, custom.runner.predict)
+                return _Target(proto, "image", "concepts", app.id, custom.runner.predict)
         info = find_model(self._models, model_id, version_id)
         run = _builtin_predict(self._models, info)
-        return _Target(self._builtin_proto(info), info.input_kind, PUBLIC_APP, run)
+        proto = self._builtin_proto(info)
+        return _Target(proto, info.input_kind, info.output_kind, PUBLIC_APP, run)
 
     def _builtin_proto(self, info: ModelInfo) -> resources_pb2.Model:
         """The built-in model's message, built once (outputs copy it, none changes it)."""
@@ -137,6 +163,17 @@ class PredictService:
         if proto is None:
             proto = self._builtin_protos.setdefault(info.id, model_to_proto(info))
         return proto
+
+
+def _signatures_response(target: _Target) -> service_pb2.MultiOutputResponse:
+    """The answer to the SDK's ``_GET_SIGNATURES`` call: the model's methods, as JSON."""
+    output = resources_pb2.Output(id=response_id(), created_at=now_timestamp(), model=target.proto)
+    signatures = method_signatures(target.input_kind, target.output_kind)
+    output.data.text.raw = signatures_json(signatures)
+    output.status.CopyFrom(status(SUCCESS, "Ok"))
+    response = service_pb2.MultiOutputResponse(outputs=[output])
+    response.status.CopyFrom(status(SUCCESS, "Ok"))
+    return response
 
 
 def _builtin_predict(
@@ -163,7 +200,7 @@ def _predict(target: _Target, reads: Sequence[Read]) -> list[Prediction | None]:
 def _is_inline(message: resources_pb2.Input) -> bool:
     """Whether reading the input takes no I/O: no URL to fetch, no stored input to load."""
     data = message.data
-    if data.image.url or data.text.url:
+    if any(d.image.url or d.text.url for d in (data, *(part.data for part in data.parts))):
         return False
     return message.HasField("data") or not message.id
 
@@ -204,9 +241,10 @@ def echo_input(message: resources_pb2.Input) -> resources_pb2.Input:
     """The input as the caller sent it, less its bytes (an output echoes what it is for)."""
     echoed = resources_pb2.Input()
     echoed.CopyFrom(message)
-    echoed.data.image.ClearField("base64")
-    if not echoed.data.image.ListFields():
-        echoed.data.ClearField("image")
+    for data in (echoed.data, *(part.data for part in echoed.data.parts)):
+        data.image.ClearField("base64")
+        if not data.image.ListFields():
+            data.ClearField("image")
     return echoed
 
 

@@ -20,6 +20,7 @@ from clarion.storage.base import (
     InputRecord,
     Page,
 )
+from clarion.storage.dialect import EncodedJson, encode_json
 from clarion.storage.errors import ConceptsExist, Conflict
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, enqueue, enqueue_once
 from clarion.storage.rows import annotation_concepts_of, input_from_row, with_dataset_ids
@@ -32,6 +33,7 @@ from clarion.storage.schema import (
     inputs,
 )
 from clarion.storage.searchdata import (
+    flat_metadata,
     log_removals,
     write_annotation_concepts,
     write_metadata_rows,
@@ -53,13 +55,16 @@ class SqlDataStore(SqlBase):
         """Store inputs with their annotations, concepts and datasets, and queue their ingestion."""
         now = utcnow()
         stored = []
+        # The metadata's JSON and filter rows are worked out before the write lock is taken.
+        flat = [flat_metadata(record.metadata) for record in new_inputs]
+        encoded = [encode_json(dict(record.metadata)) for record in new_inputs]
         with self._write() as db:
             dataset_pks = _dataset_pks(db, app_pk, {d for i in new_inputs for d in i.dataset_ids})
             input_pks: dict[str, int] = {}
-            for record in new_inputs:
+            for record, leaves, metadata in zip(new_inputs, flat, encoded, strict=True):
                 record = replace(record, created_at=now, modified_at=now)
-                pk = _insert_input(db, app_pk, record)
-                write_metadata_rows(db, pk, record.metadata)
+                pk = _insert_input(db, app_pk, record, metadata)
+                write_metadata_rows(db, pk, leaves)
                 input_pks[record.id] = pk
                 _link_datasets(db, pk, [dataset_pks[d] for d in record.dataset_ids], now)
                 enqueue(db, INGEST_JOB, {"input_pk": pk}, app_pk)
@@ -123,19 +128,20 @@ class SqlDataStore(SqlBase):
         """Save metadata and geo (what PatchInputs changes)."""
         record = replace(record, modified_at=utcnow())
         lon, lat = record.geo or (None, None)
+        leaves, metadata = flat_metadata(record.metadata), encode_json(dict(record.metadata))
         with self._write() as db:
             db.execute(
                 update(inputs)
                 .where(inputs.c.app_pk == app_pk, inputs.c.id == record.id)
                 .values(
-                    metadata=dict(record.metadata),
+                    metadata=metadata,
                     geo_longitude=lon,
                     geo_latitude=lat,
                     modified_at=record.modified_at,
                 )
             )
             if record.pk is not None:
-                write_metadata_rows(db, record.pk, record.metadata)
+                write_metadata_rows(db, record.pk, leaves)
         return record
 
     def set_input_status(
@@ -454,8 +460,9 @@ class SqlDataStore(SqlBase):
             )
 
 
-def _insert_input(db: Connection, app_pk: int, record: InputRecord) -> int:
-    result = db.execute(insert(inputs).values(**_input_values(app_pk, record)))
+def _insert_input(db: Connection, app_pk: int, record: InputRecord, metadata: EncodedJson) -> int:
+    values = {**_input_values(app_pk, record), "metadata": metadata}
+    result = db.execute(insert(inputs).values(**values))
     assert result.inserted_primary_key is not None
     return int(result.inserted_primary_key[0])
 

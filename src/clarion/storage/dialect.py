@@ -17,6 +17,7 @@ write without racing another writer. PostgreSQL keeps that model here:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,7 +33,28 @@ POSTGRESQL = "postgresql"
 WRITE_LOCK_KEY = 0x436C6172696F6E01  # "Clarion" + 1
 MIGRATE_LOCK_KEY = 0x436C6172696F6E02
 
+# The execution option carrying how long a PostgreSQL writer waits for the write lock.
+LOCK_TIMEOUT_OPTION = "clarion_lock_timeout_seconds"
+# PostgreSQL's code for a lock not granted within lock_timeout; SQLite's busy result code.
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+_SQLITE_BUSY = 5
+
 INSTALL_HINT = "PostgreSQL needs the psycopg driver: pip install 'psycopg[binary]>=3.2'"
+
+
+class EncodedJson(str):
+    """A JSON column's value encoded ahead of its write transaction (``encode_json``): the
+    engines' serializer passes it through, so no encoding happens under the write lock."""
+
+
+def encode_json(value: Any) -> EncodedJson:
+    return EncodedJson(json.dumps(value))
+
+
+def serialize_json(value: Any) -> str:
+    """The engines' JSON serializer: ``json.dumps``, as SQLAlchemy's default, except for a
+    value encoded already."""
+    return value if isinstance(value, EncodedJson) else json.dumps(value)
 
 
 def backend_of(url: str | URL) -> str:
@@ -77,9 +99,24 @@ def write_options(engine: Engine) -> dict[str, Any]:
 
 
 def serialize_writes(db: Connection) -> None:
-    """Inside a write transaction: wait for the other writers (PostgreSQL; SQLite did at BEGIN)."""
+    """Inside a write transaction: wait for the other writers (PostgreSQL; SQLite did at BEGIN),
+    for at most the engine's lock timeout."""
     if is_postgresql(db):
+        timeout = db.get_execution_options().get(LOCK_TIMEOUT_OPTION)
+        if timeout:
+            # SET LOCAL takes no bind parameters; the value is a number we formatted.
+            db.execute(text(f"SET LOCAL lock_timeout = {max(1, round(float(timeout) * 1000))}"))
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """Whether a driver error says a lock was not granted in time (SQLite "database is
+    locked", PostgreSQL lock_timeout), as opposed to a fault."""
+    if getattr(error, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+        return True
+    if getattr(error, "sqlite_errorcode", None) == _SQLITE_BUSY:
+        return True
+    return type(error).__module__ == "sqlite3" and "database is locked" in str(error)
 
 
 def lock_migrations(db: Connection) -> None:

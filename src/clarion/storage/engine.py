@@ -14,29 +14,35 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
-from clarion.storage.dialect import SQLITE, engine_url
+from clarion.storage.dialect import LOCK_TIMEOUT_OPTION, SQLITE, engine_url, serialize_json
 from clarion.storage.errors import SchemaTooNew
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-# How long a SQLite writer waits for another process's write lock (the CLI beside the server).
-SQLITE_BUSY_TIMEOUT_S = 30
+# How long a writer waits for the write lock (another write, the CLI beside the server, another
+# server process) before giving up with ``DatabaseBusy``; the server's setting overrides it.
+LOCK_TIMEOUT_S = 30.0
 # The files SQLite keeps beside a database in WAL mode (and a rollback journal, if any).
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, lock_timeout_seconds: float = LOCK_TIMEOUT_S) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and immediate write transactions.
 
-    ``postgresql://`` URLs connect with psycopg 3; ``StorageError`` says how to install it.
+    A write transaction waits at most ``lock_timeout_seconds`` for the write lock, then fails
+    with ``DatabaseBusy``. ``postgresql://`` URLs connect with psycopg 3; ``StorageError``
+    says how to install it.
     """
     parsed = engine_url(url)
     if parsed.get_backend_name() != SQLITE:
         # pre_ping: a pooled connection that the server or a proxy closed is replaced, not used.
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, json_serializer=serialize_json)
+        return engine.execution_options(**{LOCK_TIMEOUT_OPTION: lock_timeout_seconds})
     if (path := _database_file(parsed.database)) is not None:
         _make_private_database(path)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-    _configure_sqlite(engine)
+    engine = create_engine(
+        url, connect_args={"timeout": lock_timeout_seconds}, json_serializer=serialize_json
+    )
+    _configure_sqlite(engine, lock_timeout_seconds)
     return engine
 
 
@@ -65,7 +71,7 @@ def _make_private_database(path: Path) -> None:
             file.chmod(0o600)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, lock_timeout_seconds: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from pysqlite so BEGIN can be IMMEDIATE for writers.
@@ -76,7 +82,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # the last commits), and much faster than FULL.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={round(lock_timeout_seconds * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -23,5 +23,10 @@ class InvalidValue(StorageError):
     """A value the database cannot store as given (too long for its column, a NUL character)."""
 
 
+class DatabaseBusy(StorageError):
+    """A write waited its lock timeout for another write to finish; nothing was written, and
+    trying again later may succeed."""
+
+
 class SchemaTooNew(StorageError):
     """The database was migrated by a newer Clarion than this one."""

@@ -25,6 +25,8 @@ from clarion.storage.schema import (
     annotation_concepts,
     apps,
     custom_models,
+    dataset_inputs,
+    datasets,
     input_vectors,
     inputs,
     model_versions,
@@ -77,6 +79,7 @@ class VersionRecord:
 
     ``concepts`` are those asked for until training ends, then those actually trained.
     ``train_stats`` and ``metrics`` are plain JSON written by the training and evaluation jobs.
+    ``train_params`` are the checked training parameters (``dataset_id``, ``enrich_dataset``).
     """
 
     id: str
@@ -95,6 +98,7 @@ class VersionRecord:
     modified_at: datetime | None = None
     completed_at: datetime | None = None
     pk: int | None = None
+    train_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,16 +376,29 @@ class SqlModelStore(SqlBase):
 
     # training data
 
-    def training_set(self, app_pk: int, concept_ids: Sequence[str], space: str) -> TrainingSet:
+    def training_set(
+        self,
+        app_pk: int,
+        concept_ids: Sequence[str],
+        space: str,
+        *,
+        dataset_id: str = "",
+        every_input: bool = False,
+    ) -> TrainingSet:
         """The app's inputs annotated with any of ``concept_ids``, with their ``space`` vectors.
 
         An input annotated with a concept several times counts as positive if any of those
         annotations is. Inputs come in storage order, so the set is the same on every read.
+        ``dataset_id`` keeps only that dataset's inputs; ``every_input`` keeps its inputs
+        annotated with none of the concepts too (negatives for all of them), as evaluating
+        against a dataset does.
         """
         column = {concept_id: index for index, concept_id in enumerate(concept_ids)}
+        members = _dataset_members(app_pk, dataset_id) if dataset_id else None
         with self._read() as db:
-            marks = db.execute(_annotation_marks(app_pk, list(column))).all()
-            rows = db.execute(_labelled_vectors(app_pk, list(column), space)).all()
+            marks = db.execute(_annotation_marks(app_pk, list(column), members)).all()
+            vectors_query = _labelled_vectors(app_pk, list(column), space, members, every_input)
+            rows = db.execute(vectors_query).all()
         labelled = {int(mark.input_pk) for mark in marks}
         row_of = {int(row.input_pk): index for index, row in enumerate(rows)}
         labels = np.zeros((len(rows), len(column)), dtype=np.float32)
@@ -459,9 +476,18 @@ class SqlModelStore(SqlBase):
         return str(found or "")
 
 
-def _annotation_marks(app_pk: int, concept_ids: list[str]) -> Any:
-    """(input, concept, highest annotated value) for the concepts, in the app."""
+def _dataset_members(app_pk: int, dataset_id: str) -> Any:
+    """The input pks of one of the app's datasets, as a subquery."""
     return (
+        select(dataset_inputs.c.input_pk)
+        .join(datasets, datasets.c.pk == dataset_inputs.c.dataset_pk)
+        .where(datasets.c.app_pk == app_pk, datasets.c.id == dataset_id)
+    )
+
+
+def _annotation_marks(app_pk: int, concept_ids: list[str], members: Any = None) -> Any:
+    """(input, concept, highest annotated value) for the concepts, in the app."""
+    query = (
         select(
             annotation_concepts.c.input_pk,
             annotation_concepts.c.concept_id,
@@ -471,22 +497,26 @@ def _annotation_marks(app_pk: int, concept_ids: list[str]) -> Any:
         .where(inputs.c.app_pk == app_pk, annotation_concepts.c.concept_id.in_(concept_ids))
         .group_by(annotation_concepts.c.input_pk, annotation_concepts.c.concept_id)
     )
+    return query if members is None else query.where(annotation_concepts.c.input_pk.in_(members))
 
 
-def _labelled_vectors(app_pk: int, concept_ids: list[str], space: str) -> Any:
-    labelled = select(annotation_concepts.c.input_pk).where(
-        annotation_concepts.c.concept_id.in_(concept_ids)
-    )
-    return (
+def _labelled_vectors(
+    app_pk: int, concept_ids: list[str], space: str, members: Any, every_input: bool
+) -> Any:
+    query = (
         select(input_vectors.c.input_pk, input_vectors.c.vector, inputs.c.id)
         .join(inputs, inputs.c.pk == input_vectors.c.input_pk)
-        .where(
-            input_vectors.c.app_pk == app_pk,
-            input_vectors.c.space == space,
-            input_vectors.c.input_pk.in_(labelled),
-        )
+        .where(input_vectors.c.app_pk == app_pk, input_vectors.c.space == space)
         .order_by(input_vectors.c.input_pk)
     )
+    if members is not None:
+        query = query.where(input_vectors.c.input_pk.in_(members))
+    if not every_input:
+        labelled = select(annotation_concepts.c.input_pk).where(
+            annotation_concepts.c.concept_id.in_(concept_ids)
+        )
+        query = query.where(input_vectors.c.input_pk.in_(labelled))
+    return query
 
 
 def _model_pk(db: Connection, app_pk: int, model_id: str) -> int:
@@ -564,6 +594,7 @@ def _version_values(model_pk: int, record: VersionRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "modified_at": record.modified_at,
         "completed_at": record.completed_at,
+        "train_params": dict(record.train_params),
     }
 
 
@@ -585,6 +616,7 @@ def _version(row: Row[Any]) -> VersionRecord:
         modified_at=aware(row.modified_at),
         completed_at=aware(row.completed_at),
         pk=row.pk,
+        train_params=row.train_params or {},
     )
 
 

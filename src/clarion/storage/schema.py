@@ -293,8 +293,31 @@ model_versions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=True),
+    # The training parameters asked for (train_info.params: dataset_id, enrich_dataset).
+    Column("train_params", JSON, nullable=True),
     UniqueConstraint("model_pk", "id"),
 )
+
+# An evaluation of a trained version: cross-validated on the app's labelled inputs (no
+# dataset), or the version's predictions against a dataset's annotations.
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column(
+        "version_pk", Integer, ForeignKey("model_versions.pk", ondelete="CASCADE"), nullable=False
+    ),
+    Column("dataset_id", String(64), nullable=False, default=""),  # "": cross-validated
+    Column("status_code", Integer, nullable=False),
+    Column("status_description", Text, nullable=False, default=""),
+    Column("metrics", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+Index("ix_evaluations_version_pk", evaluations.c.version_pk)
 
 workflows = Table(
     "workflows",

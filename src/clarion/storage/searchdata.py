@@ -132,13 +132,17 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def write_metadata_rows(db: Connection, input_pk: int, metadata: Mapping[str, Any]) -> None:
-    """Replace an input's flattened metadata (for subset-match filters)."""
+def flat_metadata(metadata: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+    """An input's metadata as the rows subset-match filters read, worked out before a write
+    transaction: flattening is most of the work of storing metadata, and the write lock is
+    everyone's."""
+    return frozenset(metadata_leaves(metadata))
+
+
+def write_metadata_rows(db: Connection, input_pk: int, leaves: frozenset[tuple[str, str]]) -> None:
+    """Replace an input's flattened metadata (``flat_metadata``'s rows)."""
     db.execute(delete(input_metadata).where(input_metadata.c.input_pk == input_pk))
-    rows = [
-        {"input_pk": input_pk, "path": path, "value": value}
-        for path, value in set(metadata_leaves(metadata))
-    ]
+    rows = [{"input_pk": input_pk, "path": path, "value": value} for path, value in leaves]
     if rows:
         db.execute(insert(input_metadata), rows)
 

