@@ -181,8 +181,9 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(
         10.0,
         gt=0,
-        description="Time an HTTP connection has, from opening or from its last answer, to send "
-        "a whole request line and headers (a gRPC connection: its HTTP/2 handshake).",
+        description="Time an HTTP connection has, from opening (after an answer: from the next "
+        "request's first byte), to send a whole request line and headers (a gRPC connection: "
+        "its HTTP/2 handshake).",
     )
     body_timeout_seconds: float = Field(
         30.0,

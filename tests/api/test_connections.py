@@ -6,6 +6,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import httpx
@@ -189,3 +190,20 @@ def test_grpc_connections_past_the_limit_are_refused(server: RunningServer) -> N
     assert outcomes[0] == status_code_pb2.SUCCESS
     assert outcomes.count(status_code_pb2.SUCCESS) <= LIMIT
     assert outcomes[-1] == grpc.StatusCode.UNAVAILABLE
+
+
+def test_the_keep_alive_timeout_not_the_header_timeout_ends_an_idle_connection(
+    tmp_path: Path,
+) -> None:
+    """Behind a balancer whose idle timeout is longer than the header timeout, a connection
+    kept alive after an answer must stay open for the keep-alive timeout."""
+    with running_server(tmp_path, header_timeout_seconds=0.5, keep_alive_seconds=3) as server:
+        sock = connect(server.http_port)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: clarion\r\n\r\n")
+        try:
+            time.sleep(1.5)  # three header timeouts
+            assert not closed_by_server(sock)
+            sock.sendall(b"GET /health HTTP/1.1\r\n")  # then a request that stalls
+            assert wait_closed([sock], timeout=2) < 1.0
+        finally:
+            sock.close()

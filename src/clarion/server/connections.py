@@ -6,9 +6,10 @@ attacker's 20,000 silent connections reached the process's file limit, after whi
 went unanswered. Here every connection is waiting for a request, reading one, or being
 answered:
 
-- waiting (just opened, or idle after an answer): the whole request line and headers must
-  arrive within ``header_timeout`` seconds of the wait starting, however they trickle in, and
-  take at most ``max_header_bytes``; with no byte at all the keep-alive timeout closes it first;
+- waiting for a request: the whole request line and headers must arrive within
+  ``header_timeout`` seconds, however they trickle in, and take at most ``max_header_bytes``.
+  The clock starts when the connection opens, or, after an answer, at the next request's
+  first byte: until then uvicorn's keep-alive timeout closes a connection that stays silent;
 - reading the body: each piece must follow the last within ``body_timeout`` seconds;
 - past ``max_connections`` a new connection closes the one that has waited longest for a
   request (HTTP lets a server close an idle keep-alive connection at any time), or, when every
@@ -142,6 +143,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             transport.abort()
             return
         self._await_request()
+        self._set_deadline(self.guard.limits.header_timeout, HEADERS_LATE)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
@@ -149,6 +151,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._header_bytes == 0 and self._deadline is None:  # a request after an answer
+            self._set_deadline(self.guard.limits.header_timeout, HEADERS_LATE)
         super().data_received(data)
         if self._header_bytes is None or self.transport.is_closing():
             return
@@ -176,6 +180,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         pipelined = bool(self.pipeline)
         super().on_response_complete()
         if not pipelined and not self.transport.is_closing():
+            self._cancel_deadline()  # silence now is the keep-alive timeout's to end
             self._await_request()
 
     def close(self) -> None:
@@ -186,7 +191,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _await_request(self) -> None:
         self._header_bytes = 0
         self.guard.idle(self)
-        self._set_deadline(self.guard.limits.header_timeout, HEADERS_LATE)
 
     def _set_deadline(self, seconds: float, event: str) -> None:
         self._cancel_deadline()
