@@ -116,6 +116,26 @@ def test_a_stalled_body_is_cut_off_at_the_body_timeout(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_a_body_still_arriving_after_the_answer_is_not_taken_for_headers(
+    server: RunningServer,
+) -> None:
+    """``/health`` answers without reading a body; the body's bytes that follow are the
+    request's, not oversized headers of the next one (the limit here is 4,096 bytes)."""
+    sock = socket.create_connection(("127.0.0.1", server.http_port), timeout=5)
+    try:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: clarion\r\nContent-Length: 20000\r\n\r\n")
+        first = sock.recv(65536)
+        for _ in range(10):
+            sock.sendall(b"x" * 2000)
+            time.sleep(0.05)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: clarion\r\n\r\n")
+        second = sock.recv(65536)
+    finally:
+        sock.close()
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert second.startswith(b"HTTP/1.1 200 "), second[:80]
+
+
 def test_a_keep_alive_connection_idle_after_an_answer_is_closed(server: RunningServer) -> None:
     with httpx.Client(base_url=server.http_url, timeout=5) as client:
         assert client.get("/health").status_code == 200

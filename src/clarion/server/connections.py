@@ -174,14 +174,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._cancel_deadline()
+        answered = self.cycle.response_complete
         super().on_message_complete()
+        if answered and not self.pipeline and not self.transport.is_closing():
+            # Answered before its body was all in: the body's bytes stopped uvicorn's
+            # keep-alive clock, so the header clock bounds the silence from here.
+            self._await_request()
+            self._set_deadline(self.guard.limits.header_timeout, HEADERS_LATE)
 
     def on_response_complete(self) -> None:
         pipelined = bool(self.pipeline)
         super().on_response_complete()
-        if not pipelined and not self.transport.is_closing():
-            self._cancel_deadline()  # silence now is the keep-alive timeout's to end
-            self._await_request()
+        if pipelined or self.transport.is_closing() or self.cycle.more_body:
+            return  # another request is under way, or this one's body (and deadline) goes on
+        self._cancel_deadline()  # silence now is the keep-alive timeout's to end
+        self._await_request()
 
     def close(self) -> None:
         self._cancel_deadline()
