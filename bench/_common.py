@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -38,9 +39,14 @@ class Server:
 
 @contextmanager
 def clarion_server(
-    *extra: str, env: dict[str, str] | None = None, data_dir: Path | None = None
+    *extra: str,
+    env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+    log: Path | None = None,
+    file_limit: int | None = None,
 ) -> Iterator[Server]:
-    """`clarion serve` in its own process (so the client does not share its GIL)."""
+    """`clarion serve` in its own process (so the client does not share its GIL); its stderr
+    (the log) goes to ``log`` if given, and ``file_limit`` caps its open files (soft and hard)."""
     with tempfile.TemporaryDirectory(prefix="clarion-bench-") as tmp:
         data_dir = data_dir or Path(tmp)
         http_port, grpc_port = free_port(), free_port()
@@ -65,7 +71,8 @@ def clarion_server(
                 **(env or {}),
             },
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log.open("wb") if log is not None else subprocess.DEVNULL,
+            preexec_fn=None if file_limit is None else lambda: _limit_files(file_limit),
         )
         try:
             _wait_ready(http_port)
@@ -73,6 +80,10 @@ def clarion_server(
         finally:
             process.terminate()
             process.wait(timeout=60)
+
+
+def _limit_files(count: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
 
 
 def _wait_ready(http_port: int) -> None:

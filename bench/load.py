@@ -5,7 +5,15 @@ refusals, and the server's memory after the run against after warm-up. Then 4x t
 the excess is refused politely (CONN_THROTTLED 11005 or RPC_REQUEST_QUEUE_FULL 40030) while
 the rest still succeeds.
 
+With ``--abuse``, instead: well-behaved clients (predict, search, list, and uploads timed until
+they are indexed, plus a ``/health`` probe on a fresh connection every quarter second) run
+alone, then beside one abusive tenant whose app keeps posting URLs that take 5 s to answer and
+who holds thousands of idle and slow-loris HTTP connections. It reports the well-behaved p99s
+with the abuser over those without, as ratios.
+
     .venv/bin/python bench/load.py [--seconds 60] [--clients 64]
+    .venv/bin/python bench/load.py --abuse [--seconds 30] [--clients 8] [--idle 5000]
+        [--abuse-kinds urls,idle,loris] [--server-files 4096]
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _abuse import abuse_comparison
 from _common import BENCH_PAT, clarion_server, photo_like_jpegs
 from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
@@ -137,7 +146,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--abuse", action="store_true", help="the abusive-tenant comparison")
+    parser.add_argument("--idle", type=int, default=5000, help="the abuser's idle connections")
+    parser.add_argument(
+        "--abuse-kinds", default="urls,idle,loris", help="what the abuser does (comma-separated)"
+    )
+    parser.add_argument(
+        "--server-files",
+        type=int,
+        default=4096,
+        help="the server's open-file limit in the abuse run (small, so idle connections reach it)",
+    )
     args = parser.parse_args()
+    if args.abuse:
+        kinds = tuple(args.abuse_kinds.split(","))
+        abuse_comparison(args.clients, args.seconds, args.idle, kinds, args.server_files)
+        return
     images = photo_like_jpegs(32, size=(320, 240))
     with clarion_server(env=SERVER_ENV) as server:
         mix = Mix(server.grpc_port, images)

@@ -7,7 +7,6 @@ import io
 import ssl
 import struct
 import threading
-import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
@@ -129,6 +128,8 @@ class ImageServer:
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
     scheme: str = "http"
+    # Set, the answers still held back by the delay go out at once (a test ending).
+    hurry: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"{self.scheme}://{host}:{self.port}{path}"
@@ -161,7 +162,7 @@ def image_server(delay: float = 0.0, tls: ssl.SSLContext | None = None) -> Itera
         def do_GET(self) -> None:
             with lock:
                 served.hits[self.path] = served.hits.get(self.path, 0) + 1
-            time.sleep(delay)
+            served.hurry.wait(delay)
             status, headers, body = served.routes.get(self.path, (404, {}, b"not found"))
             self.send_response(status)
             for name, value in headers.items():

@@ -168,6 +168,41 @@ class Settings(BaseSettings):
     max_waiting_calls: int = Field(
         256, ge=0, description="Such calls that may wait for a slot; more are refused (40030)."
     )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Connections each port (HTTP, gRPC) holds open at most. At the limit a new "
+        "HTTP connection closes the one idle longest, or is closed itself when all are busy; "
+        "gRPC refuses it. Keep it under the process's open-file limit.",
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, description="An HTTP connection idle this long after an answer is closed."
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Time an HTTP connection has, from opening (after an answer: from the next "
+        "request's first byte), to send a whole request line and headers (a gRPC connection: "
+        "its HTTP/2 handshake).",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest pause between two pieces of an HTTP request body; past it the "
+        "connection is closed.",
+    )
+    max_header_bytes: int = Field(
+        65536, ge=1024, description="Largest HTTP request line and headers; more answer 431."
+    )
+    grpc_idle_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="A gRPC connection with no call for this long is closed (clients reconnect "
+        "when they next call).",
+    )
+    grpc_max_streams: int = Field(
+        100, ge=1, description="Calls one gRPC connection may have open at once."
+    )
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
     )

@@ -151,6 +151,99 @@ def test_concurrent_claims_take_each_job_once(engine: Engine) -> None:
     assert queues[0].counts()[DONE] == 60
 
 
+def test_claims_take_apps_in_turn_and_skip_the_apps_asked(engine: Engine) -> None:
+    with engine.begin() as db:
+        for n, app in enumerate([1, 1, 1, 2, 3, 3]):
+            enqueue(db, INGEST_JOB, {"input_pk": n}, app)
+    queue, after, order = SqlJobQueue(engine), -1, []
+    while (job := queue.claim([INGEST_JOB], lease_seconds=60, after_app=after)) is not None:
+        order.append((job.app_pk, job.payload["input_pk"]))
+        after = job.app_pk
+    # One job of each app in turn, oldest first within an app: not the order they came in.
+    assert order == [(1, 0), (2, 3), (3, 4), (1, 1), (3, 5), (1, 2)]
+    with engine.begin() as db:
+        enqueue(db, INGEST_JOB, {"input_pk": 6}, 1)
+        enqueue(db, INGEST_JOB, {"input_pk": 7}, 2)
+    skipped = queue.claim([INGEST_JOB], lease_seconds=60, skip_apps={1})
+    assert skipped is not None and skipped.payload["input_pk"] == 7
+    assert queue.claim([INGEST_JOB], lease_seconds=60, skip_apps={1}) is None
+
+
+def test_one_app_never_takes_every_thread_of_a_pool(engine: Engine) -> None:
+    with engine.begin() as db:
+        for n in range(6):
+            enqueue(db, INGEST_JOB, {"input_pk": n}, 1)  # one app's slow jobs
+    running: list[int] = []
+    release = threading.Event()
+    lock = threading.Lock()
+
+    def slow_job(payload: Mapping[str, Any]) -> None:
+        with lock:
+            running.append(int(payload["input_pk"]))
+        if int(payload["input_pk"]) < 100:
+            release.wait(10)
+
+    kinds = {INGEST_JOB: JobKind(run=slow_job, give_up=lambda payload, error: None)}
+    queue = SqlJobQueue(engine)
+    pool = WorkerPool(queue, kinds, threads=3, poll_seconds=0.05)
+    pool.start()
+    try:
+        time.sleep(0.5)
+        assert len(running) == 2  # the third thread waits for another app's job
+        with engine.begin() as db:
+            enqueue(db, INGEST_JOB, {"input_pk": 100}, 2)
+        pool.wake()
+        deadline = time.monotonic() + 5
+        while 100 not in running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert running[-1] == 100 and len(running) == 3
+        release.set()  # then the held-back jobs run, all of them
+        while queue.count(DONE) < 7 and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+    finally:
+        release.set()
+        pool.stop()
+    assert sorted(running) == [0, 1, 2, 3, 4, 5, 100]
+
+
+def test_a_thread_freed_goes_to_the_app_with_the_fewest_jobs_running(engine: Engine) -> None:
+    with engine.begin() as db:
+        for n in range(6):
+            enqueue(db, INGEST_JOB, {"input_pk": n}, 1)
+    releases = {n: threading.Event() for n in range(20)}
+    running: list[int] = []
+
+    def held_job(payload: Mapping[str, Any]) -> None:
+        running.append(int(payload["input_pk"]))
+        releases[int(payload["input_pk"])].wait(10)
+
+    def wait_running(count: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(running) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # and no more than that
+        assert len(running) == count, running
+
+    kinds = {INGEST_JOB: JobKind(run=held_job, give_up=lambda payload, error: None)}
+    pool = WorkerPool(SqlJobQueue(engine), kinds, threads=4, poll_seconds=0.05)
+    pool.start()
+    try:
+        wait_running(3)  # app 1 alone gets all threads but one
+        with engine.begin() as db:
+            for n in range(10, 13):
+                enqueue(db, INGEST_JOB, {"input_pk": n}, 2)
+        pool.wake()
+        wait_running(4)
+        assert running[3] == 10
+        releases[running[0]].set()  # an app-1 job ends: app 2 has fewer running, and gets it
+        wait_running(5)
+        assert running[4] == 11
+    finally:
+        for release in releases.values():
+            release.set()
+        pool.stop()
+
+
 def test_an_expired_lease_is_taken_over_and_the_first_holder_cannot_finish(engine: Engine) -> None:
     queue_jobs(engine, 1)
     first, second = SqlJobQueue(engine), SqlJobQueue(engine)

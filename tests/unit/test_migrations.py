@@ -74,7 +74,7 @@ def _queued_after_upgrade(engine: Engine) -> None:
             )
         last = db.execute(select(inputs.c.pk).where(inputs.c.id == "b")).scalar_one()
 
-    assert migrate(engine) == ["0008"]
+    assert migrate(engine)[0] == "0008"  # then any later ones
 
     with engine.connect() as db:
         queued = db.execute(select(jobs.c.kind, jobs.c.state, jobs.c.payload)).all()

@@ -2,12 +2,18 @@
 
 In-process by default (``clarion serve``); ``clarion worker`` runs the same pool as a separate
 process on the same database.
+
+Apps share the threads fairly: a claim goes to an app with the fewest jobs running here, the
+apps tied for that taking turns, so one app's thousand queued inputs do not keep another's one
+input waiting behind them. And no app runs more than all threads but one: one app's slow jobs
+(URLs that take a minute to answer) leave a thread for the others.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +59,9 @@ class WorkerPool:
         # (a training run) is not taken over by another worker as if its holder had died.
         self._held: dict[int, JobRecord] = {}
         self._held_lock = threading.Lock()
+        # Claims are made one at a time, so that the turn and the reserve see every job held.
+        self._claim_lock = threading.Lock()
+        self._last_app = -1
 
     def start(self) -> None:
         recovered = self._queue.recover_dead_local_holders()
@@ -85,7 +94,7 @@ class WorkerPool:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                job = self._queue.claim(list(self._kinds), self._lease_seconds)
+                job = self._claim()
             except Exception:
                 log.exception("could not claim a job")
                 job = None
@@ -93,6 +102,37 @@ class WorkerPool:
                 self._wait()
             else:
                 self._run(job)
+
+    def _claim(self) -> JobRecord | None:
+        """A job of an app with the fewest jobs running here; held at once, so that the next
+        claim counts it."""
+        with self._claim_lock:
+            job = self._claim_fairly()
+            if job is not None:
+                self._last_app = job.app_pk
+                with self._held_lock:
+                    self._held[job.pk] = job
+            return job
+
+    def _claim_fairly(self) -> JobRecord | None:
+        """Apps with nothing running here first, then those with one job running, and so on,
+        below the cap of all threads but one."""
+        with self._held_lock:
+            running = Counter(job.app_pk for job in self._held.values())
+        cap = max(1, self._thread_count - 1)
+        for level in sorted({0, *running.values()}):
+            if level >= cap:
+                break
+            busier = {app for app, count in running.items() if count > level}
+            job = self._queue.claim(
+                list(self._kinds),
+                self._lease_seconds,
+                after_app=self._last_app,
+                skip_apps=busier,
+            )
+            if job is not None:
+                return job
+        return None
 
     def _wait(self) -> None:
         with self._wakeup:
@@ -115,8 +155,6 @@ class WorkerPool:
                     log.exception("could not renew the lease of job %s", job.pk)
 
     def _run(self, job: JobRecord) -> None:
-        with self._held_lock:
-            self._held[job.pk] = job
         try:
             self._run_held(job)
         finally:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import socket
 import ssl
 import stat
@@ -34,10 +35,12 @@ from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
 from clarion.protocol.routes import RouteTable
 from clarion.server.auth import Authenticator
+from clarion.server.connections import ConnectionGuard, ConnectionLimits, guarded_protocol
 from clarion.server.dispatch import Dispatcher
 from clarion.server.grpc import v2_generic_handler
 from clarion.server.http import HostedRoute, Readiness, create_http_app
 from clarion.server.limits import Limits
+from clarion.server.log_limits import RepeatLimit
 from clarion.server.metrics import Metrics
 from clarion.server.shared_port import SharedPort, Upstream
 from clarion.services.annotations import AnnotationsService
@@ -76,6 +79,17 @@ _GRPC_MAX_SEND = 2**31 - 1
 # own. On the predict bench (32 clients, 640x480 JPEGs) the event loop spent 1.44 CPU ms an
 # image against 1.51, the load client 0.87 against 0.91 (medians of five interleaved rounds).
 _GRPC_MAX_FRAME = 2**20
+# The HTTP listener's queue, and so the most connections the event loop accepts in one go
+# (asyncio accepts up to the backlog per wake-up). uvicorn's 2048 let a client reconnecting
+# as fast as it could stall the loop for 190-630 ms at a time while thousands were set up and
+# closed; at 128 the longest stall of /health on a kept-alive connection was 13 ms, and the
+# kernel's queue paces the flood instead (bench/load.py --abuse).
+_HTTP_BACKLOG = 128
+# Descriptors besides the two ports' connections: database, blobs, models, URL fetches.
+_FILES_BESIDE_CONNECTIONS = 256
+# Loggers that a stream of bad connections or requests makes repeat themselves: uvicorn's
+# "Invalid HTTP request received." per malformed request, asyncio's accept errors, grpc's.
+_FLOODABLE_LOGGERS = ("uvicorn.error", "asyncio", "clarion.http", "grpc._cython.cygrpc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +362,15 @@ class ClarionServer:
         self._http_task: asyncio.Task[None] | None = None
         self._unloader: asyncio.Task[None] | None = None
         self._calls = ThreadPoolExecutor(max_workers=64, thread_name_prefix="clarion-call")
+        self._connections = ConnectionGuard(
+            ConnectionLimits(
+                max_connections=settings.max_connections,
+                header_timeout=settings.header_timeout_seconds,
+                body_timeout=settings.body_timeout_seconds,
+                max_header_bytes=settings.max_header_bytes,
+            )
+        )
+        self._repeat_limit = RepeatLimit()
 
     async def start(self) -> None:
         """Bind both ports and serve; ready (``/health``, gRPC health) once both listen."""
@@ -355,6 +378,8 @@ class ClarionServer:
         # Blocking work (database, decoding, inference) runs on the loop's default executor;
         # asyncio's default of cores + 4 threads lets a few slow predictions starve cheap calls.
         asyncio.get_running_loop().set_default_executor(self._calls)
+        self._repeat_limit.attach(*_FLOODABLE_LOGGERS)
+        _ensure_file_limit(self.settings.max_connections)
         await self._preload_models()
         if self.workers is not None:
             await asyncio.to_thread(self.workers.start)
@@ -402,6 +427,8 @@ class ClarionServer:
         await asyncio.to_thread(self.backends.indexes.save_all)
         self.backends.close()
         self._calls.shutdown(wait=False)
+        self._connections.close()
+        self._repeat_limit.detach(*_FLOODABLE_LOGGERS)
         log.info("Clarion stopped")
 
     async def _preload_models(self) -> None:
@@ -430,6 +457,11 @@ class ClarionServer:
             ("grpc.max_receive_message_length", self.settings.max_request_bytes),
             ("grpc.max_send_message_length", _GRPC_MAX_SEND),
             ("grpc.http2.max_frame_size", _GRPC_MAX_FRAME),
+            # The limits the HTTP port has (see server/connections.py), as gRPC has them.
+            ("grpc.max_allowed_incoming_connections", self.settings.max_connections),
+            ("grpc.server_handshake_timeout_ms", _ms(self.settings.header_timeout_seconds)),
+            ("grpc.max_connection_idle_ms", _ms(self.settings.grpc_idle_seconds)),
+            ("grpc.max_concurrent_streams", self.settings.grpc_max_streams),
         ]
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers(
@@ -469,6 +501,9 @@ class ClarionServer:
             log_config=None,
             access_log=False,
             server_header=False,
+            http=guarded_protocol(self._connections),
+            timeout_keep_alive=self.settings.keep_alive_seconds,
+            backlog=_HTTP_BACKLOG,
             timeout_graceful_shutdown=max(1, round(self.settings.shutdown_grace_seconds)),
             ssl_certfile=self.settings.tls_cert if self.settings.tls_enabled else None,
             ssl_keyfile=self.settings.tls_key if self.settings.tls_enabled else None,
@@ -525,6 +560,33 @@ class _Uvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _ensure_file_limit(max_connections: int) -> None:
+    """Raise the open-file limit to fit both ports' connections, or warn that it cannot.
+
+    A process out of descriptors cannot accept a connection, ``/health``'s included, and the
+    connection limit is only a defence while it is reached first. The soft limit may be raised
+    up to the hard one without privileges (as Go's runtime does at start).
+    """
+    needed = 2 * max_connections + _FILES_BESIDE_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = raised
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "CLARION_MAX_CONNECTIONS=%d needs about %d open files, but the limit is %d: past "
+            "it no connection is accepted; raise the limit (ulimit -n) or lower the setting",
+            max_connections,
+            needed,
+            soft,
+        )
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
 
 def _url_host(host: str) -> str:

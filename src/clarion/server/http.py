@@ -15,13 +15,14 @@ import orjson
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from google.protobuf.message import Message
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from clarion.console import console_routes
 from clarion.errors import (
     ApiError,
+    DeadlineExceeded,
     Internal,
     MethodNotAllowed,
     RequestTooLarge,
@@ -174,11 +175,16 @@ class _Gateway:
         if declared.isdigit() and int(declared) > self._max_body_bytes:
             raise self._too_large()
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self._max_body_bytes:
-                raise self._too_large()
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self._max_body_bytes:
+                    raise self._too_large()
+                chunks.append(chunk)
+        except ClientDisconnect as exc:
+            # The client left, or stalled and was closed (server/connections.py): an answer,
+            # not a logged traceback, though no one may read it.
+            raise DeadlineExceeded("The connection closed before the request body arrived") from exc
         return b"".join(chunks)
 
     def _too_large(self) -> RequestTooLarge:

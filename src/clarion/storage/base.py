@@ -124,6 +124,7 @@ class JobRecord:
     payload: Mapping[str, Any]
     attempts: int
     lease_token: str
+    app_pk: int = 0  # whose job it is (0: no one app's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ class SqlDataStore(SqlBase):
                 write_metadata_rows(db, pk, leaves)
                 input_pks[record.id] = pk
                 _link_datasets(db, pk, [dataset_pks[d] for d in record.dataset_ids], now)
-                enqueue(db, INGEST_JOB, {"input_pk": pk})
+                enqueue(db, INGEST_JOB, {"input_pk": pk}, app_pk)
                 stored.append(replace(record, pk=pk))
             for annotation in new_annotations:
                 _insert_annotation(db, app_pk, input_pks[annotation.input_id], annotation, now)

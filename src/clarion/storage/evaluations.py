@@ -70,7 +70,7 @@ class SqlEvaluationStore(SqlBase):
                 result = db.execute(insert(evaluations).values(**_values(app_pk, record)))
                 assert result.inserted_primary_key is not None
                 pk = int(result.inserted_primary_key[0])
-                enqueue(db, RUN_EVALUATION_JOB, {"evaluation_pk": pk})
+                enqueue(db, RUN_EVALUATION_JOB, {"evaluation_pk": pk}, app_pk)
                 created.append(replace(record, pk=pk))
         return created
 

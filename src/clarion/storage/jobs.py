@@ -14,10 +14,10 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select, update
 
 from clarion.storage.base import JobRecord
 from clarion.storage.queue import DONE, FAILED, QUEUED, RUNNING, enqueue, enqueue_once
@@ -49,32 +49,36 @@ class SqlJobQueue(SqlBase):
         self._next_recovery = 0.0
         self._recovery_lock = threading.Lock()
 
-    def claim(self, kinds: Sequence[str], lease_seconds: float) -> JobRecord | None:
-        """Take the oldest claimable job of ``kinds``, or None when there is none.
+    def claim(
+        self,
+        kinds: Sequence[str],
+        lease_seconds: float,
+        *,
+        after_app: int = -1,
+        skip_apps: Collection[int] = (),
+    ) -> JobRecord | None:
+        """Take a claimable job of ``kinds``, or None when there is none.
 
         Claimable: queued, running with its lease over, or (checked every few seconds) held
         by a process of this host that is gone, such as a worker killed beside this one.
+        Apps take turns: a job whose lease ran out comes first, then the oldest queued job of
+        the next app after ``after_app`` (wrapping round), never one of ``skip_apps``.
         """
         self._recover_now_and_then()
         now = utcnow()
-        claimable = and_(
-            jobs.c.kind.in_(kinds),
-            or_(jobs.c.state == QUEUED, and_(jobs.c.state == RUNNING, jobs.c.lease_until < now)),
-        )
+        ours = and_(jobs.c.kind.in_(kinds), jobs.c.app_pk.not_in(list(skip_apps)))
         token = f"{self._holder}:{secrets.token_hex(4)}"
         with self._write() as db:
-            row = db.execute(
-                select(jobs.c.pk)
-                .where(claimable)
-                .order_by(jobs.c.pk)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if row is None:
+            pk = _first_pk(db, ours, jobs.c.state == RUNNING, jobs.c.lease_until < now)
+            if pk is None:
+                pk = _first_pk(db, ours, jobs.c.state == QUEUED, jobs.c.app_pk > after_app)
+            if pk is None:
+                pk = _first_pk(db, ours, jobs.c.state == QUEUED)
+            if pk is None:
                 return None
             db.execute(
                 update(jobs)
-                .where(jobs.c.pk == row.pk)
+                .where(jobs.c.pk == pk)
                 .values(
                     state=RUNNING,
                     attempts=jobs.c.attempts + 1,
@@ -83,8 +87,8 @@ class SqlJobQueue(SqlBase):
                     updated_at=now,
                 )
             )
-            job = db.execute(select(jobs).where(jobs.c.pk == row.pk)).one()
-        return JobRecord(job.pk, job.kind, job.payload, job.attempts, token)
+            job = db.execute(select(jobs).where(jobs.c.pk == pk)).one()
+        return JobRecord(job.pk, job.kind, job.payload, job.attempts, token, job.app_pk)
 
     def finish(self, job: JobRecord, *, failed: bool = False) -> bool:
         """Mark the job done (or failed for good); False if another worker has taken it over."""
@@ -182,3 +186,16 @@ class SqlJobQueue(SqlBase):
         except PermissionError:
             return True
         return True
+
+
+def _first_pk(db: Connection, *conditions: ColumnElement[bool]) -> int | None:
+    """The first job meeting ``conditions`` in app order, then age, that no other claim holds
+    (on PostgreSQL the row stays locked until the claim commits)."""
+    row = db.execute(
+        select(jobs.c.pk)
+        .where(*conditions)
+        .order_by(jobs.c.app_pk, jobs.c.pk)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    return None if row is None else int(row.pk)

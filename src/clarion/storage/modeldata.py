@@ -244,7 +244,7 @@ class SqlModelStore(SqlBase):
             result = db.execute(insert(model_versions).values(**_version_values(model_pk, version)))
             assert result.inserted_primary_key is not None
             version_pk = int(result.inserted_primary_key[0])
-            enqueue(db, TRAIN_MODEL_JOB, {"version_pk": version_pk})
+            enqueue(db, TRAIN_MODEL_JOB, {"version_pk": version_pk}, app_pk)
             changes: dict[str, Any] = {"modified_at": now}
             if model_concepts:
                 changes["concepts"] = _concepts_json(version.concepts)

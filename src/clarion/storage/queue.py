@@ -20,12 +20,14 @@ COLLECT_BLOBS_JOB = "collect_blobs"
 REINDEX_JOB = "reindex"  # an app's inputs indexed again (``clarion.storage.reindexing``)
 
 
-def enqueue(db: Connection, kind: str, payload: Mapping[str, Any]) -> None:
-    """Queue a job inside the caller's transaction."""
+def enqueue(db: Connection, kind: str, payload: Mapping[str, Any], app_pk: int = 0) -> None:
+    """Queue a job inside the caller's transaction; ``app_pk`` says whose work it is (0: no
+    one app's), so that workers can take apps' jobs in turn."""
     now = datetime.now(UTC)
     db.execute(
         insert(jobs).values(
             kind=kind,
+            app_pk=app_pk,
             payload=dict(payload),
             state=QUEUED,
             attempts=0,

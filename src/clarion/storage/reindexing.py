@@ -165,7 +165,7 @@ class SqlReindexing(SqlBase):
 def _enqueue(db: Connection, step: ReindexStep) -> None:
     payload = step.payload()
     payload["nonce"] = secrets.token_hex(8)
-    enqueue(db, REINDEX_JOB, payload)
+    enqueue(db, REINDEX_JOB, payload, step.app_pk)
 
 
 def _active(db: Connection) -> list[tuple[int, ReindexStep]]:

@@ -159,6 +159,8 @@ jobs = Table(
     Column("kind", String(32), nullable=False),
     Column("payload", JSON, nullable=False, default=dict),
     Column("state", String(16), nullable=False, index=True),  # queued, running, done, failed
+    # Whose job it is: workers take apps' jobs in turn (0: a job of no one app).
+    Column("app_pk", Integer, nullable=False, default=0, server_default="0"),
     Column("attempts", Integer, nullable=False, default=0),
     # A running job whose lease has ended is taken over by another worker.
     Column("lease_until", DateTime(timezone=True), nullable=True),
@@ -167,6 +169,9 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Claims walk the queued jobs app by app, oldest first within an app.
+Index("ix_jobs_state_app_pk", jobs.c.state, jobs.c.app_pk, jobs.c.pk)
 
 # Search: what ingestion computed for each input (embeddings, predicted concepts), the
 # flattened metadata and annotated concepts that filters match in SQL, and a log of index
