@@ -41,7 +41,6 @@ SUCCESS = 10000
 INPUT_DOWNLOAD_SUCCESS = 30000
 CONN_KEY_INVALID = 11008
 # ImageNet classes general-image-recognition gives scikit-image's cat photo (as tests/api does).
-CAT_CLASSES = {"Egyptian cat", "tabby", "tiger cat"}
 BUILD_TIMEOUT = 2400  # a cold Rust build compiles gRPC's C core: minutes on two cores
 RUN_TIMEOUT = 300
 
@@ -186,7 +185,8 @@ def assert_flow(result: dict[str, Any], app_id: str) -> None:
     assert by_bytes["code"] == SUCCESS, by_bytes
     assert by_url["code"] == SUCCESS, by_url
     assert len(by_bytes["concepts"]) == 5
-    assert by_bytes["concepts"][0] in CAT_CLASSES
+    # General concepts first (chelsea: animal and cat, 0.998 each), as Clarifai's model answers.
+    assert "cat" in by_bytes["concepts"][:2], by_bytes["concepts"]
     assert by_url["concepts"] == by_bytes["concepts"]  # the same photo, fetched from loopback
     search = result["search"]
     assert search["code"] == SUCCESS, search
