@@ -84,10 +84,10 @@ def test_predict_honours_each_output_config_knob(sdk_run: ProgramRun) -> None:
     flow = sdk_run.flow("predict_output_config")
     plain = flow["plain"]
     assert len(plain) == 20  # Clarifai's default max_concepts
-    assert names(plain)[:3] == ["Egyptian cat", "tabby", "tiger cat"]
+    assert names(plain)[:3] == ["animal", "mammal", "cat"]
     assert flow["max_concepts_2"] == plain[:2]
     assert flow["min_value_0.05"] == [c for c in plain if c[1] >= 0.05]
-    assert len(flow["min_value_0.05"]) == 3
+    assert 0 < len(flow["min_value_0.05"]) < len(plain)  # the knob left some out
     assert sorted(names(flow["select_concepts"])) == ["espresso", "tabby"]
     assert dict(flow["select_concepts"])["tabby"] == dict(plain)["tabby"]
     assert flow["by_url"] == plain
@@ -96,7 +96,7 @@ def test_predict_honours_each_output_config_knob(sdk_run: ProgramRun) -> None:
 def test_predict_with_an_image_argument(sdk_run: ProgramRun) -> None:
     """``Model.predict(image=Image(...))``: the SDK asks for the model's method signatures."""
     flow = sdk_run.flow("predict_image")
-    assert names(flow["concepts"])[:3] == ["Egyptian cat", "tabby", "tiger cat"]
+    assert names(flow["concepts"])[:3] == ["animal", "mammal", "cat"]
 
 
 def test_filter_only_and_ranked_searches(sdk_run: ProgramRun) -> None:
