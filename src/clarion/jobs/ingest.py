@@ -13,6 +13,7 @@ from typing import Any
 from PIL import Image
 
 from clarion.blobs.base import TINY, BlobStore
+from clarion.codes import INPUT_DOWNLOAD_FAILED, INPUT_INVALID_ARGUMENT
 from clarion.errors import InputRejected
 from clarion.fetch import FetchRejected, UrlFetcher
 from clarion.jobs.indexing import Indexer
@@ -21,9 +22,6 @@ from clarion.storage.base import INPUT_FAILED, INPUT_PENDING, INPUT_SUCCESS, Inp
 from clarion.storage.data import SqlDataStore
 
 log = logging.getLogger("clarion.ingest")
-
-INPUT_DOWNLOAD_FAILED = 30002
-INPUT_INVALID_ARGUMENT = 30104
 
 
 class UntrustedInputs:

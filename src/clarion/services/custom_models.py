@@ -16,6 +16,7 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
+from clarion.codes import MODEL_NOT_EVALUATED, MODEL_TRAINED
 from clarion.errors import (
     InvalidArgument,
     ModelInvalidArgument,
@@ -38,14 +39,7 @@ from clarion.services.model_types import inference_params, training_params
 from clarion.services.models import Models, find_model, version_to_proto as builtin_version
 from clarion.storage.base import AppRecord
 from clarion.storage.data import SqlDataStore
-from clarion.storage.modeldata import (
-    MODEL_NOT_EVALUATED,
-    MODEL_TRAINED,
-    ModelConcept,
-    ModelRecord,
-    SqlModelStore,
-    VersionRecord,
-)
+from clarion.storage.modeldata import ModelConcept, ModelRecord, SqlModelStore, VersionRecord
 
 EMBEDDING_CLASSIFIER = "embedding-classifier"
 PATCH_ACTIONS = ("merge", "overwrite", "remove")

@@ -17,6 +17,14 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
+from clarion.codes import (
+    FAILURE,
+    INPUT_DUPLICATE,
+    INPUT_INVALID_ARGUMENT,
+    INPUT_UNSUPPORTED_FORMAT,
+    MIXED_STATUS,
+    SUCCESS,
+)
 from clarion.errors import InputRejected, InvalidArgument, NotFound
 from clarion.services.apps import deep_merge
 from clarion.services.base import (
@@ -42,13 +50,6 @@ from clarion.storage.base import (
 )
 from clarion.storage.data import SqlDataStore
 from clarion.storage.reindexing import SqlReindexing
-
-SUCCESS = 10000
-MIXED_STATUS = 10010
-FAILURE = 10020
-INPUT_DUPLICATE = 30100
-INPUT_UNSUPPORTED_FORMAT = 30101
-INPUT_INVALID_ARGUMENT = 30104
 
 _SKIP = 1  # InputIDConflictResolution.SKIP
 _SUFFIX = 2  # InputIDConflictResolution.SUFFIX

@@ -24,6 +24,7 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from google.protobuf.message import Message
 from PIL import Image
 
+from clarion.codes import SEARCH_INVALID_REQUEST
 from clarion.errors import InputRejected, InvalidArgument, NotFound
 from clarion.services._nearest import (
     POST_FILTER_FROM,
@@ -55,7 +56,6 @@ from clarion.storage.searchdata import (
 
 IMAGE_SPACE = "general-image-embedding"
 TEXT_SPACE = "text-embedding"
-SEARCH_INVALID_REQUEST = 40002
 # ``save`` stores the search, so it needs what PatchSearches needs to write one; the search
 # methods themselves need only read scopes (and so run on public apps too).
 SAVE_SCOPES = frozenset({"SavedSearch_Add"})

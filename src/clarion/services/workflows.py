@@ -19,6 +19,7 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
+from clarion.codes import SUCCESS, WORKFLOW_NO_MATCHING_INPUT
 from clarion.errors import InvalidArgument, WorkflowInvalidArgument, WorkflowNotFound
 from clarion.inference.workflow import (
     PUBLIC_APP,
@@ -58,8 +59,6 @@ from clarion.storage.modeldata import SqlModelStore, WorkflowRecord
 
 PUBLIC = 50  # Visibility.gettable
 MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
-SUCCESS = 10000
-WORKFLOW_NO_MATCHING_INPUT = 22001
 PATCH_ACTIONS = ("merge", "overwrite", "remove")
 _CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)  # the public workflows ship with Clarion
 
