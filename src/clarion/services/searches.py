@@ -43,6 +43,7 @@ from clarion.services.convert import data_from_json, input_to_proto, json_of, ti
 from clarion.services.hosted import HostedUrls
 from clarion.services.models import Models
 from clarion.services.paging import page_of
+from clarion.services.patching import patch_action
 from clarion.storage.base import AppRecord
 from clarion.storage.searchdata import (
     EARTH_RADIUS_KM,
@@ -363,8 +364,7 @@ class SearchesService:
         self, request: service_pb2.PatchSearchesRequest, ctx: CallContext
     ) -> service_pb2.MultiSearchResponse:
         app = require_app(ctx)
-        if request.action not in ("", "overwrite"):
-            raise InvalidArgument(f"Unknown action '{request.action}': use overwrite")
+        patch_action(request.action, default="overwrite", allowed=("overwrite",))
         patched = []
         for search in request.searches:
             current = self._saved(app, search.id)
