@@ -37,7 +37,7 @@ from clarion.inference.base import (
     Prediction,
     Region,
 )
-from clarion.jobs.model_resolver import ModelResolver
+from clarion.runtime.model_resolver import ModelResolver
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.batches import PREDICT
 from clarion.services.context import CallContext

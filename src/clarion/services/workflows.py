@@ -31,7 +31,7 @@ from clarion.inference.workflow import (
     graph_order,
     run_graph,
 )
-from clarion.jobs.model_resolver import ModelResolver, ResolvedNode
+from clarion.runtime.model_resolver import ModelResolver, ResolvedNode
 from clarion.services.base import HandlerTable, app_pk, conflicts_as, require_app
 from clarion.services.batches import WORKFLOW_RESULTS
 from clarion.services.context import CallContext
