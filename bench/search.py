@@ -48,7 +48,7 @@ from search_index import vectors as synthetic
 from sqlalchemy import func, insert, select
 
 from clarion.config import Settings
-from clarion.jobs.vector_indexes import entry_name
+from clarion.runtime.vector_indexes import entry_name
 from clarion.search import HnswIndex, HnswParams
 from clarion.server.app import open_backends
 from clarion.services._nearest import first_fetch

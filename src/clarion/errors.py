@@ -43,7 +43,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Self
 
-SUCCESS = 10000
+from clarion import codes
+from clarion.codes import SUCCESS
 
 _BY_CODE: dict[int, type[ApiError]] = {}
 _HTTP_BY_CODE: dict[int, int] = {SUCCESS: 200}
@@ -52,7 +53,7 @@ _HTTP_BY_CODE: dict[int, int] = {SUCCESS: 200}
 class ApiError(Exception):
     """A request failed with a Clarifai status; ``description`` is meant for a person."""
 
-    status_code: ClassVar[int] = 98004
+    status_code: ClassVar[int] = codes.INTERNAL_SERVER_ISSUE
     http_status: ClassVar[int] = 500
     grpc_code: ClassVar[str] = "INTERNAL"
     default_description: ClassVar[str] = "Internal error"
@@ -100,7 +101,7 @@ class ApiError(Exception):
 class InvalidArgument(ApiError):
     """The request is well formed but asks for something invalid."""
 
-    status_code = 11102
+    status_code = codes.CONN_INVALID_REQUEST
     http_status = 400
     grpc_code = "INVALID_ARGUMENT"
     default_description = "Invalid request"
@@ -109,14 +110,14 @@ class InvalidArgument(ApiError):
 class BadRequestFormat(InvalidArgument):
     """The request body or query string does not parse as the method's request message."""
 
-    status_code = 11100
+    status_code = codes.CONN_BAD_REQUEST_FORMAT
     default_description = "Bad request format"
 
 
 class RequestTooLarge(InvalidArgument):
     """The request is larger than the server accepts."""
 
-    status_code = 40033
+    status_code = codes.RPC_MAX_MESSAGE_SIZE_EXCEEDED
     http_status = 413
     grpc_code = "RESOURCE_EXHAUSTED"
     default_description = "Request too large"
@@ -125,42 +126,42 @@ class RequestTooLarge(InvalidArgument):
 class ModelInvalidArgument(InvalidArgument):
     """A model or model version request asks for something this server cannot do."""
 
-    status_code = 21202
+    status_code = codes.MODEL_INVALID_ARGUMENT
     default_description = "Invalid model argument"
 
 
 class EvaluationInvalidArgument(InvalidArgument):
     """An evaluation request asks for something this server cannot evaluate or store."""
 
-    status_code = 43104
+    status_code = codes.EVALUATION_INVALID_ARGUMENT
     default_description = "Invalid evaluation argument"
 
 
 class WorkflowInvalidArgument(InvalidArgument):
     """A workflow is malformed: too many nodes, bad ids, or a node's model does not exist."""
 
-    status_code = 22104
+    status_code = codes.WORKFLOW_INVALID_ARGUMENT
     default_description = "Invalid workflow argument"
 
 
 class WorkflowInvalidGraph(WorkflowInvalidArgument):
     """A workflow's ``node_inputs`` do not form a DAG: a cycle, or a link to no node."""
 
-    status_code = 22107
+    status_code = codes.WORKFLOW_INVALID_GRAPH
     default_description = "Invalid workflow graph"
 
 
 class WorkflowNeedsTrainedModel(InvalidArgument):
     """A workflow node names a custom model that has no trained version to run."""
 
-    status_code = 22002
+    status_code = codes.WORKFLOW_REQUIRE_TRAINED_MODEL
     default_description = "The workflow needs a trained model"
 
 
 class Unauthenticated(ApiError):
     """The credential is missing, malformed, unknown, expired, or not valid for this app."""
 
-    status_code = 11008
+    status_code = codes.CONN_KEY_INVALID
     http_status = 401
     grpc_code = "UNAUTHENTICATED"
     # The exact text the official clients' tests compare against.
@@ -170,7 +171,7 @@ class Unauthenticated(ApiError):
 class PermissionDenied(ApiError):
     """The credential is valid but lacks a scope the method needs."""
 
-    status_code = 11007
+    status_code = codes.CONN_INSUFFICIENT_SCOPES
     http_status = 403
     grpc_code = "PERMISSION_DENIED"
     default_description = "Insufficient scopes"
@@ -179,14 +180,14 @@ class PermissionDenied(ApiError):
 class AuthMethodNotAllowed(PermissionDenied):
     """The method needs a personal access token and was called with an app API key."""
 
-    status_code = 11200
+    status_code = codes.CONN_AUTH_METHOD_DISABLED
     default_description = "This method needs a personal access token (PAT), not an app API key"
 
 
 class NotFound(ApiError):
     """The resource does not exist, or the caller may not see it (the answer is the same)."""
 
-    status_code = 11101
+    status_code = codes.CONN_DOES_NOT_EXIST
     http_status = 404
     grpc_code = "NOT_FOUND"
     default_description = "Resource does not exist"
@@ -200,13 +201,13 @@ class NotFound(ApiError):
 class ModelNotFound(NotFound):
     """No model (or model version) with that id where the request looked."""
 
-    status_code = 21200
+    status_code = codes.MODEL_DOES_NOT_EXIST
 
 
 class WorkflowNotFound(NotFound):
     """No workflow with that id in the app (nor among the public ones)."""
 
-    status_code = 22102
+    status_code = codes.WORKFLOW_DOES_NOT_EXIST
 
 
 class RouteNotFound(NotFound):
@@ -220,7 +221,7 @@ class RouteNotFound(NotFound):
 class AlreadyExists(ApiError):
     """A resource with that id already exists."""
 
-    status_code = 11102
+    status_code = codes.CONN_INVALID_REQUEST
     http_status = 409
     grpc_code = "ALREADY_EXISTS"
     default_description = "Resource already exists"
@@ -234,7 +235,7 @@ class AlreadyExists(ApiError):
 class ModelUntrained(ApiError):
     """The model (or the version asked for) is not trained yet, so it cannot predict."""
 
-    status_code = 21102
+    status_code = codes.MODEL_UNTRAINED
     http_status = 409
     grpc_code = "FAILED_PRECONDITION"
     default_description = "The model is not trained"
@@ -243,7 +244,7 @@ class ModelUntrained(ApiError):
 class MethodNotAllowed(ApiError):
     """The path exists but not for this HTTP verb."""
 
-    status_code = 11103
+    status_code = codes.CONN_METHOD_NOT_ALLOWED
     http_status = 405
     grpc_code = "UNIMPLEMENTED"
     default_description = "Method not allowed"
@@ -252,7 +253,7 @@ class MethodNotAllowed(ApiError):
 class NotImplementedMethod(ApiError):
     """The V2 method is routed but Clarion does not implement it yet."""
 
-    status_code = 10040
+    status_code = codes.NOT_IMPLEMENTED
     http_status = 501
     grpc_code = "UNIMPLEMENTED"
     default_description = "Not implemented"
@@ -261,7 +262,7 @@ class NotImplementedMethod(ApiError):
 class ResourceExhausted(ApiError):
     """Too many requests: the official clients back off and retry on this code."""
 
-    status_code = 11005
+    status_code = codes.CONN_THROTTLED
     http_status = 429
     grpc_code = "RESOURCE_EXHAUSTED"
     default_description = "Too many requests"
@@ -270,7 +271,7 @@ class ResourceExhausted(ApiError):
 class QueueFull(ResourceExhausted):
     """Too much expensive work is waiting already; retry shortly."""
 
-    status_code = 40030
+    status_code = codes.RPC_REQUEST_QUEUE_FULL
     http_status = 503
 
 
@@ -278,7 +279,7 @@ class Unavailable(ApiError):
     """The server cannot serve the request now (starting or draining, or the database's write
     lock was not granted in time); nothing was done, and a retry may succeed."""
 
-    status_code = 40031
+    status_code = codes.RPC_SERVER_UNAVAILABLE
     http_status = 503
     grpc_code = "UNAVAILABLE"
     default_description = "Server unavailable"
@@ -287,7 +288,7 @@ class Unavailable(ApiError):
 class DeadlineExceeded(ApiError):
     """The call ran out of time: the client's gRPC deadline or the server's request timeout."""
 
-    status_code = 40032
+    status_code = codes.RPC_REQUEST_TIMEOUT
     http_status = 504
     grpc_code = "DEADLINE_EXCEEDED"
 

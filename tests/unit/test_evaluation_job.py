@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from clarion.codes import MODEL_EVALUATED, MODEL_TRAINED
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.training import TrainJob
 from clarion.storage.base import DatasetRecord, Page
 from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, SqlEvaluationStore
-from clarion.storage.modeldata import MODEL_EVALUATED, MODEL_TRAINED
 from tests.unit.test_training_job import (
     SPACE,
     World,

@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from clarion.blobs.files import FileBlobStore
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
-from clarion.jobs.ingest import UntrustedInputs
 from clarion.protocol.descriptor import v2_methods
+from clarion.runtime.untrusted import UntrustedInputs
 from clarion.services.context import CallContext
 from clarion.services.predict import PredictService
 from clarion.storage.data import SqlDataStore

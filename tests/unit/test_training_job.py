@@ -11,6 +11,12 @@ import pytest
 from clarifai_grpc.grpc.api import service_pb2
 from sqlalchemy import Engine
 
+from clarion.codes import (
+    MODEL_EVALUATED,
+    MODEL_QUEUED_FOR_EVALUATION,
+    MODEL_TRAINED,
+    MODEL_TRAINING,
+)
 from clarion.inference import ModelCatalog
 from clarion.inference.trainer import LinearClassifier
 from clarion.jobs.training import EvaluateJob, TrainJob
@@ -20,16 +26,7 @@ from clarion.services.custom_models import CustomModelsService
 from clarion.storage.base import AnnotationRecord, AppRecord, InputRecord, UserRecord
 from clarion.storage.data import SqlDataStore
 from clarion.storage.engine import create_db_engine, migrate
-from clarion.storage.modeldata import (
-    MODEL_EVALUATED,
-    MODEL_QUEUED_FOR_EVALUATION,
-    MODEL_TRAINED,
-    MODEL_TRAINING,
-    ModelConcept,
-    ModelRecord,
-    SqlModelStore,
-    VersionRecord,
-)
+from clarion.storage.modeldata import ModelConcept, ModelRecord, SqlModelStore, VersionRecord
 from clarion.storage.searchdata import SqlSearchStore
 from clarion.storage.sql import SqlStore
 

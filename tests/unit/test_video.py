@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clarion.media.video import (
+from clarion.codes import (
     INPUT_VIDEO_INVALID_ARGUMENT,
     INPUT_VIDEO_OVER_LIMIT,
     INPUT_VIDEO_UNSUPPORTED_FORMAT,
+)
+from clarion.media.video import (
     VideoLimits,
     VideoRejected,
     first_frame,

@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 from clarion.client._retry import Retry, is_retryable
 from clarion.client._transport import AsyncTransport, Metadata, Transport
+from clarion.codes import SUCCESS
 from clarion.errors import (
     ApiError,
     DeadlineExceeded,
@@ -34,9 +35,6 @@ from clarion.errors import (
 
 T = TypeVar("T")
 
-SUCCESS = 10000
-MIXED_STATUS = 10010
-FAILURE = 10020
 # Codes the shared error table does not declare, mapped to the class that means the same.
 _ALIASES: Final[dict[int, type[ApiError]]] = {
     11001: Unauthenticated,  # CONN_TOKEN_INVALID

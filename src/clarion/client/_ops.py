@@ -11,7 +11,7 @@ from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
-from clarion.client._caller import FAILURE, MIXED_STATUS, SUCCESS, Op, error_for_status
+from clarion.client._caller import Op, error_for_status
 from clarion.client._sources import struct
 from clarion.client.types import (
     AppInfo,
@@ -25,6 +25,7 @@ from clarion.client.types import (
     SavedSearch,
     User,
 )
+from clarion.codes import FAILURE, MIXED_STATUS, SUCCESS
 
 PUBLIC_USER = "clarifai"
 PUBLIC_APP = "main"

@@ -12,11 +12,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from clarion.codes import CONN_EXCEED_HOURLY_LIMIT, CONN_THROTTLED, RPC_SERVER_UNAVAILABLE
 from clarion.errors import ApiError, ConnectError, TransportError
 
-CONN_EXCEED_HOURLY_LIMIT = 11003
-CONN_THROTTLED = 11005
-RPC_SERVER_UNAVAILABLE = 40031
 RETRYABLE_CODES = frozenset({CONN_THROTTLED, CONN_EXCEED_HOURLY_LIMIT, RPC_SERVER_UNAVAILABLE})
 _RETRYABLE_HTTP = frozenset({502, 503, 504})
 

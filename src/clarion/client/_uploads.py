@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
@@ -31,13 +31,14 @@ from clarion.client._sources import (
     unreadable,
 )
 from clarion.client.types import Input, Source, Status, UploadItem
+from clarion.codes import INPUT_DOWNLOAD_SUCCESS
 from clarion.errors import ApiError, TransportError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 MAX_BATCH = 128
-INPUT_SUCCESS = 30000
+INPUT_SUCCESS: Final = INPUT_DOWNLOAD_SUCCESS
 _PENDING = frozenset({30001, 30003})
 _FIRST_POLL, _MAX_POLL = 0.1, 2.0
 

@@ -11,19 +11,26 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from clarifai_grpc.grpc.api import resources_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-INPUT_SUCCESS = 30000
-INPUT_PENDING = 30001
-INPUT_FAILED = 30002
-INPUT_IN_PROGRESS = 30003
-MODEL_TRAINED = 21100
-MODEL_TRAINING = 21101
-MODEL_QUEUED_FOR_TRAINING = 21103
+from clarion.codes import (
+    INPUT_DOWNLOAD_FAILED,
+    INPUT_DOWNLOAD_IN_PROGRESS,
+    INPUT_DOWNLOAD_PENDING,
+    INPUT_DOWNLOAD_SUCCESS,
+    MODEL_QUEUED_FOR_TRAINING,
+    MODEL_TRAINED,
+    MODEL_TRAINING,
+)
+
+INPUT_SUCCESS: Final = INPUT_DOWNLOAD_SUCCESS
+INPUT_PENDING: Final = INPUT_DOWNLOAD_PENDING
+INPUT_FAILED: Final = INPUT_DOWNLOAD_FAILED
+INPUT_IN_PROGRESS: Final = INPUT_DOWNLOAD_IN_PROGRESS
 
 
 @dataclass(frozen=True, slots=True)

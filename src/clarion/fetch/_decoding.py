@@ -13,7 +13,8 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
-from clarion.fetch.policy import INPUT_DOWNLOAD_FAILED, FetchRejected
+from clarion.codes import INPUT_DOWNLOAD_FAILED
+from clarion.fetch.policy import FetchRejected
 
 PIECE_BYTES: Final = 64 * 1024
 # Nothing legitimate compresses an image twice over; more layers only multiply the work.

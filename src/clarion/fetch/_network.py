@@ -22,13 +22,9 @@ from typing import Any
 import httpcore
 import httpx
 
+from clarion.codes import INPUT_DOWNLOAD_FAILED, INPUT_INVALID_URL
 from clarion.fetch._addresses import AddressGuard, IPAddress, ip_literal
-from clarion.fetch.policy import (
-    INPUT_DOWNLOAD_FAILED,
-    INPUT_INVALID_URL,
-    FetchRejected,
-    Resolver,
-)
+from clarion.fetch.policy import FetchRejected, Resolver
 
 # The monotonic time by which the current fetch must be done. Set per fetch, per thread
 # (fetch is synchronous), so one pool of keep-alive connections can serve every fetch while

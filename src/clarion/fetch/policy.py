@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeAlias
-
-# Clarifai status codes (clarifai StatusCode); plain ints keep this package free of protobuf.
-INPUT_DOWNLOAD_FAILED: Final = 30002
-INPUT_OVER_LIMIT: Final = 30105
-INPUT_INVALID_URL: Final = 30106
+from typing import TypeAlias
 
 Resolver: TypeAlias = Callable[[str, int], Sequence[str]]
 """Resolves ``(host, port)`` to IP address strings; the default uses ``socket.getaddrinfo``."""

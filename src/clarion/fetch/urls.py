@@ -22,17 +22,11 @@ from typing import Final
 import httpcore
 import httpx
 
+from clarion.codes import INPUT_DOWNLOAD_FAILED, INPUT_INVALID_URL, INPUT_OVER_LIMIT
 from clarion.fetch._addresses import AddressGuard, ip_literal
 from clarion.fetch._decoding import content_codings, decoded
 from clarion.fetch._network import GuardedBackend, PoolTransport, deadline, system_resolver
-from clarion.fetch.policy import (
-    INPUT_DOWNLOAD_FAILED,
-    INPUT_INVALID_URL,
-    INPUT_OVER_LIMIT,
-    FetchPolicy,
-    FetchRejected,
-    Resolver,
-)
+from clarion.fetch.policy import FetchPolicy, FetchRejected, Resolver
 
 _SCHEMES: Final = frozenset({"http", "https"})
 # FetchPolicy is frozen, so one shared default instance is safe.

@@ -13,25 +13,24 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from clarion.codes import (
+    MODEL_EVALUATED,
+    MODEL_EVALUATING,
+    MODEL_EVALUATION_FAILED,
+    MODEL_EVALUATION_NEED_LABELS,
+    MODEL_QUEUED_FOR_EVALUATION,
+    MODEL_TRAINED,
+)
 from clarion.inference.trainer import LinearClassifier, TrainOptions
 from clarion.jobs.training import (
     IMAGE_SPACE,
-    MODEL_EVALUATION_FAILED,
-    MODEL_EVALUATION_NEED_LABELS,
     TrainingRefused,
     cross_validated_metrics,
     is_exclusive,
     metrics_json,
 )
 from clarion.storage.evaluations import EvaluationRecord, SqlEvaluationStore
-from clarion.storage.modeldata import (
-    MODEL_EVALUATED,
-    MODEL_EVALUATING,
-    MODEL_QUEUED_FOR_EVALUATION,
-    MODEL_TRAINED,
-    SqlModelStore,
-    VersionRef,
-)
+from clarion.storage.modeldata import SqlModelStore, VersionRef
 
 log = logging.getLogger("clarion.evaluation")
 

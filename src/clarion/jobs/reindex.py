@@ -30,7 +30,7 @@ CHUNK = 32
 
 
 class Indexing(Protocol):
-    """What ingestion runs to index an input (``clarion.jobs.indexing.Indexer``)."""
+    """What ingestion runs to index an input (``clarion.runtime.indexing.Indexer``)."""
 
     def index_image(self, app_pk: int, input_pk: int, image: Image.Image) -> None: ...
     def index_text(self, app_pk: int, input_pk: int, text: str) -> None: ...

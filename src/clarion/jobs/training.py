@@ -20,15 +20,22 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from clarion.inference.evaluation import CURVE_THRESHOLDS, THRESHOLD, evaluate
-from clarion.inference.trainer import TrainOptions, cross_validated_scores, train_classifier
-from clarion.storage.modeldata import (
+from clarion.codes import (
     MODEL_EVALUATED,
     MODEL_EVALUATING,
+    MODEL_EVALUATION_FAILED,
+    MODEL_EVALUATION_NEED_LABELS,
     MODEL_QUEUED_FOR_EVALUATION,
     MODEL_QUEUED_FOR_TRAINING,
     MODEL_TRAINED,
     MODEL_TRAINING,
+    MODEL_TRAINING_FAILED,
+    MODEL_TRAINING_NO_DATA,
+    MODEL_TRAINING_NO_POSITIVES,
+)
+from clarion.inference.evaluation import CURVE_THRESHOLDS, THRESHOLD, evaluate
+from clarion.inference.trainer import TrainOptions, cross_validated_scores, train_classifier
+from clarion.storage.modeldata import (
     ModelConcept,
     SqlModelStore,
     TrainingSet,
@@ -39,11 +46,6 @@ from clarion.storage.modeldata import (
 log = logging.getLogger("clarion.training")
 
 IMAGE_SPACE = "general-image-embedding"
-MODEL_TRAINING_FAILED = 21106
-MODEL_TRAINING_NO_DATA = 21110
-MODEL_TRAINING_NO_POSITIVES = 21111
-MODEL_EVALUATION_NEED_LABELS = 21315
-MODEL_EVALUATION_FAILED = 21317
 MAX_FOLDS = 5
 # Per input, the test set keeps this many of its best-scored concepts.
 TEST_SET_CONCEPTS = 10

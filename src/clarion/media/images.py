@@ -23,6 +23,8 @@ from typing import Final
 
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
+from clarion.codes import INPUT_INVALID_ARGUMENT, INPUT_OVER_LIMIT, INPUT_UNSUPPORTED_FORMAT
+
 ALLOWED_FORMATS: Final = frozenset({"JPEG", "PNG", "TIFF", "BMP", "WEBP", "GIF"})
 MAX_PIXELS: Final = 85_000_000
 # The most bytes a decoded picture may take: as many as the largest RGB picture accepted. A
@@ -31,10 +33,6 @@ MAX_DECODED_BYTES: Final = MAX_PIXELS * 3
 # The longest side of the thumbnail hosted images offer (``tiny``).
 TINY_THUMBNAIL_SIDE: Final = 256
 
-# Clarifai status codes (clarifai StatusCode); plain ints keep this package free of protobuf.
-INPUT_UNSUPPORTED_FORMAT: Final = 30101
-INPUT_INVALID_ARGUMENT: Final = 30104
-INPUT_OVER_LIMIT: Final = 30105
 
 # The order Image.open tries them in; the most common formats first.
 _OPEN_ORDER: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")

@@ -25,15 +25,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from PIL import Image
 
+from clarion.codes import (
+    INPUT_VIDEO_INVALID_ARGUMENT,
+    INPUT_VIDEO_OVER_LIMIT,
+    INPUT_VIDEO_UNSUPPORTED_FORMAT,
+)
 from clarion.errors import Unavailable
 
 if TYPE_CHECKING:
     import av.container
 
-# Clarifai status codes (clarifai StatusCode); plain ints keep this package free of protobuf.
-INPUT_VIDEO_UNSUPPORTED_FORMAT: Final = 31101
-INPUT_VIDEO_INVALID_ARGUMENT: Final = 31104
-INPUT_VIDEO_OVER_LIMIT: Final = 31105
 
 DEFAULT_SAMPLE_MS: Final = 1000
 MIN_SAMPLE_MS: Final = 100  # Clarifai's minimum

@@ -25,15 +25,16 @@ from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
-from clarion.jobs.indexing import Indexer
-from clarion.jobs.ingest import IngestJob, UntrustedInputs
-from clarion.jobs.model_resolver import ModelResolver
+from clarion.jobs.ingest import IngestJob
 from clarion.jobs.reindex import ReindexJob
 from clarion.jobs.training import EvaluateJob, TrainJob
-from clarion.jobs.vector_indexes import IndexRegistry
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.protocol.descriptor import SERVICE_NAME, v2_methods
 from clarion.protocol.routes import RouteTable
+from clarion.runtime.indexing import Indexer
+from clarion.runtime.model_resolver import ModelResolver
+from clarion.runtime.untrusted import UntrustedInputs
+from clarion.runtime.vector_indexes import IndexRegistry
 from clarion.server.auth import Authenticator
 from clarion.server.connections import ConnectionGuard, ConnectionLimits, guarded_protocol
 from clarion.server.dispatch import Dispatcher

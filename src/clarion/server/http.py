@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from clarion.codes import SUCCESS
 from clarion.console import console_routes
 from clarion.errors import (
     ApiError,
@@ -89,7 +90,7 @@ def create_http_app(
 
     async def health(request: Request) -> Response:
         if readiness.ready:
-            return JSONResponse({"status": {"code": 10000, "description": "Ok"}})
+            return JSONResponse({"status": {"code": SUCCESS, "description": "Ok"}})
         return _error_json(Unavailable("Not ready: the server is starting or draining"), {})
 
     async def internal_error(request: Request, exc: Exception) -> Response:

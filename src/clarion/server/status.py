@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from clarifai_grpc.grpc.api.status import status_pb2
 from google.protobuf.message import Message
 
-from clarion.errors import SUCCESS, ApiError
+from clarion.codes import SUCCESS
+from clarion.errors import ApiError
 from clarion.services.convert import response_id
 
 _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

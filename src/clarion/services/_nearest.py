@@ -40,7 +40,7 @@ _GROWTH = 4  # the second fetch, when the first came back short
 
 
 class VectorIndexes(Protocol):
-    """The in-memory vector indexes of apps (``clarion.jobs.vector_indexes.IndexRegistry``)."""
+    """The in-memory vector indexes of apps (``clarion.runtime.vector_indexes.IndexRegistry``)."""
 
     def nearest(
         self,

@@ -9,11 +9,11 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.errors import InvalidArgument, NotFound
-from clarion.services.apps import deep_merge
 from clarion.services.base import HandlerTable, app_pk, check_id, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import annotation_to_proto, json_of
 from clarion.services.paging import page_of
+from clarion.services.patching import Action, deep_merge, patch_action, patched_by_id
 from clarion.storage.base import AnnotationRecord, AppRecord
 from clarion.storage.data import SqlDataStore
 
@@ -71,9 +71,7 @@ class AnnotationsService:
         self, request: service_pb2.PatchAnnotationsRequest, ctx: CallContext
     ) -> service_pb2.MultiAnnotationResponse:
         app = require_app(ctx)
-        action = request.action or "merge"
-        if action not in ("merge", "overwrite", "remove"):
-            raise InvalidArgument(f"Unknown action '{action}': use merge, overwrite or remove")
+        action = patch_action(request.action, default="merge")
         patched = []
         for patch in request.annotations:
             current = self._data.get_annotation(app_pk(app), patch.id)
@@ -159,14 +157,19 @@ def _check_box(region: resources_pb2.Region) -> None:
 
 
 def _patched_data(
-    current: dict[str, Any] | Any, patch: dict[str, Any], action: str
+    current: dict[str, Any] | Any, patch: dict[str, Any], action: Action
 ) -> dict[str, Any]:
     current = dict(current)
     if action == "overwrite":
         return patch
-    merged: dict[str, Any] = {}
-    for key in ("concepts", "regions"):
-        given = {item.get("id"): item for item in patch.get(key, [])}
-        kept = [item for item in current.get(key, []) if item.get("id") not in given]
-        merged[key] = kept if action == "remove" else kept + list(given.values())
-    return deep_merge(current, {key: value for key, value in merged.items()})
+    # The last of several items with one id is the one kept, as a dict by id would keep it.
+    lists = {
+        key: patched_by_id(
+            current.get(key, []),
+            list({item.get("id"): item for item in patch.get(key, [])}.values()),
+            action,
+            lambda item: str(item.get("id")),
+        )
+        for key in ("concepts", "regions")
+    }
+    return deep_merge(current, lists)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -23,13 +23,13 @@ from clarion.services.base import (
 from clarion.services.context import CallContext
 from clarion.services.convert import app_to_proto, struct_to_dict
 from clarion.services.paging import page_of
+from clarion.services.patching import Action, patch_action, patched_metadata
 from clarion.services.tokens import new_token
 from clarion.storage.base import AppRecord, Store
 
 PRIVATE = 10
 PUBLIC = 50
 _VISIBILITIES = frozenset({0, PRIVATE, 30, PUBLIC})
-PATCH_ACTIONS = ("overwrite", "merge", "remove")
 
 log = logging.getLogger("clarion.apps")
 
@@ -179,14 +179,11 @@ def _visibility(value: int) -> int:
     return value
 
 
-def _patch_action(action: str) -> str:
-    action = action or "overwrite"
-    if action not in PATCH_ACTIONS:
-        raise InvalidArgument(f"Unknown action '{action}': use one of {', '.join(PATCH_ACTIONS)}")
-    return action
+def _patch_action(action: str) -> Action:
+    return patch_action(action, default="overwrite")
 
 
-def _patched(app: AppRecord, patch: resources_pb2.App, action: str) -> AppRecord:
+def _patched(app: AppRecord, patch: resources_pb2.App, action: Action) -> AppRecord:
     """Fields set in ``patch`` replace the stored ones; metadata follows ``action``."""
     changes: dict[str, Any] = {
         name: getattr(patch, name)
@@ -196,28 +193,5 @@ def _patched(app: AppRecord, patch: resources_pb2.App, action: str) -> AppRecord
     if patch.HasField("visibility") and patch.visibility.gettable:
         changes["visibility"] = _visibility(patch.visibility.gettable)
     if patch.HasField("metadata"):
-        changes["metadata"] = _patched_metadata(
-            app.metadata, struct_to_dict(patch.metadata), action
-        )
+        changes["metadata"] = patched_metadata(app.metadata, struct_to_dict(patch.metadata), action)
     return replace(app, **changes)
-
-
-def _patched_metadata(
-    current: Mapping[str, Any], patch: Mapping[str, Any], action: str
-) -> dict[str, Any]:
-    if action == "overwrite":
-        return dict(patch)
-    if action == "remove":
-        return {key: value for key, value in current.items() if key not in patch}
-    return deep_merge(current, patch)
-
-
-def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """Objects merge key by key; anything else in ``patch`` replaces what ``base`` had."""
-    merged = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

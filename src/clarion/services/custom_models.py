@@ -9,13 +9,14 @@ queues a training and answers at once with the version in ``MODEL_QUEUED_FOR_TRA
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
+from clarion.codes import MODEL_NOT_EVALUATED, MODEL_TRAINED
 from clarion.errors import (
     InvalidArgument,
     ModelInvalidArgument,
@@ -24,7 +25,6 @@ from clarion.errors import (
     NotFound,
 )
 from clarion.inference.catalog import GENERAL_IMAGE_EMBEDDING_VERSION
-from clarion.services.apps import deep_merge
 from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
 from clarion.services.context import CallContext
 from clarion.services.convert import status, struct_to_dict
@@ -36,19 +36,18 @@ from clarion.services.model_convert import (
 )
 from clarion.services.model_types import inference_params, training_params
 from clarion.services.models import Models, find_model, version_to_proto as builtin_version
+from clarion.services.patching import (
+    Action,
+    deep_merge,
+    patch_action,
+    patched_by_id,
+    patched_metadata,
+)
 from clarion.storage.base import AppRecord
 from clarion.storage.data import SqlDataStore
-from clarion.storage.modeldata import (
-    MODEL_NOT_EVALUATED,
-    MODEL_TRAINED,
-    ModelConcept,
-    ModelRecord,
-    SqlModelStore,
-    VersionRecord,
-)
+from clarion.storage.modeldata import ModelConcept, ModelRecord, SqlModelStore, VersionRecord
 
 EMBEDDING_CLASSIFIER = "embedding-classifier"
-PATCH_ACTIONS = ("merge", "overwrite", "remove")
 # Trainable types Clarifai offers that need a GPU trainer Clarion does not have.
 _OTHER_TRAINABLE = frozenset(
     {
@@ -131,11 +130,7 @@ class CustomModelsService:
         self, request: service_pb2.PatchModelsRequest, ctx: CallContext
     ) -> service_pb2.MultiModelResponse:
         app = require_app(ctx)
-        action = request.action or "merge"
-        if action not in PATCH_ACTIONS:
-            raise InvalidArgument(
-                f"Unknown action '{action}': use one of {', '.join(PATCH_ACTIONS)}"
-            )
+        action = patch_action(request.action, default="merge")
         current = [self._model(app, patch.id) for patch in request.models]
         patched = [
             self._store.update_model(app_pk(app), self._patched(app, model, patch, action))
@@ -146,7 +141,7 @@ class CustomModelsService:
         )
 
     def _patched(
-        self, app: AppRecord, model: ModelRecord, patch: resources_pb2.Model, action: str
+        self, app: AppRecord, model: ModelRecord, patch: resources_pb2.Model, action: Action
     ) -> ModelRecord:
         changes: dict[str, Any] = {
             name: getattr(patch, name)
@@ -154,17 +149,19 @@ class CustomModelsService:
             if getattr(patch, name)
         }
         if patch.HasField("metadata"):
-            changes["metadata"] = _patched_mapping(
+            changes["metadata"] = patched_metadata(
                 model.metadata, struct_to_dict(patch.metadata), action
             )
         if patch.output_info.data.concepts or (
             action == "overwrite" and patch.HasField("output_info")
         ):
             given = self._concepts(app, patch.output_info.data.concepts)
-            changes["concepts"] = _patched_concepts(model.concepts, given, action)
+            changes["concepts"] = tuple(
+                patched_by_id(model.concepts, given, action, lambda concept: concept.id)
+            )
         if patch.output_info.HasField("output_config"):
             config = _checked_config(patch.output_info.output_config)
-            changes["output_config"] = _patched_mapping(model.output_config, config, action)
+            changes["output_config"] = patched_metadata(model.output_config, config, action)
         return replace(model, **changes)
 
     def delete_model(
@@ -350,23 +347,3 @@ def _checked_config(config: resources_pb2.OutputConfig) -> dict[str, Any]:
             f"general-image-embedding ({GENERAL_IMAGE_EMBEDDING_VERSION})"
         )
     return output_config_json(config)
-
-
-def _patched_mapping(
-    current: Mapping[str, Any], patch: Mapping[str, Any], action: str
-) -> dict[str, Any]:
-    if action == "overwrite":
-        return dict(patch)
-    if action == "remove":
-        return {key: value for key, value in current.items() if key not in patch}
-    return deep_merge(current, patch)
-
-
-def _patched_concepts(
-    current: Sequence[ModelConcept], given: Sequence[ModelConcept], action: str
-) -> tuple[ModelConcept, ...]:
-    if action == "overwrite":
-        return tuple(given)
-    given_ids = {concept.id for concept in given}
-    kept = tuple(concept for concept in current if concept.id not in given_ids)
-    return kept if action == "remove" else kept + tuple(given)

@@ -18,6 +18,7 @@ from clarion.services.context import CallContext
 from clarion.services.convert import dataset_to_proto, input_to_proto, struct_to_dict, timestamp
 from clarion.services.hosted import HostedUrls
 from clarion.services.paging import page_of
+from clarion.services.patching import patch_action, patched_metadata
 from clarion.storage.base import AppRecord, DatasetRecord
 from clarion.storage.data import SqlDataStore
 
@@ -79,14 +80,13 @@ class DatasetsService:
         self, request: service_pb2.PatchDatasetsRequest, ctx: CallContext
     ) -> service_pb2.MultiDatasetResponse:
         app = require_app(ctx)
-        if request.action not in ("", "overwrite", "merge"):
-            raise InvalidArgument(f"Unknown action '{request.action}': use merge or overwrite")
+        action = patch_action(request.action, default="overwrite", allowed=("merge", "overwrite"))
         patched = []
         for patch in request.datasets:
             current = self._existing(app, patch.id)
             metadata = struct_to_dict(patch.metadata) if patch.HasField("metadata") else None
-            if metadata is not None and request.action == "merge":
-                metadata = {**current.metadata, **metadata}
+            if metadata is not None:
+                metadata = patched_metadata(current.metadata, metadata, action)
                 check_merged_metadata(ctx, metadata, f"dataset '{current.id}'")
             changed = DatasetRecord(
                 id=current.id,

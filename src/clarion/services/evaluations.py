@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
+from clarion.codes import MODEL_EVALUATED, MODEL_TRAINED
 from clarion.errors import (
     AlreadyExists,
     EvaluationInvalidArgument,
@@ -32,7 +33,7 @@ from clarion.services.paging import page_of
 from clarion.storage.base import AppRecord
 from clarion.storage.data import SqlDataStore
 from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, SqlEvaluationStore
-from clarion.storage.modeldata import MODEL_EVALUATED, MODEL_TRAINED, SqlModelStore, VersionRecord
+from clarion.storage.modeldata import SqlModelStore, VersionRecord
 
 # What a request's EvalMetrics may set: the rest is computed here, and refused if sent.
 _SETTABLE = frozenset({"id", "model", "ground_truth_dataset", "user_id", "app_id", "eval_info"})

@@ -17,8 +17,15 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
+from clarion.codes import (
+    FAILURE,
+    INPUT_DUPLICATE,
+    INPUT_INVALID_ARGUMENT,
+    INPUT_UNSUPPORTED_FORMAT,
+    MIXED_STATUS,
+    SUCCESS,
+)
 from clarion.errors import InputRejected, InvalidArgument, NotFound
-from clarion.services.apps import deep_merge
 from clarion.services.base import (
     HandlerTable,
     app_pk,
@@ -31,6 +38,7 @@ from clarion.services.context import CallContext
 from clarion.services.convert import input_to_proto, json_of, status, struct_to_dict
 from clarion.services.hosted import HostedUrls
 from clarion.services.paging import page_of
+from clarion.services.patching import Action, patch_action, patched_by_id, patched_metadata
 from clarion.storage.base import (
     INPUT_FAILED,
     INPUT_IN_PROGRESS,
@@ -42,13 +50,6 @@ from clarion.storage.base import (
 )
 from clarion.storage.data import SqlDataStore
 from clarion.storage.reindexing import SqlReindexing
-
-SUCCESS = 10000
-MIXED_STATUS = 10010
-FAILURE = 10020
-INPUT_DUPLICATE = 30100
-INPUT_UNSUPPORTED_FORMAT = 30101
-INPUT_INVALID_ARGUMENT = 30104
 
 _SKIP = 1  # InputIDConflictResolution.SKIP
 _SUFFIX = 2  # InputIDConflictResolution.SUFFIX
@@ -286,9 +287,7 @@ class InputsService:
         self, request: service_pb2.PatchInputsRequest, ctx: CallContext
     ) -> service_pb2.MultiInputResponse:
         app = require_app(ctx)
-        action = request.action or "merge"
-        if action not in ("merge", "overwrite", "remove"):
-            raise InvalidArgument(f"Unknown action '{action}': use merge, overwrite or remove")
+        action = patch_action(request.action, default="merge")
         current = [self._existing(app, patch.id) for patch in request.inputs]
         patched = [
             self._patch(ctx, app, record, patch, action)
@@ -362,13 +361,13 @@ class InputsService:
         app: AppRecord,
         record: InputRecord,
         patch: resources_pb2.Input,
-        action: str,
+        action: Action,
     ) -> InputRecord:
         """merge: concepts appended, metadata deep-merged; overwrite: both replaced;
         remove: the concepts named and the metadata keys given are taken away."""
         current = self.input_level_data(app, [record.id]).get(record.id, {})
         concepts = _patched_concepts(current.get("concepts", []), patch.data.concepts, action)
-        metadata = _patched_metadata(record.metadata, struct_to_dict(patch.data.metadata), action)
+        metadata = patched_metadata(record.metadata, struct_to_dict(patch.data.metadata), action)
         check_merged_metadata(ctx, metadata, f"input '{record.id}'")
         geo = _geo(patch.data) or (None if action == "overwrite" else record.geo)
         updated = self._data.update_input(app_pk(app), replace(record, metadata=metadata, geo=geo))
@@ -453,38 +452,14 @@ def _checked_concepts(concepts: Sequence[resources_pb2.Concept]) -> list[dict[st
 
 
 def _patched_concepts(
-    current: Sequence[Mapping[str, Any]], patch: Sequence[resources_pb2.Concept], action: str
+    current: Sequence[Mapping[str, Any]], patch: Sequence[resources_pb2.Concept], action: Action
 ) -> list[dict[str, Any]]:
     try:
         given = _checked_concepts(patch)
     except InputRejected as refused:
         raise InvalidArgument(refused.description) from refused
-    given_ids = {concept["id"] for concept in given}
-    if action == "overwrite":
-        return given
-    kept = [dict(c) for c in current if c.get("id") not in given_ids]
-    return kept if action == "remove" else kept + given
-
-
-def _patched_metadata(
-    current: Mapping[str, Any], patch: Mapping[str, Any], action: str
-) -> dict[str, Any]:
-    if action == "overwrite":
-        return dict(patch)
-    if action == "remove":
-        return _without(current, patch)
-    return deep_merge(current, patch)
-
-
-def _without(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """Remove the keys ``patch`` names; nested objects name nested keys."""
-    kept = {}
-    for key, value in current.items():
-        if key not in patch:
-            kept[key] = value
-        elif isinstance(value, Mapping) and isinstance(patch[key], Mapping) and patch[key]:
-            kept[key] = _without(value, patch[key])
-    return kept
+    kept = [dict(concept) for concept in current]
+    return patched_by_id(kept, given, action, lambda concept: str(concept.get("id")))
 
 
 def _post_response(

@@ -16,6 +16,7 @@ from clarion.services.base import HandlerTable, require_app, require_own_user
 from clarion.services.context import ALL_SCOPES, CallContext, Principal
 from clarion.services.convert import app_to_proto, key_to_proto
 from clarion.services.paging import page_of
+from clarion.services.patching import patch_action
 from clarion.services.tokens import hash_token, new_ref, new_token
 from clarion.storage.base import APP_SPECIFIC_KEY, PERSONAL_ACCESS_TOKEN, KeyRecord, Store
 
@@ -77,11 +78,10 @@ class KeysService:
         self, request: service_pb2.PatchKeysRequest, ctx: CallContext
     ) -> service_pb2.MultiKeyResponse:
         user_id = require_own_user(ctx)
-        if request.action not in ("", "overwrite", "merge"):
-            raise InvalidArgument(f"Unknown action '{request.action}': use overwrite or merge")
+        action = patch_action(request.action, default="overwrite", allowed=("overwrite", "merge"))
         current = [self._lookup(user_id, patch.id) for patch in request.keys]
         changes = [
-            (key, _patched(key, patch, request.action or "overwrite"))
+            (key, _patched(key, patch, action))
             for key, patch in zip(current, request.keys, strict=True)
         ]
         # Every patch is checked before any is stored: a refusal leaves all keys as they were.

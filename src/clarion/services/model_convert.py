@@ -10,6 +10,7 @@ from clarifai_grpc.grpc.api import resources_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from clarion.codes import MODEL_EVALUATED
 from clarion.inference.workflow import NodeSpec
 from clarion.services.convert import json_of, status, struct, timestamp
 from clarion.services.legacy_types import add_legacy_type
@@ -20,7 +21,6 @@ from clarion.storage.modeldata import ModelConcept, ModelRecord, VersionRecord, 
 PRIVATE = 10
 # Custom models are classifiers: Clarifai's old API typed every one of them "concept".
 CUSTOM_MODEL_LEGACY_TYPE = "concept"
-MODEL_EVALUATED = 21300
 
 
 def output_config_json(config: resources_pb2.OutputConfig) -> dict[str, Any]:

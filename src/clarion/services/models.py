@@ -13,6 +13,7 @@ from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
+from clarion.codes import MODEL_TRAINED
 from clarion.errors import ModelNotFound
 from clarion.inference.base import ImageRunner, ModelInfo, TextRunner
 from clarion.services.base import HandlerTable, app_pk
@@ -31,8 +32,6 @@ from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
 
 PUBLIC_USER = "clarifai"
 PUBLIC_APP = "main"
-MODEL_TRAINED = 21100
-MODEL_DOES_NOT_EXIST = 21200
 PUBLIC = 50
 # Built-in models ship with Clarion; this date stands for "as old as the release".
 _BUILT_IN_AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -27,6 +27,7 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
+from clarion.codes import FAILURE, INPUT_INVALID_ARGUMENT, MIXED_STATUS, SUCCESS
 from clarion.errors import InputRejected, InvalidArgument
 from clarion.inference.base import (
     ConceptScore,
@@ -36,7 +37,7 @@ from clarion.inference.base import (
     Prediction,
     Region,
 )
-from clarion.jobs.model_resolver import ModelResolver
+from clarion.runtime.model_resolver import ModelResolver
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.batches import PREDICT
 from clarion.services.context import CallContext
@@ -55,10 +56,6 @@ from clarion.services.signatures import (
 from clarion.storage.data import SqlDataStore
 
 DEFAULT_MAX_CONCEPTS = 20
-SUCCESS = 10000
-MIXED_STATUS = 10010
-FAILURE = 10020
-INPUT_INVALID_ARGUMENT = 30104
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,15 +14,13 @@ from clarifai_grpc.grpc.api import resources_pb2
 from PIL import Image
 
 from clarion.blobs.base import BlobStore
+from clarion.codes import INPUT_DOES_NOT_EXIST, INPUT_INVALID_ARGUMENT
 from clarion.errors import InputRejected
 from clarion.inference.base import InputKind
 from clarion.services.base import app_pk
 from clarion.services.context import CallContext
 from clarion.storage.base import InputRecord
 from clarion.storage.data import SqlDataStore
-
-INPUT_DOES_NOT_EXIST = 30102
-INPUT_INVALID_ARGUMENT = 30104
 
 
 class InputReader(Protocol):

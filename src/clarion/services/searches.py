@@ -24,6 +24,7 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from google.protobuf.message import Message
 from PIL import Image
 
+from clarion.codes import SEARCH_INVALID_REQUEST
 from clarion.errors import InputRejected, InvalidArgument, NotFound
 from clarion.services._nearest import (
     POST_FILTER_FROM,
@@ -42,6 +43,7 @@ from clarion.services.convert import data_from_json, input_to_proto, json_of, ti
 from clarion.services.hosted import HostedUrls
 from clarion.services.models import Models
 from clarion.services.paging import page_of
+from clarion.services.patching import patch_action
 from clarion.storage.base import AppRecord
 from clarion.storage.searchdata import (
     EARTH_RADIUS_KM,
@@ -55,7 +57,6 @@ from clarion.storage.searchdata import (
 
 IMAGE_SPACE = "general-image-embedding"
 TEXT_SPACE = "text-embedding"
-SEARCH_INVALID_REQUEST = 40002
 # ``save`` stores the search, so it needs what PatchSearches needs to write one; the search
 # methods themselves need only read scopes (and so run on public apps too).
 SAVE_SCOPES = frozenset({"SavedSearch_Add"})
@@ -363,8 +364,7 @@ class SearchesService:
         self, request: service_pb2.PatchSearchesRequest, ctx: CallContext
     ) -> service_pb2.MultiSearchResponse:
         app = require_app(ctx)
-        if request.action not in ("", "overwrite"):
-            raise InvalidArgument(f"Unknown action '{request.action}': use overwrite")
+        patch_action(request.action, default="overwrite", allowed=("overwrite",))
         patched = []
         for search in request.searches:
             current = self._saved(app, search.id)

@@ -19,6 +19,7 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
+from clarion.codes import SUCCESS, WORKFLOW_NO_MATCHING_INPUT
 from clarion.errors import InvalidArgument, WorkflowInvalidArgument, WorkflowNotFound
 from clarion.inference.workflow import (
     PUBLIC_APP,
@@ -30,8 +31,7 @@ from clarion.inference.workflow import (
     graph_order,
     run_graph,
 )
-from clarion.jobs.model_resolver import ModelResolver, ResolvedNode
-from clarion.services.apps import deep_merge
+from clarion.runtime.model_resolver import ModelResolver, ResolvedNode
 from clarion.services.base import HandlerTable, app_pk, conflicts_as, require_app
 from clarion.services.batches import WORKFLOW_RESULTS
 from clarion.services.context import CallContext
@@ -44,6 +44,7 @@ from clarion.services.model_convert import (
 )
 from clarion.services.models import model_to_proto
 from clarion.services.paging import page_of
+from clarion.services.patching import Action, patch_action, patched_metadata
 from clarion.services.predict import (
     echo_input,
     fill_data,
@@ -58,9 +59,6 @@ from clarion.storage.modeldata import SqlModelStore, WorkflowRecord
 
 PUBLIC = 50  # Visibility.gettable
 MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
-SUCCESS = 10000
-WORKFLOW_NO_MATCHING_INPUT = 22001
-PATCH_ACTIONS = ("merge", "overwrite", "remove")
 _CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)  # the public workflows ship with Clarion
 
 
@@ -160,11 +158,7 @@ class WorkflowsService:
     ) -> service_pb2.MultiWorkflowResponse:
         """Given nodes replace the workflow's (checked again); metadata follows ``action``."""
         app = require_app(ctx)
-        action = request.action or "overwrite"
-        if action not in PATCH_ACTIONS:
-            raise InvalidArgument(
-                f"Unknown action '{action}': use one of {', '.join(PATCH_ACTIONS)}"
-            )
+        action = patch_action(request.action, default="overwrite")
         patched = [
             self._store.update_workflow(app_pk(app), self._patched(app, patch, action))
             for patch in request.workflows
@@ -174,7 +168,7 @@ class WorkflowsService:
         )
 
     def _patched(
-        self, app: AppRecord, patch: resources_pb2.Workflow, action: str
+        self, app: AppRecord, patch: resources_pb2.Workflow, action: Action
     ) -> WorkflowRecord:
         record = self._stored(app, patch.id)
         changes: dict[str, Any] = {
@@ -184,7 +178,7 @@ class WorkflowsService:
             specs = self._checked_specs(app, patch.nodes)
             changes["nodes"] = tuple(spec.to_json() for spec in specs)
         if patch.HasField("metadata"):
-            changes["metadata"] = _patched_metadata(
+            changes["metadata"] = patched_metadata(
                 record.metadata, struct_to_dict(patch.metadata), action
             )
         return replace(record, **changes)
@@ -397,13 +391,3 @@ def _public_proto(workflow_id: str) -> resources_pb2.Workflow:
     message = workflow_to_proto(PUBLIC_APP, PUBLIC_USER, record, PUBLIC_WORKFLOWS[workflow_id])
     message.visibility.CopyFrom(resources_pb2.Visibility(gettable=PUBLIC))  # type: ignore[arg-type]
     return message
-
-
-def _patched_metadata(
-    current: Mapping[str, Any], patch: Mapping[str, Any], action: str
-) -> dict[str, Any]:
-    if action == "overwrite":
-        return dict(patch)
-    if action == "remove":
-        return {key: value for key, value in current.items() if key not in patch}
-    return deep_merge(current, patch)

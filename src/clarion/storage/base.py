@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
+
+from clarion.codes import (
+    ANNOTATION_SUCCESS,
+    INPUT_DOWNLOAD_FAILED,
+    INPUT_DOWNLOAD_IN_PROGRESS,
+    INPUT_DOWNLOAD_PENDING,
+    INPUT_DOWNLOAD_SUCCESS,
+)
 
 APP_SPECIFIC_KEY = "app_specific_key"
 PERSONAL_ACCESS_TOKEN = "personal_access_token"
@@ -54,11 +62,10 @@ class KeyRecord:
     rate_limit: float | None = None  # calls a second; None: the server's default
 
 
-INPUT_SUCCESS = 30000
-INPUT_PENDING = 30001
-INPUT_FAILED = 30002
-INPUT_IN_PROGRESS = 30003
-ANNOTATION_SUCCESS = 24150
+INPUT_SUCCESS: Final = INPUT_DOWNLOAD_SUCCESS
+INPUT_PENDING: Final = INPUT_DOWNLOAD_PENDING
+INPUT_FAILED: Final = INPUT_DOWNLOAD_FAILED
+INPUT_IN_PROGRESS: Final = INPUT_DOWNLOAD_IN_PROGRESS
 
 
 @dataclass(frozen=True, slots=True)

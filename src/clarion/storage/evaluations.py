@@ -14,15 +14,13 @@ from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 
+from clarion.codes import MODEL_EVALUATED, MODEL_EVALUATING, MODEL_QUEUED_FOR_EVALUATION
 from clarion.storage.base import Page
 from clarion.storage.jobs import enqueue
 from clarion.storage.schema import custom_models, evaluations, model_versions
 from clarion.storage.sql import SqlBase, aware, utcnow
 
 RUN_EVALUATION_JOB = "run_evaluation"
-MODEL_EVALUATED = 21300
-MODEL_EVALUATING = 21301
-MODEL_QUEUED_FOR_EVALUATION = 21303
 _NOT_FAILED = (MODEL_EVALUATED, MODEL_EVALUATING, MODEL_QUEUED_FOR_EVALUATION)
 
 

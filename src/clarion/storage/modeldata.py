@@ -18,6 +18,14 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 
+from clarion.codes import (
+    MODEL_EVALUATING,
+    MODEL_NOT_EVALUATED,
+    MODEL_QUEUED_FOR_EVALUATION,
+    MODEL_QUEUED_FOR_TRAINING,
+    MODEL_TRAINED,
+    MODEL_TRAINING,
+)
 from clarion.storage.base import Page
 from clarion.storage.errors import Conflict
 from clarion.storage.jobs import enqueue
@@ -37,13 +45,6 @@ from clarion.storage.sql import SqlBase, aware, utcnow
 TRAIN_MODEL_JOB = "train_model"
 EVALUATE_MODEL_JOB = "evaluate_model"
 
-MODEL_TRAINED = 21100
-MODEL_TRAINING = 21101
-MODEL_QUEUED_FOR_TRAINING = 21103
-MODEL_EVALUATED = 21300
-MODEL_EVALUATING = 21301
-MODEL_NOT_EVALUATED = 21302
-MODEL_QUEUED_FOR_EVALUATION = 21303
 
 # lookup_model remembers at most this many absences (a caller trying many ids must not grow it).
 _MAX_REMEMBERED_ABSENT = 10_000

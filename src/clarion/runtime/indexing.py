@@ -41,7 +41,7 @@ class Runners(Protocol):
 
 
 class BaseWorkflows(Protocol):
-    """An app's base workflow as runnable nodes (``clarion.jobs.model_resolver``)."""
+    """An app's base workflow as runnable nodes (``clarion.runtime.model_resolver``)."""
 
     def default_graph(self, app_pk: int) -> Sequence[_HasGraph] | None:
         """None when the app uses the General workflow; raises ``ApiError`` if it cannot run."""

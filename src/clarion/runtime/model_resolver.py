@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from clarion import codes
+from clarion.codes import MODEL_TRAINED
 from clarion.errors import (
     ModelNotFound,
     ModelUntrained,
@@ -28,17 +30,7 @@ from clarion.inference.workflow import (
     Predict,
     graph_order,
 )
-from clarion.storage.modeldata import MODEL_TRAINED, ModelRecord, SqlModelStore, VersionRecord
-
-# The status names a person reads in "not trained" messages.
-_STATUS_NAMES = {
-    21100: "MODEL_TRAINED",
-    21101: "MODEL_TRAINING",
-    21103: "MODEL_QUEUED_FOR_TRAINING",
-    21106: "MODEL_TRAINING_FAILED",
-    21110: "MODEL_TRAINING_NO_DATA",
-    21111: "MODEL_TRAINING_NO_POSITIVES",
-}
+from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
 
 
 class Catalog(Protocol):
@@ -65,10 +57,6 @@ class ResolvedNode:
     graph: GraphNode
     info: ModelInfo | None = None
     custom: CustomModel | None = None
-
-
-def status_name(code: int) -> str:
-    return _STATUS_NAMES.get(code, str(code))
 
 
 class ModelResolver:
@@ -118,7 +106,7 @@ class ModelResolver:
         if version.status_code != MODEL_TRAINED or version.weights is None:
             raise ModelUntrained(
                 f"Version '{version.id}' of model '{model.id}' is not trained: its status is "
-                f"{status_name(version.status_code)}"
+                f"{codes.name_of(version.status_code)}"
                 + (f" ({version.status_description})" if version.status_description else "")
             )
         return version

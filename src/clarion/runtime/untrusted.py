@@ -1,0 +1,58 @@
+"""Reading what callers send (bytes, URLs) through the guarded fetcher and the safe decoder."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from clarion.codes import INPUT_DOWNLOAD_FAILED, INPUT_INVALID_ARGUMENT
+from clarion.errors import InputRejected
+from clarion.fetch import FetchRejected, UrlFetcher
+from clarion.media import ImageRejected, decode_image
+
+
+class UntrustedInputs:
+    """Reads what callers send (bytes, URLs) through the guarded fetcher and the safe decoder.
+
+    ``PostInputs`` uses the checks before storing anything; ``PostModelOutputs`` reads inputs
+    to predict on. Every refusal is an ``InputRejected`` carrying the input's status code.
+    """
+
+    def __init__(self, fetcher: UrlFetcher) -> None:
+        self._fetcher = fetcher
+
+    def image_from_bytes(self, data: bytes) -> Image.Image:
+        try:
+            return decode_image(data).image
+        except ImageRejected as rejected:
+            raise InputRejected(rejected.code, rejected.description) from rejected
+
+    def image_from_url(self, url: str) -> Image.Image:
+        return self.image_from_bytes(self._fetch(url))
+
+    def text_from_url(self, url: str) -> str:
+        raw = self._fetch(url)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputRejected(INPUT_INVALID_ARGUMENT, f"The text at {url} is not UTF-8") from exc
+
+    def _fetch(self, url: str) -> bytes:
+        try:
+            return self._fetcher.fetch(url)
+        except FetchRejected as rejected:
+            raise InputRejected(
+                INPUT_DOWNLOAD_FAILED, f"Could not fetch {url}: {rejected.description}"
+            ) from rejected
+
+    def check_url(self, url: str) -> None:
+        try:
+            self._fetcher.check_url(url)
+        except FetchRejected as rejected:
+            raise InputRejected(rejected.code, rejected.description) from rejected
+
+    def check_image(self, data: bytes) -> tuple[int, int, str]:
+        try:
+            image = decode_image(data)
+        except ImageRejected as rejected:
+            raise InputRejected(rejected.code, rejected.description) from rejected
+        return image.width, image.height, image.format
