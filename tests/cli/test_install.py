@@ -57,6 +57,13 @@ def test_pip_install_then_models_install_gives_a_server_that_predicts(tmp_path: 
     run(python, "-m", "clarion", "models", "install")
     installed = run(python, "-c", "import clarion; print(clarion.__file__)")
     assert installed.startswith(str(environment)), installed
+    # The version is written once (clarion.__version__); the wheel's metadata is read from it.
+    versions = run(
+        python,
+        "-c",
+        "import clarion, importlib.metadata as m; print(m.version('clarion'), clarion.__version__)",
+    ).split()
+    assert versions[0] == versions[1], versions
     assert "missing" not in run(python, "-m", "clarion", "models", "install", "--list")
 
     with serve_process(tmp_path / "data", env=env, python=str(python)) as server:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import socket
 
-from clarion.server.app import _bind
+from clarion.server.process import _bind
 
 
 def test_http_listener_disables_nagle_for_keep_alive_clients() -> None:
