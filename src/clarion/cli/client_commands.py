@@ -323,11 +323,11 @@ def inputs_upload(
     **options: Any,
 ) -> None:
     """Upload PATHS (files, folders walked for images and .txt files, or URLs)."""
-    sources = walk(paths)
     as_json = bool(options["as_json"])
     with _connected(options) as ctx:
+        # upload walks the folders itself.
         report = ctx.client.app().inputs.upload(
-            sources,
+            list(paths),
             concepts=concepts,
             metadata=_metadata(metadata),
             allow_duplicate_urls=allow_duplicate_urls,

@@ -78,11 +78,7 @@ def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
 
 def walk(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Files and URLs as given; folders replaced by the image and text files under them."""
-    found: list[str] = []
-    for entry in paths:
-        text = os.fspath(entry)
-        found += _folder_files(text) if is_folder(text) else [text]
-    return found
+    return [os.fspath(found) for found in expand(paths) if isinstance(found, str | os.PathLike)]
 
 
 def expand(sources: Iterable[Source]) -> list[Source]:
