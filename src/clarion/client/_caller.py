@@ -16,6 +16,7 @@ from typing import Any, Final, Generic, TypeVar
 from clarifai_grpc.grpc.api.status import status_pb2
 from google.protobuf.message import Message
 
+from clarion import codes
 from clarion.client._retry import Retry, is_retryable
 from clarion.client._transport import AsyncTransport, Metadata, Transport
 from clarion.codes import SUCCESS
@@ -37,21 +38,21 @@ T = TypeVar("T")
 
 # Codes the shared error table does not declare, mapped to the class that means the same.
 _ALIASES: Final[dict[int, type[ApiError]]] = {
-    11001: Unauthenticated,  # CONN_TOKEN_INVALID
-    11002: Unauthenticated,  # CONN_CREDENTIALS_INVALID
-    11009: Unauthenticated,  # CONN_KEY_NOT_FOUND
-    11003: ResourceExhausted,  # CONN_EXCEED_HOURLY_LIMIT
-    11004: ResourceExhausted,  # CONN_EXCEED_MONTHLY_LIMIT
-    11006: ResourceExhausted,  # CONN_EXCEEDS_LIMITS
-    21201: PermissionDenied,  # MODEL_PERMISSION_DENIED
-    21202: InvalidArgument,  # MODEL_INVALID_ARGUMENT
-    22102: NotFound,  # WORKFLOW_DOES_NOT_EXIST
-    30102: NotFound,  # INPUT_DOES_NOT_EXIST
-    30104: InvalidArgument,  # INPUT_INVALID_ARGUMENT
-    40001: InvalidArgument,  # PREDICT_INVALID_REQUEST
-    40002: InvalidArgument,  # SEARCH_INVALID_REQUEST
-    40030: Unavailable,  # RPC_REQUEST_QUEUE_FULL
-    99009: Internal,  # INTERNAL_UNCATEGORIZED
+    codes.CONN_TOKEN_INVALID: Unauthenticated,
+    codes.CONN_CREDENTIALS_INVALID: Unauthenticated,
+    codes.CONN_KEY_NOT_FOUND: Unauthenticated,
+    codes.CONN_EXCEED_HOURLY_LIMIT: ResourceExhausted,
+    codes.CONN_EXCEED_MONTHLY_LIMIT: ResourceExhausted,
+    codes.CONN_EXCEEDS_LIMITS: ResourceExhausted,
+    codes.MODEL_PERMISSION_DENIED: PermissionDenied,
+    codes.MODEL_INVALID_ARGUMENT: InvalidArgument,
+    codes.WORKFLOW_DOES_NOT_EXIST: NotFound,
+    codes.INPUT_DOES_NOT_EXIST: NotFound,
+    codes.INPUT_INVALID_ARGUMENT: InvalidArgument,
+    codes.PREDICT_INVALID_REQUEST: InvalidArgument,
+    codes.SEARCH_INVALID_REQUEST: InvalidArgument,
+    codes.RPC_REQUEST_QUEUE_FULL: Unavailable,
+    codes.INTERNAL_UNCATEGORIZED: Internal,
 }
 
 

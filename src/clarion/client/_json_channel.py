@@ -25,6 +25,7 @@ from google.protobuf.message import Message
 from clarion import __version__
 from clarion.client._routing import HttpCall, RoutingError, http_call
 from clarion.client._stubcompat import prepare_v2_stub
+from clarion.codes import SUCCESS
 from clarion.errors import BadRequestFormat, ConnectError, Timeout, TransportError
 from clarion.protocol.descriptor import SERVICE_NAME, MethodSpec, v2_methods
 from clarion.protocol.json_codec import json_to_message, message_to_json
@@ -124,7 +125,7 @@ def decode_response(spec: MethodSpec, call: HttpCall, response: httpx.Response) 
     data = _json_object(call, response)
     status = data.get("status")
     code = status.get("code") if isinstance(status, dict) else None
-    if response.is_error and code in (None, 0, 10000, "SUCCESS"):
+    if response.is_error and code in (None, 0, SUCCESS, "SUCCESS"):
         raise _not_the_api(call, response, "without a Clarifai status")
     try:
         return json_to_message(data, spec.response_type, ignore_unknown_fields=True)

@@ -31,7 +31,11 @@ from clarion.client._sources import (
     unreadable,
 )
 from clarion.client.types import Input, Source, Status, UploadItem
-from clarion.codes import INPUT_DOWNLOAD_SUCCESS
+from clarion.codes import (
+    INPUT_DOWNLOAD_IN_PROGRESS,
+    INPUT_DOWNLOAD_PENDING,
+    INPUT_DOWNLOAD_SUCCESS,
+)
 from clarion.errors import ApiError, TransportError
 
 if TYPE_CHECKING:
@@ -39,7 +43,7 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 128
 INPUT_SUCCESS: Final = INPUT_DOWNLOAD_SUCCESS
-_PENDING = frozenset({30001, 30003})
+_PENDING = frozenset({INPUT_DOWNLOAD_PENDING, INPUT_DOWNLOAD_IN_PROGRESS})
 _FIRST_POLL, _MAX_POLL = 0.1, 2.0
 
 # What ``upload`` does with a local file it cannot read: raise before sending, or report it.
