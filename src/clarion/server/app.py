@@ -17,6 +17,7 @@ from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
+from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.ingest import IngestJob
@@ -44,7 +45,7 @@ from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
 from clarion.services.model_types import ModelTypesService
-from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
+from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService

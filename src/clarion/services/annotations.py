@@ -11,7 +11,8 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from clarion.errors import InvalidArgument, NotFound
 from clarion.services.base import HandlerTable, app_pk, check_id, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import annotation_to_proto, json_of
+from clarion.services.messages.data import annotation_to_proto
+from clarion.services.messages.values import json_of
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, deep_merge, patch_action, patched_by_id
 from clarion.storage.base import AnnotationRecord, AppRecord

@@ -21,7 +21,8 @@ from clarion.services.base import (
     require_own_user,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import app_to_proto, struct_to_dict
+from clarion.services.messages.accounts import app_to_proto
+from clarion.services.messages.values import struct_to_dict
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_metadata
 from clarion.services.tokens import new_token

@@ -12,7 +12,8 @@ from clarion.errors import InvalidArgument, NotFound
 from clarion.inference.base import ModelInfo
 from clarion.services.base import HandlerTable, app_pk, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import concept_to_proto, struct_to_dict
+from clarion.services.messages.concepts import concept_to_proto
+from clarion.services.messages.values import struct_to_dict
 from clarion.services.paging import page_of
 from clarion.storage.base import ConceptRecord, Page
 from clarion.storage.data import SqlDataStore

@@ -15,8 +15,9 @@ from clarion.services.base import (
     require_app,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import dataset_to_proto, input_to_proto, struct_to_dict, timestamp
 from clarion.services.hosted import HostedUrls
+from clarion.services.messages.data import dataset_to_proto, input_to_proto
+from clarion.services.messages.values import struct_to_dict, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action, patched_metadata
 from clarion.storage.base import AppRecord, DatasetRecord

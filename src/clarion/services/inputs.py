@@ -35,8 +35,9 @@ from clarion.services.base import (
 )
 from clarion.services.batches import POST_INPUTS
 from clarion.services.context import CallContext
-from clarion.services.convert import input_to_proto, json_of, status, struct_to_dict
 from clarion.services.hosted import HostedUrls
+from clarion.services.messages.data import input_to_proto
+from clarion.services.messages.values import json_of, status, struct_to_dict
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_by_id, patched_metadata
 from clarion.storage.base import (

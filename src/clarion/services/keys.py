@@ -14,7 +14,7 @@ from clarion.errors import InvalidArgument, NotFound, PermissionDenied
 from clarion.protocol.descriptor import MethodSpec, all_scope_names, v2_methods
 from clarion.services.base import HandlerTable, require_app, require_own_user
 from clarion.services.context import ALL_SCOPES, CallContext, Principal
-from clarion.services.convert import app_to_proto, key_to_proto
+from clarion.services.messages.accounts import app_to_proto, key_to_proto
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
 from clarion.services.tokens import hash_token, new_ref, new_token

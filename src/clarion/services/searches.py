@@ -26,6 +26,7 @@ from PIL import Image
 
 from clarion.codes import SEARCH_INVALID_REQUEST
 from clarion.errors import InputRejected, InvalidArgument, NotFound
+from clarion.runtime.model_resolver import Models
 from clarion.services._nearest import (
     POST_FILTER_FROM,
     FilteredNearest,
@@ -39,9 +40,9 @@ from clarion.services.base import (
     require_writable_app,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import data_from_json, input_to_proto, json_of, timestamp
 from clarion.services.hosted import HostedUrls
-from clarion.services.models import Models
+from clarion.services.messages.data import input_to_proto
+from clarion.services.messages.values import data_from_json, json_of, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
 from clarion.storage.base import AppRecord
