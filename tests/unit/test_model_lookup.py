@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from clarion.storage.modeldata import ModelRecord, SqlModelStore
-from clarion.storage.sql import SqlStore
+from clarion.storage.models import ModelRecord
+from clarion.storage.sql import SqlAccountStore, SqlModelStore
 from tests.unit.conftest import Clock
 
 
 def photos_pk(engine: Engine) -> int:
-    app = SqlStore(engine).get_app("ana", "photos")
+    app = SqlAccountStore(engine).get_app("ana", "photos")
     assert app is not None and app.pk is not None
     return app.pk
 

@@ -30,7 +30,7 @@ from clarion.inference.workflow import (
     Predict,
     graph_order,
 )
-from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
+from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 
 class Catalog(Protocol):
@@ -62,7 +62,7 @@ class ResolvedNode:
 class ModelResolver:
     """Finds the runner for a model reference: the app's custom model, else a built-in one."""
 
-    def __init__(self, catalog: Catalog, store: SqlModelStore) -> None:
+    def __init__(self, catalog: Catalog, store: ModelStore) -> None:
         self._catalog = catalog
         self._store = store
 

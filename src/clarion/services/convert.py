@@ -15,18 +15,16 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from clarion.protocol.json_codec import message_to_json
-from clarion.storage.base import (
+from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
+from clarion.storage.annotations import AnnotationRecord
+from clarion.storage.concepts import ConceptRecord
+from clarion.storage.datasets import DatasetRecord
+from clarion.storage.inputs import (
     INPUT_FAILED,
     INPUT_IN_PROGRESS,
     INPUT_PENDING,
     INPUT_SUCCESS,
-    AnnotationRecord,
-    AppRecord,
-    ConceptRecord,
-    DatasetRecord,
     InputRecord,
-    KeyRecord,
-    UserRecord,
 )
 
 # Clarifai's descriptions of an input's status, for a record stored without one (a new input

@@ -15,8 +15,8 @@ from clarion.inference.workflow import NodeSpec
 from clarion.services.convert import json_of, status, struct, timestamp
 from clarion.services.legacy_types import add_legacy_type
 from clarion.services.signatures import method_signatures
-from clarion.storage.base import AppRecord
-from clarion.storage.modeldata import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
 
 PRIVATE = 10
 # Custom models are classifiers: Clarifai's old API typed every one of them "concept".

@@ -27,8 +27,8 @@ from clarion.services.model_convert import (
 )
 from clarion.services.paging import page_of
 from clarion.services.signatures import method_signatures
-from clarion.storage.base import AppRecord
-from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 PUBLIC_USER = "clarifai"
 PUBLIC_APP = "main"
@@ -121,7 +121,7 @@ def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
 class ModelsService:
     """The read side of models: the app's custom models first, then the built-in ones."""
 
-    def __init__(self, models: Models, custom: SqlModelStore | None = None) -> None:
+    def __init__(self, models: Models, custom: ModelStore | None = None) -> None:
         self._models = models
         self._custom = custom
 

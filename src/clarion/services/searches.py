@@ -44,15 +44,15 @@ from clarion.services.hosted import HostedUrls
 from clarion.services.models import Models
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
-from clarion.storage.base import AppRecord
-from clarion.storage.searchdata import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.searches import (
     EARTH_RADIUS_KM,
     ConceptMatch,
     GeoBox,
     GeoCircle,
     InputFilter,
     SavedSearch,
-    SqlSearchStore,
+    SearchStore,
 )
 
 IMAGE_SPACE = "general-image-embedding"
@@ -113,7 +113,7 @@ class _Plan:
 class SearchesService:
     def __init__(
         self,
-        search: SqlSearchStore,
+        search: SearchStore,
         indexes: VectorIndexes,
         models: Models,
         reader: ImageReader,

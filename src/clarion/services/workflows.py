@@ -53,9 +53,9 @@ from clarion.services.predict import (
     region_to_proto,
 )
 from clarion.services.reading import InputLoader, InputReader, Read
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.modeldata import SqlModelStore, WorkflowRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.inputs import InputStore
+from clarion.storage.models import ModelStore, WorkflowRecord
 
 PUBLIC = 50  # Visibility.gettable
 MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
@@ -67,10 +67,10 @@ class WorkflowsService:
 
     def __init__(
         self,
-        store: SqlModelStore,
+        store: ModelStore,
         resolver: ModelResolver,
         reader: InputReader,
-        data: SqlDataStore,
+        data: InputStore,
         blobs: BlobStore,
         executor: Executor,
     ) -> None:
