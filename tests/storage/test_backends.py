@@ -332,6 +332,17 @@ def test_values_the_database_cannot_store_are_storage_errors(engine: Engine, bac
         SqlAccountStore(engine).create_user(UserRecord("u" * 65))
 
 
+def test_a_read_the_database_refuses_is_a_storage_error(engine: Engine, app_pk: int) -> None:
+    """Reads are translated at the storage boundary as writes are: PostgreSQL refuses a NUL
+    character in a query's parameter (SQLite looks for it and finds nothing)."""
+    inputs = SqlInputStore(engine)
+    if engine.dialect.name == "sqlite":
+        assert inputs.get_input(app_pk, "nul\x00id") is None
+        return
+    with pytest.raises(InvalidValue):
+        inputs.get_input(app_pk, "nul\x00id")
+
+
 def test_values_read_back_as_written(engine: Engine, app_pk: int) -> None:
     """JSON (large integers, floats, nesting) and times (UTC, aware) on both databases."""
     data = SqlInputStore(engine)

@@ -61,30 +61,43 @@ class SqlBase:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._engine.connect().execution_options(**self._read_options) as connection:
+        with (
+            storage_errors(),
+            self._engine.connect().execution_options(**self._read_options) as connection,
+        ):
             yield connection
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._engine.connect().execution_options(**self._write_options) as connection:
-            try:
-                with connection.begin():
-                    if self._serialized_writes:
-                        serialize_writes(connection)
-                    yield connection
-            except IntegrityError as exc:
-                raise Conflict(str(exc.orig)) from exc
-            except DataError as exc:
-                # PostgreSQL checks what SQLite lets through: a string longer than its
-                # column, a NUL character in text.
-                raise InvalidValue(str(exc.orig)) from exc
-            except (OperationalError, sqlite3.OperationalError) as exc:
-                # SQLite's BEGIN IMMEDIATE runs on the driver's connection, so its error
-                # arrives unwrapped.
-                driver_error = exc.orig if isinstance(exc, OperationalError) else exc
-                if driver_error is not None and is_lock_timeout(driver_error):
-                    raise DatabaseBusy(str(exc)) from exc
-                raise
+        with (
+            storage_errors(),
+            self._engine.connect().execution_options(**self._write_options) as connection,
+            connection.begin(),
+        ):
+            if self._serialized_writes:
+                serialize_writes(connection)
+            yield connection
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Translate the driver's errors into ``clarion.storage.errors`` at the storage boundary,
+    so that no caller sees SQLAlchemy's (``raise X from exc``, as httpx maps httpcore's)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(str(exc.orig)) from exc
+    except DataError as exc:
+        # PostgreSQL checks what SQLite lets through: a string longer than its column, a NUL
+        # character in text (in a write, or in a read's parameters).
+        raise InvalidValue(str(exc.orig)) from exc
+    except (OperationalError, sqlite3.OperationalError) as exc:
+        # SQLite's BEGIN IMMEDIATE runs on the driver's connection, so its error arrives
+        # unwrapped.
+        driver_error = exc.orig if isinstance(exc, OperationalError) else exc
+        if driver_error is not None and is_lock_timeout(driver_error):
+            raise DatabaseBusy(str(exc)) from exc
+        raise
 
 
 def input_from_row(row: Row[Any]) -> InputRecord:
