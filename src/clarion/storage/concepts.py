@@ -24,7 +24,8 @@ class ConceptStore(Protocol):
     """Concepts of apps, by the app's ``pk``."""
 
     def create_concepts(self, app_pk: int, records: Sequence[ConceptRecord]) -> list[ConceptRecord]:
-        """Create concepts (PostConcepts): all of them, or none if one's id is taken."""
+        """Create concepts (PostConcepts): all of them, or none if one's id is taken
+        (``ConceptsExist`` names the ids taken)."""
         ...
 
     def get_concept(self, app_pk: int, concept_id: str) -> ConceptRecord | None: ...
