@@ -6,30 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    and_,
-    func,
-    select,
-)
+from sqlalchemy import Connection, Row, and_, func, select
 
 from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
 from clarion.storage.base import Page
 from clarion.storage.errors import Conflict
-from clarion.storage.jobs import (
-    COLLECT_BLOBS_JOB,
-)
-from clarion.storage.schema import (
-    api_keys,
-    apps,
-    users,
-)
-from clarion.storage.sql.base import (
-    SqlBase,
-    aware,
-    utcnow,
-)
+from clarion.storage.jobs import COLLECT_BLOBS_JOB
+from clarion.storage.schema import api_keys, apps, users
+from clarion.storage.sql.base import SqlBase, aware, utcnow
 from clarion.storage.sql.jobs import enqueue_once
 
 PUBLIC_VISIBILITY = 50

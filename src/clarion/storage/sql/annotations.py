@@ -6,28 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    and_,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Row, and_, delete, insert, select, update
 
 from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.base import Page
-from clarion.storage.schema import (
-    annotation_table,
-    inputs,
-)
-from clarion.storage.sql.base import (
-    SqlBase,
-    aware,
-    input_pks_of,
-    utcnow,
-)
+from clarion.storage.schema import annotation_table, inputs
+from clarion.storage.sql.base import SqlBase, aware, input_pks_of, utcnow
 from clarion.storage.sql.concepts import concepts_in, ensure_concepts, named_concepts
 from clarion.storage.sql.searches import write_annotation_concepts
 

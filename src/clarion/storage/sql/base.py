@@ -10,27 +10,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Row,
-    select,
-)
+from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from clarion.storage.dialect import (
-    is_lock_timeout,
-    read_options,
-    serialize_writes,
-    write_options,
-)
+from clarion.storage.dialect import is_lock_timeout, read_options, serialize_writes, write_options
 from clarion.storage.errors import Conflict, DatabaseBusy, InvalidValue
 from clarion.storage.inputs import InputRecord
-from clarion.storage.schema import (
-    dataset_inputs,
-    datasets,
-    inputs,
-)
+from clarion.storage.schema import dataset_inputs, datasets, inputs
 
 
 def utcnow() -> datetime:

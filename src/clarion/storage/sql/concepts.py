@@ -6,31 +6,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    case,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Row, case, func, insert, select, update
 
 from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.base import Page
 from clarion.storage.concepts import ConceptRecord
 from clarion.storage.errors import ConceptsExist
-from clarion.storage.schema import (
-    annotation_concepts,
-    concepts,
-    inputs,
-)
-from clarion.storage.sql.base import (
-    SqlBase,
-    annotation_concepts_of,
-    aware,
-    utcnow,
-)
+from clarion.storage.schema import annotation_concepts, concepts, inputs
+from clarion.storage.sql.base import SqlBase, annotation_concepts_of, aware, utcnow
 
 
 class SqlConceptStore(SqlBase):

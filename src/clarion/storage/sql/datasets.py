@@ -6,24 +6,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from clarion.storage.base import Page
 from clarion.storage.datasets import DatasetRecord
 from clarion.storage.errors import Conflict
 from clarion.storage.inputs import InputRecord
-from clarion.storage.schema import (
-    dataset_inputs,
-    datasets,
-    inputs,
-)
+from clarion.storage.schema import dataset_inputs, datasets, inputs
 from clarion.storage.sql.base import (
     SqlBase,
     aware,

@@ -6,30 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (
-    Row,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Row, insert, select, update
 
-from clarion.codes import (
-    MODEL_EVALUATED,
-    MODEL_EVALUATING,
-    MODEL_QUEUED_FOR_EVALUATION,
-)
+from clarion.codes import MODEL_EVALUATED, MODEL_EVALUATING, MODEL_QUEUED_FOR_EVALUATION
 from clarion.storage.base import Page
 from clarion.storage.evaluations import RUN_EVALUATION_JOB, EvaluationFilter, EvaluationRecord
-from clarion.storage.schema import (
-    custom_models,
-    evaluations,
-    model_versions,
-)
-from clarion.storage.sql.base import (
-    SqlBase,
-    aware,
-    utcnow,
-)
+from clarion.storage.schema import custom_models, evaluations, model_versions
+from clarion.storage.sql.base import SqlBase, aware, utcnow
 from clarion.storage.sql.jobs import enqueue
 
 _NOT_FAILED = (MODEL_EVALUATED, MODEL_EVALUATING, MODEL_QUEUED_FOR_EVALUATION)

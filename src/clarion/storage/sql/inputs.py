@@ -11,36 +11,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.base import Page
-from clarion.storage.dialect import (
-    EncodedJson,
-    encode_json,
-)
+from clarion.storage.dialect import EncodedJson, encode_json
 from clarion.storage.inputs import InputRecord
-from clarion.storage.jobs import (
-    COLLECT_BLOBS_JOB,
-    INGEST_JOB,
-)
-from clarion.storage.schema import (
-    inputs,
-)
+from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB
+from clarion.storage.schema import inputs
 from clarion.storage.sql.annotations import insert_annotation
-from clarion.storage.sql.base import (
-    SqlBase,
-    input_from_row,
-    utcnow,
-    with_dataset_ids,
-)
+from clarion.storage.sql.base import SqlBase, input_from_row, utcnow, with_dataset_ids
 from clarion.storage.sql.concepts import ensure_concepts, named_concepts
 from clarion.storage.sql.datasets import dataset_pks_of, link_datasets
 from clarion.storage.sql.jobs import enqueue, enqueue_once

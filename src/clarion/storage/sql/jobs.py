@@ -1,13 +1,11 @@
-"""The durable job queue: a table, claimed with leases.
+"""``JobQueue`` on SQLAlchemy Core: the durable job queue, a table claimed with leases.
 
 A worker claims a queued job (or a running one whose lease ran out) by writing its own lease
 token; finishing is conditional on still holding that token, so a job taken over by another
 worker after a lease ended is never finished twice. Lease tokens name the host and process, so a
 restarted server can take back at once the jobs of a process on its host that is gone.
 
-``JobQueue`` on SQLAlchemy Core. Lease tokens name the host and process, so a restarted server
-can take back at once the jobs of a process on its host that is gone. ``enqueue`` queues a job
-inside the caller's transaction (the writes that make work use it).
+``enqueue`` queues a job inside the caller's transaction (the writes that make work use it).
 """
 
 from __future__ import annotations
@@ -22,31 +20,11 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    and_,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, select, update
 
-from clarion.storage.jobs import (
-    DONE,
-    FAILED,
-    QUEUED,
-    RUNNING,
-    JobRecord,
-)
-from clarion.storage.schema import (
-    jobs,
-)
-from clarion.storage.sql.base import (
-    SqlBase,
-    utcnow,
-)
+from clarion.storage.jobs import DONE, FAILED, QUEUED, RUNNING, JobRecord
+from clarion.storage.schema import jobs
+from clarion.storage.sql.base import SqlBase, utcnow
 
 log = logging.getLogger("clarion.jobs")
 

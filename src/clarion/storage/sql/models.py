@@ -9,16 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Row,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 
 from clarion.codes import (
     MODEL_EVALUATING,
@@ -50,11 +41,7 @@ from clarion.storage.schema import (
     model_versions,
     workflows,
 )
-from clarion.storage.sql.base import (
-    SqlBase,
-    aware,
-    utcnow,
-)
+from clarion.storage.sql.base import SqlBase, aware, utcnow
 from clarion.storage.sql.jobs import enqueue
 
 # lookup_model remembers at most this many absences (a caller trying many ids must not grow it).

@@ -18,30 +18,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import (
-    Connection,
-    func,
-    select,
-)
+from sqlalchemy import Connection, func, select
 
 from clarion.storage.inputs import INPUT_SUCCESS
-from clarion.storage.jobs import (
-    QUEUED,
-    REINDEX_JOB,
-    RUNNING,
-)
-from clarion.storage.schema import (
-    inputs,
-    jobs,
-)
-from clarion.storage.searches import (
-    ReindexItem,
-    ReindexProgress,
-    ReindexStep,
-)
-from clarion.storage.sql.base import (
-    SqlBase,
-)
+from clarion.storage.jobs import QUEUED, REINDEX_JOB, RUNNING
+from clarion.storage.schema import inputs, jobs
+from clarion.storage.searches import ReindexItem, ReindexProgress, ReindexStep
+from clarion.storage.sql.base import SqlBase
 from clarion.storage.sql.jobs import enqueue
 
 # Input rows read per query while looking for the app's next inputs (other apps' are skipped).

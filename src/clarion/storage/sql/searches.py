@@ -27,9 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-from clarion.storage.dialect import (
-    keys_in,
-)
+from clarion.storage.dialect import keys_in
 from clarion.storage.inputs import InputRecord
 from clarion.storage.schema import (
     annotation_concepts,
