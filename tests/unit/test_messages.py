@@ -83,18 +83,13 @@ from clarion.services.messages.workflows import (
     workflow_result,
     workflow_to_proto,
 )
-from clarion.storage.base import (
-    INPUT_SUCCESS,
-    AnnotationRecord,
-    AppRecord,
-    ConceptRecord,
-    DatasetRecord,
-    InputRecord,
-    KeyRecord,
-    UserRecord,
-)
+from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
+from clarion.storage.annotations import AnnotationRecord
+from clarion.storage.concepts import ConceptRecord
+from clarion.storage.datasets import DatasetRecord
 from clarion.storage.evaluations import EvaluationRecord
-from clarion.storage.modeldata import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
+from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
+from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
 
 CREATED = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 MODIFIED = datetime(2026, 4, 5, 6, 7, 8, 654321, tzinfo=UTC)

@@ -50,15 +50,22 @@ from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
-from clarion.storage.base import Store
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AccountStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
-from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
-from clarion.storage.jobs import SqlJobQueue
-from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
-from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import SqlStore
+from clarion.storage.evaluations import RUN_EVALUATION_JOB
+from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
+from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
+from clarion.storage.sql import (
+    SqlAccountStore,
+    SqlAnnotationStore,
+    SqlConceptStore,
+    SqlDatasetStore,
+    SqlEvaluationStore,
+    SqlInputStore,
+    SqlJobQueue,
+    SqlModelStore,
+    SqlSearchStore,
+)
 
 log = logging.getLogger("clarion.server")
 
@@ -69,7 +76,7 @@ ADMIN_PAT_FILE = "admin-pat.txt"
 class Admin:
     """Data-directory administration, for the CLI: the same services the API uses."""
 
-    store: Store
+    store: AccountStore
     users: UsersService
     keys: KeysService
 
@@ -78,8 +85,11 @@ class Admin:
 class Backends:
     """The concrete storage, blobs, fetching and models one process works with."""
 
-    store: SqlStore
-    data: SqlDataStore
+    store: SqlAccountStore
+    inputs: SqlInputStore
+    concepts: SqlConceptStore
+    annotations: SqlAnnotationStore
+    datasets: SqlDatasetStore
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
@@ -118,8 +128,11 @@ def open_backends(settings: Settings) -> Backends:
         extra_ca_certs=tuple(str(location) for location in settings.fetch_ca_certs),
     )
     return Backends(
-        store=SqlStore(engine),
-        data=SqlDataStore(engine),
+        store=SqlAccountStore(engine),
+        inputs=SqlInputStore(engine),
+        concepts=SqlConceptStore(engine),
+        annotations=SqlAnnotationStore(engine),
+        datasets=SqlDatasetStore(engine),
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
@@ -176,8 +189,8 @@ def build_worker_pool(
 ) -> WorkerPool:
     indexer = Indexer(backends.models, backends.search, backends.resolver)
     outcome = metrics.observe_ingestion if metrics is not None else None
-    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer, outcome)
-    collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
+    ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome)
+    collect = CollectBlobsJob(backends.inputs, backends.blobs, settings.blob_grace_seconds)
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
@@ -195,9 +208,18 @@ def build_worker_pool(
 def build_handlers(
     backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
 ) -> dict[str, Handler]:
-    store, data = backends.store, backends.data
+    store, data = backends.store, backends.inputs
     untrusted = UntrustedInputs(backends.fetcher)
-    inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted, backends.search)
+    inputs = InputsService(
+        data,
+        backends.annotations,
+        backends.datasets,
+        backends.blobs,
+        untrusted,
+        wake_workers,
+        hosted,
+        backends.search,
+    )
     searches = SearchesService(
         backends.search,
         backends.indexes,
@@ -223,20 +245,26 @@ def build_handlers(
             compute=backends.compute,
             resolver=backends.resolver,
         ),
-        CustomModelsService(backends.modeldata, data, backends.models, wake_workers),
+        CustomModelsService(
+            backends.modeldata,
+            backends.concepts,
+            backends.datasets,
+            backends.models,
+            wake_workers,
+        ),
         EvaluationsService(
             backends.evaluations,
             backends.modeldata,
-            data,
+            backends.datasets,
             lambda model_id: backends.models.find(model_id) is not None,
             wake_workers,
         ),
         WorkflowsService(
             backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
         ),
-        ConceptsService(data, backends.models),
-        AnnotationsService(data),
-        DatasetsService(data, hosted),
+        ConceptsService(backends.concepts, backends.models),
+        AnnotationsService(backends.annotations, data),
+        DatasetsService(backends.datasets, data, hosted),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
@@ -274,7 +302,7 @@ def build_server(settings: Settings) -> ClarionServer:
         max_metadata_bytes=settings.max_metadata_bytes,
     )
     hosted_route = HostedRoute(
-        authenticator, dispatcher, HostedImages(backends.data, backends.blobs)
+        authenticator, dispatcher, HostedImages(backends.inputs, backends.blobs)
     )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics

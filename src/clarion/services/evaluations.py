@@ -30,10 +30,10 @@ from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, 
 from clarion.services.context import CallContext
 from clarion.services.messages.evaluations import add_metrics, evaluation_to_proto
 from clarion.services.paging import page_of
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, SqlEvaluationStore
-from clarion.storage.modeldata import SqlModelStore, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.datasets import DatasetStore
+from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, EvaluationStore
+from clarion.storage.models import ModelStore, VersionRecord
 
 # What a request's EvalMetrics may set: the rest is computed here, and refused if sent.
 _SETTABLE = frozenset({"id", "model", "ground_truth_dataset", "user_id", "app_id", "eval_info"})
@@ -56,15 +56,15 @@ class EvaluationsService:
 
     def __init__(
         self,
-        evaluations: SqlEvaluationStore,
-        models: SqlModelStore,
-        data: SqlDataStore,
+        evaluations: EvaluationStore,
+        models: ModelStore,
+        datasets: DatasetStore,
         is_builtin: Callable[[str], bool],
         wake_workers: Callable[[], None],
     ) -> None:
         self._evaluations = evaluations
         self._models = models
-        self._data = data
+        self._datasets = datasets
         self._is_builtin = is_builtin
         self._wake_workers = wake_workers
 
@@ -172,7 +172,7 @@ class EvaluationsService:
                 "ground_truth_dataset.version is not supported: Clarion has no dataset "
                 "versions; leave it empty to evaluate on the dataset as it is"
             )
-        if self._data.get_dataset(app_pk(app), dataset.id) is None:
+        if self._datasets.get_dataset(app_pk(app), dataset.id) is None:
             raise NotFound("dataset", dataset.id)
         return dataset.id
 

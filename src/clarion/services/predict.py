@@ -53,7 +53,7 @@ from clarion.services.signatures import (
     requested_call,
     signatures_json,
 )
-from clarion.storage.data import SqlDataStore
+from clarion.storage.inputs import InputStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class PredictService:
         self,
         models: Models,
         reader: InputReader,
-        data: SqlDataStore,
+        data: InputStore,
         blobs: BlobStore,
         *,
         readers: Executor,

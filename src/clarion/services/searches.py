@@ -45,15 +45,15 @@ from clarion.services.messages.data import input_to_proto
 from clarion.services.messages.values import data_from_json, json_of, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
-from clarion.storage.base import AppRecord
-from clarion.storage.searchdata import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.searches import (
     EARTH_RADIUS_KM,
     ConceptMatch,
     GeoBox,
     GeoCircle,
     InputFilter,
     SavedSearch,
-    SqlSearchStore,
+    SearchStore,
 )
 
 IMAGE_SPACE = "general-image-embedding"
@@ -114,7 +114,7 @@ class _Plan:
 class SearchesService:
     def __init__(
         self,
-        search: SqlSearchStore,
+        search: SearchStore,
         indexes: VectorIndexes,
         models: Models,
         reader: ImageReader,

@@ -43,9 +43,9 @@ from clarion.services.messages.workflows import (
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_metadata
 from clarion.services.reading import InputLoader, InputReader
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.modeldata import SqlModelStore, WorkflowRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.inputs import InputStore
+from clarion.storage.models import ModelStore, WorkflowRecord
 
 MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
 
@@ -55,10 +55,10 @@ class WorkflowsService:
 
     def __init__(
         self,
-        store: SqlModelStore,
+        store: ModelStore,
         resolver: ModelResolver,
         reader: InputReader,
-        data: SqlDataStore,
+        data: InputStore,
         blobs: BlobStore,
         executor: Executor,
     ) -> None:

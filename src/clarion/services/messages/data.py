@@ -8,14 +8,14 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2
 
 from clarion.services.messages.values import data_from_json, status, struct, timestamp
-from clarion.storage.base import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.annotations import AnnotationRecord
+from clarion.storage.datasets import DatasetRecord
+from clarion.storage.inputs import (
     INPUT_FAILED,
     INPUT_IN_PROGRESS,
     INPUT_PENDING,
     INPUT_SUCCESS,
-    AnnotationRecord,
-    AppRecord,
-    DatasetRecord,
     InputRecord,
 )
 
