@@ -50,7 +50,6 @@ from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
-from clarion.storage.accounts import AccountStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
 from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
@@ -76,7 +75,7 @@ ADMIN_PAT_FILE = "admin-pat.txt"
 class Admin:
     """Data-directory administration, for the CLI: the same services the API uses."""
 
-    store: AccountStore
+    store: SqlAccountStore
     users: UsersService
     keys: KeysService
 
