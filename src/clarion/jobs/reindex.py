@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from PIL import Image
 
 from clarion.blobs.base import BlobNotFound, BlobStore
-from clarion.errors import ApiError
+from clarion.errors import ApiError, InputRejected
+from clarion.jobs.ingest_video import VideoIngestion
 from clarion.media import ImageRejected, decode_image
 from clarion.storage.searches import ReindexItem, ReindexStep, SearchStore
 
@@ -39,9 +40,15 @@ class ReindexJob:
     """The handler of ``reindex`` jobs (payload: ``ReindexStep``)."""
 
     def __init__(
-        self, search: SearchStore, blobs: BlobStore, indexer: Indexing, chunk: int = CHUNK
+        self,
+        search: SearchStore,
+        blobs: BlobStore,
+        indexer: Indexing,
+        chunk: int = CHUNK,
+        videos: VideoIngestion | None = None,
     ) -> None:
         self._search = search
+        self._videos = videos
         self._blobs = blobs
         self._indexer = indexer
         self._chunk = chunk
@@ -77,7 +84,9 @@ class ReindexJob:
     def _reindex(self, app_pk: int, item: ReindexItem) -> bool:
         """Index one input again; False (and the reason logged) if its data cannot be read."""
         try:
-            if item.kind == "image":
+            if item.kind == "video" and self._videos is not None:
+                self._videos.reindex(app_pk, item.pk, item.blob)
+            elif item.kind == "image":
                 if not item.blob:
                     raise BlobNotFound("")
                 image = decode_image(self._blobs.get(item.blob)).image
@@ -85,7 +94,7 @@ class ReindexJob:
             else:
                 text = item.text or (self._blobs.get(item.blob).decode() if item.blob else "")
                 self._indexer.index_text(app_pk, item.pk, text)
-        except (BlobNotFound, ImageRejected, UnicodeDecodeError, ApiError) as error:
+        except (BlobNotFound, ImageRejected, UnicodeDecodeError, ApiError, InputRejected) as error:
             log.warning("app %d: input %d not reindexed: %s", app_pk, item.pk, error)
             return False
         return True

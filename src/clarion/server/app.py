@@ -21,13 +21,17 @@ from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.ingest import IngestJob
+from clarion.jobs.ingest_video import VideoIngestion
 from clarion.jobs.reindex import ReindexJob
 from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.jobs.worker import JobKind, WorkerPool
+from clarion.media.video import VideoLimits
+from clarion.runtime.frame_indexes import FrameAwareIndexes
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
+from clarion.runtime.videos import UntrustedVideos
 from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.http import HostedRoute
@@ -49,6 +53,7 @@ from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
+from clarion.services.video_predict import VideoPredictions
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
@@ -64,6 +69,7 @@ from clarion.storage.sql import (
     SqlJobQueue,
     SqlModelStore,
     SqlSearchStore,
+    SqlVideoStore,
 )
 
 log = logging.getLogger("clarion.server")
@@ -97,10 +103,17 @@ class Backends:
     fetcher: UrlFetcher
     models: ModelCatalog
     indexes: IndexRegistry
+    videos: SqlVideoStore
+    video_limits: VideoLimits
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
     # Predictions on inputs sent in the request: computation alone, on about one thread a core.
     compute: ThreadPoolExecutor
+
+    @property
+    def untrusted_videos(self) -> UntrustedVideos:
+        """Video bytes and URLs read under the settings' video limits."""
+        return UntrustedVideos(self.fetcher, self.video_limits)
 
     @property
     def resolver(self) -> ModelResolver:
@@ -144,6 +157,8 @@ def open_backends(settings: Settings) -> Backends:
             people_concepts=settings.general_people_concepts,
         ),
         indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
+        videos=SqlVideoStore(engine),
+        video_limits=video_limits(settings),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
         compute=ThreadPoolExecutor(
             max_workers=settings.predict_threads or (os.cpu_count() or 1) + 1,
@@ -176,6 +191,15 @@ def migrate_database(settings: Settings) -> Migration:
         engine.dispose()
 
 
+def video_limits(settings: Settings) -> VideoLimits:
+    return VideoLimits(
+        max_duration_seconds=settings.video_max_seconds,
+        max_pixels=settings.video_max_pixels,
+        max_frames=settings.video_max_frames,
+        max_decode_seconds=settings.video_decode_seconds,
+    )
+
+
 def open_admin(settings: Settings) -> Admin:
     backends = open_backends(settings)
     return Admin(
@@ -188,7 +212,10 @@ def build_worker_pool(
 ) -> WorkerPool:
     indexer = Indexer(backends.models, backends.search, backends.resolver)
     outcome = metrics.observe_ingestion if metrics is not None else None
-    ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome)
+    videos = VideoIngestion(
+        backends.inputs, backends.blobs, backends.untrusted_videos, indexer, backends.videos
+    )
+    ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome, videos)
     collect = CollectBlobsJob(backends.inputs, backends.blobs, settings.blob_grace_seconds)
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
@@ -199,7 +226,7 @@ def build_worker_pool(
     kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
     evaluation = EvaluationJob(backends.evaluations, backends.modeldata)
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
-    reindex = ReindexJob(backends.search, backends.blobs, indexer)
+    reindex = ReindexJob(backends.search, backends.blobs, indexer, videos=videos)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
@@ -209,6 +236,7 @@ def build_handlers(
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.inputs
     untrusted = UntrustedInputs(backends.fetcher)
+    videos = backends.untrusted_videos
     inputs = InputsService(
         data,
         backends.annotations,
@@ -218,14 +246,19 @@ def build_handlers(
         wake_workers,
         hosted,
         backends.search,
+        videos=videos,
+        video_facts=backends.videos,
     )
+    video_predictions = VideoPredictions(videos, data, backends.blobs)
+    frame_indexes = FrameAwareIndexes(backends.indexes, backends.videos)
     searches = SearchesService(
         backends.search,
-        backends.indexes,
+        frame_indexes,
         backends.models,
         untrusted,
         inputs.input_level_data,
         hosted,
+        video_frames=frame_indexes,
     )
     services = (
         UsersService(store),
@@ -243,6 +276,7 @@ def build_handlers(
             readers=backends.readers,
             compute=backends.compute,
             resolver=backends.resolver,
+            videos=video_predictions,
         ),
         CustomModelsService(
             backends.modeldata,
@@ -259,7 +293,13 @@ def build_handlers(
             wake_workers,
         ),
         WorkflowsService(
-            backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
+            backends.modeldata,
+            backends.resolver,
+            untrusted,
+            data,
+            backends.blobs,
+            backends.readers,
+            video_predictions,
         ),
         ConceptsService(backends.concepts, backends.models),
         AnnotationsService(backends.annotations, data),

@@ -52,6 +52,7 @@ from clarion.storage.inputs import (
     InputStore,
 )
 from clarion.storage.searches import SearchStore
+from clarion.storage.videos import VideoFacts
 
 _SKIP = 1  # InputIDConflictResolution.SKIP
 _SUFFIX = 2  # InputIDConflictResolution.SUFFIX
@@ -64,6 +65,20 @@ class InputChecks(Protocol):
     def check_image(self, data: bytes) -> tuple[int, int, str]:
         """Decode the image fully; its (width, height, format)."""
         ...
+
+
+class VideoChecks(Protocol):
+    """What ``PostInputs`` checks of uploaded video bytes (``clarion.runtime.videos``)."""
+
+    def check_video(self, data: bytes) -> tuple[int, int, str]:
+        """Decode the video through under the limits; its (width, height, format)."""
+        ...
+
+
+class VideoFactsReader(Protocol):
+    """What ingestion found of video inputs (``clarion.storage.videos.SqlVideoStore``)."""
+
+    def video_facts(self, input_pks: Sequence[int]) -> dict[int, VideoFacts]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +99,14 @@ class InputsService:
         wake_workers: Callable[[], None],
         hosted: HostedUrls,
         reindexing: SearchStore | None = None,
+        videos: VideoChecks | None = None,
+        video_facts: VideoFactsReader | None = None,
     ) -> None:
         self._inputs = inputs
         self._annotations = annotations
         self._datasets = datasets
+        self._videos = videos
+        self._video_facts = video_facts
         self._blobs = blobs
         self._checks = checks
         self._wake_workers = wake_workers
@@ -199,14 +218,34 @@ class InputsService:
             if data.text.url and not data.text.raw:
                 self._checks.check_url(data.text.url)
             return replace(record, kind="text", url=data.text.url, text=data.text.raw), None
+        if data.HasField("video") and self._videos is not None:
+            return self._with_video(record, data.video, self._videos)
         if data.HasField("video") or data.HasField("audio"):
             raise InputRejected(
                 INPUT_UNSUPPORTED_FORMAT,
-                "Video and audio inputs are not supported yet: send an image or text",
+                "Audio inputs are not supported (nor video on this server): send an image, "
+                "a text or a video",
             )
         raise InputRejected(
             INPUT_INVALID_ARGUMENT,
-            "The input has no data: set data.image (url or base64) or data.text (raw or url)",
+            "The input has no data: set data.image, data.video (url or base64) or data.text "
+            "(raw or url)",
+        )
+
+    def _with_video(
+        self, record: InputRecord, video: resources_pb2.Video, checks: VideoChecks
+    ) -> tuple[InputRecord, bytes | None]:
+        """Uploaded video bytes are decoded through here, so a truncated, corrupt or
+        too long video is refused before anything is stored."""
+        if video.base64:
+            width, height, video_format = checks.check_video(video.base64)
+            checked = replace(record, kind="video", width=width, height=height, format=video_format)
+            return checked, video.base64
+        if video.url:
+            self._checks.check_url(video.url)
+            return replace(record, kind="video", url=video.url), None
+        raise InputRejected(
+            INPUT_INVALID_ARGUMENT, "The video has no data: set data.video.url or base64"
         )
 
     def _check_datasets(self, app: AppRecord, dataset_ids: Sequence[str]) -> None:
@@ -230,7 +269,9 @@ class InputsService:
             if isinstance(result, _Accepted) and result.record.url:
                 url = result.record.url
                 allowed = (
-                    message.data.image.allow_duplicate_url or message.data.text.allow_duplicate_url
+                    message.data.image.allow_duplicate_url
+                    or message.data.text.allow_duplicate_url
+                    or message.data.video.allow_duplicate_url
                 )
                 if url in seen and not allowed:
                     result = InputRejected(
@@ -396,10 +437,22 @@ class InputsService:
         self, app: AppRecord, records: Sequence[InputRecord]
     ) -> list[resources_pb2.Input]:
         data = self.input_level_data(app, [record.id for record in records]) if records else {}
+        facts = self._facts_of(records)
         return [
-            input_to_proto(record, data.get(record.id), self._hosted.for_input(app, record))
+            input_to_proto(
+                record,
+                data.get(record.id),
+                self._hosted.for_input(app, record),
+                facts.get(record.pk) if record.pk is not None else None,
+            )
             for record in records
         ]
+
+    def _facts_of(self, records: Sequence[InputRecord]) -> dict[int, VideoFacts]:
+        videos = [r.pk for r in records if r.kind == "video" and r.pk is not None]
+        if not videos or self._video_facts is None:
+            return {}
+        return self._video_facts.video_facts(videos)
 
 
 def _assign_ids(request: service_pb2.PostInputsRequest, taken: set[str]) -> list[str]:
@@ -516,6 +569,9 @@ def _echo(
     echoed.data.image.ClearField("base64")
     if not echoed.data.image.ListFields():
         echoed.data.ClearField("image")
+    echoed.data.video.ClearField("base64")
+    if not echoed.data.video.ListFields():
+        echoed.data.ClearField("video")
     if isinstance(result, InputRejected):
         echoed.status.CopyFrom(status(result.code, result.description))
         return echoed
@@ -526,6 +582,9 @@ def _echo(
     if proto.data.image.HasField("hosted"):
         echoed.data.image.url = echoed.data.image.url or proto.data.image.url
         echoed.data.image.hosted.CopyFrom(proto.data.image.hosted)
+    if proto.data.video.HasField("hosted"):
+        echoed.data.video.url = echoed.data.video.url or proto.data.video.url
+        echoed.data.video.hosted.CopyFrom(proto.data.video.hosted)
     echoed.id = record.id
     echoed.status.CopyFrom(proto.status)
     echoed.created_at.CopyFrom(proto.created_at)

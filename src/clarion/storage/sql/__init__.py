@@ -14,6 +14,7 @@ from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
 from clarion.storage.sql.models import SqlModelStore
 from clarion.storage.sql.searches import SqlSearchStore
+from clarion.storage.sql.videos import SqlVideoStore
 
 __all__ = [
     "SqlAccountStore",
@@ -25,4 +26,5 @@ __all__ = [
     "SqlJobQueue",
     "SqlModelStore",
     "SqlSearchStore",
+    "SqlVideoStore",
 ]
