@@ -285,6 +285,18 @@ class Unavailable(ApiError):
     default_description = "Server unavailable"
 
 
+class NoRunner(Unavailable):
+    """The model is served by runners and none is connected: nothing was run."""
+
+    status_code = codes.RUNNER_DOES_NOT_EXIST
+
+
+class RunnerFailed(Unavailable):
+    """The runner serving a call went away after it had started answering."""
+
+    status_code = codes.RUNNER_PROCESSING_FAILED
+
+
 class DeadlineExceeded(ApiError):
     """The call ran out of time: the client's gRPC deadline or the server's request timeout."""
 
