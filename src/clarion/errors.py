@@ -210,6 +210,22 @@ class WorkflowNotFound(NotFound):
     status_code = codes.WORKFLOW_DOES_NOT_EXIST
 
 
+class ComputeClusterNotFound(NotFound):
+    status_code = codes.COMPUTE_CLUSTER_DOES_NOT_EXIST
+
+
+class NodepoolNotFound(NotFound):
+    status_code = codes.NODEPOOL_DOES_NOT_EXIST
+
+
+class RunnerNotFound(NotFound):
+    status_code = codes.RUNNER_DOES_NOT_EXIST
+
+
+class DeploymentNotFound(NotFound):
+    status_code = codes.DEPLOYMENT_DOES_NOT_EXIST
+
+
 class RouteNotFound(NotFound):
     """No HTTP binding of the V2 service matches the request path."""
 

@@ -259,6 +259,8 @@ def build_runner_handlers(
     calls = RunnerCallsService(broker, predict, lambda id: backends.models.find(id) is not None)
     handlers.update(ComputeService(backends.compute_records).handlers())
     handlers.update(calls.handlers())
+    handlers["ListRunnerItems"] = broker.list_runner_items
+    handlers["PostRunnerItemOutputs"] = broker.post_runner_item_outputs
     return {**calls.stream_handlers(), "ProcessRunnerItems": broker.process_runner_items}
 
 

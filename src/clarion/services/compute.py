@@ -19,7 +19,14 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from clarion.errors import InvalidArgument, NotFound
+from clarion.errors import (
+    ComputeClusterNotFound,
+    DeploymentNotFound,
+    InvalidArgument,
+    NodepoolNotFound,
+    NotFound,
+    RunnerNotFound,
+)
 from clarion.services.base import HandlerTable, check_id, conflicts_as, require_own_user
 from clarion.services.context import CallContext
 from clarion.services.convert import timestamp
@@ -51,12 +58,15 @@ class _Kind:
     kind: str
     message: type[Message]
     label: str  # "compute cluster", for descriptions
+    not_found: type[NotFound]
 
 
-_CLUSTER = _Kind(COMPUTE_CLUSTER, resources_pb2.ComputeCluster, "compute cluster")
-_NODEPOOL = _Kind(NODEPOOL, resources_pb2.Nodepool, "nodepool")
-_RUNNER = _Kind(RUNNER, resources_pb2.Runner, "runner")
-_DEPLOYMENT = _Kind(DEPLOYMENT, resources_pb2.Deployment, "deployment")
+_CLUSTER = _Kind(
+    COMPUTE_CLUSTER, resources_pb2.ComputeCluster, "compute cluster", ComputeClusterNotFound
+)
+_NODEPOOL = _Kind(NODEPOOL, resources_pb2.Nodepool, "nodepool", NodepoolNotFound)
+_RUNNER = _Kind(RUNNER, resources_pb2.Runner, "runner", RunnerNotFound)
+_DEPLOYMENT = _Kind(DEPLOYMENT, resources_pb2.Deployment, "deployment", DeploymentNotFound)
 
 
 def runner_scope(compute_cluster_id: str, nodepool_id: str) -> str:
@@ -316,7 +326,7 @@ class ComputeService:
     def _get(self, kind: _Kind, user: str, scope: str, id: str) -> Any:
         record = self._store.get_record(kind.kind, user, scope, id) if id else None
         if record is None:
-            raise NotFound(kind.label, f"{scope}/{id}" if scope else id)
+            raise kind.not_found(kind.label, f"{scope}/{id}" if scope else id)
         return _message(kind, record)
 
     def _list(self, kind: _Kind, user: str, scope: str, page: int, per_page: int) -> list[Any]:
@@ -331,7 +341,7 @@ class ComputeService:
         for message in messages:
             current = self._store.get_record(kind.kind, user, scope, message.id)
             if current is None:
-                raise NotFound(kind.label, f"{scope}/{message.id}" if scope else message.id)
+                raise kind.not_found(kind.label, f"{scope}/{message.id}" if scope else message.id)
             body = _patched_body(kind, current.body, message, how)
             key = current.model_key
             if kind.kind == RUNNER:
@@ -345,7 +355,7 @@ class ComputeService:
             raise InvalidArgument(f"Set 'ids' to say which {kind.label}s to delete")
         for id in ids:
             if self._store.get_record(kind.kind, user, scope, id) is None:
-                raise NotFound(kind.label, f"{scope}/{id}" if scope else id)
+                raise kind.not_found(kind.label, f"{scope}/{id}" if scope else id)
         self._store.delete_records(kind.kind, user, scope, ids)
 
 

@@ -36,6 +36,7 @@ from clarion.errors import (
     NoRunner,
     NotFound,
     RunnerFailed,
+    RunnerNotFound,
 )
 from clarion.services.compute import model_key, runner_scope
 from clarion.services.context import CallContext
@@ -49,6 +50,8 @@ STREAMING_STREAMING = resources_pb2.RunnerMethodType.STREAMING_STREAMING
 CONTROL_PREFIX = "control-"
 # A call whose runner left before answering is handed on at most this many times.
 MAX_ATTEMPTS = 3
+# A runner that polls counts as connected this long after its last ListRunnerItems.
+POLLING_RUNNER_SECONDS = 30.0
 
 
 class _Done:
@@ -95,6 +98,10 @@ class RunnerBroker:
         self._queues: dict[str, asyncio.Queue[_Call]] = {}
         self._streams: Counter[str] = Counter()  # open runner streams by model
         self._busy: Counter[str] = Counter()  # calls being answered by model
+        # Runners that poll (ListRunnerItems) instead of streaming: when each model was last
+        # polled, and the calls handed out that await PostRunnerItemOutputs.
+        self._polled_at: dict[str, float] = {}
+        self._handed_out: dict[str, _Call] = {}
 
     def load(self) -> dict[str, float]:
         """Runner streams open, calls waiting and calls running, over all models."""
@@ -105,7 +112,9 @@ class RunnerBroker:
         }
 
     def connected(self, model: str) -> bool:
-        return self._streams[model] > 0
+        """A runner stream is open for ``model``, or a runner polled for it just now."""
+        polled = self._polled_at.get(model, -POLLING_RUNNER_SECONDS)
+        return self._streams[model] > 0 or time.monotonic() - polled < POLLING_RUNNER_SECONDS
 
     async def has_runners(self, model: str) -> bool:
         """True when runners are connected for ``model`` or declared for it."""
@@ -138,11 +147,51 @@ class RunnerBroker:
                 yield outcome
         finally:
             call.abandoned = not call.finished
+            self._handed_out.pop(call.id, None)
 
     def _queue(self, model: str) -> asyncio.Queue[_Call]:
         return self._queues.setdefault(model, asyncio.Queue())
 
-    # The runners' side: ProcessRunnerItems.
+    # The runners' side, polling: ListRunnerItems and PostRunnerItemOutputs.
+
+    async def list_runner_items(
+        self, request: service_pb2.ListRunnerItemsRequest, ctx: CallContext
+    ) -> service_pb2.MultiRunnerItemResponse:
+        """Hand out the model's waiting unary calls; each is answered by PostRunnerItemOutputs
+        (streaming calls wait for a runner's ProcessRunnerItems stream)."""
+        model = await self._model_of_runner(ctx.user_id, request, request.runner_id)
+        self._polled_at[model] = time.monotonic()
+        queue, kept, items = self._queue(model), [], []
+        while not queue.empty():
+            call = queue.get_nowait()
+            if call.abandoned:
+                continue
+            if call.method_type != UNARY_UNARY:
+                kept.append(call)
+                continue
+            call.attempts += 1
+            self._handed_out[call.id] = call
+            items.append(call.item(call.request))
+        for call in kept:
+            queue.put_nowait(call)
+        return service_pb2.MultiRunnerItemResponse(runner_items=items)
+
+    async def post_runner_item_outputs(
+        self, request: service_pb2.PostRunnerItemOutputsRequest, ctx: CallContext
+    ) -> service_pb2.MultiRunnerItemOutputResponse:
+        call = self._handed_out.get(request.runner_item_id)
+        # A call to another user's model is theirs to answer: to this caller it does not exist.
+        if call is None or not call.model.startswith(f"{ctx.user_id}/"):
+            raise NotFound("runner item", request.runner_item_id)
+        del self._handed_out[call.id]
+        if not request.runner_item_outputs:
+            raise InvalidArgument("PostRunnerItemOutputs needs the item's runner_item_outputs")
+        call.outputs.put_nowait(request.runner_item_outputs[0].multi_output_response)
+        call.answered = True
+        call.finish(_DONE)
+        return service_pb2.MultiRunnerItemOutputResponse()
+
+    # The runners' side, streaming: ProcessRunnerItems.
 
     async def process_runner_items(
         self,
@@ -172,12 +221,15 @@ class RunnerBroker:
             self._stream_closed(model)
 
     async def _model_of_runner(
-        self, user_id: str, first: service_pb2.PostRunnerItemOutputsRequest, runner_id: str
+        self,
+        user_id: str,
+        first: service_pb2.PostRunnerItemOutputsRequest | service_pb2.ListRunnerItemsRequest,
+        runner_id: str,
     ) -> str:
         scope = runner_scope(first.compute_cluster_id, first.nodepool_id)
         record = await asyncio.to_thread(self._store.get_record, RUNNER, user_id, scope, runner_id)
         if record is None or not record.model_key:
-            raise NotFound("runner", f"{scope}/{runner_id}")
+            raise RunnerNotFound("runner", f"{scope}/{runner_id}")
         return record.model_key
 
     async def _serve_one(
