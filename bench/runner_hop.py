@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import BENCH_PAT, clarion_server  # noqa: E402
-from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel  # noqa: E402
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc  # noqa: E402
+from _common import BENCH_PAT, clarion_server
+from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[1]
 METADATA = (("authorization", f"Key {BENCH_PAT}"),)

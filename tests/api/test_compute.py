@@ -320,3 +320,14 @@ def test_generating_needs_a_runner(api: Api) -> None:
     assert len(responses) == 1
     assert responses[0].status.code == status_code_pb2.NOT_IMPLEMENTED
     assert "runner" in responses[0].status.description
+
+
+def test_model_upload_says_it_is_not_supported(api: Api) -> None:
+    if api.transport != "grpc":
+        return  # PostModelVersionsUpload streams: gRPC only
+    responses = api.stub.PostModelVersionsUpload(
+        iter([service_pb2.PostModelVersionsUploadRequest()]), metadata=api.pat
+    )
+    [response] = list(responses)
+    assert response.status.code == status_code_pb2.NOT_IMPLEMENTED
+    assert "local-runner" in response.status.description
