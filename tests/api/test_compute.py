@@ -331,3 +331,62 @@ def test_model_upload_says_it_is_not_supported(api: Api) -> None:
     [response] = list(responses)
     assert response.status.code == status_code_pb2.NOT_IMPLEMENTED
     assert "local-runner" in response.status.description
+
+
+def test_lists_filter_and_parents_outlive_no_children(api: Api) -> None:
+    cluster_id, nodepool_id = make_nodepool(api)
+    app = create_app(api)
+    version = resources_pb2.ModelVersion(id="v1")
+    runner_ids = []
+    for model_version in (version, None):
+        runner_id = unique_id("runner")
+        model = resources_pb2.Model(id="m", app_id=app.id, model_version=model_version)
+        _ok(
+            api.stub.PostRunners(
+                service_pb2.PostRunnersRequest(
+                    user_app_id=me(),
+                    compute_cluster_id=cluster_id,
+                    nodepool_id=nodepool_id,
+                    runners=[
+                        resources_pb2.Runner(id=runner_id, worker=resources_pb2.Worker(model=model))
+                    ],
+                ),
+                metadata=api.pat,
+            )
+        )
+        runner_ids.append(runner_id)
+    listed = _ok(
+        api.stub.ListRunners(
+            service_pb2.ListRunnersRequest(
+                user_app_id=me(),
+                compute_cluster_id=cluster_id,
+                nodepool_id=nodepool_id,
+                model_version_ids=["v1"],
+            ),
+            metadata=api.pat,
+        )
+    )
+    assert [r.id for r in listed.runners] == runner_ids[:1]
+
+    refused = api.stub.DeleteNodepools(
+        service_pb2.DeleteNodepoolsRequest(
+            user_app_id=me(), compute_cluster_id=cluster_id, ids=[nodepool_id]
+        ),
+        metadata=api.pat,
+    )
+    assert refused.status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "runners" in refused.status.description
+    refused = api.stub.DeleteComputeClusters(
+        service_pb2.DeleteComputeClustersRequest(user_app_id=me(), ids=[cluster_id]),
+        metadata=api.pat,
+    )
+    assert "nodepools" in refused.status.description
+
+    usage = api.stub.ListNodepools(
+        service_pb2.ListNodepoolsRequest(
+            user_app_id=me(), compute_cluster_id=cluster_id, active_usage=True
+        ),
+        metadata=api.pat,
+    )
+    assert usage.status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "active_usage" in usage.status.description

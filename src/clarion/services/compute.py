@@ -32,6 +32,7 @@ from clarion.services.context import CallContext
 from clarion.services.convert import timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import deep_merge, patch_action
+from clarion.storage.base import Page
 from clarion.storage.compute import (
     COMPUTE_CLUSTER,
     DEPLOYMENT,
@@ -41,6 +42,7 @@ from clarion.storage.compute import (
     ComputeStore,
 )
 
+_ALL = 1_000_000  # "every record" of a user, for lists filtered here
 LOCAL_PROVIDER = resources_pb2.CloudProvider(id="local", name="Clarion (this machine)")
 LOCAL_REGION = "local"
 LOCAL_INSTANCE_TYPE = resources_pb2.InstanceType(
@@ -156,7 +158,7 @@ class ComputeService:
     def delete_compute_clusters(
         self, request: service_pb2.DeleteComputeClustersRequest, ctx: CallContext
     ) -> status_pb2.BaseResponse:
-        self._delete(_CLUSTER, require_own_user(ctx), "", request.ids)
+        self._delete(_CLUSTER, require_own_user(ctx), "", request.ids, children=_NODEPOOL)
         return status_pb2.BaseResponse()
 
     # Nodepools: under a compute cluster.
@@ -174,12 +176,14 @@ class ComputeService:
     def get_nodepool(
         self, request: service_pb2.GetNodepoolRequest, ctx: CallContext
     ) -> service_pb2.SingleNodepoolResponse:
+        _refuse_active_usage(request.active_usage)
         found = self._get(_NODEPOOL, ctx.user_id, request.compute_cluster_id, request.nodepool_id)
         return service_pb2.SingleNodepoolResponse(nodepool=found)
 
     def list_nodepools(
         self, request: service_pb2.ListNodepoolsRequest, ctx: CallContext
     ) -> service_pb2.MultiNodepoolResponse:
+        _refuse_active_usage(request.active_usage)
         found = self._list(
             _NODEPOOL, ctx.user_id, request.compute_cluster_id, request.page, request.per_page
         )
@@ -195,7 +199,8 @@ class ComputeService:
     def delete_nodepools(
         self, request: service_pb2.DeleteNodepoolsRequest, ctx: CallContext
     ) -> status_pb2.BaseResponse:
-        self._delete(_NODEPOOL, require_own_user(ctx), request.compute_cluster_id, request.ids)
+        user, scope = require_own_user(ctx), request.compute_cluster_id
+        self._delete(_NODEPOOL, user, scope, request.ids, children=_RUNNER)
         return status_pb2.BaseResponse()
 
     # Runners: under a nodepool; each names the model it serves.
@@ -227,8 +232,16 @@ class ComputeService:
     def list_runners(
         self, request: service_pb2.ListRunnersRequest, ctx: CallContext
     ) -> service_pb2.MultiRunnerResponse:
-        scope = runner_scope(request.compute_cluster_id, request.nodepool_id)
-        found = self._list(_RUNNER, ctx.user_id, scope, request.page, request.per_page)
+        scope: str | None = runner_scope(request.compute_cluster_id, request.nodepool_id)
+        if not request.compute_cluster_id and not request.nodepool_id:
+            scope = None  # all the user's runners
+        versions, least = set(request.model_version_ids), request.min_replicas
+
+        def wanted(runner: Any) -> bool:
+            version = runner.worker.model.model_version.id
+            return (not versions or version in versions) and runner.min_replicas >= least
+
+        found = self._list(_RUNNER, ctx.user_id, scope, request.page, request.per_page, wanted)
         return service_pb2.MultiRunnerResponse(runners=found)
 
     def patch_runners(
@@ -268,7 +281,26 @@ class ComputeService:
     def list_deployments(
         self, request: service_pb2.ListDeploymentsRequest, ctx: CallContext
     ) -> service_pb2.MultiDeploymentResponse:
-        found = self._list(_DEPLOYMENT, ctx.user_id, "", request.page, request.per_page)
+        if request.workflow_version_ids or request.scheduling_priorities:
+            raise InvalidArgument(
+                "ListDeployments filters by nodepool_id, compute_cluster_id and "
+                "model_version_ids here; Clarion deploys no workflows and has no scheduling "
+                "priorities: leave workflow_version_ids and scheduling_priorities empty"
+            )
+        versions = set(request.model_version_ids)
+
+        def wanted(deployment: Any) -> bool:
+            pools = deployment.nodepools
+            return (
+                (not request.nodepool_id or any(p.id == request.nodepool_id for p in pools))
+                and (
+                    not request.compute_cluster_id
+                    or any(p.compute_cluster.id == request.compute_cluster_id for p in pools)
+                )
+                and (not versions or deployment.worker.model.model_version.id in versions)
+            )
+
+        found = self._list(_DEPLOYMENT, ctx.user_id, "", request.page, request.per_page, wanted)
         return service_pb2.MultiDeploymentResponse(deployments=found)
 
     def patch_deployments(
@@ -329,9 +361,24 @@ class ComputeService:
             raise kind.not_found(kind.label, f"{scope}/{id}" if scope else id)
         return _message(kind, record)
 
-    def _list(self, kind: _Kind, user: str, scope: str, page: int, per_page: int) -> list[Any]:
-        records = self._store.list_records(kind.kind, user, scope, page_of(page, per_page))
-        return [_message(kind, record) for record in records]
+    def _list(
+        self,
+        kind: _Kind,
+        user: str,
+        scope: str | None,
+        page: int,
+        per_page: int,
+        wanted: Callable[[Any], bool] | None = None,
+    ) -> list[Any]:
+        """A page of the user's records, of those ``wanted`` keeps when given (a user has
+        few: they are filtered here, then paged)."""
+        asked = page_of(page, per_page)
+        if wanted is None:
+            records = self._store.list_records(kind.kind, user, scope, asked)
+            return [_message(kind, record) for record in records]
+        every = self._store.list_records(kind.kind, user, scope, Page(1, _ALL))
+        kept = [m for m in (_message(kind, record) for record in every) if wanted(m)]
+        return kept[asked.offset : asked.offset + asked.per_page]
 
     def _patch(
         self, kind: _Kind, user: str, scope: str, messages: Sequence[Any], action: str
@@ -350,12 +397,22 @@ class ComputeService:
         updated = self._store.update_records(records)
         return [_message(kind, record) for record in updated]
 
-    def _delete(self, kind: _Kind, user: str, scope: str, ids: Sequence[str]) -> None:
+    def _delete(
+        self, kind: _Kind, user: str, scope: str, ids: Sequence[str], children: _Kind | None = None
+    ) -> None:
+        """Delete the records; one with ``children`` under it (a cluster's nodepools, a
+        nodepool's runners) is refused, so no runner is left pointing at nothing."""
         if not ids:
             raise InvalidArgument(f"Set 'ids' to say which {kind.label}s to delete")
         for id in ids:
             if self._store.get_record(kind.kind, user, scope, id) is None:
                 raise kind.not_found(kind.label, f"{scope}/{id}" if scope else id)
+            under = f"{scope}/{id}" if scope else id
+            if children and self._store.list_records(children.kind, user, under, Page(1, 1)):
+                raise InvalidArgument(
+                    f"{kind.label.capitalize()} '{id}' still has {children.label}s: delete "
+                    "them first"
+                )
         self._store.delete_records(kind.kind, user, scope, ids)
 
 
@@ -385,3 +442,8 @@ def _check_local(provider_id: str) -> None:
             f"Unknown cloud provider '{provider_id}': this Clarion runs on one local "
             f"provider, '{LOCAL_PROVIDER.id}'"
         )
+
+
+def _refuse_active_usage(asked: bool) -> None:
+    if asked:
+        raise InvalidArgument("active_usage is not tracked: Clarion runs no nodes; leave it unset")
