@@ -7,8 +7,9 @@ end (the runner opens the next one at once). A call to a model with runner recor
 model's queue; whichever poll stream is free takes it, so several runners share the load.
 
 A runner that goes away before answering gets its call handed to another (or, when none is
-left, answered ``RUNNER_DOES_NOT_EXIST``); one that goes away mid-answer ends the call with
-``RUNNER_PROCESSING_FAILED``. A model whose runners are all away answers at once.
+back within ``RECONNECT_SECONDS``, answered ``RUNNER_DOES_NOT_EXIST``); one that goes away
+mid-answer ends the call with ``RUNNER_PROCESSING_FAILED``. A call to a model whose runners
+are all away is answered at once.
 
 Runner connections live in this process: the runners of a model and the calls to it must
 reach the same API process.
@@ -50,6 +51,8 @@ STREAMING_STREAMING = resources_pb2.RunnerMethodType.STREAMING_STREAMING
 CONTROL_PREFIX = "control-"
 # A call whose runner left before answering is handed on at most this many times.
 MAX_ATTEMPTS = 3
+# How long the calls waiting for a model's runners wait for one after the last one left.
+RECONNECT_SECONDS = 2.0
 # A runner that polls counts as connected this long after its last ListRunnerItems.
 POLLING_RUNNER_SECONDS = 30.0
 
@@ -295,11 +298,18 @@ class RunnerBroker:
             call.finish(NoRunner(f"The runners of model {call.model} went away before answering"))
 
     def _stream_closed(self, model: str) -> None:
-        """When a model's last runner stream closes, its waiting calls end at once."""
+        """When a model's last runner stream closes, its waiting calls end unless a runner
+        stream opens within ``RECONNECT_SECONDS`` (a runner between streams, or one taking
+        over from another that left)."""
         self._streams[model] -= 1
         if self._streams[model] > 0:
             return
         del self._streams[model]
+        asyncio.get_running_loop().call_later(RECONNECT_SECONDS, self._end_waiting, model)
+
+    def _end_waiting(self, model: str) -> None:
+        if self._streams[model] > 0:
+            return
         queue = self._queues.pop(model, None)
         while queue is not None and not queue.empty():
             queue.get_nowait().finish(
