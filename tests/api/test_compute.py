@@ -159,6 +159,12 @@ def test_runners_and_deployments(api: Api) -> None:
         )
     ).runner
     assert runner.worker.model.id == "my-llm" and runner.nodepool.id == nodepool_id
+    by_id_alone = _ok(
+        api.stub.GetRunner(
+            service_pb2.GetRunnerRequest(user_app_id=me(), runner_id=runner_id), metadata=api.pat
+        )
+    ).runner
+    assert by_id_alone.id == runner_id and by_id_alone.nodepool.compute_cluster.id == cluster_id
 
     deployment_id = unique_id("deploy")
     _ok(

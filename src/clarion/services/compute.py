@@ -225,6 +225,13 @@ class ComputeService:
     def get_runner(
         self, request: service_pb2.GetRunnerRequest, ctx: CallContext
     ) -> service_pb2.SingleRunnerResponse:
+        if not request.compute_cluster_id and not request.nodepool_id:
+            # GET /users/{user}/runners/{id} names no nodepool: the user's runner by that id.
+            everyone = self._list(_RUNNER, ctx.user_id, None, 1, 0, lambda r: True)
+            named = [runner for runner in everyone if runner.id == request.runner_id]
+            if not named:
+                raise RunnerNotFound("runner", request.runner_id)
+            return service_pb2.SingleRunnerResponse(runner=named[0])
         scope = runner_scope(request.compute_cluster_id, request.nodepool_id)
         found = self._get(_RUNNER, ctx.user_id, scope, request.runner_id)
         return service_pb2.SingleRunnerResponse(runner=found)
