@@ -257,7 +257,8 @@ def build_runner_handlers(
     calls without runners go on to the in-process prediction); the stream handlers."""
     predict = cast(Predict, handlers["PostModelOutputs"])
     calls = RunnerCallsService(broker, predict, lambda id: backends.models.find(id) is not None)
-    handlers.update(ComputeService(backends.compute_records).handlers())
+    compute = ComputeService(backends.compute_records, on_runners_changed=broker.forget_runners)
+    handlers.update(compute.handlers())
     handlers.update(calls.handlers())
     handlers["ListRunnerItems"] = broker.list_runner_items
     handlers["PostRunnerItemOutputs"] = broker.post_runner_item_outputs

@@ -53,6 +53,8 @@ CONTROL_PREFIX = "control-"
 MAX_ATTEMPTS = 3
 # How long the calls waiting for a model's runners wait for one after the last one left.
 RECONNECT_SECONDS = 2.0
+# How long a runner's model, read from storage, is used before it is read again.
+RUNNER_LOOKUP_SECONDS = 5.0
 # A runner that polls counts as connected this long after its last ListRunnerItems.
 POLLING_RUNNER_SECONDS = 30.0
 
@@ -105,6 +107,8 @@ class RunnerBroker:
         # polled, and the calls handed out that await PostRunnerItemOutputs.
         self._polled_at: dict[str, float] = {}
         self._handed_out: dict[str, _Call] = {}
+        # (user, scope, runner id) -> (the runner's model, when it was read).
+        self._runner_models: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     def load(self) -> dict[str, float]:
         """Runner streams open, calls waiting and calls running, over all models."""
@@ -229,11 +233,23 @@ class RunnerBroker:
         first: service_pb2.PostRunnerItemOutputsRequest | service_pb2.ListRunnerItemsRequest,
         runner_id: str,
     ) -> str:
+        """The model the runner serves. The SDK's runner opens a stream per item, so the
+        answer is kept for ``RUNNER_LOOKUP_SECONDS`` (a runner patched or deleted in another
+        process is seen that much later; in this one, at once: ``forget_runners``)."""
         scope = runner_scope(first.compute_cluster_id, first.nodepool_id)
+        key = (user_id, scope, runner_id)
+        known = self._runner_models.get(key)
+        if known is not None and time.monotonic() - known[1] < RUNNER_LOOKUP_SECONDS:
+            return known[0]
         record = await asyncio.to_thread(self._store.get_record, RUNNER, user_id, scope, runner_id)
         if record is None or not record.model_key:
             raise RunnerNotFound("runner", f"{scope}/{runner_id}")
+        self._runner_models[key] = (record.model_key, time.monotonic())
         return record.model_key
+
+    def forget_runners(self) -> None:
+        """Runner records changed: look each up again."""
+        self._runner_models.clear()
 
     async def _serve_one(
         self, model: str, rest: AsyncIterator[Any]
