@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
@@ -40,7 +41,8 @@ from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
-from clarion.services.base import Handler
+from clarion.services.base import Handler, StreamHandler
+from clarion.services.compute import ComputeService
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
@@ -51,6 +53,8 @@ from clarion.services.keys import KeysService
 from clarion.services.model_types import ModelTypesService
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
+from clarion.services.runner_calls import Predict, RunnerCallsService
+from clarion.services.runners import RunnerBroker
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.video_predict import VideoPredictions
@@ -62,6 +66,7 @@ from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
     SqlAccountStore,
     SqlAnnotationStore,
+    SqlComputeStore,
     SqlConceptStore,
     SqlDatasetStore,
     SqlEvaluationStore,
@@ -98,6 +103,7 @@ class Backends:
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
+    compute_records: SqlComputeStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -148,6 +154,7 @@ def open_backends(settings: Settings) -> Backends:
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
+        compute_records=SqlComputeStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -311,6 +318,21 @@ def build_handlers(
     return handlers
 
 
+def build_runner_handlers(
+    backends: Backends, handlers: dict[str, Handler], broker: RunnerBroker
+) -> dict[str, StreamHandler]:
+    """Add the compute records and the runner-served model calls to ``handlers`` (model
+    calls without runners go on to the in-process prediction); the stream handlers."""
+    predict = cast(Predict, handlers["PostModelOutputs"])
+    calls = RunnerCallsService(broker, predict, lambda id: backends.models.find(id) is not None)
+    compute = ComputeService(backends.compute_records, on_runners_changed=broker.forget_runners)
+    handlers.update(compute.handlers())
+    handlers.update(calls.handlers())
+    handlers["ListRunnerItems"] = broker.list_runner_items
+    handlers["PostRunnerItemOutputs"] = broker.post_runner_item_outputs
+    return {**calls.stream_handlers(), "ProcessRunnerItems": broker.process_runner_items}
+
+
 def build_server(settings: Settings) -> ClarionServer:
     backends = open_backends(settings)
     users = UsersService(backends.store)
@@ -332,13 +354,23 @@ def build_server(settings: Settings) -> ClarionServer:
         lambda: {"running": limits.in_flight, "waiting": limits.waiting},
         "state",
     )
+    handlers = build_handlers(backends, wake, hosted)
+    broker = RunnerBroker(backends.compute_records)
+    stream_handlers = build_runner_handlers(backends, handlers, broker)
+    metrics.watch(
+        "clarion_runners",
+        "Runner streams open, and model calls waiting for or running on runners.",
+        broker.load,
+        "state",
+    )
     dispatcher = Dispatcher(
-        build_handlers(backends, wake, hosted),
+        handlers,
         authenticator,
         limits,
         metrics,
         request_timeout_seconds=settings.request_timeout_seconds,
         max_metadata_bytes=settings.max_metadata_bytes,
+        stream_handlers=stream_handlers,
     )
     hosted_route = HostedRoute(
         authenticator, dispatcher, HostedImages(backends.inputs, backends.blobs)

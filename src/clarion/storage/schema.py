@@ -357,3 +357,25 @@ video_frame_vectors = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, L2-normalised
 )
 Index("ix_video_frame_vectors_app_space", video_frame_vectors.c.app_pk, video_frame_vectors.c.space)
+
+# Compute records a runner needs before it serves (compute clusters, nodepools, runners,
+# deployments), one table for the four: each is the user's, named by its id under its
+# parents (``scope``: "" for a cluster, the cluster's id for a nodepool, "cluster/nodepool"
+# for a runner). The record itself is the client's message, kept whole (``body``) so the
+# cloud-only fields Clarion does not act on are shown back as they were sent.
+compute_resources = Table(
+    "compute_resources",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("scope", String(140), nullable=False, default=""),
+    Column("id", String(64), nullable=False),
+    # For runners: the model they serve, "user/app/model" ("" otherwise).
+    Column("model_key", String(200), nullable=False, default=""),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "kind", "scope", "id"),
+    Index("ix_compute_resources_model_key", "model_key"),
+)

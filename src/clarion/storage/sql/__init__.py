@@ -7,6 +7,7 @@ the Protocols beside the records (an import contract in ``pyproject.toml`` keeps
 
 from clarion.storage.sql.accounts import SqlAccountStore
 from clarion.storage.sql.annotations import SqlAnnotationStore
+from clarion.storage.sql.compute import SqlComputeStore
 from clarion.storage.sql.concepts import SqlConceptStore
 from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
@@ -19,6 +20,7 @@ from clarion.storage.sql.videos import SqlVideoStore
 __all__ = [
     "SqlAccountStore",
     "SqlAnnotationStore",
+    "SqlComputeStore",
     "SqlConceptStore",
     "SqlDatasetStore",
     "SqlEvaluationStore",
