@@ -37,6 +37,7 @@ from clarion.server.process import ClarionServer
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
+from clarion.services.concept_graph import ConceptGraphService
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
@@ -58,6 +59,7 @@ from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
     SqlAccountStore,
     SqlAnnotationStore,
+    SqlConceptGraphStore,
     SqlConceptStore,
     SqlDatasetStore,
     SqlEvaluationStore,
@@ -88,6 +90,7 @@ class Backends:
     store: SqlAccountStore
     inputs: SqlInputStore
     concepts: SqlConceptStore
+    concept_graph: SqlConceptGraphStore
     annotations: SqlAnnotationStore
     datasets: SqlDatasetStore
     search: SqlSearchStore
@@ -131,6 +134,7 @@ def open_backends(settings: Settings) -> Backends:
         store=SqlAccountStore(engine),
         inputs=SqlInputStore(engine),
         concepts=SqlConceptStore(engine),
+        concept_graph=SqlConceptGraphStore(engine),
         annotations=SqlAnnotationStore(engine),
         datasets=SqlDatasetStore(engine),
         search=SqlSearchStore(engine),
@@ -227,6 +231,7 @@ def build_handlers(
         untrusted,
         inputs.input_level_data,
         hosted,
+        backends.concept_graph,
     )
     services = (
         UsersService(store),
@@ -263,6 +268,7 @@ def build_handlers(
             backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
         ),
         ConceptsService(backends.concepts, backends.models),
+        ConceptGraphService(backends.concepts, backends.concept_graph),
         AnnotationsService(backends.annotations, data),
         DatasetsService(backends.datasets, data, hosted),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol
@@ -88,6 +88,14 @@ class VectorIndexes(NearestIndexes, Protocol):
     ) -> dict[int, float]: ...
 
 
+class ConceptTranslations(Protocol):
+    """Concepts' names in other languages (``clarion.storage.concept_graph``)."""
+
+    def concepts_named(
+        self, app_pk: int, language: str, names: Collection[str]
+    ) -> dict[str, str]: ...
+
+
 class ImageReader(Protocol):
     def image_from_bytes(self, data: bytes) -> Image.Image: ...
     def image_from_url(self, url: str) -> Image.Image: ...
@@ -120,6 +128,7 @@ class SearchesService:
         reader: ImageReader,
         input_level_data: Callable[[AppRecord, Sequence[str]], dict[str, Any]],
         hosted: HostedUrls,
+        translations: ConceptTranslations,
         *,
         post_filter_from: int = POST_FILTER_FROM,
     ) -> None:
@@ -130,6 +139,7 @@ class SearchesService:
         self._reader = reader
         self._input_level_data = input_level_data
         self._hosted = hosted
+        self._translations = translations
 
     def handlers(self) -> HandlerTable:
         return {
@@ -292,10 +302,8 @@ class SearchesService:
         """Filters and ranks to run. An empty one is absent: the modern SDKs send an empty
         ``Rank(annotation=Annotation())`` with every filter-only query."""
         plan = _Plan()
-        if query.language not in ("", "en"):
-            raise SearchInvalid(
-                f"Query language '{query.language}': concept names here are in English ('en')"
-            )
+        if query.language:
+            query = self._in_concept_ids(app, query)
         for term in query.ands:
             filters, ranks = _legacy_terms(term)
             plan.filters.extend(_filter(one) for one in filters)
@@ -307,6 +315,23 @@ class SearchesService:
             if not _is_empty(rank):
                 plan.ranks.append(self._rank(app, rank))
         return plan
+
+    def _in_concept_ids(self, app: AppRecord, query: resources_pb2.Query) -> resources_pb2.Query:
+        """The query with each concept named in ``query.language`` (PostConceptLanguages)
+        named by its id instead. A name with no translation in that language stays as it is:
+        it still matches the names annotations gave."""
+        resolved = resources_pb2.Query()
+        resolved.CopyFrom(query)
+        named = [c for c in _query_concepts(resolved) if c.name and not c.id]
+        ids = self._translations.concepts_named(
+            app_pk(app), query.language, {c.name for c in named}
+        )
+        for concept in named:
+            concept_id = ids.get(concept.name.lower())
+            if concept_id:
+                concept.id = concept_id
+                concept.ClearField("name")
+        return resolved
 
     def _rank(self, app: AppRecord, rank: resources_pb2.Rank) -> _Rank:
         annotation = rank.annotation
@@ -498,6 +523,18 @@ def _apply(rank: _Rank, score: float) -> float:
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
+
+
+def _query_concepts(query: resources_pb2.Query) -> Iterator[resources_pb2.Concept]:
+    """Every concept a query names, in its filters, ranks and legacy terms."""
+    for one in query.filters:
+        yield from one.annotation.data.concepts
+        yield from one.input.data.concepts
+    for rank in query.ranks:
+        yield from rank.annotation.data.concepts
+    for term in query.ands:
+        for data in (term.input.data, term.output.data, term.annotation.data):
+            yield from data.concepts
 
 
 def _filter(one: resources_pb2.Filter) -> InputFilter:
