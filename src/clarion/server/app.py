@@ -18,6 +18,7 @@ from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
 from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
+from clarion.jobs.bulk import BulkOperationJob
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.ingest import IngestJob
@@ -37,6 +38,7 @@ from clarion.server.process import ClarionServer
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
+from clarion.services.bulk_operations import BulkEdits, BulkOperationsService
 from clarion.services.concept_graph import ConceptGraphService
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
@@ -52,6 +54,7 @@ from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.accounts import AccountStore
+from clarion.storage.bulk_operations import BULK_OPERATION_JOB
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
 from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
@@ -59,6 +62,7 @@ from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
     SqlAccountStore,
     SqlAnnotationStore,
+    SqlBulkOperationStore,
     SqlConceptGraphStore,
     SqlConceptStore,
     SqlDatasetStore,
@@ -91,6 +95,7 @@ class Backends:
     inputs: SqlInputStore
     concepts: SqlConceptStore
     concept_graph: SqlConceptGraphStore
+    bulk_operations: SqlBulkOperationStore
     annotations: SqlAnnotationStore
     datasets: SqlDatasetStore
     search: SqlSearchStore
@@ -135,6 +140,7 @@ def open_backends(settings: Settings) -> Backends:
         inputs=SqlInputStore(engine),
         concepts=SqlConceptStore(engine),
         concept_graph=SqlConceptGraphStore(engine),
+        bulk_operations=SqlBulkOperationStore(engine),
         annotations=SqlAnnotationStore(engine),
         datasets=SqlDatasetStore(engine),
         search=SqlSearchStore(engine),
@@ -206,6 +212,9 @@ def build_worker_pool(
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
+    edits = BulkEdits(backends.inputs, backends.annotations, backends.datasets)
+    bulk = BulkOperationJob(backends.bulk_operations, edits.apply)
+    kinds[BULK_OPERATION_JOB] = JobKind(run=bulk, give_up=bulk.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -271,6 +280,13 @@ def build_handlers(
         ConceptGraphService(backends.concepts, backends.concept_graph),
         AnnotationsService(backends.annotations, data),
         DatasetsService(backends.datasets, data, hosted),
+        BulkOperationsService(
+            backends.bulk_operations,
+            data,
+            backends.datasets,
+            searches.matching_input_ids,
+            wake_workers,
+        ),
     )
     handlers: dict[str, Handler] = {}
     for service in services:

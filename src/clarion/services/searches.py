@@ -187,6 +187,18 @@ class SearchesService:
         _parse_json(saved.query, search)
         return self._run(ctx, [search], request.pagination, False)
 
+    def matching_input_ids(
+        self, app: AppRecord, search: resources_pb2.Search, limit: int
+    ) -> list[str]:
+        """The ids of up to ``limit`` inputs a search finds, best first (what a bulk
+        operation over a search covers)."""
+        if search.id and not search.HasField("query"):
+            _parse_json(self._saved(app, search.id).query, search := resources_pb2.Search())
+        scored, _ = self._execute(app, self._plan(app, search.query), limit)
+        keys = [key for key, score in scored[:limit] if score >= search.min_value]
+        records = self._search.inputs_by_pk(keys)
+        return [records[key].id for key in keys if key in records]
+
     def _run(
         self,
         ctx: CallContext,

@@ -1,8 +1,8 @@
 """Storage: per resource family, plain records and the ``Protocol`` the rest of Clarion is
 typed on (``accounts``, ``inputs``, ``concepts``, ``concept_graph``, ``annotations``,
-``datasets``, ``models``, ``searches``, ``jobs``, ``evaluations``); their SQLAlchemy
-implementations on SQLite or PostgreSQL are in ``clarion.storage.sql``. Storage raises only
-``clarion.storage.errors``."""
+``bulk_operations``, ``datasets``, ``models``, ``searches``, ``jobs``, ``evaluations``); their
+SQLAlchemy implementations on SQLite or PostgreSQL are in ``clarion.storage.sql``. Storage
+raises only ``clarion.storage.errors``."""
 
 from clarion.storage.accounts import (
     APP_SPECIFIC_KEY,
@@ -14,6 +14,7 @@ from clarion.storage.accounts import (
 )
 from clarion.storage.annotations import AnnotationRecord, AnnotationStore
 from clarion.storage.base import Page
+from clarion.storage.bulk_operations import BulkOperationStore
 from clarion.storage.concept_graph import ConceptGraphStore
 from clarion.storage.concepts import ConceptRecord, ConceptStore
 from clarion.storage.datasets import DatasetRecord, DatasetStore
@@ -38,6 +39,7 @@ __all__ = [
     "AnnotationRecord",
     "AnnotationStore",
     "AppRecord",
+    "BulkOperationStore",
     "ConceptGraphStore",
     "ConceptRecord",
     "ConceptStore",

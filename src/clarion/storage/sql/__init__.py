@@ -7,6 +7,7 @@ the Protocols beside the records (an import contract in ``pyproject.toml`` keeps
 
 from clarion.storage.sql.accounts import SqlAccountStore
 from clarion.storage.sql.annotations import SqlAnnotationStore
+from clarion.storage.sql.bulk_operations import SqlBulkOperationStore
 from clarion.storage.sql.concept_graph import SqlConceptGraphStore
 from clarion.storage.sql.concepts import SqlConceptStore
 from clarion.storage.sql.datasets import SqlDatasetStore
@@ -19,6 +20,7 @@ from clarion.storage.sql.searches import SqlSearchStore
 __all__ = [
     "SqlAccountStore",
     "SqlAnnotationStore",
+    "SqlBulkOperationStore",
     "SqlConceptGraphStore",
     "SqlConceptStore",
     "SqlDatasetStore",
