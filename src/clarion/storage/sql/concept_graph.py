@@ -109,7 +109,7 @@ class SqlConceptGraphStore(SqlBase):
         query = (
             select(knowledge_graphs)
             .where(knowledge_graphs.c.app_pk == app_pk)
-            .order_by(knowledge_graphs.c.created_at, knowledge_graphs.c.id)
+            .order_by(knowledge_graphs.c.pk)
         )
         with self._read() as db:
             return [_graph(row) for row in db.execute(query).all()]
@@ -147,7 +147,7 @@ class SqlConceptGraphStore(SqlBase):
         )
         if knowledge_graph_id is not None:
             query = query.where(concept_relations.c.knowledge_graph_id == knowledge_graph_id)
-        query = query.order_by(concept_relations.c.created_at, concept_relations.c.id)
+        query = query.order_by(concept_relations.c.pk)  # as posted
         with self._read() as db:
             rows = db.execute(query.limit(page.per_page).offset(page.offset)).all()
         return [_relation(row) for row in rows]
