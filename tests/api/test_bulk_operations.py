@@ -10,8 +10,8 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from google.protobuf import struct_pb2
 
-from tests.api.conftest import Api
-from tests.api.test_apps_keys import create_app
+from tests.api.conftest import Api, key_metadata
+from tests.api.test_apps_keys import create_app, create_key
 from tests.api.test_concepts_annotations_datasets import add_image, ua
 from tests.api.test_inputs import wait_until_done
 
@@ -275,3 +275,19 @@ def test_bulk_operations_refuse_what_they_cannot_do(api: Api) -> None:
         service_pb2.ListBulkOperationsRequest(user_app_id=ua(app)), metadata=api.pat
     )
     assert not listed.bulk_operation  # nothing refused was kept
+
+
+def test_a_key_needs_the_bulk_operation_scopes(api: Api) -> None:
+    app = app_with_images(api, "k")
+    reader = key_metadata(create_key(api, app, ["BulkOperation_Get", "Apps_Get"]))
+    tag = Operation(add_metadata=resources_pb2.AddMetadata(metadata=struct(n=1)))
+    refused = api.stub.PostBulkOperations(
+        service_pb2.PostBulkOperationsRequest(bulk_operations=[on_ids(["k"], tag)]),
+        metadata=reader,
+    )
+    assert refused.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES, refused.status
+    assert "BulkOperation_Add" in refused.status.description + refused.status.details
+    run(api, app, on_ids(["k"], tag, "by-the-owner"))
+    listed = api.stub.ListBulkOperations(service_pb2.ListBulkOperationsRequest(), metadata=reader)
+    assert listed.status.code == SUCCESS, listed.status
+    assert [one.id for one in listed.bulk_operation] == ["by-the-owner"]
