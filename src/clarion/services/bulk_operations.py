@@ -207,7 +207,9 @@ class BulkOperationsService:
         if source == "dataset":
             return DATASET_SOURCE + message.dataset.id, self._dataset_inputs(app, message.dataset)
         if source == "search":
-            return "search", self._find_inputs(app, message.search, MAX_INPUTS + 1)
+            found = self._find_inputs(app, message.search, MAX_INPUTS + 1)
+            _check_count(len(found))
+            return "search", found
         raise BulkOperationInvalid(
             "Each bulk operation needs its inputs: input_ids, a dataset or a search"
         )
