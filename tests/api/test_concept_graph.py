@@ -207,6 +207,18 @@ def test_knowledge_graphs_and_concept_relations(api: Api) -> None:
         ("dog", "hyponym", "animal")
     ]
     assert list_relations(api, app, "dog", page=2, per_page=1) == [("dog", "synonym", "hound")]
+    assert list_relations(api, app, "animal", predicate="hypernym") == [
+        ("animal", "hypernym", "dog")
+    ]
+    assert list_relations(api, app, "animal", predicate="hyponym") == []
+    # Without a concept: every relation of the app, as posted.
+    assert list_relations(api, app, "") == [
+        ("dog", "hyponym", "animal"),
+        ("dog", "synonym", "hound"),
+    ]
+    assert list_relations(api, app, "", predicate="synonym", per_page=1) == [
+        ("dog", "synonym", "hound")
+    ]
 
     relation_id = posted.concept_relations[1].id
     deleted = api.stub.DeleteConceptRelations(

@@ -192,22 +192,25 @@ class ConceptGraphService:
     def list_concept_relations(
         self, request: service_pb2.ListConceptRelationsRequest, ctx: CallContext
     ) -> service_pb2.MultiConceptRelationResponse:
-        """The concept's relations, each with the concept as its subject; ``predicate``
-        keeps those that say so from the concept's side."""
+        """The concept's relations, each with the concept as its subject (without a
+        concept_id: all the app's, as posted); ``predicate`` keeps those that say so from
+        that side."""
         app = require_app(ctx)
-        concept = self._concept(app, request.concept_id)
+        seen_from = self._concept(app, request.concept_id).id if request.concept_id else ""
         if request.predicate and request.predicate not in PREDICATES:
             raise InvalidArgument(_predicate_rule(request.predicate))
         page = page_of(request.page, request.per_page)
         graph = request.knowledge_graph_id or None
         relations = [
-            concept_relation_to_proto(r, concept.id, self._named(app, r), app)
+            concept_relation_to_proto(r, seen_from or r.subject_id, self._named(app, r), app)
             for r in self._graph.relations_of(
-                app_pk(app), concept.id, page, knowledge_graph_id=graph
+                app_pk(app),
+                seen_from,
+                page,
+                knowledge_graph_id=graph,
+                predicate=request.predicate or None,
             )
         ]
-        if request.predicate:
-            relations = [r for r in relations if r.predicate == request.predicate]
         return service_pb2.MultiConceptRelationResponse(concept_relations=relations)
 
     def post_concept_relations(

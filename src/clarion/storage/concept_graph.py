@@ -15,6 +15,8 @@ HYPERNYM = "hypernym"  # the object is a kind of the subject: "animal" hypernym 
 HYPONYM = "hyponym"  # the subject is a kind of the object
 SYNONYM = "synonym"
 PREDICATES = (HYPERNYM, HYPONYM, SYNONYM)
+# A relation read from its object's side says the same thing the other way round.
+REVERSED = {HYPERNYM: HYPONYM, HYPONYM: HYPERNYM, SYNONYM: SYNONYM}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +82,16 @@ class ConceptGraphStore(Protocol):
         self, app_pk: int, records: Sequence[ConceptRelationRecord]
     ) -> list[ConceptRelationRecord]: ...
     def relations_of(
-        self, app_pk: int, concept_id: str, page: Page, *, knowledge_graph_id: str | None = None
+        self,
+        app_pk: int,
+        concept_id: str,
+        page: Page,
+        *,
+        knowledge_graph_id: str | None = None,
+        predicate: str | None = None,
     ) -> list[ConceptRelationRecord]:
-        """Relations naming the concept as subject or object, oldest first."""
+        """Relations naming the concept as subject or object (every one of the app's when
+        ``concept_id`` is empty), as posted; ``predicate`` as read from the concept's side."""
         ...
 
     def delete_relations(self, app_pk: int, concept_id: str, ids: Sequence[str]) -> list[str]:

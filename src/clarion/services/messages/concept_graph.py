@@ -10,16 +10,12 @@ from clarion.services.messages.concepts import concept_to_proto
 from clarion.services.messages.values import PRIVATE, visibility
 from clarion.storage.accounts import AppRecord
 from clarion.storage.concept_graph import (
-    HYPERNYM,
-    HYPONYM,
+    REVERSED,
     ConceptLanguageRecord,
     ConceptRelationRecord,
     KnowledgeGraphRecord,
 )
 from clarion.storage.concepts import ConceptRecord
-
-# A relation read from its object's side says the same thing the other way round.
-_REVERSED = {HYPERNYM: HYPONYM, HYPONYM: HYPERNYM}
 
 
 def concept_language_to_proto(record: ConceptLanguageRecord) -> resources_pb2.ConceptLanguage:
@@ -49,7 +45,7 @@ def concept_relation_to_proto(
     subject, other, predicate = record.subject_id, record.object_id, record.predicate
     if seen_from != subject:
         subject, other = other, subject
-        predicate = _REVERSED.get(predicate, predicate)
+        predicate = REVERSED.get(predicate, predicate)
     return resources_pb2.ConceptRelation(
         id=record.id,
         subject_concept=_concept(subject, concepts, app),

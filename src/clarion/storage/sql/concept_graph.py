@@ -6,10 +6,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, or_, select, update
 
 from clarion.storage.base import Page
 from clarion.storage.concept_graph import (
+    REVERSED,
     ConceptLanguageRecord,
     ConceptRelationRecord,
     KnowledgeGraphRecord,
@@ -136,15 +137,19 @@ class SqlConceptGraphStore(SqlBase):
         return stored
 
     def relations_of(
-        self, app_pk: int, concept_id: str, page: Page, *, knowledge_graph_id: str | None = None
+        self,
+        app_pk: int,
+        concept_id: str,
+        page: Page,
+        *,
+        knowledge_graph_id: str | None = None,
+        predicate: str | None = None,
     ) -> list[ConceptRelationRecord]:
-        query = select(concept_relations).where(
-            concept_relations.c.app_pk == app_pk,
-            or_(
-                concept_relations.c.subject_id == concept_id,
-                concept_relations.c.object_id == concept_id,
-            ),
-        )
+        query = select(concept_relations).where(concept_relations.c.app_pk == app_pk)
+        if concept_id:
+            query = query.where(_naming(concept_id, predicate))
+        elif predicate is not None:
+            query = query.where(concept_relations.c.predicate == predicate)
         if knowledge_graph_id is not None:
             query = query.where(concept_relations.c.knowledge_graph_id == knowledge_graph_id)
         query = query.order_by(concept_relations.c.pk)  # as posted
@@ -167,6 +172,19 @@ class SqlConceptGraphStore(SqlBase):
             )
             db.execute(delete(concept_relations).where(*of_the_concept))
         return found
+
+
+def _naming(concept_id: str, predicate: str | None) -> ColumnElement[bool]:
+    """Relations with the concept as subject, or as object (where the predicate reads the
+    other way round)."""
+    as_subject = concept_relations.c.subject_id == concept_id
+    as_object = concept_relations.c.object_id == concept_id
+    if predicate is None:
+        return or_(as_subject, as_object)
+    return or_(
+        and_(as_subject, concept_relations.c.predicate == predicate),
+        and_(as_object, concept_relations.c.predicate == REVERSED.get(predicate, predicate)),
+    )
 
 
 def _language(row: Row[Any]) -> ConceptLanguageRecord:
