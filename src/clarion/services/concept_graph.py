@@ -8,7 +8,7 @@ languages always shows it; a translation stored for that language takes its plac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
@@ -201,17 +201,19 @@ class ConceptGraphService:
             raise InvalidArgument(_predicate_rule(request.predicate))
         page = page_of(request.page, request.per_page)
         graph = request.knowledge_graph_id or None
-        relations = [
-            concept_relation_to_proto(r, seen_from or r.subject_id, self._named(app, r), app)
-            for r in self._graph.relations_of(
-                app_pk(app),
-                seen_from,
-                page,
-                knowledge_graph_id=graph,
-                predicate=request.predicate or None,
-            )
-        ]
-        return service_pb2.MultiConceptRelationResponse(concept_relations=relations)
+        found = self._graph.relations_of(
+            app_pk(app),
+            seen_from,
+            page,
+            knowledge_graph_id=graph,
+            predicate=request.predicate or None,
+        )
+        named = self._named(app, found)
+        return service_pb2.MultiConceptRelationResponse(
+            concept_relations=[
+                concept_relation_to_proto(r, seen_from or r.subject_id, named, app) for r in found
+            ]
+        )
 
     def post_concept_relations(
         self, request: service_pb2.PostConceptRelationsRequest, ctx: CallContext
@@ -229,10 +231,9 @@ class ConceptGraphService:
             stored = self._graph.add_relations(app_pk(app), records)
         except Conflict as exc:
             raise AlreadyExists("concept relation", records[0].id) from exc
+        named = self._named(app, stored)
         return service_pb2.MultiConceptRelationResponse(
-            concept_relations=[
-                concept_relation_to_proto(r, subject.id, self._named(app, r), app) for r in stored
-            ]
+            concept_relations=[concept_relation_to_proto(r, subject.id, named, app) for r in stored]
         )
 
     def delete_concept_relations(
@@ -281,13 +282,13 @@ class ConceptGraphService:
             knowledge_graph_id=relation.knowledge_graph_id,
         )
 
-    def _named(self, app: AppRecord, record: ConceptRelationRecord) -> dict[str, ConceptRecord]:
-        found = {}
-        for concept_id in (record.subject_id, record.object_id):
-            concept = self._concepts.get_concept(app_pk(app), concept_id)
-            if concept is not None:
-                found[concept_id] = concept
-        return found
+    def _named(
+        self, app: AppRecord, relations: Sequence[ConceptRelationRecord]
+    ) -> dict[str, ConceptRecord]:
+        """The concepts the relations name, each read once."""
+        ids = {i for r in relations for i in (r.subject_id, r.object_id)}
+        found = {i: self._concepts.get_concept(app_pk(app), i) for i in sorted(ids)}
+        return {i: concept for i, concept in found.items() if concept is not None}
 
 
 def _predicate_rule(predicate: str) -> str:
