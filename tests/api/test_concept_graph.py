@@ -259,3 +259,39 @@ def test_concept_relations_refuse_what_they_cannot_do(api: Api) -> None:
         metadata=api.pat,
     )
     assert taken.status.code == status_code_pb2.CONN_INVALID_REQUEST, taken.status
+
+
+def concepts_search(api: Api, app: str, name: str, language: str, **query: Any) -> Any:
+    return api.stub.PostConceptsSearches(
+        service_pb2.PostConceptsSearchesRequest(
+            user_app_id=ua(app),
+            concept_query=resources_pb2.ConceptQuery(name=name, language=language, **query),
+        ),
+        metadata=api.pat,
+    )
+
+
+def test_concepts_searches_find_names_in_the_query_language(api: Api) -> None:
+    app = create_app(api).id
+    post_concepts(
+        api,
+        app,
+        Concept(id="cat", name="cat"),
+        Concept(id="dog", name="dog"),
+        Concept(id="cheval", name="cheval", language="fr"),
+    )
+    post_languages(api, app, "cat", Language(id="fr", name="Chat"))
+    post_languages(api, app, "dog", Language(id="fr", name="Chien"))
+
+    found = concepts_search(api, app, "ch*", "fr")
+    assert found.status.code == SUCCESS, found.status
+    assert [(c.id, c.name, c.language) for c in found.concepts] == [
+        ("cat", "Chat", "fr"),
+        ("dog", "Chien", "fr"),
+        ("cheval", "cheval", "fr"),
+    ]
+    assert [c.id for c in concepts_search(api, app, "chat", "fr").concepts] == ["cat"]
+    assert [c.id for c in concepts_search(api, app, "ch", "de").concepts] == []
+    refused = concepts_search(api, app, "ch", "fr", ignore_app_concepts=True)
+    assert refused.status.code == status_code_pb2.CONN_INVALID_REQUEST, refused.status
+    assert "English" in refused.status.description

@@ -276,7 +276,7 @@ def build_handlers(
         WorkflowsService(
             backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
         ),
-        ConceptsService(backends.concepts, backends.models),
+        ConceptsService(backends.concepts, backends.models, backends.concept_graph),
         ConceptGraphService(backends.concepts, backends.concept_graph),
         AnnotationsService(backends.annotations, data),
         DatasetsService(backends.datasets, data, hosted),

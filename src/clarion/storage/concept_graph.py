@@ -74,6 +74,13 @@ class ConceptGraphStore(Protocol):
         """Per name (lower case) in ``language``, the id of the concept so named."""
         ...
 
+    def translations_starting(
+        self, app_pk: int, language: str, prefix: str, limit: int
+    ) -> list[ConceptLanguageRecord]:
+        """Up to ``limit`` translations into ``language`` whose name starts with ``prefix``
+        (case-insensitive), by concept id."""
+        ...
+
     def add_knowledge_graphs(
         self, app_pk: int, records: Sequence[KnowledgeGraphRecord]
     ) -> list[KnowledgeGraphRecord]: ...

@@ -85,6 +85,18 @@ class SqlConceptGraphStore(SqlBase):
         with self._read() as db:
             return {row.name.lower(): row.concept_id for row in db.execute(query).all()}
 
+    def translations_starting(
+        self, app_pk: int, language: str, prefix: str, limit: int
+    ) -> list[ConceptLanguageRecord]:
+        query = select(concept_languages).where(
+            concept_languages.c.app_pk == app_pk, concept_languages.c.language == language
+        )
+        if prefix:
+            query = query.where(func.lower(concept_languages.c.name).startswith(prefix.lower()))
+        query = query.order_by(concept_languages.c.concept_id).limit(limit)
+        with self._read() as db:
+            return [_language(row) for row in db.execute(query).all()]
+
     def add_knowledge_graphs(
         self, app_pk: int, records: Sequence[KnowledgeGraphRecord]
     ) -> list[KnowledgeGraphRecord]:
