@@ -19,6 +19,7 @@ from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
 from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
+from clarion.jobs.bulk import BulkOperationJob
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.ingest import IngestJob
@@ -42,7 +43,9 @@ from clarion.server.process import ClarionServer
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler, StreamHandler
+from clarion.services.bulk_operations import BulkEdits, BulkOperationsService
 from clarion.services.compute import ComputeService
+from clarion.services.concept_graph import ConceptGraphService
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
@@ -59,6 +62,7 @@ from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.video_predict import VideoPredictions
 from clarion.services.workflows import WorkflowsService
+from clarion.storage.bulk_operations import BULK_OPERATION_JOB
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
 from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
@@ -66,7 +70,9 @@ from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
     SqlAccountStore,
     SqlAnnotationStore,
+    SqlBulkOperationStore,
     SqlComputeStore,
+    SqlConceptGraphStore,
     SqlConceptStore,
     SqlDatasetStore,
     SqlEvaluationStore,
@@ -98,6 +104,8 @@ class Backends:
     store: SqlAccountStore
     inputs: SqlInputStore
     concepts: SqlConceptStore
+    concept_graph: SqlConceptGraphStore
+    bulk_operations: SqlBulkOperationStore
     annotations: SqlAnnotationStore
     datasets: SqlDatasetStore
     search: SqlSearchStore
@@ -149,6 +157,8 @@ def open_backends(settings: Settings) -> Backends:
         store=SqlAccountStore(engine),
         inputs=SqlInputStore(engine),
         concepts=SqlConceptStore(engine),
+        concept_graph=SqlConceptGraphStore(engine),
+        bulk_operations=SqlBulkOperationStore(engine),
         annotations=SqlAnnotationStore(engine),
         datasets=SqlDatasetStore(engine),
         search=SqlSearchStore(engine),
@@ -235,6 +245,9 @@ def build_worker_pool(
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer, videos=videos)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
+    edits = BulkEdits(backends.inputs, backends.annotations, backends.datasets)
+    bulk = BulkOperationJob(backends.bulk_operations, edits.apply)
+    kinds[BULK_OPERATION_JOB] = JobKind(run=bulk, give_up=bulk.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -265,6 +278,7 @@ def build_handlers(
         untrusted,
         inputs.input_level_data,
         hosted,
+        backends.concept_graph,
         video_frames=frame_indexes,
     )
     services = (
@@ -308,9 +322,17 @@ def build_handlers(
             backends.readers,
             video_predictions,
         ),
-        ConceptsService(backends.concepts, backends.models),
+        ConceptsService(backends.concepts, backends.models, backends.concept_graph),
+        ConceptGraphService(backends.concepts, backends.concept_graph),
         AnnotationsService(backends.annotations, data),
         DatasetsService(backends.datasets, data, hosted),
+        BulkOperationsService(
+            backends.bulk_operations,
+            data,
+            backends.datasets,
+            searches.matching_input_ids,
+            wake_workers,
+        ),
     )
     handlers: dict[str, Handler] = {}
     for service in services:

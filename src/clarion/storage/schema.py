@@ -379,3 +379,75 @@ compute_resources = Table(
     UniqueConstraint("user_id", "kind", "scope", "id"),
     Index("ix_compute_resources_model_key", "model_key"),
 )
+
+# A concept's name (and definition) in other languages than its own (ConceptLanguages).
+concept_languages = Table(
+    "concept_languages",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("concept_id", String(255), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("definition", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "concept_id", "language"),
+)
+# Searches look concepts up by their translated name in one language.
+Index(
+    "ix_concept_languages_app_pk_language",
+    concept_languages.c.app_pk,
+    concept_languages.c.language,
+)
+
+knowledge_graphs = Table(
+    "knowledge_graphs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("name", String(255), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("examples_app_id", String(64), nullable=False, default=""),
+    Column("sampled_examples_app_id", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+# Stored as posted: "subject predicate object"; read from the object's side it is reversed.
+concept_relations = Table(
+    "concept_relations",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("subject_id", String(255), nullable=False),
+    Column("object_id", String(255), nullable=False),
+    Column("predicate", String(16), nullable=False),
+    Column("knowledge_graph_id", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+Index("ix_concept_relations_subject", concept_relations.c.app_pk, concept_relations.c.subject_id)
+Index("ix_concept_relations_object", concept_relations.c.app_pk, concept_relations.c.object_id)
+
+# PostBulkOperations: one change applied to many inputs by a durable job, in steps whose
+# progress (``processed``, ``last_processed_id``) is what Clarifai reports.
+bulk_operations = Table(
+    "bulk_operations",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("source", JSON, nullable=False, default=dict),  # input ids, a query or a dataset
+    Column("operation", JSON, nullable=False, default=dict),
+    Column("state", String(16), nullable=False),  # pending, in_progress, success, failed, ...
+    Column("processed", Integer, nullable=False, default=0),
+    Column("last_processed_id", String(255), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)

@@ -7,7 +7,9 @@ the Protocols beside the records (an import contract in ``pyproject.toml`` keeps
 
 from clarion.storage.sql.accounts import SqlAccountStore
 from clarion.storage.sql.annotations import SqlAnnotationStore
+from clarion.storage.sql.bulk_operations import SqlBulkOperationStore
 from clarion.storage.sql.compute import SqlComputeStore
+from clarion.storage.sql.concept_graph import SqlConceptGraphStore
 from clarion.storage.sql.concepts import SqlConceptStore
 from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
@@ -20,7 +22,9 @@ from clarion.storage.sql.videos import SqlVideoStore
 __all__ = [
     "SqlAccountStore",
     "SqlAnnotationStore",
+    "SqlBulkOperationStore",
     "SqlComputeStore",
+    "SqlConceptGraphStore",
     "SqlConceptStore",
     "SqlDatasetStore",
     "SqlEvaluationStore",
