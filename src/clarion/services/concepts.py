@@ -131,6 +131,7 @@ class ConceptsService:
         (PostConceptLanguages), or in it as their own."""
         app = require_app(ctx)
         query = request.concept_query
+        _refuse_unhonoured(query)
         prefix = query.name.rstrip("*").lower()
         page = page_of(request.pagination.page, request.pagination.per_page)
         if query.language not in ("", "en"):
@@ -229,3 +230,18 @@ def _record(concept: resources_pb2.Concept) -> ConceptRecord:
         language=concept.language or "en",
         metadata=struct_to_dict(concept.metadata),
     )
+
+
+def _refuse_unhonoured(query: resources_pb2.ConceptQuery) -> None:
+    """Fields that would narrow the answer on Clarifai but that Clarion cannot apply: refused,
+    so a caller never reads an unfiltered list as a filtered one."""
+    if query.use_cases:
+        raise InvalidArgument(
+            "concept_query.use_cases is not supported: Clarion's models carry no use cases; "
+            "leave it out, or name the model whose vocabulary to search (concept_query.model)"
+        )
+    if query.workflow_id or query.HasField("workflow"):
+        raise InvalidArgument(
+            "concept_query.workflow is not supported: name the model whose vocabulary to "
+            "search (concept_query.model) instead"
+        )
