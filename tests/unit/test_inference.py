@@ -32,6 +32,7 @@ from clarion.inference import (
     Prediction,
     UnsafeCheckpointError,
     builtin_models,
+    catalog as catalog_module,
 )
 from clarion.inference._checkpoint import (
     RestrictedUnpickler,
@@ -411,6 +412,29 @@ def test_unknown_model_is_not_found(tmp_path: Path) -> None:
         catalog.get("no-such-model")
     with pytest.raises(NotFound):
         catalog.runner("no-such-model")
+
+
+def test_every_model_is_installed_in_the_suites_environment(tmp_path: Path) -> None:
+    catalog = ModelCatalog(tmp_path)
+
+    assert {info.id: catalog.not_installed(info.id) for info in catalog.models()} == {
+        info.id: None for info in catalog.models()
+    }
+
+
+def test_a_model_whose_module_is_missing_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = ModelCatalog(tmp_path)
+    monkeypatch.setattr(catalog_module, "module_present", lambda module: module != "cv2")
+
+    ocr = catalog.not_installed("ocr-scene-english")
+
+    assert ocr is not None and ocr.startswith("cv2 is not installed: pip install 'clarion[ocr]'")
+    assert "clarion models install" in ocr
+    assert catalog.not_installed("general-image-recognition") is None
+    with pytest.raises(NotFound):
+        catalog.not_installed("no-such-model")
 
 
 def test_each_runner_is_created_once_even_under_contention(tmp_path: Path) -> None:

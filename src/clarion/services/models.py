@@ -13,7 +13,7 @@ from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
-from clarion.codes import MODEL_TRAINED
+from clarion.codes import MODEL_NOT_DEPLOYED, MODEL_TRAINED
 from clarion.errors import ModelNotFound
 from clarion.inference.base import ImageRunner, ModelInfo, TextRunner
 from clarion.services.base import HandlerTable, app_pk
@@ -46,6 +46,7 @@ class Models(Protocol):
 
     def models(self) -> tuple[ModelInfo, ...]: ...
     def find(self, model_id: str) -> ModelInfo | None: ...
+    def not_installed(self, model_id: str) -> str | None: ...
     def runner(self, model_id: str) -> ImageRunner: ...
     def text_runner(self, model_id: str) -> TextRunner: ...
 
@@ -61,7 +62,9 @@ def find_model(models: Models, model_id: str, version_id: str = "") -> ModelInfo
     return info
 
 
-def model_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resources_pb2.Model:
+def model_to_proto(
+    info: ModelInfo, *, with_concepts: bool = False, not_installed: str | None = None
+) -> resources_pb2.Model:
     output_info = _output_info(info, with_concepts)
     return resources_pb2.Model(
         id=info.id,
@@ -75,16 +78,25 @@ def model_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resources
         modified_at=timestamp(_BUILT_IN_AT),
         visibility=resources_pb2.Visibility(gettable=PUBLIC),  # type: ignore[arg-type]
         output_info=output_info,
-        model_version=version_to_proto(info, with_concepts=with_concepts),
+        model_version=version_to_proto(
+            info, with_concepts=with_concepts, not_installed=not_installed
+        ),
     )
 
 
-def version_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resources_pb2.ModelVersion:
+def version_to_proto(
+    info: ModelInfo, *, with_concepts: bool = False, not_installed: str | None = None
+) -> resources_pb2.ModelVersion:
+    """The model's one version; ``not_installed`` (why it cannot run on this server) makes it
+    MODEL_NOT_DEPLOYED, so a listing shows which models answer and which do not."""
+    ready = status(MODEL_TRAINED, "Model is trained and ready")
+    if not_installed is not None:
+        ready = status(MODEL_NOT_DEPLOYED, f"Not installed on this server: {not_installed}")
     return resources_pb2.ModelVersion(
         id=info.version_id,
         created_at=timestamp(_BUILT_IN_AT),
         completed_at=timestamp(_BUILT_IN_AT),
-        status=status(MODEL_TRAINED, "Model is trained and ready"),
+        status=ready,
         active_concept_count=len(info.concepts),
         app_id=PUBLIC_APP,
         user_id=PUBLIC_USER,
@@ -163,12 +175,15 @@ class ModelsService:
         protos = []
         for entry in listed:
             if isinstance(entry, ModelInfo):
-                protos.append(model_to_proto(entry))
+                protos.append(model_to_proto(entry, not_installed=self._not_installed(entry)))
                 continue
             app, model = entry
             version = self._custom_version(app, model, "")
             protos.append(custom_model_to_proto(app, model, version, with_concepts=False))
         return protos
+
+    def _not_installed(self, info: ModelInfo) -> str | None:
+        return self._models.not_installed(info.id)
 
     def get_model(
         self, request: service_pb2.GetModelRequest, ctx: CallContext
@@ -186,7 +201,8 @@ class ModelsService:
         found = self._custom_model(ctx, request.model_id)
         if found is None:
             info = find_model(self._models, request.model_id, request.version_id)
-            return model_to_proto(info, with_concepts=with_concepts)
+            missing = self._not_installed(info)
+            return model_to_proto(info, with_concepts=with_concepts, not_installed=missing)
         app, model = found
         version = self._custom_version(app, model, request.version_id)
         return custom_model_to_proto(app, model, version, with_concepts=with_concepts)
@@ -199,7 +215,8 @@ class ModelsService:
         found = self._custom_model(ctx, request.model_id)
         if found is None:
             info = find_model(self._models, request.model_id)
-            versions = [version_to_proto(info)] if page.page == 1 else []
+            missing = self._not_installed(info)
+            versions = [version_to_proto(info, not_installed=missing)] if page.page == 1 else []
             return service_pb2.MultiModelVersionResponse(model_versions=versions)
         app, model = found
         assert self._custom is not None
@@ -216,7 +233,8 @@ class ModelsService:
         found = self._custom_model(ctx, request.model_id)
         if found is None:
             info = find_model(self._models, request.model_id, request.version_id)
-            version = version_to_proto(info, with_concepts=True)
+            missing = self._not_installed(info)
+            version = version_to_proto(info, with_concepts=True, not_installed=missing)
         else:
             app, model = found
             stored = self._custom_version(app, model, request.version_id)
