@@ -22,7 +22,7 @@ has numpy 1.26: with numpy 2 PyTriton 0.5.7 handed the model garbage tensors.
 
 The load client is ``predict.py``'s: 32 client threads, one image a call, each call's body
 made once per image and sent on a kept-alive socket (gRPC: a raw channel). Rounds interleave
-the bare pipeline (``predict.py``'s, adaptive runs, best thread count found first), Clarion
+the bare pipeline (``predict.py``'s, at the best of its settings, found first), Clarion
 over gRPC and HTTP, and each peer, so that a neighbour's load on this shared machine falls
 on all alike; the table gives each row's medians over the rounds. CPU per image is the
 server's process tree (workers and Triton's processes included). Loopback only.
