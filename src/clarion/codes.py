@@ -49,6 +49,8 @@ MODEL_NOT_EVALUATED: Final = 21302
 MODEL_QUEUED_FOR_EVALUATION: Final = 21303
 MODEL_EVALUATION_NEED_LABELS: Final = 21315
 MODEL_EVALUATION_FAILED: Final = 21317
+# A built-in model whose packages are not installed on this server (ListModels, GetModel).
+MODEL_NOT_DEPLOYED: Final = 21353
 EVALUATION_INVALID_ARGUMENT: Final = 43104
 
 # Workflows.

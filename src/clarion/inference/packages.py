@@ -27,14 +27,15 @@ class WeightPackage:
 
     @property
     def installed(self) -> bool:
-        return _present(self.module)
+        return module_present(self.module)
 
     @property
     def wanted(self) -> bool:
-        return self.only_with is None or _present(self.only_with)
+        return self.only_with is None or module_present(self.only_with)
 
 
-def _present(module: str) -> bool:
+def module_present(module: str) -> bool:
+    """Whether a top-level module can be imported here, without importing it."""
     # find_spec locates a package without importing it (some weight packages import torch).
     return importlib.util.find_spec(module) is not None
 

@@ -48,6 +48,7 @@ class Models(Catalog, Protocol):
     """The whole catalog: the models it lists too (``clarion.inference.ModelCatalog``)."""
 
     def models(self) -> tuple[ModelInfo, ...]: ...
+    def not_installed(self, model_id: str) -> str | None: ...
 
 
 def find_builtin(catalog: Catalog, model_id: str, version_id: str = "") -> ModelInfo | None:

@@ -40,6 +40,9 @@ class ModelsService:
         self._models = models
         self._custom = custom
 
+    def _not_installed(self, info: ModelInfo) -> str | None:
+        return self._models.not_installed(info.id)
+
     def handlers(self) -> HandlerTable:
         return {
             "ListModels": self.list_models,
@@ -78,7 +81,9 @@ class ModelsService:
         protos = []
         for entry in listed:
             if isinstance(entry, ModelInfo):
-                protos.append(builtin_model_to_proto(entry))
+                protos.append(
+                    builtin_model_to_proto(entry, not_installed=self._not_installed(entry))
+                )
                 continue
             app, model = entry
             version = self._custom_version(app, model, "")
@@ -101,7 +106,8 @@ class ModelsService:
         found = self._custom_model(ctx, request.model_id)
         if found is None:
             info = require_builtin(self._models, request.model_id, request.version_id)
-            return builtin_model_to_proto(info, with_concepts=with_concepts)
+            missing = self._not_installed(info)
+            return builtin_model_to_proto(info, with_concepts=with_concepts, not_installed=missing)
         app, model = found
         version = self._custom_version(app, model, request.version_id)
         return custom_model_to_proto(app, model, version, with_concepts=with_concepts)
@@ -114,7 +120,10 @@ class ModelsService:
         found = self._custom_model(ctx, request.model_id)
         if found is None:
             info = require_builtin(self._models, request.model_id)
-            versions = [builtin_version_to_proto(info)] if page.page == 1 else []
+            missing = self._not_installed(info)
+            versions = (
+                [builtin_version_to_proto(info, not_installed=missing)] if page.page == 1 else []
+            )
             return service_pb2.MultiModelVersionResponse(model_versions=versions)
         app, model = found
         assert self._custom is not None
@@ -131,7 +140,8 @@ class ModelsService:
         found = self._custom_model(ctx, request.model_id)
         if found is None:
             info = require_builtin(self._models, request.model_id, request.version_id)
-            version = builtin_version_to_proto(info, with_concepts=True)
+            missing = self._not_installed(info)
+            version = builtin_version_to_proto(info, with_concepts=True, not_installed=missing)
         else:
             app, model = found
             stored = self._custom_version(app, model, request.version_id)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from clarifai_grpc.grpc.api import resources_pb2
 
-from clarion.codes import MODEL_TRAINED
+from clarion.codes import MODEL_NOT_DEPLOYED, MODEL_TRAINED
 from clarion.inference.base import ModelInfo
 from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
 from clarion.services.messages.concepts import NamedConcept, model_concepts_to_proto
@@ -29,7 +29,9 @@ CUSTOM_MODEL_LEGACY_TYPE = "concept"
 # built-in models
 
 
-def builtin_model_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resources_pb2.Model:
+def builtin_model_to_proto(
+    info: ModelInfo, *, with_concepts: bool = False, not_installed: str | None = None
+) -> resources_pb2.Model:
     return resources_pb2.Model(
         id=info.id,
         name=info.name,
@@ -42,18 +44,25 @@ def builtin_model_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> r
         modified_at=timestamp(BUILT_IN_AT),
         visibility=visibility(PUBLIC),
         output_info=_builtin_output_info(info, with_concepts),
-        model_version=builtin_version_to_proto(info, with_concepts=with_concepts),
+        model_version=builtin_version_to_proto(
+            info, with_concepts=with_concepts, not_installed=not_installed
+        ),
     )
 
 
 def builtin_version_to_proto(
-    info: ModelInfo, *, with_concepts: bool = False
+    info: ModelInfo, *, with_concepts: bool = False, not_installed: str | None = None
 ) -> resources_pb2.ModelVersion:
+    """The model's one version; ``not_installed`` (why it cannot run on this server) makes it
+    MODEL_NOT_DEPLOYED, so a listing shows which models answer and which do not."""
+    ready = status(MODEL_TRAINED, "Model is trained and ready")
+    if not_installed is not None:
+        ready = status(MODEL_NOT_DEPLOYED, f"Not installed on this server: {not_installed}")
     return resources_pb2.ModelVersion(
         id=info.version_id,
         created_at=timestamp(BUILT_IN_AT),
         completed_at=timestamp(BUILT_IN_AT),
-        status=status(MODEL_TRAINED, "Model is trained and ready"),
+        status=ready,
         active_concept_count=len(info.concepts),
         app_id=PUBLIC_APP,
         user_id=PUBLIC_USER,
