@@ -34,6 +34,7 @@ from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
 from clarion.services.annotations import AnnotationsService
+from clarion.services.app_reads import AppReadsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
 from clarion.services.concepts import ConceptsService
@@ -46,9 +47,12 @@ from clarion.services.keys import KeysService
 from clarion.services.model_types import ModelTypesService
 from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
 from clarion.services.predict import PredictService
+from clarion.services.reference import ReferenceService
+from clarion.services.renames import RenamesService
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
+from clarion.storage.app_reads import SqlAppReads
 from clarion.storage.base import Store
 from clarion.storage.data import SqlDataStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
@@ -56,6 +60,7 @@ from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
 from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
+from clarion.storage.renames import SqlRenames
 from clarion.storage.searchdata import SqlSearchStore
 from clarion.storage.sql import SqlStore
 
@@ -82,6 +87,8 @@ class Backends:
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
+    renames: SqlRenames
+    app_reads: SqlAppReads
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -122,6 +129,8 @@ def open_backends(settings: Settings) -> Backends:
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
+        renames=SqlRenames(engine),
+        app_reads=SqlAppReads(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -236,6 +245,14 @@ def build_handlers(
         ConceptsService(data, backends.models),
         AnnotationsService(data),
         DatasetsService(data, hosted),
+        ReferenceService(),
+        RenamesService(
+            backends.renames,
+            store,
+            backends.modeldata,
+            lambda model_id: backends.models.find(model_id) is not None,
+        ),
+        AppReadsService(backends.app_reads),
     )
     handlers: dict[str, Handler] = {}
     for service in services:

@@ -105,7 +105,7 @@ class WorkflowsService:
         with conflicts_as("workflow", ", ".join(ids)):
             created = self._store.create_workflows(app_pk(app), records)
         return service_pb2.MultiWorkflowResponse(
-            workflows=[_stored_proto(app, record) for record in created]
+            workflows=[stored_workflow_proto(app, record) for record in created]
         )
 
     def _new_workflow(self, app: AppRecord, workflow: resources_pb2.Workflow) -> WorkflowRecord:
@@ -144,13 +144,13 @@ class WorkflowsService:
         if _is_public(app):
             listed = [_public_proto(workflow_id) for workflow_id in PUBLIC_WORKFLOWS]
             stored = self._store.list_workflows(app_pk(app), page_of(1, 1000))
-            listed += [_stored_proto(app, record) for record in stored]
+            listed += [stored_workflow_proto(app, record) for record in stored]
             return service_pb2.MultiWorkflowResponse(
                 workflows=listed[page.offset : page.offset + page.per_page]
             )
         stored = self._store.list_workflows(app_pk(app), page)
         return service_pb2.MultiWorkflowResponse(
-            workflows=[_stored_proto(app, record) for record in stored]
+            workflows=[stored_workflow_proto(app, record) for record in stored]
         )
 
     def patch_workflows(
@@ -164,7 +164,7 @@ class WorkflowsService:
             for patch in request.workflows
         ]
         return service_pb2.MultiWorkflowResponse(
-            workflows=[_stored_proto(app, record) for record in patched]
+            workflows=[stored_workflow_proto(app, record) for record in patched]
         )
 
     def _patched(
@@ -223,7 +223,7 @@ class WorkflowsService:
     def _proto(self, app: AppRecord, workflow_id: str) -> resources_pb2.Workflow:
         record = self._store.get_workflow(app_pk(app), workflow_id) if workflow_id else None
         if record is not None:
-            return _stored_proto(app, record)
+            return stored_workflow_proto(app, record)
         if workflow_id in PUBLIC_WORKFLOWS:
             return _public_proto(workflow_id)
         raise WorkflowNotFound("workflow", workflow_id)
@@ -376,7 +376,7 @@ def _is_public(app: AppRecord) -> bool:
     return (app.user_id, app.id) == (PUBLIC_USER, PUBLIC_APP)
 
 
-def _stored_proto(app: AppRecord, record: WorkflowRecord) -> resources_pb2.Workflow:
+def stored_workflow_proto(app: AppRecord, record: WorkflowRecord) -> resources_pb2.Workflow:
     specs = [NodeSpec.from_json(node) for node in record.nodes]
     return workflow_to_proto(app.id, app.user_id, record, specs)
 

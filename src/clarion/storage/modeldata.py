@@ -187,6 +187,10 @@ class SqlModelStore(SqlBase):
             self._absent[key] = self._clock() + self._absent_seconds
         return model
 
+    def forget_absence(self, app_pk: int, model_id: str) -> None:
+        """Find ``model_id`` at once from now: a model renamed to it exists."""
+        self._absent.pop((app_pk, model_id), None)
+
     def get_model(self, app_pk: int, model_id: str) -> ModelRecord | None:
         with self._read() as db:
             row = db.execute(
