@@ -44,6 +44,7 @@ from clarion.services.evaluations import EvaluationsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.model_extras import ModelExtrasService
 from clarion.services.model_types import ModelTypesService
 from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
 from clarion.services.predict import PredictService
@@ -58,6 +59,7 @@ from clarion.storage.data import SqlDataStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
 from clarion.storage.jobs import SqlJobQueue
+from clarion.storage.model_extras import SqlModelExtras
 from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.renames import SqlRenames
@@ -88,6 +90,7 @@ class Backends:
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
     renames: SqlRenames
+    model_extras: SqlModelExtras
     app_reads: SqlAppReads
     queue: SqlJobQueue
     blobs: FileBlobStore
@@ -130,6 +133,7 @@ def open_backends(settings: Settings) -> Backends:
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         renames=SqlRenames(engine),
+        model_extras=SqlModelExtras(engine),
         app_reads=SqlAppReads(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
@@ -204,6 +208,10 @@ def build_handlers(
     backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.data
+
+    def is_built_in_model(model_id: str) -> bool:
+        return backends.models.find(model_id) is not None
+
     untrusted = UntrustedInputs(backends.fetcher)
     inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted, backends.search)
     searches = SearchesService(
@@ -220,7 +228,7 @@ def build_handlers(
         KeysService(store),
         inputs,
         searches,
-        ModelsService(backends.models, backends.modeldata),
+        ModelsService(backends.models, backends.modeldata, backends.model_extras),
         ModelTypesService(),
         PredictService(
             backends.models,
@@ -246,13 +254,9 @@ def build_handlers(
         AnnotationsService(data),
         DatasetsService(data, hosted),
         ReferenceService(),
-        RenamesService(
-            backends.renames,
-            store,
-            backends.modeldata,
-            lambda model_id: backends.models.find(model_id) is not None,
-        ),
+        RenamesService(backends.renames, store, backends.modeldata, is_built_in_model),
         AppReadsService(backends.app_reads),
+        ModelExtrasService(backends.model_extras, backends.modeldata, is_built_in_model),
     )
     handlers: dict[str, Handler] = {}
     for service in services:

@@ -25,9 +25,11 @@ from clarion.services.model_convert import (
     custom_model_to_proto,
     version_to_proto as custom_version_to_proto,
 )
+from clarion.services.model_extras import ModelExtras, add_labels, add_version_extras
 from clarion.services.paging import page_of
 from clarion.services.signatures import method_signatures
 from clarion.storage.base import AppRecord
+from clarion.storage.model_extras import VersionExtras
 from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
 
 PUBLIC_USER = "clarifai"
@@ -121,9 +123,15 @@ def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
 class ModelsService:
     """The read side of models: the app's custom models first, then the built-in ones."""
 
-    def __init__(self, models: Models, custom: SqlModelStore | None = None) -> None:
+    def __init__(
+        self,
+        models: Models,
+        custom: SqlModelStore | None = None,
+        extras: ModelExtras | None = None,
+    ) -> None:
         self._models = models
         self._custom = custom
+        self._extras = extras
 
     def handlers(self) -> HandlerTable:
         return {
@@ -167,7 +175,8 @@ class ModelsService:
                 continue
             app, model = entry
             version = self._custom_version(app, model, "")
-            protos.append(custom_model_to_proto(app, model, version, with_concepts=False))
+            message = custom_model_to_proto(app, model, version, with_concepts=False)
+            protos.append(self._with_extras(app, message))
         return protos
 
     def get_model(
@@ -189,7 +198,8 @@ class ModelsService:
             return model_to_proto(info, with_concepts=with_concepts)
         app, model = found
         version = self._custom_version(app, model, request.version_id)
-        return custom_model_to_proto(app, model, version, with_concepts=with_concepts)
+        message = custom_model_to_proto(app, model, version, with_concepts=with_concepts)
+        return self._with_extras(app, message)
 
     def list_model_versions(
         self, request: service_pb2.ListModelVersionsRequest, ctx: CallContext
@@ -206,9 +216,11 @@ class ModelsService:
         stored = self._custom.list_versions(
             app_pk(app), model.id, page, trained_only=request.trained_only
         )
-        return service_pb2.MultiModelVersionResponse(
-            model_versions=[custom_version_to_proto(app, version) for version in stored]
-        )
+        extras = self._version_extras(app, model.id)
+        messages = [custom_version_to_proto(app, version) for version in stored]
+        for message in messages:
+            add_version_extras(message, extras.get(message.id, VersionExtras()))
+        return service_pb2.MultiModelVersionResponse(model_versions=messages)
 
     def get_model_version(
         self, request: service_pb2.GetModelVersionRequest, ctx: CallContext
@@ -223,6 +235,8 @@ class ModelsService:
             if stored is None:
                 raise ModelNotFound("model version", f"{model.id}/(none yet)")
             version = custom_version_to_proto(app, stored)
+            extras = self._version_extras(app, model.id)
+            add_version_extras(version, extras.get(stored.id, VersionExtras()))
         return service_pb2.SingleModelVersionResponse(model_version=version)
 
     def post_models_searches(
@@ -270,6 +284,26 @@ class ModelsService:
         )
 
     # custom models
+
+    def _with_extras(self, app: AppRecord, message: resources_pb2.Model) -> resources_pb2.Model:
+        """A custom model's message with its labels, and its version's visibility, license
+        and metadata."""
+        if self._extras is None:
+            return message
+        labels = self._extras.labels(app_pk(app), message.id)
+        if labels is not None:
+            add_labels(message, labels)
+        if message.HasField("model_version"):
+            extras = self._version_extras(app, message.id)
+            add_version_extras(
+                message.model_version, extras.get(message.model_version.id, VersionExtras())
+            )
+        return message
+
+    def _version_extras(self, app: AppRecord, model_id: str) -> dict[str, VersionExtras]:
+        if self._extras is None:
+            return {}
+        return self._extras.version_extras(app_pk(app), model_id)
 
     def _custom_models(self, ctx: CallContext) -> list[tuple[AppRecord, ModelRecord]]:
         if self._custom is None or ctx.app is None:
