@@ -52,6 +52,7 @@ from clarion.services.reference import ReferenceService
 from clarion.services.renames import RenamesService
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
+from clarion.services.workflow_versions import WorkflowVersionsService
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.app_reads import SqlAppReads
 from clarion.storage.base import Store
@@ -65,6 +66,7 @@ from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.renames import SqlRenames
 from clarion.storage.searchdata import SqlSearchStore
 from clarion.storage.sql import SqlStore
+from clarion.storage.workflow_versions import SqlWorkflowVersions
 
 log = logging.getLogger("clarion.server")
 
@@ -91,6 +93,7 @@ class Backends:
     evaluations: SqlEvaluationStore
     renames: SqlRenames
     model_extras: SqlModelExtras
+    workflow_versions: SqlWorkflowVersions
     app_reads: SqlAppReads
     queue: SqlJobQueue
     blobs: FileBlobStore
@@ -134,6 +137,7 @@ def open_backends(settings: Settings) -> Backends:
         evaluations=SqlEvaluationStore(engine),
         renames=SqlRenames(engine),
         model_extras=SqlModelExtras(engine),
+        workflow_versions=SqlWorkflowVersions(engine),
         app_reads=SqlAppReads(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
@@ -248,8 +252,15 @@ def build_handlers(
             wake_workers,
         ),
         WorkflowsService(
-            backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
+            backends.modeldata,
+            backends.resolver,
+            untrusted,
+            data,
+            backends.blobs,
+            backends.readers,
+            backends.workflow_versions,
         ),
+        WorkflowVersionsService(backends.workflow_versions, backends.modeldata),
         ConceptsService(data, backends.models),
         AnnotationsService(data),
         DatasetsService(data, hosted),

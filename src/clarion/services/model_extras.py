@@ -24,7 +24,7 @@ from clarion.services.context import CallContext
 from clarion.services.convert import struct, struct_to_dict
 from clarion.services.model_convert import version_to_proto
 from clarion.services.patching import Action, patch_action, patched_by_id, patched_metadata
-from clarion.services.reference import OPEN_SOURCE_LICENSES
+from clarion.services.reference import checked_license
 from clarion.storage.base import AppRecord
 from clarion.storage.model_extras import VersionExtras
 from clarion.storage.modeldata import SqlModelStore, VersionRecord
@@ -187,7 +187,7 @@ class ModelExtrasService:
             merged = patched_metadata(current.metadata, struct_to_dict(patch.metadata), action)
             changed = replace(changed, metadata=merged)
         if patch.license:
-            changed = replace(changed, license=_checked_license(patch.license))
+            changed = replace(changed, license=checked_license(patch.license))
         if patch.HasField("visibility") and patch.visibility.gettable:
             visibility = int(patch.visibility.gettable)
             self._check_publishable(app, version, visibility)
@@ -294,14 +294,6 @@ def _checked_labels(kind: str, given: Sequence[str], action: Action) -> list[str
                 f"Invalid label '{value}' in {kind}: use 1 to {MAX_LABEL_LENGTH} characters"
             )
     return values
-
-
-def _checked_license(value: str) -> str:
-    if value not in OPEN_SOURCE_LICENSES:
-        raise InvalidArgument(
-            f"Unknown license '{value}': use an SPDX id that ListOpenSourceLicenses lists"
-        )
-    return value
 
 
 def _check_patchable(patch: resources_pb2.ModelVersion) -> None:

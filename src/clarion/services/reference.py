@@ -73,6 +73,15 @@ class ReferenceService:
         return service_pb2.ListOpenSourceLicensesResponse(licenses=OPEN_SOURCE_LICENSES)
 
 
+def checked_license(value: str) -> str:
+    """``value`` if it is a license ``ListOpenSourceLicenses`` lists, else ``InvalidArgument``."""
+    if value not in OPEN_SOURCE_LICENSES:
+        raise InvalidArgument(
+            f"Unknown license '{value}': use an SPDX id that ListOpenSourceLicenses lists"
+        )
+    return value
+
+
 def _parsed_code(text: str) -> int:
     if not text.strip().isdigit():
         raise InvalidArgument(

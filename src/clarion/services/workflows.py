@@ -53,6 +53,7 @@ from clarion.services.predict import (
     region_to_proto,
 )
 from clarion.services.reading import InputLoader, InputReader, Read
+from clarion.services.workflow_versions import WorkflowVersions
 from clarion.storage.base import AppRecord
 from clarion.storage.data import SqlDataStore
 from clarion.storage.modeldata import SqlModelStore, WorkflowRecord
@@ -73,7 +74,9 @@ class WorkflowsService:
         data: SqlDataStore,
         blobs: BlobStore,
         executor: Executor,
+        versions: WorkflowVersions | None = None,
     ) -> None:
+        self._versions = versions
         self._store = store
         self._resolver = resolver
         self._loader = InputLoader(reader, data, blobs)
@@ -133,7 +136,13 @@ class WorkflowsService:
         self, request: service_pb2.GetWorkflowRequest, ctx: CallContext
     ) -> service_pb2.SingleWorkflowResponse:
         app = require_app(ctx)
-        return service_pb2.SingleWorkflowResponse(workflow=self._proto(app, request.workflow_id))
+        message = self._proto(app, request.workflow_id)
+        newest = self._versions.newest_id(app_pk(app), message.id) if self._versions else None
+        if newest is not None:  # the version the workflow runs
+            message.version.CopyFrom(
+                resources_pb2.WorkflowVersion(id=newest, workflow_id=message.id)
+            )
+        return service_pb2.SingleWorkflowResponse(workflow=message)
 
     def list_workflows(
         self, request: service_pb2.ListWorkflowsRequest, ctx: CallContext
@@ -237,9 +246,7 @@ class WorkflowsService:
         app = require_app(ctx)
         # Counted first, as the HTTP gateway counts before anything else, so both agree.
         WORKFLOW_RESULTS.check(len(request.inputs))
-        specs = self._resolver.workflow_specs(app_pk(app), request.workflow_id)
-        if specs is None:
-            raise WorkflowNotFound("workflow", request.workflow_id)
+        specs = self._specs(app, request.workflow_id, request.version_id)
         _check_some_inputs(len(request.inputs))
         nodes = self._resolver.graph(app_pk(app), specs)
         reads = list(self._executor.map(lambda m: self._loader.read_any(ctx, m), request.inputs))
@@ -259,6 +266,30 @@ class WorkflowsService:
         )
         response.status.CopyFrom(overall_status(results))
         return response
+
+    def _specs(self, app: AppRecord, workflow_id: str, version_id: str) -> Sequence[NodeSpec]:
+        """The nodes to run: the workflow's newest version, or the version asked for."""
+        specs = self._resolver.workflow_specs(app_pk(app), workflow_id)
+        if specs is None:
+            raise WorkflowNotFound("workflow", workflow_id)
+        if not version_id:
+            return specs
+        if (
+            workflow_id in PUBLIC_WORKFLOWS
+            and self._store.get_workflow(app_pk(app), workflow_id) is None
+        ):
+            raise WorkflowInvalidArgument(
+                f"Workflow '{workflow_id}' is public and built in: it has no versions, leave "
+                "version_id empty"
+            )
+        found = (
+            self._versions.get_version(app_pk(app), workflow_id, version_id)
+            if self._versions is not None
+            else None
+        )
+        if found is None:
+            raise WorkflowNotFound("workflow version", f"{workflow_id}/{version_id}")
+        return tuple(NodeSpec.from_json(node) for node in found.nodes)
 
     def _result(
         self,

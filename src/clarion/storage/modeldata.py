@@ -41,6 +41,7 @@ from clarion.storage.schema import (
     workflows,
 )
 from clarion.storage.sql import SqlBase, aware, utcnow
+from clarion.storage.workflow_versions import record_nodes
 
 TRAIN_MODEL_JOB = "train_model"
 EVALUATE_MODEL_JOB = "evaluate_model"
@@ -429,6 +430,7 @@ class SqlModelStore(SqlBase):
         with self._write() as db:
             for record in created:
                 db.execute(insert(workflows).values(**_workflow_values(app_pk, record)))
+                record_nodes(db, app_pk, record.id, record.nodes)
         return created
 
     def get_workflow(self, app_pk: int, workflow_id: str) -> WorkflowRecord | None:
@@ -460,6 +462,7 @@ class SqlModelStore(SqlBase):
                 .where(workflows.c.app_pk == app_pk, workflows.c.id == record.id)
                 .values(**values)
             )
+            record_nodes(db, app_pk, record.id, record.nodes)
         return record
 
     def delete_workflows(self, app_pk: int, ids: Sequence[str] | None) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from clarion.storage.schema import apps, custom_models, workflows
+from clarion.storage.schema import apps, custom_models, workflow_versions, workflows
 from clarion.storage.sql import SqlBase, utcnow
 
 
@@ -61,15 +61,17 @@ class SqlRenames(SqlBase):
 
 
 def _rename_node_models(db: Connection, app_pk: int, model_id: str, new_id: str) -> None:
-    """Nodes of the app's workflows that name the app's own model ``model_id`` (stored with
-    empty owner ids: a node naming a public model is not renamed)."""
-    rows = db.execute(
-        select(workflows.c.pk, workflows.c.nodes).where(workflows.c.app_pk == app_pk)
-    ).all()
-    for row in rows:
-        nodes = [_renamed_node(node, model_id, new_id) for node in row.nodes]
-        if nodes != list(row.nodes):
-            db.execute(update(workflows).where(workflows.c.pk == row.pk).values(nodes=nodes))
+    """Nodes of the app's workflows, and of their versions, that name the app's own model
+    ``model_id`` (stored with empty owner ids: a node naming a public model is not renamed)."""
+    app_workflows = select(workflows.c.pk).where(workflows.c.app_pk == app_pk)
+    for table, condition in (
+        (workflows, workflows.c.app_pk == app_pk),
+        (workflow_versions, workflow_versions.c.workflow_pk.in_(app_workflows)),
+    ):
+        for row in db.execute(select(table.c.pk, table.c.nodes).where(condition)).all():
+            nodes = [_renamed_node(node, model_id, new_id) for node in row.nodes]
+            if nodes != list(row.nodes):
+                db.execute(update(table).where(table.c.pk == row.pk).values(nodes=nodes))
 
 
 def _renamed_node(node: Mapping[str, Any], model_id: str, new_id: str) -> Mapping[str, Any]:
