@@ -17,6 +17,7 @@ from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
+from clarion.jobs.app_copy import AppCopyJob
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.ingest import IngestJob
@@ -34,6 +35,7 @@ from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
 from clarion.services.annotations import AnnotationsService
+from clarion.services.app_duplications import AppDuplicationsService
 from clarion.services.app_reads import AppReadsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
@@ -54,6 +56,7 @@ from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflow_versions import WorkflowVersionsService
 from clarion.services.workflows import WorkflowsService
+from clarion.storage.app_copies import APP_DUPLICATION_JOB, SqlAppCopies
 from clarion.storage.app_reads import SqlAppReads
 from clarion.storage.base import Store
 from clarion.storage.data import SqlDataStore
@@ -95,6 +98,7 @@ class Backends:
     model_extras: SqlModelExtras
     workflow_versions: SqlWorkflowVersions
     app_reads: SqlAppReads
+    app_copies: SqlAppCopies
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -139,6 +143,7 @@ def open_backends(settings: Settings) -> Backends:
         model_extras=SqlModelExtras(engine),
         workflow_versions=SqlWorkflowVersions(engine),
         app_reads=SqlAppReads(engine),
+        app_copies=SqlAppCopies(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -205,6 +210,8 @@ def build_worker_pool(
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
+    app_copy = AppCopyJob(backends.app_copies, backends.search)
+    kinds[APP_DUPLICATION_JOB] = JobKind(run=app_copy, give_up=app_copy.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -267,6 +274,7 @@ def build_handlers(
         ReferenceService(),
         RenamesService(backends.renames, store, backends.modeldata, is_built_in_model),
         AppReadsService(backends.app_reads),
+        AppDuplicationsService(backends.app_copies, wake_workers),
         ModelExtrasService(backends.model_extras, backends.modeldata, is_built_in_model),
     )
     handlers: dict[str, Handler] = {}

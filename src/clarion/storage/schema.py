@@ -358,3 +358,22 @@ workflow_versions = Table(
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("workflow_pk", "id"),
 )
+
+# Copies of apps (PostAppDuplications): the request, and where its job stands. The source and
+# destination are kept by id, as the user named them: either app may be deleted later.
+app_duplications = Table(
+    "app_duplications",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("source_app_id", String(64), nullable=False),
+    Column("destination_app_id", String(64), nullable=False),
+    Column("filter", JSON, nullable=False, default=dict),  # copy_inputs, ... as booleans
+    Column("status_code", Integer, nullable=False),
+    Column("status_description", Text, nullable=False, default=""),
+    Column("progress", JSON, nullable=False, default=dict),  # what was copied, by kind
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "id"),
+)
