@@ -47,6 +47,7 @@ from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
 from clarion.services.model_extras import ModelExtrasService
+from clarion.services.model_references import ModelReferencesService
 from clarion.services.model_types import ModelTypesService
 from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
 from clarion.services.predict import PredictService
@@ -275,6 +276,7 @@ def build_handlers(
         RenamesService(backends.renames, store, backends.modeldata, is_built_in_model),
         AppReadsService(backends.app_reads),
         AppDuplicationsService(backends.app_copies, wake_workers),
+        ModelReferencesService(backends.models, backends.modeldata),
         ModelExtrasService(backends.model_extras, backends.modeldata, is_built_in_model),
     )
     handlers: dict[str, Handler] = {}
