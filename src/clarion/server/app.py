@@ -34,6 +34,7 @@ from clarion.server.http import HostedRoute
 from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
+from clarion.services.annotation_filters import AnnotationFiltersService
 from clarion.services.annotations import AnnotationsService
 from clarion.services.app_duplications import AppDuplicationsService
 from clarion.services.app_reads import AppReadsService
@@ -57,6 +58,7 @@ from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflow_versions import WorkflowVersionsService
 from clarion.services.workflows import WorkflowsService
+from clarion.storage.annotation_filters import SqlAnnotationFilters
 from clarion.storage.app_copies import APP_DUPLICATION_JOB, SqlAppCopies
 from clarion.storage.app_reads import SqlAppReads
 from clarion.storage.base import Store
@@ -100,6 +102,7 @@ class Backends:
     workflow_versions: SqlWorkflowVersions
     app_reads: SqlAppReads
     app_copies: SqlAppCopies
+    annotation_filters: SqlAnnotationFilters
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -145,6 +148,7 @@ def open_backends(settings: Settings) -> Backends:
         workflow_versions=SqlWorkflowVersions(engine),
         app_reads=SqlAppReads(engine),
         app_copies=SqlAppCopies(engine),
+        annotation_filters=SqlAnnotationFilters(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -277,6 +281,7 @@ def build_handlers(
         AppReadsService(backends.app_reads),
         AppDuplicationsService(backends.app_copies, wake_workers),
         ModelReferencesService(backends.models, backends.modeldata),
+        AnnotationFiltersService(backends.annotation_filters),
         ModelExtrasService(backends.model_extras, backends.modeldata, is_built_in_model),
     )
     handlers: dict[str, Handler] = {}

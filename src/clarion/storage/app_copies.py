@@ -180,8 +180,10 @@ def _copy_rows(
     condition = table.c.app_pk == source
     if where is not None:
         condition = condition & where
-    result = db.execute(insert(table).from_select(names, select(*chosen).where(condition)))
-    return max(result.rowcount, 0)
+    db.execute(insert(table).from_select(names, select(*chosen).where(condition)))
+    # Counted, not the driver's rowcount (not every driver reports one for INSERT ... SELECT):
+    # the destination is a new app, so all its rows are the copied ones.
+    return _count(db, table, table.c.app_pk == destination)
 
 
 def _copy_inputs(db: Connection, source: int, destination: int) -> int:
@@ -233,7 +235,7 @@ def _copy_annotations(db: Connection, source: int, destination: int) -> int:
     names = [column.name for column in table.columns if column.name != "pk"]
     values: dict[str, Any] = {name: table.c[name] for name in names}
     values.update(app_pk=literal(destination), input_pk=pairs.c.new_pk)
-    result = db.execute(
+    db.execute(
         insert(table).from_select(
             names,
             select(*[values[name] for name in names])
@@ -257,7 +259,7 @@ def _copy_annotations(db: Connection, source: int, destination: int) -> int:
             .where(old.c.app_pk == source),
         )
     )
-    return max(result.rowcount, 0)
+    return _count(db, table, table.c.app_pk == destination)
 
 
 def _copy_models(db: Connection, source: int, destination: int) -> int:

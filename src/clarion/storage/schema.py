@@ -377,3 +377,16 @@ app_duplications = Table(
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("user_id", "id"),
 )
+
+# Annotation filters: named searches over an app's annotations (clarion.storage.annotation_filters).
+annotation_filters = Table(
+    "annotation_filters",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("search", JSON, nullable=False),  # the Search message in Clarifai JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
