@@ -14,7 +14,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 from google.protobuf import struct_pb2
 
 from clarion.testing import RunningServer
-from tests.api.conftest import Api, official_stub
+from tests.api.conftest import Api, key_metadata, official_stub
 from tests.api.photos import training_photos
 from tests.api.test_training import (
     concept,
@@ -120,6 +120,29 @@ def test_labels_merge_overwrite_and_remove_and_show_on_the_model(api: Api) -> No
         service_pb2.ListModelsRequest(user_app_id=ua, dont_fetch_from_main=True), metadata=api.pat
     )
     assert list(listed.models[0].languages) == ["en", "fr"]
+
+
+def test_another_user_cannot_label_a_public_apps_model(api: Api, server: RunningServer) -> None:
+    """The label methods need only read scopes, which reach other users' public apps."""
+    from clarion.server.app import open_admin
+
+    admin = open_admin(server.settings)
+    other = unique_id("user")
+    admin.users.create_user(other)
+    other_pat = admin.users.create_pat(other)
+    admin.store.close()
+    ua = new_app(api)
+    set_app_visibility(api, ua, PUBLIC)
+    model_id = unique_id("m")
+    assert post_model(api, ua, model_id, ["cat"]).status.code == SUCCESS
+    owner = resources_pb2.UserAppIDSet(user_id="admin", app_id=ua.app_id)
+    response = api.stub.PatchModelToolkits(
+        service_pb2.PatchModelToolkitsRequest(user_app_id=owner, model_id=model_id, toolkits=["x"]),
+        metadata=key_metadata(other_pat),
+    )
+    assert response.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+    assert "your own apps" in response.status.description
+    assert list(get_model(api, ua, model_id).toolkits) == []
 
 
 def test_labels_of_models_that_cannot_have_them(api: Api) -> None:

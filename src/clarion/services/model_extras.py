@@ -19,7 +19,7 @@ from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.codes import MODEL_TRAINED
 from clarion.errors import InvalidArgument, ModelInvalidArgument, ModelNotFound
-from clarion.services.base import HandlerTable, app_pk, require_app
+from clarion.services.base import HandlerTable, app_pk, require_app, require_writable_app
 from clarion.services.context import CallContext
 from clarion.services.convert import struct, struct_to_dict
 from clarion.services.model_convert import version_to_proto
@@ -123,8 +123,12 @@ class ModelExtrasService:
     def _patch_labels(
         self, ctx: CallContext, request: _LabelPatch, kind: str, given: Sequence[str]
     ) -> list[str]:
-        """The kind's labels after the patch, stored."""
-        app = require_app(ctx)
+        """The kind's labels after the patch, stored. The descriptor gives these methods read
+        scopes alone, so the auth step lets them onto other users' public apps: the write is
+        checked here."""
+        app = require_writable_app(
+            ctx, frozenset(), f"Changing a model's {kind}", "change the models of your own apps"
+        )
         action = patch_action(request.action, default="merge")
         current = self._extras.labels(app_pk(app), request.model_id)
         if current is None:
