@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
+
+from clarion.storage.app_copies import AppCopyStore
+from clarion.storage.searches import SearchStore
 
 log = logging.getLogger("clarion.app_copy")
-
-
-class AppCopies(Protocol):
-    def run_copy(self, duplication_pk: int) -> int | None: ...
-    def fail(self, duplication_pk: int, description: str) -> None: ...
-
-
-class Reindexing(Protocol):
-    def request_reindex(self, app_pk: int) -> int: ...
 
 
 class AppCopyJob:
     """Payload: ``{"duplication_pk"}``. The copy is one transaction, so a retry after a
     failure starts from nothing, and one after success only queues the reindex again."""
 
-    def __init__(self, copies: AppCopies, reindexing: Reindexing) -> None:
+    def __init__(self, copies: AppCopyStore, reindexing: SearchStore) -> None:
         self._copies = copies
         self._reindexing = reindexing
 

@@ -15,8 +15,13 @@ from clarion.codes import INPUT_INVALID_ARGUMENT
 from clarion.fetch import FetchRejected, UrlFetcher
 from clarion.media import ImageRejected, decode_image, thumbnail_jpeg
 from clarion.runtime.indexing import Indexer
-from clarion.storage.base import INPUT_FAILED, INPUT_PENDING, INPUT_SUCCESS, InputRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.inputs import (
+    INPUT_FAILED,
+    INPUT_PENDING,
+    INPUT_SUCCESS,
+    InputRecord,
+    InputStore,
+)
 
 log = logging.getLogger("clarion.ingest")
 
@@ -30,7 +35,7 @@ class IngestJob:
 
     def __init__(
         self,
-        data: SqlDataStore,
+        data: InputStore,
         blobs: BlobStore,
         fetcher: UrlFetcher,
         indexer: Indexer,

@@ -1,7 +1,7 @@
 """Reindexing: an app's inputs indexed again with its base workflow, in the background.
 
 Changing an app's base workflow (``PatchApps``) or ``clarion reindex`` queues a chain of
-``reindex`` jobs (``clarion.storage.reindexing``). Each job runs ingestion's indexing
+``reindex`` jobs (``clarion.storage.sql.reindexing``). Each job runs ingestion's indexing
 (``Indexer``) again on the next ``CHUNK`` processed inputs of the app, from their stored
 bytes, which replaces their embeddings and predicted concepts (and, through ``index_log``, the
 vectors the indexes hold when one changed), then queues the next job. Search keeps answering
@@ -20,8 +20,7 @@ from PIL import Image
 from clarion.blobs.base import BlobNotFound, BlobStore
 from clarion.errors import ApiError
 from clarion.media import ImageRejected, decode_image
-from clarion.storage.reindexing import ReindexItem, ReindexStep
-from clarion.storage.searchdata import SqlSearchStore
+from clarion.storage.searches import ReindexItem, ReindexStep, SearchStore
 
 log = logging.getLogger("clarion.reindex")
 
@@ -40,7 +39,7 @@ class ReindexJob:
     """The handler of ``reindex`` jobs (payload: ``ReindexStep``)."""
 
     def __init__(
-        self, search: SqlSearchStore, blobs: BlobStore, indexer: Indexing, chunk: int = CHUNK
+        self, search: SearchStore, blobs: BlobStore, indexer: Indexing, chunk: int = CHUNK
     ) -> None:
         self._search = search
         self._blobs = blobs

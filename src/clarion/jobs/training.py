@@ -36,13 +36,7 @@ from clarion.codes import (
 )
 from clarion.inference.evaluation import CURVE_THRESHOLDS, THRESHOLD, evaluate
 from clarion.inference.trainer import TrainOptions, cross_validated_scores, train_classifier
-from clarion.storage.modeldata import (
-    ModelConcept,
-    SqlModelStore,
-    TrainingSet,
-    VersionRecord,
-    VersionRef,
-)
+from clarion.storage.models import ModelConcept, ModelStore, TrainingSet, VersionRecord, VersionRef
 
 log = logging.getLogger("clarion.training")
 
@@ -65,7 +59,7 @@ class TrainJob:
     """The handler of ``train_model`` jobs: ``{"version_pk": N}``."""
 
     def __init__(
-        self, store: SqlModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
+        self, store: ModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
     ) -> None:
         self._store = store
         self._options = options or TrainOptions()
@@ -194,7 +188,7 @@ class EvaluateJob:
     """
 
     def __init__(
-        self, store: SqlModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
+        self, store: ModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
     ) -> None:
         self._store = store
         self._options = options or TrainOptions()
@@ -223,7 +217,7 @@ class EvaluateJob:
 
 
 def cross_validated_metrics(
-    store: SqlModelStore, ref: VersionRef, options: TrainOptions, space: str
+    store: ModelStore, ref: VersionRef, options: TrainOptions, space: str
 ) -> dict[str, Any]:
     """Metrics of the version's training recipe, cross-validated on the inputs it trains on.
 

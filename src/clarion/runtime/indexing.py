@@ -22,7 +22,7 @@ from PIL import Image
 from clarion.errors import ApiError
 from clarion.inference.base import ConceptScore, ImageRunner, Prediction, TextRunner
 from clarion.inference.workflow import GraphNode, NodeResult, run_graph
-from clarion.storage.searchdata import SqlSearchStore
+from clarion.storage.searches import SearchStore
 
 log = logging.getLogger("clarion.indexing")
 
@@ -57,7 +57,7 @@ class Indexer:
     """Computes and stores what search needs of each input, as ingestion finishes it."""
 
     def __init__(
-        self, models: Runners, search: SqlSearchStore, workflows: BaseWorkflows | None = None
+        self, models: Runners, search: SearchStore, workflows: BaseWorkflows | None = None
     ) -> None:
         self._models = models
         self._search = search

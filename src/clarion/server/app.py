@@ -17,6 +17,7 @@ from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
+from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
 from clarion.jobs.app_copy import AppCopyJob
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
@@ -50,7 +51,7 @@ from clarion.services.keys import KeysService
 from clarion.services.model_extras import ModelExtrasService
 from clarion.services.model_references import ModelReferencesService
 from clarion.services.model_types import ModelTypesService
-from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
+from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.reference import ReferenceService
 from clarion.services.renames import RenamesService
@@ -58,21 +59,29 @@ from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflow_versions import WorkflowVersionsService
 from clarion.services.workflows import WorkflowsService
-from clarion.storage.annotation_filters import SqlAnnotationFilters
-from clarion.storage.app_copies import APP_DUPLICATION_JOB, SqlAppCopies
-from clarion.storage.app_reads import SqlAppReads
-from clarion.storage.base import Store
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AccountStore
+from clarion.storage.app_copies import APP_DUPLICATION_JOB
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
-from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
-from clarion.storage.jobs import SqlJobQueue
-from clarion.storage.model_extras import SqlModelExtras
-from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
-from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
-from clarion.storage.renames import SqlRenames
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import SqlStore
-from clarion.storage.workflow_versions import SqlWorkflowVersions
+from clarion.storage.evaluations import RUN_EVALUATION_JOB
+from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
+from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
+from clarion.storage.sql import (
+    SqlAccountStore,
+    SqlAnnotationFilters,
+    SqlAnnotationStore,
+    SqlAppCopies,
+    SqlAppReads,
+    SqlConceptStore,
+    SqlDatasetStore,
+    SqlEvaluationStore,
+    SqlInputStore,
+    SqlJobQueue,
+    SqlModelExtras,
+    SqlModelStore,
+    SqlRenames,
+    SqlSearchStore,
+    SqlWorkflowVersions,
+)
 
 log = logging.getLogger("clarion.server")
 
@@ -83,7 +92,7 @@ ADMIN_PAT_FILE = "admin-pat.txt"
 class Admin:
     """Data-directory administration, for the CLI: the same services the API uses."""
 
-    store: Store
+    store: AccountStore
     users: UsersService
     keys: KeysService
 
@@ -92,8 +101,11 @@ class Admin:
 class Backends:
     """The concrete storage, blobs, fetching and models one process works with."""
 
-    store: SqlStore
-    data: SqlDataStore
+    store: SqlAccountStore
+    inputs: SqlInputStore
+    concepts: SqlConceptStore
+    annotations: SqlAnnotationStore
+    datasets: SqlDatasetStore
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
@@ -138,8 +150,11 @@ def open_backends(settings: Settings) -> Backends:
         extra_ca_certs=tuple(str(location) for location in settings.fetch_ca_certs),
     )
     return Backends(
-        store=SqlStore(engine),
-        data=SqlDataStore(engine),
+        store=SqlAccountStore(engine),
+        inputs=SqlInputStore(engine),
+        concepts=SqlConceptStore(engine),
+        annotations=SqlAnnotationStore(engine),
+        datasets=SqlDatasetStore(engine),
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
@@ -202,8 +217,8 @@ def build_worker_pool(
 ) -> WorkerPool:
     indexer = Indexer(backends.models, backends.search, backends.resolver)
     outcome = metrics.observe_ingestion if metrics is not None else None
-    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer, outcome)
-    collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
+    ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome)
+    collect = CollectBlobsJob(backends.inputs, backends.blobs, settings.blob_grace_seconds)
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
@@ -223,13 +238,22 @@ def build_worker_pool(
 def build_handlers(
     backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
 ) -> dict[str, Handler]:
-    store, data = backends.store, backends.data
+    store, data = backends.store, backends.inputs
 
     def is_built_in_model(model_id: str) -> bool:
         return backends.models.find(model_id) is not None
 
     untrusted = UntrustedInputs(backends.fetcher)
-    inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted, backends.search)
+    inputs = InputsService(
+        data,
+        backends.annotations,
+        backends.datasets,
+        backends.blobs,
+        untrusted,
+        wake_workers,
+        hosted,
+        backends.search,
+    )
     searches = SearchesService(
         backends.search,
         backends.indexes,
@@ -255,12 +279,18 @@ def build_handlers(
             compute=backends.compute,
             resolver=backends.resolver,
         ),
-        CustomModelsService(backends.modeldata, data, backends.models, wake_workers),
+        CustomModelsService(
+            backends.modeldata,
+            backends.concepts,
+            backends.datasets,
+            backends.models,
+            wake_workers,
+        ),
         EvaluationsService(
             backends.evaluations,
             backends.modeldata,
-            data,
-            lambda model_id: backends.models.find(model_id) is not None,
+            backends.datasets,
+            is_built_in_model,
             wake_workers,
         ),
         WorkflowsService(
@@ -273,9 +303,9 @@ def build_handlers(
             backends.workflow_versions,
         ),
         WorkflowVersionsService(backends.workflow_versions, backends.modeldata),
-        ConceptsService(data, backends.models),
-        AnnotationsService(data),
-        DatasetsService(data, hosted),
+        ConceptsService(backends.concepts, backends.models),
+        AnnotationsService(backends.annotations, data),
+        DatasetsService(backends.datasets, data, hosted),
         ReferenceService(),
         RenamesService(backends.renames, store, backends.modeldata, is_built_in_model),
         AppReadsService(backends.app_reads),
@@ -320,7 +350,7 @@ def build_server(settings: Settings) -> ClarionServer:
         max_metadata_bytes=settings.max_metadata_bytes,
     )
     hosted_route = HostedRoute(
-        authenticator, dispatcher, HostedImages(backends.data, backends.blobs)
+        authenticator, dispatcher, HostedImages(backends.inputs, backends.blobs)
     )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics

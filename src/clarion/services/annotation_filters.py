@@ -6,51 +6,24 @@ Clarion keeps it for clients to read back (no labelling task consumes it: Clario
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
-from google.protobuf import json_format
 
 from clarion.errors import InvalidArgument, NotFound
 from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import json_of, timestamp
+from clarion.services.messages.data import annotation_filter_to_proto
+from clarion.services.messages.values import json_of
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
-from clarion.storage.annotation_filters import AnnotationFilterRecord
-from clarion.storage.base import AppRecord, Page
-
-
-class AnnotationFilters(Protocol):
-    """``clarion.storage.annotation_filters.SqlAnnotationFilters``."""
-
-    def create(
-        self, app_pk: int, records: Sequence[AnnotationFilterRecord]
-    ) -> list[AnnotationFilterRecord]: ...
-    def get(self, app_pk: int, filter_id: str) -> AnnotationFilterRecord | None: ...
-    def list(self, app_pk: int, page: Page) -> list[AnnotationFilterRecord]: ...
-    def replace_search(self, app_pk: int, filter_id: str, search: Mapping[str, Any]) -> None: ...
-    def delete(self, app_pk: int, ids: Sequence[str] | None) -> None: ...
-
-
-def filter_to_proto(
-    app: AppRecord, record: AnnotationFilterRecord
-) -> resources_pb2.AnnotationFilter:
-    message = resources_pb2.AnnotationFilter(
-        id=record.id,
-        user_id=app.user_id,
-        app_id=app.id,
-        created_at=timestamp(record.created_at),
-        modified_at=timestamp(record.modified_at),
-    )
-    json_format.ParseDict(dict(record.search), message.search, ignore_unknown_fields=True)
-    return message
+from clarion.storage.accounts import AppRecord
+from clarion.storage.annotation_filters import AnnotationFilterRecord, AnnotationFilterStore
 
 
 class AnnotationFiltersService:
-    def __init__(self, filters: AnnotationFilters) -> None:
+    def __init__(self, filters: AnnotationFilterStore) -> None:
         self._filters = filters
 
     def handlers(self) -> HandlerTable:
@@ -81,7 +54,7 @@ class AnnotationFiltersService:
         with conflicts_as("annotation filter", ", ".join(ids)):
             created = self._filters.create(app_pk(app), records)
         return service_pb2.MultiAnnotationFilterResponse(
-            annotation_filters=[filter_to_proto(app, record) for record in created]
+            annotation_filters=[annotation_filter_to_proto(record, app) for record in created]
         )
 
     def get_annotation_filter(
@@ -90,7 +63,7 @@ class AnnotationFiltersService:
         app = require_app(ctx)
         record = self._existing(app, request.annotation_filter_id)
         return service_pb2.SingleAnnotationFilterResponse(
-            annotation_filter=filter_to_proto(app, record)
+            annotation_filter=annotation_filter_to_proto(record, app)
         )
 
     def list_annotation_filters(
@@ -100,7 +73,7 @@ class AnnotationFiltersService:
         app = require_app(ctx)
         found = self._filters.list(app_pk(app), page_of(request.page, request.per_page))
         return service_pb2.MultiAnnotationFilterResponse(
-            annotation_filters=[filter_to_proto(app, record) for record in found]
+            annotation_filters=[annotation_filter_to_proto(record, app) for record in found]
         )
 
     def patch_annotation_filters(
@@ -118,7 +91,8 @@ class AnnotationFiltersService:
             self._filters.replace_search(app_pk(app), filter_id, search)
         return service_pb2.MultiAnnotationFilterResponse(
             annotation_filters=[
-                filter_to_proto(app, self._existing(app, filter_id)) for filter_id, _ in patches
+                annotation_filter_to_proto(self._existing(app, filter_id), app)
+                for filter_id, _ in patches
             ]
         )
 

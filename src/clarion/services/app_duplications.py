@@ -10,7 +10,6 @@ Without ``filter`` everything is copied. A copy is always a new app of the calle
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
@@ -24,44 +23,16 @@ from clarion.services.base import (
     require_own_user,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import status, timestamp
+from clarion.services.messages.accounts import duplication_to_proto
+from clarion.services.messages.values import PRIVATE
 from clarion.services.paging import page_of
 from clarion.services.tokens import new_token
-from clarion.storage.app_copies import COPY_KINDS, DuplicationRecord
-from clarion.storage.base import AppRecord, Page
-
-PRIVATE = 10
-
-
-class AppCopies(Protocol):
-    """``clarion.storage.app_copies.SqlAppCopies``."""
-
-    def start(
-        self, user_id: str, source_app_id: str, destination: AppRecord, copy: Sequence[str]
-    ) -> DuplicationRecord: ...
-    def get(self, user_id: str, duplication_id: str) -> DuplicationRecord | None: ...
-    def list(self, user_id: str, page: Page) -> list[DuplicationRecord]: ...
-
-
-def duplication_to_proto(user_id: str, record: DuplicationRecord) -> resources_pb2.AppDuplication:
-    chosen = {f"copy_{kind}": kind in record.copy for kind in COPY_KINDS}
-    return resources_pb2.AppDuplication(
-        id=record.id,
-        new_app_id=record.destination_app_id,
-        destination_app=resources_pb2.App(id=record.destination_app_id, user_id=user_id),
-        status=status(record.status_code, record.status_description),
-        created_at=timestamp(record.created_at),
-        last_modified_at=timestamp(record.modified_at),
-        filter=resources_pb2.AppDuplicationFilters(**chosen),
-        progress=[
-            resources_pb2.AppCopyProgress(field=kind, value=count)
-            for kind, count in record.progress.items()
-        ],
-    )
+from clarion.storage.accounts import AppRecord
+from clarion.storage.app_copies import COPY_KINDS, AppCopyStore
 
 
 class AppDuplicationsService:
-    def __init__(self, copies: AppCopies, wake_workers: Callable[[], None]) -> None:
+    def __init__(self, copies: AppCopyStore, wake_workers: Callable[[], None]) -> None:
         self._copies = copies
         self._wake_workers = wake_workers
 

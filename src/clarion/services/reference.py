@@ -10,30 +10,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from clarion.errors import InvalidArgument, NotFound
 from clarion.services.base import HandlerTable
 from clarion.services.context import CallContext
-
-# Common open source licenses a model may declare, by SPDX id.
-OPEN_SOURCE_LICENSES = (
-    "AFL-3.0",
-    "Apache-2.0",
-    "Artistic-2.0",
-    "BSD-2-Clause",
-    "BSD-3-Clause",
-    "BSL-1.0",
-    "CC-BY-4.0",
-    "CC-BY-SA-4.0",
-    "CC-BY-NC-4.0",
-    "CC0-1.0",
-    "EPL-2.0",
-    "GPL-2.0",
-    "GPL-3.0",
-    "ISC",
-    "LGPL-2.1",
-    "LGPL-3.0",
-    "MIT",
-    "MPL-2.0",
-    "OpenRAIL",
-    "Unlicense",
-)
+from clarion.services.licenses import OPEN_SOURCE_LICENSES
 
 # The enum's zero is "no code", not a status a call can answer.
 _CODES = tuple((name, value) for name, value in status_code_pb2.StatusCode.items() if value != 0)
@@ -71,15 +48,6 @@ class ReferenceService:
         self, request: service_pb2.ListOpenSourceLicensesRequest, ctx: CallContext
     ) -> service_pb2.ListOpenSourceLicensesResponse:
         return service_pb2.ListOpenSourceLicensesResponse(licenses=OPEN_SOURCE_LICENSES)
-
-
-def checked_license(value: str) -> str:
-    """``value`` if it is a license ``ListOpenSourceLicenses`` lists, else ``InvalidArgument``."""
-    if value not in OPEN_SOURCE_LICENSES:
-        raise InvalidArgument(
-            f"Unknown license '{value}': use an SPDX id that ListOpenSourceLicenses lists"
-        )
-    return value
 
 
 def _parsed_code(text: str) -> int:

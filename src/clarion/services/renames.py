@@ -11,7 +11,6 @@ models and public workflows keep their ids.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
@@ -29,33 +28,27 @@ from clarion.services.base import (
     HandlerTable,
     app_pk,
     check_id,
+    check_workflow_id,
     conflicts_as,
     require_app,
     require_own_user,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import app_to_proto
-from clarion.services.model_convert import custom_model_to_proto
+from clarion.services.messages.accounts import app_to_proto
+from clarion.services.messages.models import custom_model_to_proto
+from clarion.services.messages.workflows import stored_workflow_to_proto
 from clarion.services.patching import patch_action
-from clarion.services.workflows import MAX_WORKFLOW_ID, stored_workflow_proto
-from clarion.storage.base import AppRecord, Store
-from clarion.storage.modeldata import SqlModelStore
-
-
-class Renames(Protocol):
-    """Id changes that keep references consistent (``clarion.storage.renames``)."""
-
-    def rename_app(self, user_id: str, app_id: str, new_id: str) -> bool: ...
-    def rename_model(self, app_pk: int, model_id: str, new_id: str) -> bool: ...
-    def rename_workflow(self, app_pk: int, workflow_id: str, new_id: str) -> bool: ...
+from clarion.storage.accounts import AccountStore, AppRecord
+from clarion.storage.models import ModelStore
+from clarion.storage.renames import RenameStore
 
 
 class RenamesService:
     def __init__(
         self,
-        renames: Renames,
-        store: Store,
-        models: SqlModelStore,
+        renames: RenameStore,
+        store: AccountStore,
+        models: ModelStore,
         is_built_in_model: Callable[[str], bool],
     ) -> None:
         self._renames = renames
@@ -136,7 +129,7 @@ class RenamesService:
                 self._renames.rename_workflow(app_pk(app), old, new)
         renamed = [self._models.get_workflow(app_pk(app), new) for _, new in pairs]
         return service_pb2.MultiWorkflowResponse(
-            workflows=[stored_workflow_proto(app, record) for record in renamed if record]
+            workflows=[stored_workflow_to_proto(app, record) for record in renamed if record]
         )
 
     def _check_workflow_rename(self, app: AppRecord, old: str, new: str) -> None:
@@ -144,13 +137,7 @@ class RenamesService:
             if old in PUBLIC_WORKFLOWS:
                 raise WorkflowInvalidArgument(f"Workflow '{old}' is public: its id cannot change")
             raise WorkflowNotFound("workflow", old)
-        if len(new) > MAX_WORKFLOW_ID:
-            raise WorkflowInvalidArgument(
-                f"Invalid workflow id '{new}': at most {MAX_WORKFLOW_ID} characters"
-            )
-        check_id("workflow", new)
-        if new in PUBLIC_WORKFLOWS:
-            raise WorkflowInvalidArgument(f"'{new}' is the id of a public workflow")
+        check_workflow_id(new)
         if self._models.get_workflow(app_pk(app), new) is not None:
             raise AlreadyExists("workflow", new)
 

@@ -26,6 +26,7 @@ from PIL import Image
 
 from clarion.codes import SEARCH_INVALID_REQUEST
 from clarion.errors import InputRejected, InvalidArgument, NotFound
+from clarion.runtime.model_resolver import Models
 from clarion.services._nearest import (
     POST_FILTER_FROM,
     FilteredNearest,
@@ -39,20 +40,20 @@ from clarion.services.base import (
     require_writable_app,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import data_from_json, input_to_proto, json_of, timestamp
 from clarion.services.hosted import HostedUrls
-from clarion.services.models import Models
+from clarion.services.messages.data import input_to_proto
+from clarion.services.messages.values import data_from_json, json_of, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
-from clarion.storage.base import AppRecord
-from clarion.storage.searchdata import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.searches import (
     EARTH_RADIUS_KM,
     ConceptMatch,
     GeoBox,
     GeoCircle,
     InputFilter,
     SavedSearch,
-    SqlSearchStore,
+    SearchStore,
 )
 
 IMAGE_SPACE = "general-image-embedding"
@@ -113,7 +114,7 @@ class _Plan:
 class SearchesService:
     def __init__(
         self,
-        search: SqlSearchStore,
+        search: SearchStore,
         indexes: VectorIndexes,
         models: Models,
         reader: ImageReader,

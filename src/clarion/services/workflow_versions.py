@@ -14,65 +14,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.errors import InvalidArgument, WorkflowInvalidArgument, WorkflowNotFound
-from clarion.inference.workflow import PUBLIC_WORKFLOWS, NodeSpec
+from clarion.inference.workflow import PUBLIC_WORKFLOWS
 from clarion.services.base import HandlerTable, app_pk, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import struct, struct_to_dict, timestamp
-from clarion.services.model_convert import node_to_proto
+from clarion.services.licenses import checked_license
+from clarion.services.messages.values import PRIVATE, PUBLIC, struct_to_dict
+from clarion.services.messages.workflows import workflow_version_to_proto
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_metadata
-from clarion.services.reference import checked_license
-from clarion.storage.base import AppRecord, Page
-from clarion.storage.modeldata import SqlModelStore
-from clarion.storage.workflow_versions import WorkflowVersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.models import ModelStore
+from clarion.storage.workflow_versions import WorkflowVersionRecord, WorkflowVersionStore
 
-PRIVATE, PUBLIC = 10, 50
 # The fields of a WorkflowVersion that PatchWorkflowVersions changes.
 _PATCHABLE = frozenset({"id", "description", "metadata", "license", "visibility", "workflow_id"})
 
 
-class WorkflowVersions(Protocol):
-    """``clarion.storage.workflow_versions.SqlWorkflowVersions``."""
-
-    def list_versions(
-        self, app_pk: int, workflow_id: str, page: Page
-    ) -> list[WorkflowVersionRecord]: ...
-    def get_version(
-        self, app_pk: int, workflow_id: str, version_id: str
-    ) -> WorkflowVersionRecord | None: ...
-    def newest_id(self, app_pk: int, workflow_id: str) -> str | None: ...
-    def update_version(self, app_pk: int, record: WorkflowVersionRecord) -> None: ...
-    def delete_versions(self, app_pk: int, workflow_id: str, ids: Sequence[str]) -> None: ...
-
-
-def workflow_version_to_proto(
-    app: AppRecord, record: WorkflowVersionRecord
-) -> resources_pb2.WorkflowVersion:
-    message = resources_pb2.WorkflowVersion(
-        id=record.id,
-        workflow_id=record.workflow_id,
-        app_id=app.id,
-        user_id=app.user_id,
-        description=record.description,
-        license=record.license,
-        created_at=timestamp(record.created_at),
-        modified_at=timestamp(record.modified_at),
-        visibility=resources_pb2.Visibility(gettable=record.visibility),  # type: ignore[arg-type]
-        nodes=[node_to_proto(NodeSpec.from_json(node)) for node in record.nodes],
-    )
-    if record.metadata:
-        message.metadata.CopyFrom(struct(record.metadata))
-    return message
-
-
 class WorkflowVersionsService:
-    def __init__(self, versions: WorkflowVersions, workflows: SqlModelStore) -> None:
+    def __init__(self, versions: WorkflowVersionStore, workflows: ModelStore) -> None:
         self._versions = versions
         self._workflows = workflows
 
