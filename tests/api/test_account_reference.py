@@ -180,7 +180,11 @@ def test_apps_searches_show_another_user_only_public_apps(api: Api, server: Runn
     other_pat = admin.users.create_pat(_new_user(admin))
     admin.store.close()
     marker = unique_id("shared").replace("-", "")
-    public = create_app(api, name=marker, visibility=resources_pb2.Visibility(gettable=50))
+    public = create_app(
+        api,
+        name=marker,
+        visibility=resources_pb2.Visibility(gettable=resources_pb2.Visibility.PUBLIC),
+    )
     create_app(api, name=marker)
     response = api.stub.PostAppsSearches(
         service_pb2.PostAppsSearchesRequest(

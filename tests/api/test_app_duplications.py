@@ -192,7 +192,7 @@ def test_a_filter_copies_only_what_it_names(api: Api) -> None:
 def test_duplications_that_cannot_be_made_are_refused(api: Api) -> None:
     source = new_app(api)
     taken = new_app(api)
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"new_app_id": taken.app_id}, status_code_pb2.CONN_INVALID_REQUEST, "already exists"),
         ({"existing_app_id": taken.app_id}, status_code_pb2.CONN_INVALID_REQUEST, "new app"),
         ({"new_app_id": "bad id!"}, status_code_pb2.CONN_INVALID_REQUEST, "Invalid app id"),

@@ -320,7 +320,7 @@ def test_reads_see_one_snapshot(engine: Engine, app_pk: int) -> None:
     data, search = SqlInputStore(engine), SqlSearchStore(engine)
     (record,) = data.add_inputs(app_pk, [InputRecord(id="one", kind="image")], [])
     assert record.pk is not None
-    search.save_analysis(app_pk, record.pk, {SPACE: np.ones(4, np.float32) / 2}, [])
+    search.save_analysis(app_pk, record.pk, {SPACE: np.full(4, 0.5, np.float32)}, [])
     keys, vectors, seq = search.all_vectors(app_pk, SPACE)
     assert keys.tolist() == [record.pk] and vectors.shape == (1, 4) and seq >= 1
 

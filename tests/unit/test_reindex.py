@@ -36,7 +36,7 @@ class Recorder:
 
     def index_image(self, app_pk: int, input_pk: int, image: Image.Image) -> None:
         self.seen.append(input_pk)
-        vector = np.ones(4, np.float32) / 2
+        vector = np.full(4, 0.5, np.float32)
         self.search.save_analysis(app_pk, input_pk, {SPACE: vector}, [(self.concept, "", 0.9)])
 
     def index_text(self, app_pk: int, input_pk: int, text: str) -> None:

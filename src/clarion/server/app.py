@@ -59,7 +59,6 @@ from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflow_versions import WorkflowVersionsService
 from clarion.services.workflows import WorkflowsService
-from clarion.storage.accounts import AccountStore
 from clarion.storage.app_copies import APP_DUPLICATION_JOB
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
@@ -92,7 +91,7 @@ ADMIN_PAT_FILE = "admin-pat.txt"
 class Admin:
     """Data-directory administration, for the CLI: the same services the API uses."""
 
-    store: AccountStore
+    store: SqlAccountStore
     users: UsersService
     keys: KeysService
 
