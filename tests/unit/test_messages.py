@@ -26,6 +26,7 @@ from google.protobuf.message import Message
 import clarion.services.messages as messages_package
 from clarion.codes import (
     ANNOTATION_SUCCESS,
+    APP_DUPLICATION_SUCCESS,
     FAILURE,
     INPUT_DOWNLOAD_FAILED,
     INPUT_INVALID_ARGUMENT,
@@ -49,7 +50,12 @@ from clarion.jobs.training import metrics_json
 from clarion.protocol.json_codec import json_to_message, message_to_json
 from clarion.protocol.retired import RETIRED_STRING_FIELDS, set_retired_strings
 from clarion.runtime.model_resolver import ResolvedNode
-from clarion.services.messages.accounts import app_to_proto, key_to_proto, user_to_proto
+from clarion.services.messages.accounts import (
+    app_to_proto,
+    duplication_to_proto,
+    key_to_proto,
+    user_to_proto,
+)
 from clarion.services.messages.bulk_operations import bulk_operation_to_proto
 from clarion.services.messages.concept_graph import (
     concept_language_to_proto,
@@ -58,6 +64,7 @@ from clarion.services.messages.concept_graph import (
 )
 from clarion.services.messages.concepts import concept_to_proto, model_concepts_to_proto
 from clarion.services.messages.data import (
+    annotation_filter_to_proto,
     annotation_to_proto,
     dataset_to_proto,
     echo_input,
@@ -89,9 +96,12 @@ from clarion.services.messages.workflows import (
     stored_workflow_to_proto,
     workflow_result,
     workflow_to_proto,
+    workflow_version_to_proto,
 )
 from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
+from clarion.storage.annotation_filters import AnnotationFilterRecord
 from clarion.storage.annotations import AnnotationRecord
+from clarion.storage.app_copies import COPY_KINDS, DuplicationRecord
 from clarion.storage.bulk_operations import BulkOperationRecord
 from clarion.storage.concept_graph import (
     ConceptLanguageRecord,
@@ -104,6 +114,7 @@ from clarion.storage.evaluations import EvaluationRecord
 from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
 from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
 from clarion.storage.videos import VideoFacts
+from clarion.storage.workflow_versions import WorkflowVersionRecord
 
 CREATED = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 MODIFIED = datetime(2026, 4, 5, 6, 7, 8, 654321, tzinfo=UTC)
@@ -282,6 +293,35 @@ CASES = [
             {"pk": "the storage key"},
         ),
         id="app_to_proto",
+    ),
+    pytest.param(
+        Case(
+            duplication_to_proto,
+            DuplicationRecord(
+                id="dup1",
+                source_app_id="photos",
+                destination_app_id="photos-copy",
+                copy=("inputs", "concepts", "annotations"),
+                status_code=APP_DUPLICATION_SUCCESS,
+                status_description="Copied",
+                progress={"inputs": 3, "concepts": 2, "annotations": 4, "inputs_left_out": 1},
+                created_at=CREATED,
+                modified_at=MODIFIED,
+            ),
+            {
+                "id": "id",
+                "destination_app_id": "new_app_id",
+                "copy": lambda m: tuple(k for k in COPY_KINDS if getattr(m.filter, f"copy_{k}")),
+                "status_code": "status.code",
+                "status_description": "status.description",
+                "progress": lambda m: {p.field: p.value for p in m.progress},
+                "created_at": "created_at",
+                "modified_at": "last_modified_at",
+            },
+            {"source_app_id": "the app in the request's path: AppDuplication has no field for it"},
+            before=("ana",),
+        ),
+        id="duplication_to_proto",
     ),
     pytest.param(
         Case(
@@ -527,6 +567,40 @@ CASES = [
             extra=(APP,),
         ),
         id="annotation_to_proto",
+    ),
+    pytest.param(
+        Case(
+            annotation_filter_to_proto,
+            AnnotationFilterRecord(
+                id="cats",
+                search=json_of(
+                    resources_pb2.Search(
+                        name="cats only",
+                        query=resources_pb2.Query(
+                            filters=[
+                                resources_pb2.Filter(
+                                    annotation=resources_pb2.Annotation(
+                                        data=resources_pb2.Data(
+                                            concepts=[resources_pb2.Concept(id="cat", value=1)]
+                                        )
+                                    )
+                                )
+                            ]
+                        ),
+                    )
+                ),
+                created_at=CREATED,
+                modified_at=MODIFIED,
+            ),
+            {
+                "id": "id",
+                "search": "search",
+                "created_at": "created_at",
+                "modified_at": "modified_at",
+            },
+            extra=(APP,),
+        ),
+        id="annotation_filter_to_proto",
     ),
     pytest.param(
         Case(
@@ -784,6 +858,38 @@ CASES = [
             before=(APP,),
         ),
         id="stored_workflow_to_proto",
+    ),
+    pytest.param(
+        Case(
+            workflow_version_to_proto,
+            WorkflowVersionRecord(
+                id="wv1",
+                workflow_id="pets",
+                nodes=(
+                    NodeSpec("detect", "face-detection").to_json(),
+                    NodeSpec("classify", "pets", version_id="v2", parents=("detect",)).to_json(),
+                ),
+                description="the first nodes",
+                metadata={"team": "a"},
+                license="MIT",
+                visibility=50,
+                created_at=CREATED,
+                modified_at=MODIFIED,
+            ),
+            {
+                "id": "id",
+                "workflow_id": "workflow_id",
+                "nodes": lambda m: tuple(node_of(node).to_json() for node in m.nodes),
+                "description": "description",
+                "metadata": "metadata",
+                "license": "license",
+                "visibility": "visibility.gettable",
+                "created_at": "created_at",
+                "modified_at": "modified_at",
+            },
+            before=(APP,),
+        ),
+        id="workflow_version_to_proto",
     ),
     pytest.param(
         Case(

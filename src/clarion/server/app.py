@@ -19,6 +19,7 @@ from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
 from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
+from clarion.jobs.app_copy import AppCopyJob
 from clarion.jobs.bulk import BulkOperationJob
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
@@ -40,7 +41,10 @@ from clarion.server.http import HostedRoute
 from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
+from clarion.services.annotation_filters import AnnotationFiltersService
 from clarion.services.annotations import AnnotationsService
+from clarion.services.app_duplications import AppDuplicationsService
+from clarion.services.app_reads import AppReadsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler, StreamHandler
 from clarion.services.bulk_operations import BulkEdits, BulkOperationsService
@@ -53,15 +57,21 @@ from clarion.services.evaluations import EvaluationsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.model_extras import ModelExtrasService
+from clarion.services.model_references import ModelReferencesService
 from clarion.services.model_types import ModelTypesService
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
+from clarion.services.reference import ReferenceService
+from clarion.services.renames import RenamesService
 from clarion.services.runner_calls import Predict, RunnerCallsService
 from clarion.services.runners import RunnerBroker
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.video_predict import VideoPredictions
+from clarion.services.workflow_versions import WorkflowVersionsService
 from clarion.services.workflows import WorkflowsService
+from clarion.storage.app_copies import APP_DUPLICATION_JOB
 from clarion.storage.bulk_operations import BULK_OPERATION_JOB
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
@@ -69,7 +79,10 @@ from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
     SqlAccountStore,
+    SqlAnnotationFilters,
     SqlAnnotationStore,
+    SqlAppCopies,
+    SqlAppReads,
     SqlBulkOperationStore,
     SqlComputeStore,
     SqlConceptGraphStore,
@@ -78,9 +91,12 @@ from clarion.storage.sql import (
     SqlEvaluationStore,
     SqlInputStore,
     SqlJobQueue,
+    SqlModelExtras,
     SqlModelStore,
+    SqlRenames,
     SqlSearchStore,
     SqlVideoStore,
+    SqlWorkflowVersions,
 )
 
 log = logging.getLogger("clarion.server")
@@ -112,6 +128,12 @@ class Backends:
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
     compute_records: SqlComputeStore
+    renames: SqlRenames
+    model_extras: SqlModelExtras
+    workflow_versions: SqlWorkflowVersions
+    app_reads: SqlAppReads
+    app_copies: SqlAppCopies
+    annotation_filters: SqlAnnotationFilters
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -165,6 +187,12 @@ def open_backends(settings: Settings) -> Backends:
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         compute_records=SqlComputeStore(engine),
+        renames=SqlRenames(engine),
+        model_extras=SqlModelExtras(engine),
+        workflow_versions=SqlWorkflowVersions(engine),
+        app_reads=SqlAppReads(engine),
+        app_copies=SqlAppCopies(engine),
+        annotation_filters=SqlAnnotationFilters(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -248,6 +276,8 @@ def build_worker_pool(
     edits = BulkEdits(backends.inputs, backends.annotations, backends.datasets)
     bulk = BulkOperationJob(backends.bulk_operations, edits.apply)
     kinds[BULK_OPERATION_JOB] = JobKind(run=bulk, give_up=bulk.give_up)
+    app_copy = AppCopyJob(backends.app_copies, backends.search)
+    kinds[APP_DUPLICATION_JOB] = JobKind(run=app_copy, give_up=app_copy.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -255,6 +285,10 @@ def build_handlers(
     backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.inputs
+
+    def is_built_in_model(model_id: str) -> bool:
+        return backends.models.find(model_id) is not None
+
     untrusted = UntrustedInputs(backends.fetcher)
     videos = backends.untrusted_videos
     inputs = InputsService(
@@ -287,7 +321,7 @@ def build_handlers(
         KeysService(store),
         inputs,
         searches,
-        ModelsService(backends.models, backends.modeldata),
+        ModelsService(backends.models, backends.modeldata, backends.model_extras),
         ModelTypesService(),
         PredictService(
             backends.models,
@@ -310,7 +344,7 @@ def build_handlers(
             backends.evaluations,
             backends.modeldata,
             backends.datasets,
-            lambda model_id: backends.models.find(model_id) is not None,
+            is_built_in_model,
             wake_workers,
         ),
         WorkflowsService(
@@ -321,6 +355,7 @@ def build_handlers(
             backends.blobs,
             backends.readers,
             video_predictions,
+            backends.workflow_versions,
         ),
         ConceptsService(backends.concepts, backends.models, backends.concept_graph),
         ConceptGraphService(backends.concepts, backends.concept_graph),
@@ -333,6 +368,14 @@ def build_handlers(
             searches.matching_input_ids,
             wake_workers,
         ),
+        WorkflowVersionsService(backends.workflow_versions, backends.modeldata),
+        ReferenceService(),
+        RenamesService(backends.renames, store, backends.modeldata, is_built_in_model),
+        AppReadsService(backends.app_reads),
+        AppDuplicationsService(backends.app_copies, wake_workers),
+        ModelReferencesService(backends.models, backends.modeldata),
+        AnnotationFiltersService(backends.annotation_filters),
+        ModelExtrasService(backends.model_extras, backends.modeldata, is_built_in_model),
     )
     handlers: dict[str, Handler] = {}
     for service in services:

@@ -29,8 +29,11 @@ ME = "me"
 _KEY_PREFIX = "Key "
 _Record = TypeVar("_Record", KeyRecord, AppRecord)
 _Key = TypeVar("_Key", str, tuple[str, str])
-# Methods after which what the cache holds may be wrong: a key or app changed or went away.
-_CREDENTIAL_WRITES = re.compile(r"^(Patch|Delete)(Key|Keys|App|Apps)$")
+# Methods after which what the cache holds may be wrong: a key or app changed or went away
+# (a renamed workflow changes the app's record when it was the app's base workflow).
+_CREDENTIAL_WRITES = re.compile(
+    r"^(Patch|Delete)(Key|Keys|App|Apps)$|^PatchApps(Ids|Details)$|^PatchWorkflowIds$"
+)
 
 
 class NotCached(Exception):

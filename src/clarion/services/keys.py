@@ -41,6 +41,8 @@ class KeysService:
             "PatchKeys": self.patch_keys,
             "DeleteKey": self.delete_key,
             "MyScopes": self.my_scopes,
+            "MyScopesUser": self.my_scopes_user,
+            "MyScopesRoot": self.my_scopes_root,
             "ListScopes": self.list_scopes,
         }
 
@@ -114,6 +116,27 @@ class KeysService:
         if ctx.app is not None:
             response.app.CopyFrom(app_to_proto(ctx.app))
         return response
+
+    def my_scopes_user(
+        self, request: service_pb2.MyScopesUserRequest, ctx: CallContext
+    ) -> service_pb2.MultiScopeUserResponse:
+        """The PAT's scopes and the methods it may call, user-level ones included; Clarion has
+        no feature flags, so ``user_feature_flags`` stays empty."""
+        caller = ctx.caller
+        return service_pb2.MultiScopeUserResponse(
+            scopes=list(caller.key.scopes),
+            endpoints=[method.name for method in _callable_methods(caller)],
+        )
+
+    def my_scopes_root(
+        self, request: service_pb2.MyScopesRootRequest, ctx: CallContext
+    ) -> service_pb2.MultiScopeRootResponse:
+        """As ``MyScopesUser``, at the root (no user in the path): the caller's own."""
+        caller = ctx.caller
+        return service_pb2.MultiScopeRootResponse(
+            scopes=list(caller.key.scopes),
+            endpoints=[method.name for method in _callable_methods(caller)],
+        )
 
     def list_scopes(
         self, request: service_pb2.ListScopesRequest, ctx: CallContext

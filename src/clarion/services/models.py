@@ -19,6 +19,8 @@ from clarion.services.base import HandlerTable, app_pk
 from clarion.services.context import CallContext
 from clarion.services.messages.concepts import model_concepts_to_proto
 from clarion.services.messages.models import (
+    add_labels,
+    add_version_extras,
     builtin_concepts_to_proto,
     builtin_model_to_proto,
     builtin_version_to_proto,
@@ -27,6 +29,7 @@ from clarion.services.messages.models import (
 )
 from clarion.services.paging import page_of
 from clarion.storage.accounts import AppRecord
+from clarion.storage.model_extras import ModelExtraStore, VersionExtras
 from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 # A model in a listing: an app's custom model, or a built-in one.
@@ -36,9 +39,15 @@ _Listed = tuple[AppRecord, ModelRecord] | ModelInfo
 class ModelsService:
     """The read side of models: the app's custom models first, then the built-in ones."""
 
-    def __init__(self, models: Models, custom: ModelStore | None = None) -> None:
+    def __init__(
+        self,
+        models: Models,
+        custom: ModelStore | None = None,
+        extras: ModelExtraStore | None = None,
+    ) -> None:
         self._models = models
         self._custom = custom
+        self._extras = extras
 
     def _not_installed(self, info: ModelInfo) -> str | None:
         return self._models.not_installed(info.id)
@@ -87,7 +96,8 @@ class ModelsService:
                 continue
             app, model = entry
             version = self._custom_version(app, model, "")
-            protos.append(custom_model_to_proto(app, model, version, with_concepts=False))
+            message = custom_model_to_proto(app, model, version, with_concepts=False)
+            protos.append(self._with_extras(app, message))
         return protos
 
     def get_model(
@@ -110,7 +120,8 @@ class ModelsService:
             return builtin_model_to_proto(info, with_concepts=with_concepts, not_installed=missing)
         app, model = found
         version = self._custom_version(app, model, request.version_id)
-        return custom_model_to_proto(app, model, version, with_concepts=with_concepts)
+        message = custom_model_to_proto(app, model, version, with_concepts=with_concepts)
+        return self._with_extras(app, message)
 
     def list_model_versions(
         self, request: service_pb2.ListModelVersionsRequest, ctx: CallContext
@@ -130,9 +141,11 @@ class ModelsService:
         stored = self._custom.list_versions(
             app_pk(app), model.id, page, trained_only=request.trained_only
         )
-        return service_pb2.MultiModelVersionResponse(
-            model_versions=[custom_version_to_proto(app, version) for version in stored]
-        )
+        extras = self._version_extras(app, model.id)
+        messages = [custom_version_to_proto(app, version) for version in stored]
+        for message in messages:
+            add_version_extras(message, extras.get(message.id, VersionExtras()))
+        return service_pb2.MultiModelVersionResponse(model_versions=messages)
 
     def get_model_version(
         self, request: service_pb2.GetModelVersionRequest, ctx: CallContext
@@ -148,6 +161,8 @@ class ModelsService:
             if stored is None:
                 raise ModelNotFound("model version", f"{model.id}/(none yet)")
             version = custom_version_to_proto(app, stored)
+            extras = self._version_extras(app, model.id)
+            add_version_extras(version, extras.get(stored.id, VersionExtras()))
         return service_pb2.SingleModelVersionResponse(model_version=version)
 
     def post_models_searches(
@@ -194,6 +209,26 @@ class ModelsService:
         return service_pb2.MultiConceptResponse(concepts=builtin_concepts_to_proto(paged_builtin))
 
     # custom models
+
+    def _with_extras(self, app: AppRecord, message: resources_pb2.Model) -> resources_pb2.Model:
+        """A custom model's message with its labels, and its version's visibility, license
+        and metadata."""
+        if self._extras is None:
+            return message
+        labels = self._extras.labels(app_pk(app), message.id)
+        if labels is not None:
+            add_labels(message, labels)
+        if message.HasField("model_version"):
+            extras = self._version_extras(app, message.id)
+            add_version_extras(
+                message.model_version, extras.get(message.model_version.id, VersionExtras())
+            )
+        return message
+
+    def _version_extras(self, app: AppRecord, model_id: str) -> dict[str, VersionExtras]:
+        if self._extras is None:
+            return {}
+        return self._extras.version_extras(app_pk(app), model_id)
 
     def _custom_models(self, ctx: CallContext) -> list[tuple[AppRecord, ModelRecord]]:
         if self._custom is None or ctx.app is None:

@@ -168,6 +168,10 @@ class SearchesService:
             "GetSearch": self.get_search,
             "ListSearches": self.list_searches,
             "PatchSearches": self.patch_searches,
+            # The saved searches of PostInputsSearches and PostAnnotationsSearches (save: true)
+            # are the same saved searches, so their patch methods are PatchSearches too.
+            "PatchInputsSearches": self.patch_searches,
+            "PatchAnnotationsSearches": self.patch_searches,
             "DeleteSearch": self.delete_search,
             "PostSearchesByID": self.post_searches_by_id,
         }

@@ -34,7 +34,13 @@ from clarion.inference.workflow import (
     run_graph,
 )
 from clarion.runtime.model_resolver import ModelResolver, ResolvedNode
-from clarion.services.base import HandlerTable, app_pk, conflicts_as, require_app
+from clarion.services.base import (
+    HandlerTable,
+    app_pk,
+    check_workflow_id,
+    conflicts_as,
+    require_app,
+)
 from clarion.services.batches import WORKFLOW_RESULTS
 from clarion.services.context import CallContext
 from clarion.services.messages.frames import frames_result
@@ -53,8 +59,7 @@ from clarion.services.video_predict import VideoPredictions
 from clarion.storage.accounts import AppRecord
 from clarion.storage.inputs import InputStore
 from clarion.storage.models import ModelStore, WorkflowRecord
-
-MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
+from clarion.storage.workflow_versions import WorkflowVersionStore
 
 
 class WorkflowsService:
@@ -69,8 +74,10 @@ class WorkflowsService:
         blobs: BlobStore,
         executor: Executor,
         videos: VideoPredictions | None = None,
+        versions: WorkflowVersionStore | None = None,
     ) -> None:
         self._videos = videos
+        self._versions = versions
         self._store = store
         self._resolver = resolver
         self._loader = InputLoader(reader, data, blobs)
@@ -106,7 +113,7 @@ class WorkflowsService:
         )
 
     def _new_workflow(self, app: AppRecord, workflow: resources_pb2.Workflow) -> WorkflowRecord:
-        workflow_id = _checked_id(workflow.id)
+        workflow_id = check_workflow_id(workflow.id)
         specs = self._checked_specs(app, workflow.nodes)
         return WorkflowRecord(
             id=workflow_id,
@@ -130,7 +137,13 @@ class WorkflowsService:
         self, request: service_pb2.GetWorkflowRequest, ctx: CallContext
     ) -> service_pb2.SingleWorkflowResponse:
         app = require_app(ctx)
-        return service_pb2.SingleWorkflowResponse(workflow=self._proto(app, request.workflow_id))
+        message = self._proto(app, request.workflow_id)
+        newest = self._versions.newest_id(app_pk(app), message.id) if self._versions else None
+        if newest is not None:  # the version the workflow runs
+            message.version.CopyFrom(
+                resources_pb2.WorkflowVersion(id=newest, workflow_id=message.id)
+            )
+        return service_pb2.SingleWorkflowResponse(workflow=message)
 
     def list_workflows(
         self, request: service_pb2.ListWorkflowsRequest, ctx: CallContext
@@ -234,9 +247,7 @@ class WorkflowsService:
         app = require_app(ctx)
         # Counted first, as the HTTP gateway counts before anything else, so both agree.
         WORKFLOW_RESULTS.check(len(request.inputs))
-        specs = self._resolver.workflow_specs(app_pk(app), request.workflow_id)
-        if specs is None:
-            raise WorkflowNotFound("workflow", request.workflow_id)
+        specs = self._specs(app, request.workflow_id, request.version_id)
         _check_some_inputs(len(request.inputs))
         nodes = self._resolver.graph(app_pk(app), specs)
         reads = list(self._executor.map(lambda m: self._loader.read_any(ctx, m), request.inputs))
@@ -292,6 +303,30 @@ class WorkflowsService:
             return workflow_result(app, specs, nodes, message, rejected, None, config)
         return frames_result(positions, per_frame)
 
+    def _specs(self, app: AppRecord, workflow_id: str, version_id: str) -> Sequence[NodeSpec]:
+        """The nodes to run: the workflow's newest version, or the version asked for."""
+        specs = self._resolver.workflow_specs(app_pk(app), workflow_id)
+        if specs is None:
+            raise WorkflowNotFound("workflow", workflow_id)
+        if not version_id:
+            return specs
+        if (
+            workflow_id in PUBLIC_WORKFLOWS
+            and self._store.get_workflow(app_pk(app), workflow_id) is None
+        ):
+            raise WorkflowInvalidArgument(
+                f"Workflow '{workflow_id}' is public and built in: it has no versions, leave "
+                "version_id empty"
+            )
+        found = (
+            self._versions.get_version(app_pk(app), workflow_id, version_id)
+            if self._versions is not None
+            else None
+        )
+        if found is None:
+            raise WorkflowNotFound("workflow version", f"{workflow_id}/{version_id}")
+        return tuple(NodeSpec.from_json(node) for node in found.nodes)
+
 
 def _owned(app: AppRecord, spec: NodeSpec) -> NodeSpec:
     """The spec, if its model is this app's or public; the app's own ids are dropped."""
@@ -304,21 +339,6 @@ def _owned(app: AppRecord, spec: NodeSpec) -> NodeSpec:
         f"Workflow node '{spec.id}': model '{spec.model_id}' of app '{'/'.join(owner)}' cannot "
         f"be used here: nodes run this app's models or those of {PUBLIC_USER}/{PUBLIC_APP}"
     )
-
-
-def _checked_id(workflow_id: str) -> str:
-    if not workflow_id:
-        raise WorkflowInvalidArgument("Each workflow needs an 'id'")
-    if len(workflow_id) > MAX_WORKFLOW_ID or not all(
-        ch.isascii() and (ch.isalnum() or ch in "-_") for ch in workflow_id
-    ):
-        raise WorkflowInvalidArgument(
-            f"Invalid workflow id '{workflow_id}': use 1 to {MAX_WORKFLOW_ID} letters, "
-            "digits, '_' or '-'"
-        )
-    if workflow_id in PUBLIC_WORKFLOWS:
-        raise WorkflowInvalidArgument(f"'{workflow_id}' is the id of a public workflow")
-    return workflow_id
 
 
 def _check_some_inputs(count: int) -> None:

@@ -271,6 +271,9 @@ custom_models = Table(
     Column("output_config", JSON, nullable=False, default=dict),  # OutputConfig as JSON
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
+    # {"toolkits", "use_cases", "languages", "check_consents"}: lists of strings
+    # (clarion.storage.model_extras).
+    Column("labels", JSON, nullable=True),
     UniqueConstraint("app_pk", "id"),
 )
 
@@ -295,6 +298,10 @@ model_versions = Table(
     Column("completed_at", DateTime(timezone=True), nullable=True),
     # The training parameters asked for (train_info.params: dataset_id, enrich_dataset).
     Column("train_params", JSON, nullable=True),
+    # Set by PatchModelVersions and the publish methods (clarion.storage.model_extras).
+    Column("visibility", Integer, nullable=False, default=10, server_default="10"),
+    Column("metadata", JSON, nullable=True),
+    Column("license", String(64), nullable=False, default="", server_default=""),
     UniqueConstraint("model_pk", "id"),
 )
 
@@ -447,6 +454,56 @@ bulk_operations = Table(
     Column("last_processed_id", String(255), nullable=False, default=""),
     Column("description", Text, nullable=False, default=""),
     Column("created_by", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+# A workflow's versions: a new one each time its nodes change (clarion.storage.workflow_versions);
+# the newest is the one the workflow runs.
+workflow_versions = Table(
+    "workflow_versions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_pk", Integer, ForeignKey("workflows.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("nodes", JSON, nullable=False, default=list),
+    Column("description", Text, nullable=False, default=""),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("license", String(64), nullable=False, default=""),
+    Column("visibility", Integer, nullable=False, default=10),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("workflow_pk", "id"),
+)
+
+# Copies of apps (PostAppDuplications): the request, and where its job stands. The source and
+# destination are kept by id, as the user named them: either app may be deleted later.
+app_duplications = Table(
+    "app_duplications",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("source_app_id", String(64), nullable=False),
+    Column("destination_app_id", String(64), nullable=False),
+    Column("filter", JSON, nullable=False, default=dict),  # copy_inputs, ... as booleans
+    Column("status_code", Integer, nullable=False),
+    Column("status_description", Text, nullable=False, default=""),
+    Column("progress", JSON, nullable=False, default=dict),  # what was copied, by kind
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "id"),
+)
+
+# Annotation filters: named searches over an app's annotations (clarion.storage.annotation_filters).
+annotation_filters = Table(
+    "annotation_filters",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("search", JSON, nullable=False),  # the Search message in Clarifai JSON
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("app_pk", "id"),

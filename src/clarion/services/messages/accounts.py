@@ -1,11 +1,12 @@
-"""Users, apps and keys."""
+"""Users, apps (and their copies) and keys."""
 
 from __future__ import annotations
 
 from clarifai_grpc.grpc.api import resources_pb2
 
-from clarion.services.messages.values import struct, timestamp, visibility
+from clarion.services.messages.values import status, struct, timestamp, visibility
 from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
+from clarion.storage.app_copies import COPY_KINDS, DuplicationRecord
 
 
 def user_to_proto(user: UserRecord) -> resources_pb2.User:
@@ -32,6 +33,24 @@ def app_to_proto(app: AppRecord) -> resources_pb2.App:
         visibility=visibility(app.visibility),
         created_at=timestamp(app.created_at),
         modified_at=timestamp(app.modified_at),
+    )
+
+
+def duplication_to_proto(user_id: str, record: DuplicationRecord) -> resources_pb2.AppDuplication:
+    """A copy of an app: what it copies (``filter``), where it stands, what it copied."""
+    chosen = {f"copy_{kind}": kind in record.copy for kind in COPY_KINDS}
+    return resources_pb2.AppDuplication(
+        id=record.id,
+        new_app_id=record.destination_app_id,
+        destination_app=resources_pb2.App(id=record.destination_app_id, user_id=user_id),
+        status=status(record.status_code, record.status_description),
+        created_at=timestamp(record.created_at),
+        last_modified_at=timestamp(record.modified_at),
+        filter=resources_pb2.AppDuplicationFilters(**chosen),
+        progress=[
+            resources_pb2.AppCopyProgress(field=kind, value=count)
+            for kind, count in record.progress.items()
+        ],
     )
 
 

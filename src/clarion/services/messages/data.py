@@ -1,4 +1,5 @@
-"""An app's data: inputs (and their echo in outputs), annotations and datasets."""
+"""An app's data: inputs (and their echo in outputs), annotations, annotation filters and
+datasets."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2
+from google.protobuf import json_format
 
 from clarion.services.messages.values import data_from_json, status, struct, timestamp
 from clarion.storage.accounts import AppRecord
+from clarion.storage.annotation_filters import AnnotationFilterRecord
 from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.datasets import DatasetRecord
 from clarion.storage.inputs import (
@@ -126,6 +129,20 @@ def annotation_to_proto(annotation: AnnotationRecord, app: AppRecord) -> resourc
         created_at=timestamp(annotation.created_at),
         modified_at=timestamp(annotation.modified_at),
     )
+
+
+def annotation_filter_to_proto(
+    record: AnnotationFilterRecord, app: AppRecord
+) -> resources_pb2.AnnotationFilter:
+    message = resources_pb2.AnnotationFilter(
+        id=record.id,
+        user_id=app.user_id,
+        app_id=app.id,
+        created_at=timestamp(record.created_at),
+        modified_at=timestamp(record.modified_at),
+    )
+    json_format.ParseDict(dict(record.search), message.search, ignore_unknown_fields=True)
+    return message
 
 
 def dataset_to_proto(dataset: DatasetRecord, app: AppRecord) -> resources_pb2.Dataset:

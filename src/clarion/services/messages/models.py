@@ -3,7 +3,7 @@ models (classifiers trained on the built-in image embedder)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from clarifai_grpc.grpc.api import resources_pb2
@@ -18,6 +18,7 @@ from clarion.services.messages.outputs import output_config_of
 from clarion.services.messages.values import PRIVATE, PUBLIC, status, struct, timestamp, visibility
 from clarion.services.signatures import method_signatures
 from clarion.storage.accounts import AppRecord
+from clarion.storage.model_extras import VersionExtras
 from clarion.storage.models import ModelRecord, VersionRecord
 
 # Built-in models ship with Clarion; this date stands for "as old as the release".
@@ -151,3 +152,19 @@ def custom_version_to_proto(
         message.output_info.data.concepts.extend(concepts)
     message.metrics.CopyFrom(eval_metrics_to_proto(app, version, fields=None, summary_only=True))
     return message
+
+
+def add_labels(model: resources_pb2.Model, labels: Mapping[str, Sequence[str]]) -> None:
+    """A custom model's message with its stored labels (``clarion.storage.model_extras``)."""
+    model.toolkits[:] = labels.get("toolkits", [])
+    model.use_cases[:] = labels.get("use_cases", [])
+    model.languages[:] = labels.get("languages", [])
+    model.check_consents[:] = labels.get("check_consents", [])
+
+
+def add_version_extras(version: resources_pb2.ModelVersion, extras: VersionExtras) -> None:
+    """A custom version's message with its visibility, license and metadata."""
+    version.visibility.CopyFrom(visibility(extras.visibility))
+    version.license = extras.license
+    if extras.metadata:
+        version.metadata.CopyFrom(struct(extras.metadata))

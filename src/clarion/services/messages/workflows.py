@@ -46,6 +46,7 @@ from clarion.services.messages.values import (
 )
 from clarion.storage.accounts import AppRecord
 from clarion.storage.models import WorkflowRecord
+from clarion.storage.workflow_versions import WorkflowVersionRecord
 
 # which region a node's output names: one id per (node that found it, its index) and input
 RegionIds = dict[tuple[str, int], str]
@@ -125,6 +126,27 @@ def public_workflow_to_proto(workflow_id: str) -> resources_pb2.Workflow:
     )
     message = workflow_to_proto(PUBLIC_APP, PUBLIC_USER, record, PUBLIC_WORKFLOWS[workflow_id])
     message.visibility.CopyFrom(visibility(PUBLIC))
+    return message
+
+
+def workflow_version_to_proto(
+    app: AppRecord, record: WorkflowVersionRecord
+) -> resources_pb2.WorkflowVersion:
+    """A stored version of an app's workflow, with the nodes it runs."""
+    message = resources_pb2.WorkflowVersion(
+        id=record.id,
+        workflow_id=record.workflow_id,
+        app_id=app.id,
+        user_id=app.user_id,
+        description=record.description,
+        license=record.license,
+        created_at=timestamp(record.created_at),
+        modified_at=timestamp(record.modified_at),
+        visibility=visibility(record.visibility),
+        nodes=[node_to_proto(NodeSpec.from_json(node)) for node in record.nodes],
+    )
+    if record.metadata:
+        message.metadata.CopyFrom(struct(record.metadata))
     return message
 
 

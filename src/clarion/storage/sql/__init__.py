@@ -6,7 +6,10 @@ the Protocols beside the records (an import contract in ``pyproject.toml`` keeps
 """
 
 from clarion.storage.sql.accounts import SqlAccountStore
+from clarion.storage.sql.annotation_filters import SqlAnnotationFilters
 from clarion.storage.sql.annotations import SqlAnnotationStore
+from clarion.storage.sql.app_copies import SqlAppCopies
+from clarion.storage.sql.app_reads import SqlAppReads
 from clarion.storage.sql.bulk_operations import SqlBulkOperationStore
 from clarion.storage.sql.compute import SqlComputeStore
 from clarion.storage.sql.concept_graph import SqlConceptGraphStore
@@ -15,13 +18,19 @@ from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
 from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
+from clarion.storage.sql.model_extras import SqlModelExtras
 from clarion.storage.sql.models import SqlModelStore
+from clarion.storage.sql.renames import SqlRenames
 from clarion.storage.sql.searches import SqlSearchStore
 from clarion.storage.sql.videos import SqlVideoStore
+from clarion.storage.sql.workflow_versions import SqlWorkflowVersions
 
 __all__ = [
     "SqlAccountStore",
+    "SqlAnnotationFilters",
     "SqlAnnotationStore",
+    "SqlAppCopies",
+    "SqlAppReads",
     "SqlBulkOperationStore",
     "SqlComputeStore",
     "SqlConceptGraphStore",
@@ -30,7 +39,10 @@ __all__ = [
     "SqlEvaluationStore",
     "SqlInputStore",
     "SqlJobQueue",
+    "SqlModelExtras",
     "SqlModelStore",
+    "SqlRenames",
     "SqlSearchStore",
     "SqlVideoStore",
+    "SqlWorkflowVersions",
 ]

@@ -43,6 +43,7 @@ from clarion.storage.schema import (
 )
 from clarion.storage.sql.base import SqlBase, aware, utcnow
 from clarion.storage.sql.jobs import enqueue
+from clarion.storage.sql.workflow_versions import record_nodes
 
 # lookup_model remembers at most this many absences (a caller trying many ids must not grow it).
 _MAX_REMEMBERED_ABSENT = 10_000
@@ -94,6 +95,9 @@ class SqlModelStore(SqlBase):
                 self._absent.clear()  # a caller trying many ids must not grow it without end
             self._absent[key] = self._clock() + self._absent_seconds
         return model
+
+    def forget_absence(self, app_pk: int, model_id: str) -> None:
+        self._absent.pop((app_pk, model_id), None)
 
     def get_model(self, app_pk: int, model_id: str) -> ModelRecord | None:
         with self._read() as db:
@@ -333,6 +337,7 @@ class SqlModelStore(SqlBase):
         with self._write() as db:
             for record in created:
                 db.execute(insert(workflows).values(**_workflow_values(app_pk, record)))
+                record_nodes(db, app_pk, record.id, record.nodes)
         return created
 
     def get_workflow(self, app_pk: int, workflow_id: str) -> WorkflowRecord | None:
@@ -364,6 +369,7 @@ class SqlModelStore(SqlBase):
                 .where(workflows.c.app_pk == app_pk, workflows.c.id == record.id)
                 .values(**values)
             )
+            record_nodes(db, app_pk, record.id, record.nodes)
         return record
 
     def delete_workflows(self, app_pk: int, ids: Sequence[str] | None) -> list[str]:
