@@ -28,14 +28,17 @@ from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
+from clarion.server.audit import AuditRecorder
 from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.http import HostedRoute
 from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
+from clarion.server.usage import UsageCounter
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
+from clarion.services.audit import AuditService
 from clarion.services.base import Handler
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
@@ -44,6 +47,7 @@ from clarion.services.evaluations import EvaluationsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.metrics import MetricsService
 from clarion.services.model_types import ModelTypesService
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
@@ -57,6 +61,7 @@ from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
     SqlAccountStore,
     SqlAnnotationStore,
+    SqlAuditLog,
     SqlConceptStore,
     SqlDatasetStore,
     SqlEvaluationStore,
@@ -92,6 +97,7 @@ class Backends:
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
+    audit: SqlAuditLog
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -135,6 +141,7 @@ def open_backends(settings: Settings) -> Backends:
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
+        audit=SqlAuditLog(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -205,7 +212,10 @@ def build_worker_pool(
 
 
 def build_handlers(
-    backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
+    backends: Backends,
+    wake_workers: Callable[[], None],
+    hosted: HostedUrls,
+    usage: UsageCounter | None = None,
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.inputs
     untrusted = UntrustedInputs(backends.fetcher)
@@ -264,6 +274,8 @@ def build_handlers(
         ConceptsService(backends.concepts, backends.models),
         AnnotationsService(backends.annotations, data),
         DatasetsService(backends.datasets, data, hosted),
+        AuditService(backends.audit),
+        MetricsService(usage or UsageCounter()),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
@@ -292,13 +304,16 @@ def build_server(settings: Settings) -> ClarionServer:
         lambda: {"running": limits.in_flight, "waiting": limits.waiting},
         "state",
     )
+    usage = UsageCounter()
     dispatcher = Dispatcher(
-        build_handlers(backends, wake, hosted),
+        build_handlers(backends, wake, hosted, usage),
         authenticator,
         limits,
         metrics,
         request_timeout_seconds=settings.request_timeout_seconds,
         max_metadata_bytes=settings.max_metadata_bytes,
+        audit=AuditRecorder(backends.audit),
+        usage=usage,
     )
     hosted_route = HostedRoute(
         authenticator, dispatcher, HostedImages(backends.inputs, backends.blobs)

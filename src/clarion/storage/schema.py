@@ -333,3 +333,24 @@ workflows = Table(
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("app_pk", "id"),
 )
+
+# One row per call that writes, success or not (clarion.storage.audit). Plain strings, no
+# foreign keys: the record outlives the users, keys and apps it names.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("operation", Integer, nullable=False, default=0),
+    Column("success", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("req_id", String(128), nullable=False, default=""),
+    Column("source_ip", String(64), nullable=False, default=""),
+    Column("user_id", String(64), nullable=False, default=""),
+    Column("key_ref", String(64), nullable=False, default=""),
+    Column("app_user_id", String(64), nullable=False, default=""),
+    Column("app_id", String(64), nullable=False, default=""),
+    Index("ix_audit_log_user_id_pk", "user_id", "pk"),
+    Index("ix_audit_log_app_user_id_pk", "app_user_id", "pk"),
+)

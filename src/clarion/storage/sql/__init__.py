@@ -7,6 +7,7 @@ the Protocols beside the records (an import contract in ``pyproject.toml`` keeps
 
 from clarion.storage.sql.accounts import SqlAccountStore
 from clarion.storage.sql.annotations import SqlAnnotationStore
+from clarion.storage.sql.audit import SqlAuditLog
 from clarion.storage.sql.concepts import SqlConceptStore
 from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
@@ -18,6 +19,7 @@ from clarion.storage.sql.searches import SqlSearchStore
 __all__ = [
     "SqlAccountStore",
     "SqlAnnotationStore",
+    "SqlAuditLog",
     "SqlConceptStore",
     "SqlDatasetStore",
     "SqlEvaluationStore",
