@@ -86,6 +86,11 @@ RPC_MAX_MESSAGE_SIZE_EXCEEDED: Final = 40033
 INTERNAL_SERVER_ISSUE: Final = 98004
 INTERNAL_UNCATEGORIZED: Final = 99009
 
+# Uploads in parts (PostUploads, PutUploadContentParts).
+UPLOAD_IN_PROGRESS: Final = 68000
+UPLOAD_DONE: Final = 68001
+UPLOAD_EXPIRED: Final = 68004
+
 
 _NAMES: Final = {
     value: name for name, value in globals().items() if name.isupper() and isinstance(value, int)

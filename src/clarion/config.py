@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         le=PROTOBUF_MAX_BYTES,
         description="Largest request accepted, in bytes (gRPC message; HTTP body after base64).",
     )
+    max_upload_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1,
+        description="Largest content_length an upload in parts (PostUploads) may declare, in "
+        "bytes; its parts are kept in the database until the upload is deleted.",
+    )
     max_metadata_bytes: int = Field(
         256 * 1024,
         ge=1024,

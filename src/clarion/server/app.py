@@ -52,6 +52,7 @@ from clarion.services.model_types import ModelTypesService
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
+from clarion.services.uploads import UploadsService
 from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
@@ -69,6 +70,7 @@ from clarion.storage.sql import (
     SqlJobQueue,
     SqlModelStore,
     SqlSearchStore,
+    SqlUploadStore,
 )
 
 log = logging.getLogger("clarion.server")
@@ -98,6 +100,7 @@ class Backends:
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
     audit: SqlAuditLog
+    uploads: SqlUploadStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -142,6 +145,7 @@ def open_backends(settings: Settings) -> Backends:
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         audit=SqlAuditLog(engine),
+        uploads=SqlUploadStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -216,6 +220,7 @@ def build_handlers(
     wake_workers: Callable[[], None],
     hosted: HostedUrls,
     usage: UsageCounter | None = None,
+    max_upload_bytes: int = Settings.model_fields["max_upload_bytes"].default,
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.inputs
     untrusted = UntrustedInputs(backends.fetcher)
@@ -275,6 +280,9 @@ def build_handlers(
         AnnotationsService(backends.annotations, data),
         DatasetsService(backends.datasets, data, hosted),
         AuditService(backends.audit),
+        UploadsService(
+            backends.uploads, inputs.post_inputs, inputs.get_inputs_add_job, max_upload_bytes
+        ),
         MetricsService(usage or UsageCounter()),
     )
     handlers: dict[str, Handler] = {}
@@ -306,7 +314,7 @@ def build_server(settings: Settings) -> ClarionServer:
     )
     usage = UsageCounter()
     dispatcher = Dispatcher(
-        build_handlers(backends, wake, hosted, usage),
+        build_handlers(backends, wake, hosted, usage, settings.max_upload_bytes),
         authenticator,
         limits,
         metrics,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -353,4 +354,33 @@ audit_log = Table(
     Column("app_id", String(64), nullable=False, default=""),
     Index("ix_audit_log_user_id_pk", "user_id", "pk"),
     Index("ix_audit_log_app_user_id_pk", "app_user_id", "pk"),
+)
+
+# Uploads in parts (clarion.storage.uploads): the parts' bytes live here, so an acknowledged
+# part is as durable as the database, and deleting an upload or its app deletes them too.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("content_name", String(255), nullable=False, default=""),
+    Column("content_length", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False, default=0),
+    Column("complete", Boolean, nullable=False, default=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+upload_parts = Table(
+    "upload_parts",
+    metadata,
+    Column("upload_pk", Integer, ForeignKey("uploads.pk", ondelete="CASCADE"), nullable=False),
+    Column("part_number", BigInteger, nullable=False),
+    Column("range_start", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    UniqueConstraint("upload_pk", "part_number"),
 )

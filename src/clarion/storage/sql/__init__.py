@@ -15,6 +15,7 @@ from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
 from clarion.storage.sql.models import SqlModelStore
 from clarion.storage.sql.searches import SqlSearchStore
+from clarion.storage.sql.uploads import SqlUploadStore
 
 __all__ = [
     "SqlAccountStore",
@@ -27,4 +28,5 @@ __all__ = [
     "SqlJobQueue",
     "SqlModelStore",
     "SqlSearchStore",
+    "SqlUploadStore",
 ]
