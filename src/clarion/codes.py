@@ -86,6 +86,14 @@ RPC_MAX_MESSAGE_SIZE_EXCEEDED: Final = 40033
 INTERNAL_SERVER_ISSUE: Final = 98004
 INTERNAL_UNCATEGORIZED: Final = 99009
 
+# Durable jobs a client follows (extraction of archives into inputs).
+JOB_QUEUED: Final = 64000
+JOB_RUNNING: Final = 64001
+JOB_COMPLETED: Final = 64002
+JOB_FAILED: Final = 64003
+JOB_CANCELLED: Final = 64004
+ARCHIVE_EXTRACT_FAILED: Final = 67000
+
 # Uploads in parts (PostUploads, PutUploadContentParts).
 UPLOAD_IN_PROGRESS: Final = 68000
 UPLOAD_DONE: Final = 68001

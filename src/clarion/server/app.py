@@ -10,7 +10,7 @@ import os
 import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clarion.blobs.files import FileBlobStore
@@ -20,10 +20,12 @@ from clarion.inference import ModelCatalog
 from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
+from clarion.jobs.extract import ExtractInputsJob
 from clarion.jobs.ingest import IngestJob
 from clarion.jobs.reindex import ReindexJob
 from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.jobs.worker import JobKind, WorkerPool
+from clarion.media.archives import ArchiveLimits
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
 from clarion.runtime.untrusted import UntrustedInputs
@@ -44,6 +46,7 @@ from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
 from clarion.services.evaluations import EvaluationsService
+from clarion.services.extractions import ExtractionsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
@@ -57,6 +60,7 @@ from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
+from clarion.storage.extractions import EXTRACT_INPUTS_JOB
 from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
@@ -66,6 +70,7 @@ from clarion.storage.sql import (
     SqlConceptStore,
     SqlDatasetStore,
     SqlEvaluationStore,
+    SqlExtractionStore,
     SqlInputStore,
     SqlJobQueue,
     SqlModelStore,
@@ -101,9 +106,12 @@ class Backends:
     evaluations: SqlEvaluationStore
     audit: SqlAuditLog
     uploads: SqlUploadStore
+    extractions: SqlExtractionStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
+    # Archives and S3 objects for PostInputsDataSources: the same policy, larger and slower.
+    archive_fetcher: UrlFetcher
     models: ModelCatalog
     indexes: IndexRegistry
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
@@ -120,6 +128,7 @@ class Backends:
         self.readers.shutdown(wait=False, cancel_futures=True)
         self.compute.shutdown(wait=False, cancel_futures=True)
         self.fetcher.close()
+        self.archive_fetcher.close()
         self.store.close()  # the stores share one engine
 
 
@@ -146,9 +155,13 @@ def open_backends(settings: Settings) -> Backends:
         evaluations=SqlEvaluationStore(engine),
         audit=SqlAuditLog(engine),
         uploads=SqlUploadStore(engine),
+        extractions=SqlExtractionStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
+        archive_fetcher=UrlFetcher(
+            replace(policy, max_bytes=settings.archive_max_bytes, total_timeout=300.0)
+        ),
         models=ModelCatalog(
             settings.data_dir / "models",
             intra_op_threads=settings.inference_threads or None,
@@ -212,6 +225,19 @@ def build_worker_pool(
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
+    extract = ExtractInputsJob(
+        backends.extractions,
+        backends.inputs,
+        backends.blobs,
+        backends.archive_fetcher.fetch,
+        ArchiveLimits(
+            max_members=settings.archive_max_files,
+            max_unpacked_bytes=settings.archive_max_unpacked_bytes,
+            max_ratio=settings.archive_max_ratio,
+        ),
+        settings.s3_endpoint,
+    )
+    kinds[EXTRACT_INPUTS_JOB] = JobKind(run=extract, give_up=extract.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -219,8 +245,8 @@ def build_handlers(
     backends: Backends,
     wake_workers: Callable[[], None],
     hosted: HostedUrls,
+    settings: Settings,
     usage: UsageCounter | None = None,
-    max_upload_bytes: int = Settings.model_fields["max_upload_bytes"].default,
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.inputs
     untrusted = UntrustedInputs(backends.fetcher)
@@ -281,7 +307,17 @@ def build_handlers(
         DatasetsService(backends.datasets, data, hosted),
         AuditService(backends.audit),
         UploadsService(
-            backends.uploads, inputs.post_inputs, inputs.get_inputs_add_job, max_upload_bytes
+            backends.uploads,
+            inputs.post_inputs,
+            inputs.get_inputs_add_job,
+            settings.max_upload_bytes,
+        ),
+        ExtractionsService(
+            backends.extractions,
+            backends.datasets,
+            UntrustedInputs(backends.archive_fetcher).check_url,
+            wake_workers,
+            settings.s3_endpoint,
         ),
         MetricsService(usage or UsageCounter()),
     )
@@ -314,7 +350,7 @@ def build_server(settings: Settings) -> ClarionServer:
     )
     usage = UsageCounter()
     dispatcher = Dispatcher(
-        build_handlers(backends, wake, hosted, usage, settings.max_upload_bytes),
+        build_handlers(backends, wake, hosted, settings, usage),
         authenticator,
         limits,
         metrics,

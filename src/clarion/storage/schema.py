@@ -384,3 +384,22 @@ upload_parts = Table(
     Column("data", LargeBinary, nullable=False),
     UniqueConstraint("upload_pk", "part_number"),
 )
+
+# Extraction jobs (clarion.storage.extractions): an archive or bucket to make inputs of.
+inputs_extractions = Table(
+    "inputs_extractions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("add_job_id", String(64), nullable=False),
+    Column("template", JSON, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("status_description", Text, nullable=False, default=""),
+    Column("image_count", Integer, nullable=False, default=0),
+    Column("text_count", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)

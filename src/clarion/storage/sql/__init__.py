@@ -11,6 +11,7 @@ from clarion.storage.sql.audit import SqlAuditLog
 from clarion.storage.sql.concepts import SqlConceptStore
 from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
+from clarion.storage.sql.extractions import SqlExtractionStore
 from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
 from clarion.storage.sql.models import SqlModelStore
@@ -24,6 +25,7 @@ __all__ = [
     "SqlConceptStore",
     "SqlDatasetStore",
     "SqlEvaluationStore",
+    "SqlExtractionStore",
     "SqlInputStore",
     "SqlJobQueue",
     "SqlModelStore",
