@@ -88,7 +88,9 @@ class ExtractInputsJob:
             return
         try:
             files = self._files(record.url)
-            records = [self._input(record, member) for member in files.members]
+            records = [
+                self._input(record, index, member) for index, member in enumerate(files.members)
+            ]
         except ExtractionFailed as failed:
             self._extractions.move_extraction(pk, running, ARCHIVE_EXTRACT_FAILED, str(failed))
             return
@@ -98,7 +100,10 @@ class ExtractInputsJob:
         )
         if not self._extractions.move_extraction(pk, (JOB_RUNNING,), JOB_RUNNING, "Storing"):
             return  # cancelled while fetching: nothing stored
-        self._inputs.add_inputs(app_pk, records, [])
+        # Ids follow from the extraction and the file's place in it, so a run taken over after
+        # a crash that came after the inputs were stored finds them instead of adding twice.
+        stored = self._inputs.existing_input_ids(app_pk, [r.id for r in records])
+        self._inputs.add_inputs(app_pk, [r for r in records if r.id not in stored], [])
         skipped = f"; {files.skipped} system files skipped" if files.skipped else ""
         description = f"{len(records)} inputs added{skipped}"
         self._extractions.move_extraction(pk, (JOB_RUNNING,), JOB_COMPLETED, description, counts)
@@ -180,10 +185,10 @@ class ExtractInputsJob:
         except FetchRejected as rejected:
             raise ExtractionFailed(f"Fetching {url}: {rejected.description}") from rejected
 
-    def _input(self, extraction: ExtractionRecord, member: Member) -> InputRecord:
+    def _input(self, extraction: ExtractionRecord, index: int, member: Member) -> InputRecord:
         template = extraction.template
         common: dict[str, Any] = {
-            "id": uuid.uuid4().hex,
+            "id": uuid.uuid5(uuid.NAMESPACE_URL, f"clarion:{extraction.id}/{index}").hex,
             "metadata": dict(template.get("metadata") or {}),
             "add_job_id": extraction.add_job_id,
             "dataset_ids": tuple(template.get("dataset_ids") or ()),
