@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from PIL import Image
+from sqlalchemy import update
 
+from clarion.storage.engine import create_db_engine
+from clarion.storage.schema import apps, uploads
 from tests.api.conftest import Api
 from tests.api.test_apps_keys import create_app
 from tests.api.test_inputs import wait_until_done
@@ -211,3 +215,41 @@ def test_uploads_refuse_what_clarion_cannot_make_inputs_of(api: Api) -> None:
     assert binary_answer.status.code == INVALID and "UTF-8" in binary_answer.status.description
     assert missing_answer.status.code == MISSING, missing_answer.status
     assert too_big.status.code == INVALID and "max_upload_bytes" in too_big.status.description
+
+
+def test_an_expired_upload_refuses_parts_and_is_swept(api: Api) -> None:
+    app = create_app(api)
+    upload = start_upload(api, app.id, 10)
+    expire_now(api, app.id, upload.id)
+
+    late = put_parts(api, app.id, upload.id, (1, 0, b"0123456789"))
+    got = api.stub.GetUpload(
+        service_pb2.GetUploadRequest(user_app_id=scope(app.id), upload_id=upload.id),
+        metadata=api.pat,
+    )
+    start_upload(api, app.id, 5)  # sweeps the app's expired uploads
+    gone = api.stub.GetUpload(
+        service_pb2.GetUploadRequest(user_app_id=scope(app.id), upload_id=upload.id),
+        metadata=api.pat,
+    )
+
+    assert late.status.code == status_code_pb2.UPLOAD_EXPIRED, late.status
+    assert got.upload.status.code == status_code_pb2.UPLOAD_EXPIRED
+    assert gone.status.code == MISSING, gone.status
+
+
+def expire_now(api: Api, app_id: str, upload_id: str) -> None:
+    """Move the upload's expiry into the past in the server's database (time cannot be
+    waited out in a test)."""
+    engine = create_db_engine(api.server.settings.resolved_database_url)
+    try:
+        with engine.begin() as db:
+            app_pk = db.execute(apps.select().where(apps.c.id == app_id)).first()
+            assert app_pk is not None
+            db.execute(
+                update(uploads)
+                .where(uploads.c.app_pk == app_pk.pk, uploads.c.id == upload_id)
+                .values(expires_at=datetime(2020, 1, 1, tzinfo=UTC))
+            )
+    finally:
+        engine.dispose()

@@ -70,6 +70,9 @@ class UploadsService:
             raise InvalidArgument(f"Send 1 to {MAX_UPLOADS_PER_REQUEST} uploads")
         records = [self._new_record(message) for message in request.uploads]
         _check_unique([r.id for r in records])
+        # Uploads abandoned before they were complete hold their parts until swept: each new
+        # upload sweeps its app's (a scan of the app's uploads; they are few).
+        self._store.delete_expired(app_pk(app), datetime.now(UTC))
         with conflicts_as("upload", ", ".join(r.id for r in records)):
             created = self._store.create_uploads(app_pk(app), records)
         return service_pb2.MultiUploadResponse(uploads=[upload_message(r) for r in created])

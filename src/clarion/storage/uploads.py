@@ -70,6 +70,11 @@ class UploadStore(Protocol):
         when there is no such upload. Raises ``PartDoesNotFit``."""
         ...
 
+    def delete_expired(self, app_pk: int, now: datetime) -> int:
+        """Delete the app's uploads that expired before they were complete, parts and all;
+        how many there were."""
+        ...
+
     def content(self, app_pk: int, upload_id: str) -> bytes | None:
         """The whole content of a complete upload; ``None`` if absent or incomplete."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
@@ -78,6 +79,17 @@ class SqlUploadStore(SqlBase):
                 .values(received=received, complete=complete, modified_at=utcnow())
             )
             return _get(db, app_pk, upload_id)
+
+    def delete_expired(self, app_pk: int, now: datetime) -> int:
+        expired = select(uploads.c.pk).where(
+            uploads.c.app_pk == app_pk, uploads.c.expires_at <= now, uploads.c.complete.is_(False)
+        )
+        with self._write() as db:
+            pks = list(db.execute(expired).scalars())
+            if pks:
+                db.execute(delete(upload_parts).where(upload_parts.c.upload_pk.in_(pks)))
+                db.execute(delete(uploads).where(uploads.c.pk.in_(pks)))
+        return len(pks)
 
     def content(self, app_pk: int, upload_id: str) -> bytes | None:
         with self._read() as db:
