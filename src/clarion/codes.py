@@ -111,6 +111,19 @@ DEPLOYMENT_DOES_NOT_EXIST: Final = 25900
 INTERNAL_SERVER_ISSUE: Final = 98004
 INTERNAL_UNCATEGORIZED: Final = 99009
 
+# Durable jobs a client follows (extraction of archives into inputs).
+JOB_QUEUED: Final = 64000
+JOB_RUNNING: Final = 64001
+JOB_COMPLETED: Final = 64002
+JOB_FAILED: Final = 64003
+JOB_CANCELLED: Final = 64004
+ARCHIVE_EXTRACT_FAILED: Final = 67000
+
+# Uploads in parts (PostUploads, PutUploadContentParts).
+UPLOAD_IN_PROGRESS: Final = 68000
+UPLOAD_DONE: Final = 68001
+UPLOAD_EXPIRED: Final = 68004
+
 
 _NAMES: Final = {
     value: name for name, value in globals().items() if name.isupper() and isinstance(value, int)

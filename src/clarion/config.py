@@ -63,6 +63,37 @@ class Settings(BaseSettings):
         le=PROTOBUF_MAX_BYTES,
         description="Largest request accepted, in bytes (gRPC message; HTTP body after base64).",
     )
+    max_upload_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1,
+        description="Largest content_length an upload in parts (PostUploads) may declare, in "
+        "bytes; its parts are kept in the database until the upload is deleted.",
+    )
+    archive_max_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1,
+        description="Largest archive (or S3 object) PostInputsDataSources downloads, in bytes.",
+    )
+    archive_max_unpacked_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1,
+        description="Most bytes one extraction's files may add up to, unpacked; more refuses "
+        "the whole archive or bucket.",
+    )
+    archive_max_files: int = Field(
+        10_000, ge=1, description="Most files one extraction may make inputs of."
+    )
+    archive_max_ratio: float = Field(
+        100.0,
+        gt=1,
+        description="Most bytes a compressed archive member may unpack to per packed byte "
+        "(archive bombs); more refuses the whole archive.",
+    )
+    s3_endpoint: str = Field(
+        "",
+        description="Base URL of an S3-compatible endpoint that s3:// data sources are read "
+        "from, path style; empty: AWS S3 itself, virtual-hosted style.",
+    )
     max_metadata_bytes: int = Field(
         256 * 1024,
         ge=1024,

@@ -23,6 +23,8 @@ response -> exception from the same tables (see ``error_class_for_code``).
     │   └── RouteNotFound
     ├── AlreadyExists              11102 CONN_INVALID_REQUEST (HTTP 409)
     ├── ModelUntrained             21102 MODEL_UNTRAINED
+    ├── UploadNotReady             68000 UPLOAD_IN_PROGRESS
+    │   └── UploadExpired          68004 UPLOAD_EXPIRED
     ├── MethodNotAllowed           11103 CONN_METHOD_NOT_ALLOWED
     ├── NotImplementedMethod       10040 NOT_IMPLEMENTED
     ├── ResourceExhausted          11005 CONN_THROTTLED
@@ -255,6 +257,22 @@ class ModelUntrained(ApiError):
     http_status = 409
     grpc_code = "FAILED_PRECONDITION"
     default_description = "The model is not trained"
+
+
+class UploadNotReady(ApiError):
+    """The upload cannot be used as asked: it still lacks parts, or it expired."""
+
+    status_code = codes.UPLOAD_IN_PROGRESS
+    http_status = 409
+    grpc_code = "FAILED_PRECONDITION"
+    default_description = "The upload is not complete"
+
+
+class UploadExpired(UploadNotReady):
+    """The upload's time to receive its parts ran out before it was complete."""
+
+    status_code = codes.UPLOAD_EXPIRED
+    default_description = "The upload expired"
 
 
 class MethodNotAllowed(ApiError):

@@ -10,7 +10,7 @@ import os
 import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -23,11 +23,13 @@ from clarion.jobs.app_copy import AppCopyJob
 from clarion.jobs.bulk import BulkOperationJob
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
+from clarion.jobs.extract import ExtractInputsJob
 from clarion.jobs.ingest import IngestJob
 from clarion.jobs.ingest_video import VideoIngestion
 from clarion.jobs.reindex import ReindexJob
 from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.jobs.worker import JobKind, WorkerPool
+from clarion.media.archives import ArchiveLimits
 from clarion.media.video import VideoLimits
 from clarion.runtime.frame_indexes import FrameAwareIndexes
 from clarion.runtime.indexing import Indexer
@@ -35,17 +37,20 @@ from clarion.runtime.model_resolver import ModelResolver
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
 from clarion.runtime.videos import UntrustedVideos
+from clarion.server.audit import AuditRecorder
 from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.http import HostedRoute
 from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
+from clarion.server.usage import UsageCounter
 from clarion.services.annotation_filters import AnnotationFiltersService
 from clarion.services.annotations import AnnotationsService
 from clarion.services.app_duplications import AppDuplicationsService
 from clarion.services.app_reads import AppReadsService
 from clarion.services.apps import AppsService
+from clarion.services.audit import AuditService
 from clarion.services.base import Handler, StreamHandler
 from clarion.services.bulk_operations import BulkEdits, BulkOperationsService
 from clarion.services.compute import ComputeService
@@ -54,9 +59,11 @@ from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
 from clarion.services.evaluations import EvaluationsService
+from clarion.services.extractions import ExtractionsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.metrics import MetricsService
 from clarion.services.model_extras import ModelExtrasService
 from clarion.services.model_references import ModelReferencesService
 from clarion.services.model_types import ModelTypesService
@@ -67,6 +74,7 @@ from clarion.services.renames import RenamesService
 from clarion.services.runner_calls import Predict, RunnerCallsService
 from clarion.services.runners import RunnerBroker
 from clarion.services.searches import SearchesService
+from clarion.services.uploads import UploadsService
 from clarion.services.users import UsersService
 from clarion.services.video_predict import VideoPredictions
 from clarion.services.workflow_versions import WorkflowVersionsService
@@ -75,6 +83,7 @@ from clarion.storage.app_copies import APP_DUPLICATION_JOB
 from clarion.storage.bulk_operations import BULK_OPERATION_JOB
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
+from clarion.storage.extractions import EXTRACT_INPUTS_JOB
 from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
@@ -83,18 +92,21 @@ from clarion.storage.sql import (
     SqlAnnotationStore,
     SqlAppCopies,
     SqlAppReads,
+    SqlAuditLog,
     SqlBulkOperationStore,
     SqlComputeStore,
     SqlConceptGraphStore,
     SqlConceptStore,
     SqlDatasetStore,
     SqlEvaluationStore,
+    SqlExtractionStore,
     SqlInputStore,
     SqlJobQueue,
     SqlModelExtras,
     SqlModelStore,
     SqlRenames,
     SqlSearchStore,
+    SqlUploadStore,
     SqlVideoStore,
     SqlWorkflowVersions,
 )
@@ -134,9 +146,14 @@ class Backends:
     app_reads: SqlAppReads
     app_copies: SqlAppCopies
     annotation_filters: SqlAnnotationFilters
+    audit: SqlAuditLog
+    uploads: SqlUploadStore
+    extractions: SqlExtractionStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
+    # Archives and S3 objects for PostInputsDataSources: the same policy, larger and slower.
+    archive_fetcher: UrlFetcher
     models: ModelCatalog
     indexes: IndexRegistry
     videos: SqlVideoStore
@@ -160,6 +177,7 @@ class Backends:
         self.readers.shutdown(wait=False, cancel_futures=True)
         self.compute.shutdown(wait=False, cancel_futures=True)
         self.fetcher.close()
+        self.archive_fetcher.close()
         self.store.close()  # the stores share one engine
 
 
@@ -193,9 +211,15 @@ def open_backends(settings: Settings) -> Backends:
         app_reads=SqlAppReads(engine),
         app_copies=SqlAppCopies(engine),
         annotation_filters=SqlAnnotationFilters(engine),
+        audit=SqlAuditLog(engine),
+        uploads=SqlUploadStore(engine),
+        extractions=SqlExtractionStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
+        archive_fetcher=UrlFetcher(
+            replace(policy, max_bytes=settings.archive_max_bytes, total_timeout=300.0)
+        ),
         models=ModelCatalog(
             settings.data_dir / "models",
             intra_op_threads=settings.inference_threads or None,
@@ -278,11 +302,28 @@ def build_worker_pool(
     kinds[BULK_OPERATION_JOB] = JobKind(run=bulk, give_up=bulk.give_up)
     app_copy = AppCopyJob(backends.app_copies, backends.search)
     kinds[APP_DUPLICATION_JOB] = JobKind(run=app_copy, give_up=app_copy.give_up)
+    extract = ExtractInputsJob(
+        backends.extractions,
+        backends.inputs,
+        backends.blobs,
+        backends.archive_fetcher.fetch,
+        ArchiveLimits(
+            max_members=settings.archive_max_files,
+            max_unpacked_bytes=settings.archive_max_unpacked_bytes,
+            max_ratio=settings.archive_max_ratio,
+        ),
+        settings.s3_endpoint,
+    )
+    kinds[EXTRACT_INPUTS_JOB] = JobKind(run=extract, give_up=extract.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
 def build_handlers(
-    backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
+    backends: Backends,
+    wake_workers: Callable[[], None],
+    hosted: HostedUrls,
+    settings: Settings,
+    usage: UsageCounter | None = None,
 ) -> dict[str, Handler]:
     store, data = backends.store, backends.inputs
 
@@ -376,6 +417,21 @@ def build_handlers(
         ModelReferencesService(backends.models, backends.modeldata),
         AnnotationFiltersService(backends.annotation_filters),
         ModelExtrasService(backends.model_extras, backends.modeldata, is_built_in_model),
+        AuditService(backends.audit),
+        UploadsService(
+            backends.uploads,
+            inputs.post_inputs,
+            inputs.get_inputs_add_job,
+            settings.max_upload_bytes,
+        ),
+        ExtractionsService(
+            backends.extractions,
+            backends.datasets,
+            UntrustedInputs(backends.archive_fetcher).check_url,
+            wake_workers,
+            settings.s3_endpoint,
+        ),
+        MetricsService(usage or UsageCounter()),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
@@ -419,7 +475,8 @@ def build_server(settings: Settings) -> ClarionServer:
         lambda: {"running": limits.in_flight, "waiting": limits.waiting},
         "state",
     )
-    handlers = build_handlers(backends, wake, hosted)
+    usage = UsageCounter()
+    handlers = build_handlers(backends, wake, hosted, settings, usage)
     broker = RunnerBroker(backends.compute_records)
     stream_handlers = build_runner_handlers(backends, handlers, broker)
     metrics.watch(
@@ -436,6 +493,8 @@ def build_server(settings: Settings) -> ClarionServer:
         request_timeout_seconds=settings.request_timeout_seconds,
         max_metadata_bytes=settings.max_metadata_bytes,
         stream_handlers=stream_handlers,
+        audit=AuditRecorder(backends.audit),
+        usage=usage,
     )
     hosted_route = HostedRoute(
         authenticator, dispatcher, HostedImages(backends.inputs, backends.blobs)

@@ -26,15 +26,28 @@ from clarion.errors import (
 )
 from clarion.protocol.descriptor import MethodSpec
 from clarion.protocol.sizes import free_form_bytes
+from clarion.server.audit import AuditRecorder
 from clarion.server.auth import Authenticator
 from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.status import error_response, mark_success, new_req_id
+from clarion.server.usage import UsageCounter
 from clarion.services.base import Handler, StreamHandler
 from clarion.services.context import CallContext
 from clarion.storage.errors import DatabaseBusy, InvalidValue
 
 log = logging.getLogger("clarion.dispatch")
+
+# The metadata key under which a transport passes the caller's address to ``dispatch``. Each
+# transport sets it from the connection itself, over anything a client sent under that name.
+PEER_KEY = "clarion-peer-address"
+
+
+@dataclasses.dataclass(slots=True)
+class _Trace:
+    """What one call learned on its way, for the audit log and usage counts."""
+
+    ctx: CallContext | None = None
 
 
 class Dispatcher:
@@ -49,9 +62,13 @@ class Dispatcher:
         request_timeout_seconds: float = 0.0,
         max_metadata_bytes: int = 0,
         stream_handlers: Mapping[str, StreamHandler] | None = None,
+        audit: AuditRecorder | None = None,
+        usage: UsageCounter | None = None,
     ) -> None:
         self._handlers = dict(handlers)
         self._stream_handlers = dict(stream_handlers or {})
+        self._audit = audit
+        self._usage = usage
         self._max_metadata_bytes = max_metadata_bytes
         self._auth = authenticator
         self._limits = limits
@@ -77,8 +94,9 @@ class Dispatcher:
         req_id = new_req_id(metadata)
         started = time.perf_counter()
         deadline = self._deadline(time_left)
+        trace = _Trace()
         try:
-            response = await self._call(method, request, metadata, req_id, deadline)
+            response = await self._call(method, request, metadata, req_id, deadline, trace)
             mark_success(response, req_id)
         except ApiError as error:
             response = error_response(method.response_type, error, req_id)
@@ -100,6 +118,14 @@ class Dispatcher:
             raise
         code = response.status.code  # type: ignore[attr-defined]
         self._record(method.name, code, started, req_id)
+        if self._usage is not None:
+            self._usage.after_call(
+                method.name, request, trace.ctx, code, time.perf_counter() - started
+            )
+        if self._audit is not None:
+            await self._audit.after_call(
+                method, trace.ctx, code, req_id, metadata.get(PEER_KEY, "")
+            )
         return response
 
     async def dispatch_stream(
@@ -173,8 +199,10 @@ class Dispatcher:
         metadata: Mapping[str, str],
         req_id: str,
         deadline: float | None,
+        trace: _Trace,
     ) -> Message:
         ctx = await self._authenticated(method, request, metadata, req_id, deadline)
+        trace.ctx = ctx
         handler = self._handlers.get(method.name)
         if handler is None:
             raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")

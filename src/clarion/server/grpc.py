@@ -11,7 +11,7 @@ from google.protobuf.message import DecodeError, Message
 
 from clarion.errors import BadRequestFormat
 from clarion.protocol.descriptor import SERVICE_NAME, MethodSpec
-from clarion.server.dispatch import Dispatcher
+from clarion.server.dispatch import PEER_KEY, Dispatcher
 
 HALF_CLOSE_GRACE_SECONDS = 0.05
 
@@ -55,7 +55,7 @@ def _method_handler(method: MethodSpec, dispatcher: Dispatcher) -> Any:
 
 
 async def _answer(method: MethodSpec, dispatcher: Dispatcher, raw: bytes, context: Any) -> Message:
-    metadata = invocation_metadata(context)
+    metadata = {**invocation_metadata(context), PEER_KEY: peer_address(context.peer())}
     try:
         request = method.request_type.FromString(raw)
     except DecodeError as exc:
@@ -120,6 +120,16 @@ async def _first(requests: AsyncIterator[bytes]) -> bytes:
     async for raw in requests:
         return raw
     return b""
+
+
+def peer_address(peer: str | None) -> str:
+    """The IP address in gRPC's peer string (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``)."""
+    kind, _, rest = (peer or "").partition(":")
+    if kind == "ipv6":
+        return rest.rpartition("]")[0].lstrip("[")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    return ""
 
 
 def invocation_metadata(context: Any) -> Mapping[str, str]:

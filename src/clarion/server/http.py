@@ -41,7 +41,7 @@ from clarion.protocol.json_codec import (
 )
 from clarion.protocol.routes import RouteMatch, RouteTable
 from clarion.server.auth import Authenticator
-from clarion.server.dispatch import Dispatcher, database_busy
+from clarion.server.dispatch import PEER_KEY, Dispatcher, database_busy
 from clarion.server.limits import HOSTED_IMAGE
 from clarion.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from clarion.server.status import base_error_body, new_req_id
@@ -125,7 +125,8 @@ class HostedRoute:
         self._method = v2_methods()["GetInput"]
 
     async def handle(self, request: Request) -> Response:
-        metadata = _metadata(request)
+        peer = request.client.host if request.client is not None else ""
+        metadata = {**_metadata(request), PEER_KEY: peer}
         params = request.path_params
         get_input = service_pb2.GetInputRequest(
             user_app_id=resources_pb2.UserAppIDSet(
@@ -155,7 +156,8 @@ class _Gateway:
         self._max_body_bytes = max_body_bytes
 
     async def handle(self, request: Request) -> Response:
-        metadata = _metadata(request)
+        peer = request.client.host if request.client is not None else ""
+        metadata = {**_metadata(request), PEER_KEY: peer}
         verb, path = request.method, request.url.path
         match = self._routes.match(verb, path)
         if match is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -504,6 +505,75 @@ annotation_filters = Table(
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
     Column("id", String(64), nullable=False),
     Column("search", JSON, nullable=False),  # the Search message in Clarifai JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+# One row per call that writes, success or not (clarion.storage.audit). Plain strings, no
+# foreign keys: the record outlives the users, keys and apps it names.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("operation", Integer, nullable=False, default=0),
+    Column("success", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("req_id", String(128), nullable=False, default=""),
+    Column("source_ip", String(64), nullable=False, default=""),
+    Column("user_id", String(64), nullable=False, default=""),
+    Column("key_ref", String(64), nullable=False, default=""),
+    Column("app_user_id", String(64), nullable=False, default=""),
+    Column("app_id", String(64), nullable=False, default=""),
+    Index("ix_audit_log_user_id_pk", "user_id", "pk"),
+    Index("ix_audit_log_app_user_id_pk", "app_user_id", "pk"),
+)
+
+# Uploads in parts (clarion.storage.uploads): the parts' bytes live here, so an acknowledged
+# part is as durable as the database, and deleting an upload or its app deletes them too.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("content_name", String(255), nullable=False, default=""),
+    Column("content_length", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False, default=0),
+    Column("complete", Boolean, nullable=False, default=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+upload_parts = Table(
+    "upload_parts",
+    metadata,
+    Column("upload_pk", Integer, ForeignKey("uploads.pk", ondelete="CASCADE"), nullable=False),
+    Column("part_number", BigInteger, nullable=False),
+    Column("range_start", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    UniqueConstraint("upload_pk", "part_number"),
+)
+
+# Extraction jobs (clarion.storage.extractions): an archive or bucket to make inputs of.
+inputs_extractions = Table(
+    "inputs_extractions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("add_job_id", String(64), nullable=False),
+    Column("template", JSON, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("status_description", Text, nullable=False, default=""),
+    Column("image_count", Integer, nullable=False, default=0),
+    Column("text_count", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("app_pk", "id"),

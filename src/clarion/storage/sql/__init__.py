@@ -10,18 +10,21 @@ from clarion.storage.sql.annotation_filters import SqlAnnotationFilters
 from clarion.storage.sql.annotations import SqlAnnotationStore
 from clarion.storage.sql.app_copies import SqlAppCopies
 from clarion.storage.sql.app_reads import SqlAppReads
+from clarion.storage.sql.audit import SqlAuditLog
 from clarion.storage.sql.bulk_operations import SqlBulkOperationStore
 from clarion.storage.sql.compute import SqlComputeStore
 from clarion.storage.sql.concept_graph import SqlConceptGraphStore
 from clarion.storage.sql.concepts import SqlConceptStore
 from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
+from clarion.storage.sql.extractions import SqlExtractionStore
 from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
 from clarion.storage.sql.model_extras import SqlModelExtras
 from clarion.storage.sql.models import SqlModelStore
 from clarion.storage.sql.renames import SqlRenames
 from clarion.storage.sql.searches import SqlSearchStore
+from clarion.storage.sql.uploads import SqlUploadStore
 from clarion.storage.sql.videos import SqlVideoStore
 from clarion.storage.sql.workflow_versions import SqlWorkflowVersions
 
@@ -31,18 +34,21 @@ __all__ = [
     "SqlAnnotationStore",
     "SqlAppCopies",
     "SqlAppReads",
+    "SqlAuditLog",
     "SqlBulkOperationStore",
     "SqlComputeStore",
     "SqlConceptGraphStore",
     "SqlConceptStore",
     "SqlDatasetStore",
     "SqlEvaluationStore",
+    "SqlExtractionStore",
     "SqlInputStore",
     "SqlJobQueue",
     "SqlModelExtras",
     "SqlModelStore",
     "SqlRenames",
     "SqlSearchStore",
+    "SqlUploadStore",
     "SqlVideoStore",
     "SqlWorkflowVersions",
 ]
