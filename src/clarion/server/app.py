@@ -52,6 +52,8 @@ from clarion.services.model_types import ModelTypesService
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
+from clarion.services.task_assignments import TaskAssignmentsService
+from clarion.services.tasks import TasksService
 from clarion.services.users import UsersService
 from clarion.services.video_predict import VideoPredictions
 from clarion.services.workflows import WorkflowsService
@@ -67,6 +69,7 @@ from clarion.storage.sql import (
     SqlEvaluationStore,
     SqlInputStore,
     SqlJobQueue,
+    SqlLabellingStore,
     SqlModelStore,
     SqlSearchStore,
     SqlVideoStore,
@@ -104,6 +107,7 @@ class Backends:
     models: ModelCatalog
     indexes: IndexRegistry
     videos: SqlVideoStore
+    labelling: SqlLabellingStore
     video_limits: VideoLimits
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
@@ -158,6 +162,7 @@ def open_backends(settings: Settings) -> Backends:
         ),
         indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
         videos=SqlVideoStore(engine),
+        labelling=SqlLabellingStore(engine),
         video_limits=video_limits(settings),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
         compute=ThreadPoolExecutor(
@@ -302,8 +307,10 @@ def build_handlers(
             video_predictions,
         ),
         ConceptsService(backends.concepts, backends.models),
-        AnnotationsService(backends.annotations, data),
+        AnnotationsService(backends.annotations, data, backends.labelling),
         DatasetsService(backends.datasets, data, hosted),
+        TasksService(backends.labelling, backends.datasets),
+        TaskAssignmentsService(backends.labelling, data, hosted),
     )
     handlers: dict[str, Handler] = {}
     for service in services:

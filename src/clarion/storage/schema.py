@@ -127,6 +127,9 @@ annotation_table = Table(
     Column("status_code", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
+    # The labelling task an annotation was made for, and who made it (``storage.labelling``).
+    Column("task_id", String(64), nullable=True),
+    Column("worker_user_id", String(64), nullable=True),
     UniqueConstraint("app_pk", "id"),
 )
 
@@ -357,3 +360,34 @@ video_frame_vectors = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, L2-normalised
 )
 Index("ix_video_frame_vectors_app_space", video_frame_vectors.c.app_pk, video_frame_vectors.c.space)
+
+# Labelling: tasks (their settings as the Task message's JSON) and which labeller has which
+# input of a task, in what state (``clarion.storage.labelling``).
+
+labelling_tasks = Table(
+    "labelling_tasks",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("spec", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+task_assignments = Table(
+    "task_assignments",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "task_pk", Integer, ForeignKey("labelling_tasks.pk", ondelete="CASCADE"), nullable=False
+    ),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
+    Column("worker_user_id", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("task_pk", "input_pk", "worker_user_id"),
+)

@@ -12,6 +12,7 @@ from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
 from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
+from clarion.storage.sql.labelling import SqlLabellingStore
 from clarion.storage.sql.models import SqlModelStore
 from clarion.storage.sql.searches import SqlSearchStore
 from clarion.storage.sql.videos import SqlVideoStore
@@ -24,6 +25,7 @@ __all__ = [
     "SqlEvaluationStore",
     "SqlInputStore",
     "SqlJobQueue",
+    "SqlLabellingStore",
     "SqlModelStore",
     "SqlSearchStore",
     "SqlVideoStore",
