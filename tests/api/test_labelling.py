@@ -293,3 +293,12 @@ def test_only_the_tasks_labellers_and_reviewers_take_part(api: Api) -> None:
         metadata=api.pat,
     )
     assert unknown.status.code == status_code_pb2.CONN_DOES_NOT_EXIST, unknown.status
+
+
+def test_label_orders_answer_not_implemented_saying_what_to_use(api: Api) -> None:
+    app = create_app(api).id
+    response = api.stub.ListLabelOrders(
+        service_pb2.ListLabelOrdersRequest(user_app_id=ua(app)), metadata=api.pat
+    )
+    assert response.status.code == status_code_pb2.NOT_IMPLEMENTED, response.status
+    assert "PostTasks" in response.status.description
