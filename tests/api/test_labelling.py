@@ -128,6 +128,9 @@ def test_task_crud_and_paging(api: Api) -> None:
         assert posted.status.code == SUCCESS, posted.status
         assert posted.tasks[0].worker.user_ids == [me]
 
+    taken = post_task(api, app, labelling_task("t1", [me], [me]))
+    assert taken.status.code == status_code_pb2.CONN_INVALID_REQUEST, taken.status
+    assert "t1" in taken.status.description + taken.status.details
     page = api.stub.ListTasks(
         service_pb2.ListTasksRequest(user_app_id=ua(app), page=2, per_page=2), metadata=api.pat
     )

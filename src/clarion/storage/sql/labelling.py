@@ -91,7 +91,10 @@ class SqlLabellingStore(SqlBase):
     ) -> list[AssignmentRecord]:
         now = utcnow()
         with self._write() as db:
-            task_pk = _task_pks(db, app_pk, [task_id])[0]
+            found = _task_pks(db, app_pk, [task_id])
+            if not found:  # deleted since the service read it
+                return []
+            task_pk = found[0]
             pending = _pending_count(db, task_pk, worker_user_id)
             candidates = _unassigned_inputs(app_pk, task_pk, worker_user_id, source)
             chosen = db.execute(candidates.limit(max(0, limit - pending))).scalars().all()
@@ -140,7 +143,10 @@ class SqlLabellingStore(SqlBase):
     ) -> list[AssignmentRecord]:
         now = utcnow()
         with self._write() as db:
-            task_pk = _task_pks(db, app_pk, [task_id])[0]
+            found = _task_pks(db, app_pk, [task_id])
+            if not found:  # deleted since the service read it
+                return []
+            task_pk = found[0]
             chosen = db.execute(
                 select(task_assignments.c.input_pk, task_assignments.c.worker_user_id).where(
                     task_assignments.c.task_pk == task_pk, task_assignments.c.id.in_(ids)
