@@ -34,6 +34,7 @@ from clarion.codes import (
     MODEL_EVALUATED,
     MODEL_TRAINED,
     SUCCESS,
+    TASK_ASSIGNMENT_PENDING,
 )
 from clarion.errors import InputRejected
 from clarion.inference.base import ColorScore, ConceptScore, ModelInfo, Prediction, Region
@@ -72,6 +73,7 @@ from clarion.services.messages.data import (
     video_to_proto,
 )
 from clarion.services.messages.evaluations import eval_metrics_to_proto, evaluation_to_proto
+from clarion.services.messages.labelling import assignment_to_proto, task_to_proto
 from clarion.services.messages.models import (
     BUILT_IN_AT,
     builtin_concepts_to_proto,
@@ -112,6 +114,7 @@ from clarion.storage.concepts import ConceptRecord
 from clarion.storage.datasets import DatasetRecord
 from clarion.storage.evaluations import EvaluationRecord
 from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
+from clarion.storage.labelling import AssignmentRecord, TaskRecord
 from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
 from clarion.storage.videos import VideoFacts
 from clarion.storage.workflow_versions import WorkflowVersionRecord
@@ -554,6 +557,8 @@ CASES = [
                 status_code=ANNOTATION_SUCCESS,
                 created_at=CREATED,
                 modified_at=MODIFIED,
+                task_id="pets",
+                worker_user_id="ann",
             ),
             {
                 "id": "id",
@@ -563,10 +568,44 @@ CASES = [
                 "status_code": "status.code",
                 "created_at": "created_at",
                 "modified_at": "modified_at",
+                "task_id": "task_id",
+                "worker_user_id": "user_id",
             },
             extra=(APP,),
         ),
         id="annotation_to_proto",
+    ),
+    pytest.param(
+        Case(
+            task_to_proto,
+            TaskRecord("pets", {"name": "Label pets", "concept_ids": ["cat"]}, CREATED, MODIFIED),
+            {
+                "id": "id",
+                "spec": lambda task: {"name": task.name, "concept_ids": list(task.concept_ids)},
+                "created_at": "created_at",
+                "modified_at": "modified_at",
+            },
+            extra=(APP,),
+        ),
+        id="task_to_proto",
+    ),
+    pytest.param(
+        Case(
+            assignment_to_proto,
+            AssignmentRecord(
+                "as1", "pets", "in1", "ann", TASK_ASSIGNMENT_PENDING, CREATED, MODIFIED
+            ),
+            {
+                "id": "id",
+                "input_id": "input.id",
+                "worker_user_id": "worker.user.id",
+                "status_code": "status.code",
+                "created_at": "created_at",
+                "modified_at": "modified_at",
+            },
+            {"task_id": "the request names the task; Clarifai's TaskAssignment has no task field"},
+        ),
+        id="assignment_to_proto",
     ),
     pytest.param(
         Case(

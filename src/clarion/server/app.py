@@ -74,6 +74,8 @@ from clarion.services.renames import RenamesService
 from clarion.services.runner_calls import Predict, RunnerCallsService
 from clarion.services.runners import RunnerBroker
 from clarion.services.searches import SearchesService
+from clarion.services.task_assignments import TaskAssignmentsService
+from clarion.services.tasks import TasksService
 from clarion.services.uploads import UploadsService
 from clarion.services.users import UsersService
 from clarion.services.video_predict import VideoPredictions
@@ -102,6 +104,7 @@ from clarion.storage.sql import (
     SqlExtractionStore,
     SqlInputStore,
     SqlJobQueue,
+    SqlLabellingStore,
     SqlModelExtras,
     SqlModelStore,
     SqlRenames,
@@ -157,6 +160,7 @@ class Backends:
     models: ModelCatalog
     indexes: IndexRegistry
     videos: SqlVideoStore
+    labelling: SqlLabellingStore
     video_limits: VideoLimits
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
@@ -227,6 +231,7 @@ def open_backends(settings: Settings) -> Backends:
         ),
         indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
         videos=SqlVideoStore(engine),
+        labelling=SqlLabellingStore(engine),
         video_limits=video_limits(settings),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
         compute=ThreadPoolExecutor(
@@ -400,7 +405,7 @@ def build_handlers(
         ),
         ConceptsService(backends.concepts, backends.models, backends.concept_graph),
         ConceptGraphService(backends.concepts, backends.concept_graph),
-        AnnotationsService(backends.annotations, data),
+        AnnotationsService(backends.annotations, data, backends.labelling),
         DatasetsService(backends.datasets, data, hosted),
         BulkOperationsService(
             backends.bulk_operations,
@@ -432,6 +437,8 @@ def build_handlers(
             settings.s3_endpoint,
         ),
         MetricsService(usage or UsageCounter()),
+        TasksService(backends.labelling, backends.datasets),
+        TaskAssignmentsService(backends.labelling, data, hosted),
     )
     handlers: dict[str, Handler] = {}
     for service in services:

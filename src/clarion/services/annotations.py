@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
+from clarion.codes import ANNOTATION_PENDING
 from clarion.errors import InvalidArgument, NotFound
 from clarion.services.base import HandlerTable, app_pk, check_id, require_app
 from clarion.services.context import CallContext
+from clarion.services.labelling_rules import existing_task, require_worker
 from clarion.services.messages.data import annotation_to_proto
 from clarion.services.messages.values import json_of
 from clarion.services.paging import page_of
@@ -18,12 +21,16 @@ from clarion.services.patching import Action, deep_merge, patch_action, patched_
 from clarion.storage.accounts import AppRecord
 from clarion.storage.annotations import AnnotationRecord, AnnotationStore
 from clarion.storage.inputs import InputStore
+from clarion.storage.labelling import LabellingStore
 
 
 class AnnotationsService:
-    def __init__(self, annotations: AnnotationStore, inputs: InputStore) -> None:
+    def __init__(
+        self, annotations: AnnotationStore, inputs: InputStore, labelling: LabellingStore
+    ) -> None:
         self._annotations = annotations
         self._inputs = inputs
+        self._labelling = labelling
 
     def handlers(self) -> HandlerTable:
         return {
@@ -41,7 +48,7 @@ class AnnotationsService:
         app = require_app(ctx)
         if not request.annotations:
             raise InvalidArgument("PostAnnotations needs at least one annotation")
-        records = [self._new(app, annotation) for annotation in request.annotations]
+        records = [self._new(app, annotation, ctx) for annotation in request.annotations]
         stored = self._annotations.add_annotations(app_pk(app), records)
         return service_pb2.MultiAnnotationResponse(
             annotations=[annotation_to_proto(record, app) for record in stored]
@@ -88,6 +95,8 @@ class AnnotationsService:
                 input_level=current.input_level,
                 status_code=current.status_code,
                 created_at=current.created_at,
+                task_id=current.task_id,
+                worker_user_id=current.worker_user_id,
             )
             patched.append(self._annotations.update_annotation(app_pk(app), updated))
         return service_pb2.MultiAnnotationResponse(
@@ -115,17 +124,27 @@ class AnnotationsService:
         )
         return status_pb2.BaseResponse()
 
-    def _new(self, app: AppRecord, annotation: resources_pb2.Annotation) -> AnnotationRecord:
+    def _new(
+        self, app: AppRecord, annotation: resources_pb2.Annotation, ctx: CallContext
+    ) -> AnnotationRecord:
         if not annotation.input_id:
             raise InvalidArgument("Each annotation needs the input_id it annotates")
         if self._inputs.get_input(app_pk(app), annotation.input_id) is None:
             raise NotFound("input", annotation.input_id)
         data = _checked_data(annotation.data)
-        return AnnotationRecord(
+        record = AnnotationRecord(
             id=check_id("annotation", annotation.id) if annotation.id else uuid.uuid4().hex,
             input_id=annotation.input_id,
             data=data,
             input_level=not data.get("regions"),
+        )
+        if not annotation.task_id:
+            return record
+        # A labeller's annotation for a task waits for its submission (PutTaskAssignments).
+        task = existing_task(self._labelling, app, annotation.task_id)
+        labeller = require_worker(ctx, task)
+        return replace(
+            record, task_id=task.id, worker_user_id=labeller, status_code=ANNOTATION_PENDING
         )
 
 

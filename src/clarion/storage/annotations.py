@@ -22,6 +22,9 @@ class AnnotationRecord:
     status_code: int = ANNOTATION_SUCCESS
     created_at: datetime | None = None
     modified_at: datetime | None = None
+    # The labelling task it was made for and its labeller, when it was (``storage.labelling``).
+    task_id: str = ""
+    worker_user_id: str = ""
 
 
 class AnnotationStore(Protocol):

@@ -128,6 +128,9 @@ annotation_table = Table(
     Column("status_code", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
+    # The labelling task an annotation was made for, and who made it (``storage.labelling``).
+    Column("task_id", String(64), nullable=True),
+    Column("worker_user_id", String(64), nullable=True),
     UniqueConstraint("app_pk", "id"),
 )
 
@@ -577,4 +580,35 @@ inputs_extractions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("app_pk", "id"),
+)
+
+# Labelling: tasks (their settings as the Task message's JSON) and which labeller has which
+# input of a task, in what state (``clarion.storage.labelling``).
+
+labelling_tasks = Table(
+    "labelling_tasks",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("spec", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+task_assignments = Table(
+    "task_assignments",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "task_pk", Integer, ForeignKey("labelling_tasks.pk", ondelete="CASCADE"), nullable=False
+    ),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
+    Column("worker_user_id", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("task_pk", "input_pk", "worker_user_id"),
 )

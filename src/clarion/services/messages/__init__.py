@@ -15,6 +15,9 @@ helpers. The modules, lowest first:
 - ``evaluations``: evaluations and a version's evaluation metrics.
 - ``models``: built-in and custom models and their versions (custom ones' labels too).
 - ``workflows``: workflows, their versions and nodes, and a workflow's results.
+- ``models``: built-in and custom models and their versions.
+- ``workflows``: workflows, their nodes, and a workflow's results.
+- ``labelling``: labelling tasks, their assignments, and per-labeller counts.
 
 They import storage records, inference values and ``protocol``, never a handler module (an
 import contract in ``pyproject.toml`` says so).

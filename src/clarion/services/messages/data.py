@@ -123,7 +123,9 @@ def annotation_to_proto(annotation: AnnotationRecord, app: AppRecord) -> resourc
         id=annotation.id,
         input_id=annotation.input_id,
         data=data_from_json(annotation.data),
-        user_id=app.user_id,
+        # Made for a labelling task, an annotation is its labeller's; otherwise the app owner's.
+        user_id=annotation.worker_user_id or app.user_id,
+        task_id=annotation.task_id,
         input_level=annotation.input_level,
         status=status(annotation.status_code),
         created_at=timestamp(annotation.created_at),

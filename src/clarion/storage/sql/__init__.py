@@ -20,6 +20,7 @@ from clarion.storage.sql.evaluations import SqlEvaluationStore
 from clarion.storage.sql.extractions import SqlExtractionStore
 from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
+from clarion.storage.sql.labelling import SqlLabellingStore
 from clarion.storage.sql.model_extras import SqlModelExtras
 from clarion.storage.sql.models import SqlModelStore
 from clarion.storage.sql.renames import SqlRenames
@@ -44,6 +45,7 @@ __all__ = [
     "SqlExtractionStore",
     "SqlInputStore",
     "SqlJobQueue",
+    "SqlLabellingStore",
     "SqlModelExtras",
     "SqlModelStore",
     "SqlRenames",

@@ -127,6 +127,8 @@ def insert_annotation(
             status_code=record.status_code,
             created_at=now,
             modified_at=now,
+            task_id=record.task_id or None,
+            worker_user_id=record.worker_user_id or None,
         )
     )
     assert result.inserted_primary_key is not None
@@ -150,4 +152,6 @@ def _annotation(row: Row[Any]) -> AnnotationRecord:
         status_code=row.status_code,
         created_at=aware(row.created_at),
         modified_at=aware(row.modified_at),
+        task_id=row.task_id or "",
+        worker_user_id=row.worker_user_id or "",
     )

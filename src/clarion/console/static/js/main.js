@@ -6,6 +6,7 @@ import { renderApps } from "./pages/apps.js";
 import { renderInput } from "./pages/input.js";
 import { renderInputs } from "./pages/inputs.js";
 import { renderKeys } from "./pages/keys.js";
+import { renderTask, renderTasks } from "./pages/labelling.js";
 import { renderModels } from "./pages/models.js";
 import { renderPredict } from "./pages/predict.js";
 import { renderSearch } from "./pages/search.js";
@@ -21,6 +22,8 @@ const ROUTES = [
   [/^apps\/([^/]+)\/models$/, (page, app) => renderCustomModels(page, app)],
   [/^apps\/([^/]+)\/models\/([^/]+)$/, (page, app, model) => renderCustomModel(page, app, model)],
   [/^apps\/([^/]+)\/keys$/, (page, app) => renderKeys(page, app)],
+  [/^apps\/([^/]+)\/labelling$/, (page, app) => renderTasks(page, app)],
+  [/^apps\/([^/]+)\/labelling\/([^/]+)$/, (page, app, task) => renderTask(page, app, task)],
   [/^models$/, (page) => renderModels(page)],
   [/^models\/([^/]+)\/([^/]+)\/([^/]+)$/, (page, user, app, model) => renderPredict(page, user, app, model)],
   [/^keys$/, (page) => renderKeys(page, null)],

@@ -7,6 +7,7 @@ const TABS = [
   ["inputs", "Inputs"],
   ["search", "Search"],
   ["models", "Models"],
+  ["labelling", "Labelling"],
   ["keys", "Keys"],
 ];
 
