@@ -39,6 +39,8 @@ from clarion.services.apps import AppsService
 from clarion.services.base import Handler
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
+from clarion.services.dataset_exports import DatasetExports
+from clarion.services.dataset_versions import DatasetVersionsService
 from clarion.services.datasets import DatasetsService
 from clarion.services.evaluations import EvaluationsService
 from clarion.services.hosted import HostedImages, HostedUrls
@@ -52,6 +54,7 @@ from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.base import Store
 from clarion.storage.data import SqlDataStore
+from clarion.storage.dataset_versions import SqlDatasetVersionStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
 from clarion.storage.jobs import SqlJobQueue
@@ -83,6 +86,7 @@ class Backends:
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
+    dataset_versions: SqlDatasetVersionStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -123,6 +127,7 @@ def open_backends(settings: Settings) -> Backends:
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
+        dataset_versions=SqlDatasetVersionStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -237,6 +242,12 @@ def build_handlers(
         ConceptsService(data, backends.models),
         AnnotationsService(data),
         DatasetsService(data, hosted),
+        DatasetVersionsService(
+            data,
+            backends.dataset_versions,
+            DatasetExports(backends.dataset_versions, hosted),
+            hosted,
+        ),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
@@ -274,7 +285,10 @@ def build_server(settings: Settings) -> ClarionServer:
         max_metadata_bytes=settings.max_metadata_bytes,
     )
     hosted_route = HostedRoute(
-        authenticator, dispatcher, HostedImages(backends.data, backends.blobs)
+        authenticator,
+        dispatcher,
+        HostedImages(backends.data, backends.blobs),
+        DatasetExports(backends.dataset_versions, hosted),
     )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics
