@@ -37,6 +37,7 @@ from clarion.server.process import ClarionServer
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
 from clarion.services.base import Handler
+from clarion.services.collaborators import CollaboratorsService
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.dataset_exports import DatasetExports
@@ -53,6 +54,7 @@ from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.base import Store
+from clarion.storage.collaborators import SqlCollaboratorStore
 from clarion.storage.data import SqlDataStore
 from clarion.storage.dataset_versions import SqlDatasetVersionStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
@@ -87,6 +89,7 @@ class Backends:
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
     dataset_versions: SqlDatasetVersionStore
+    collaborators: SqlCollaboratorStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -128,6 +131,7 @@ def open_backends(settings: Settings) -> Backends:
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         dataset_versions=SqlDatasetVersionStore(engine),
+        collaborators=SqlCollaboratorStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -248,6 +252,7 @@ def build_handlers(
             DatasetExports(backends.dataset_versions, hosted),
             hosted,
         ),
+        CollaboratorsService(backends.collaborators),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
@@ -269,7 +274,9 @@ def build_server(settings: Settings) -> ClarionServer:
     )
     wake = workers.wake if workers is not None else _no_wakeup
     hosted = HostedUrls(settings.public_url or "")
-    authenticator = Authenticator(backends.store, settings.auth_cache_seconds)
+    authenticator = Authenticator(
+        backends.store, settings.auth_cache_seconds, collaborators=backends.collaborators
+    )
     metrics.watch(
         "clarion_expensive_calls",
         "Predict, search and upload calls running or waiting for a slot.",
