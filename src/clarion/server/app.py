@@ -191,10 +191,12 @@ def build_worker_pool(
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
     }
-    train, evaluate = TrainJob(backends.modeldata), EvaluateJob(backends.modeldata)
+    versions = backends.dataset_versions
+    train = TrainJob(backends.modeldata, versions=versions)
+    evaluate = EvaluateJob(backends.modeldata, versions=versions)
     kinds[TRAIN_MODEL_JOB] = JobKind(run=train, give_up=train.give_up)
     kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
-    evaluation = EvaluationJob(backends.evaluations, backends.modeldata)
+    evaluation = EvaluationJob(backends.evaluations, backends.modeldata, versions=versions)
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
@@ -232,13 +234,16 @@ def build_handlers(
             compute=backends.compute,
             resolver=backends.resolver,
         ),
-        CustomModelsService(backends.modeldata, data, backends.models, wake_workers),
+        CustomModelsService(
+            backends.modeldata, data, backends.models, wake_workers, backends.dataset_versions
+        ),
         EvaluationsService(
             backends.evaluations,
             backends.modeldata,
             data,
             lambda model_id: backends.models.find(model_id) is not None,
             wake_workers,
+            backends.dataset_versions,
         ),
         WorkflowsService(
             backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers

@@ -46,6 +46,7 @@ from clarion.services.patching import (
 )
 from clarion.storage.base import AppRecord
 from clarion.storage.data import SqlDataStore
+from clarion.storage.dataset_versions import SqlDatasetVersionStore
 from clarion.storage.modeldata import ModelConcept, ModelRecord, SqlModelStore, VersionRecord
 
 EMBEDDING_CLASSIFIER = "embedding-classifier"
@@ -73,11 +74,13 @@ class CustomModelsService:
         data: SqlDataStore,
         models: Models,
         wake_workers: Callable[[], None],
+        versions: SqlDatasetVersionStore | None = None,
     ) -> None:
         self._store = store
         self._data = data
         self._models = models
         self._wake_workers = wake_workers
+        self._versions = versions
 
     def handlers(self) -> HandlerTable:
         return {
@@ -282,6 +285,12 @@ class CustomModelsService:
         dataset_id = params.get("dataset_id", "")
         if dataset_id and self._data.get_dataset(app_pk(app), dataset_id) is None:
             raise NotFound("dataset", dataset_id)
+        version_id = params.get("dataset_version_id", "")
+        if version_id and (
+            self._versions is None
+            or self._versions.get_version(app_pk(app), dataset_id, version_id) is None
+        ):
+            raise NotFound(f"version of dataset '{dataset_id}'", version_id)
         return params
 
     # helpers

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from clarion.storage.base import AnnotationRecord, InputRecord, Page
-from clarion.storage.rows import input_from_row
+from clarion.storage.rows import annotation_concepts_of, input_from_row
 from clarion.storage.schema import (
     annotation_table,
     dataset_inputs,
@@ -147,6 +147,32 @@ class SqlDatasetVersionStore(SqlBase):
         with self._read() as db:
             rows = db.execute(query.limit(page.per_page).offset(page.offset)).scalars()
             return [_from_json(snapshot) for snapshot in rows]
+
+    def frozen_labels(
+        self, app_pk: int, dataset_id: str, version_id: str
+    ) -> dict[str, dict[str, float]] | None:
+        """Per input of the version, the highest value each concept was annotated with when
+        it was frozen (the same reading of annotations training makes of live ones); None
+        when there is no such version."""
+        if self.get_version(app_pk, dataset_id, version_id) is None:
+            return None
+        labels: dict[str, dict[str, float]] = {}
+        page = 1
+        while found := self.version_inputs(app_pk, dataset_id, version_id, Page(page, 1000)):
+            for item in found:
+                labels[item.input.id] = _highest_values(item.annotations)
+            page += 1
+        return labels
+
+
+def _highest_values(annotations: Sequence[AnnotationRecord]) -> dict[str, float]:
+    highest: dict[str, float] = {}
+    for annotation in annotations:
+        for concept in annotation_concepts_of(annotation.data):
+            concept_id = str(concept.get("id") or concept.get("name") or "")
+            value = float(concept.get("value", 1.0))
+            highest[concept_id] = max(value, highest.get(concept_id, value))
+    return highest
 
 
 def _dataset_pk(db: Connection, app_pk: int, dataset_id: str) -> int | None:

@@ -33,6 +33,7 @@ class EvaluationRecord:
     model_id: str
     version_id: str
     dataset_id: str = ""
+    dataset_version_id: str = ""  # a version of that dataset ("": the dataset as it is)
     status_code: int = MODEL_QUEUED_FOR_EVALUATION
     status_description: str = "Queued for evaluation"
     metrics: Mapping[str, Any] | None = None
@@ -142,6 +143,7 @@ def _values(app_pk: int, record: EvaluationRecord) -> dict[str, Any]:
         "id": record.id,
         "version_pk": record.version_pk,
         "dataset_id": record.dataset_id,
+        "dataset_version_id": record.dataset_version_id,
         "status_code": record.status_code,
         "status_description": record.status_description,
         "metrics": dict(record.metrics) if record.metrics is not None else None,
@@ -156,6 +158,7 @@ def _record(row: Row[Any]) -> EvaluationRecord:
         model_id=row.model_id,
         version_id=row.version_id,
         dataset_id=row.dataset_id,
+        dataset_version_id=row.dataset_version_id,
         status_code=row.status_code,
         status_description=row.status_description,
         metrics=row.metrics,

@@ -310,6 +310,8 @@ evaluations = Table(
         "version_pk", Integer, ForeignKey("model_versions.pk", ondelete="CASCADE"), nullable=False
     ),
     Column("dataset_id", String(64), nullable=False, default=""),  # "": cross-validated
+    # A version of that dataset ("": the dataset as it is when the evaluation runs).
+    Column("dataset_version_id", String(64), nullable=False, default="", server_default=""),
     Column("status_code", Integer, nullable=False),
     Column("status_description", Text, nullable=False, default=""),
     Column("metrics", JSON, nullable=True),

@@ -1,4 +1,5 @@
-"""Dataset versions (frozen copies of a dataset's inputs and annotations) and collaborators.
+"""Dataset versions (frozen copies of a dataset's inputs and annotations), evaluations
+against one, and collaborators.
 
 Revision ID: 0010
 Revises: 0009
@@ -17,6 +18,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("evaluations", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("dataset_version_id", sa.String(length=64), nullable=False, server_default="")
+        )
     op.create_table(
         "dataset_versions",
         sa.Column("pk", sa.Integer(), autoincrement=True, nullable=False),
@@ -84,3 +89,5 @@ def downgrade() -> None:
     op.drop_table("collaborators")
     op.drop_table("dataset_version_inputs")
     op.drop_table("dataset_versions")
+    with op.batch_alter_table("evaluations", schema=None) as batch_op:
+        batch_op.drop_column("dataset_version_id")
