@@ -84,8 +84,8 @@ def _embedding_classifier_fields() -> list[resources_pb2.ModelTypeField]:
         resources_pb2.ModelTypeField(
             path="train_info.params.dataset_version_id",
             field_type=_FieldType.DATASET_VERSION,
-            description="Clarion has no dataset versions: leave empty (a dataset trains "
-            "as it is when training starts)",
+            description="Train on this version of the dataset: the inputs and labels it "
+            "froze (empty: the dataset as it is when training starts)",
             placeholder="dataset_version_id",
         ),
         resources_pb2.ModelTypeField(
