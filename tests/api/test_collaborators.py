@@ -210,3 +210,20 @@ def test_default_role_leaves_out_the_owners_scopes(api: Api) -> None:
     scopes = set(added.collaborators[0].scopes)
     assert {"Inputs_Add", "Models_Train", "Datasets_Get"} <= scopes
     assert not scopes & {"Apps_Delete", "Keys_Get", "Collaborators_Add"}
+
+
+def test_a_narrow_role_on_a_public_app_still_reads_what_anyone_may(api: Api) -> None:
+    app = create_app(api, visibility=resources_pb2.Visibility(gettable=50)).id
+    add_image(api, app, "public-photo")
+    user_id, pat = new_user(api)
+    add_collaborator(api, app, user_id, ["Apps_Get"])
+    listed = list_inputs(api, app, pat)
+    assert listed.status.code == SUCCESS, listed.status
+    assert [item.id for item in listed.inputs] == ["public-photo"]
+    write = api.stub.PostDatasets(
+        service_pb2.PostDatasetsRequest(
+            user_app_id=owner_app(app), datasets=[resources_pb2.Dataset(id="d")]
+        ),
+        metadata=key_metadata(pat),
+    )
+    assert write.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES

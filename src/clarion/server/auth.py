@@ -233,7 +233,12 @@ def _as_collaborator(
     scopes = _granted_by_both(key.scopes, collaborator.scopes)
     endpoints = _endpoints_of_both(key.endpoints, collaborator.endpoints)
     narrowed = Principal(replace(key, scopes=scopes, endpoints=endpoints))
-    _check_method_allowed(method, narrowed)
+    try:
+        _check_method_allowed(method, narrowed)
+    except PermissionDenied:
+        if app.visibility == PUBLIC and method.read_only:
+            return principal  # what anyone may read of a public app, a collaborator may too
+        raise
     return narrowed
 
 
