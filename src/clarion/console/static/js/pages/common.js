@@ -8,6 +8,7 @@ const TABS = [
   ["search", "Search"],
   ["models", "Models"],
   ["keys", "Keys"],
+  ["collaborators", "Sharing"],
 ];
 
 export function appLink(appId, tab = "inputs", rest = "") {
