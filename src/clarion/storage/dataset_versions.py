@@ -76,12 +76,12 @@ class SqlDatasetVersionStore(SqlBase):
             result = db.execute(insert(dataset_versions).values(**values))
             assert result.inserted_primary_key is not None
             version_pk = int(result.inserted_primary_key[0])
-            for item in frozen:
-                db.execute(
-                    insert(dataset_version_inputs).values(
-                        version_pk=version_pk, input_id=item.input.id, snapshot=_to_json(item)
-                    )
-                )
+            rows = [
+                {"version_pk": version_pk, "input_id": item.input.id, "snapshot": _to_json(item)}
+                for item in frozen
+            ]
+            if rows:  # one statement for all: a row at a time took 5 s for 10,000 inputs
+                db.execute(insert(dataset_version_inputs), rows)
         return replace(
             record,
             dataset_id=dataset_id,
@@ -229,7 +229,8 @@ def _current_inputs(db: Connection, dataset_pk: int) -> list[VersionInput]:
     by_input: dict[int, list[AnnotationRecord]] = {}
     annotation_rows = db.execute(
         select(annotation_table)
-        .where(annotation_table.c.input_pk.in_([record.pk for record in records]))
+        .join(dataset_inputs, dataset_inputs.c.input_pk == annotation_table.c.input_pk)
+        .where(dataset_inputs.c.dataset_pk == dataset_pk)
         .order_by(annotation_table.c.pk)
     ).all()
     ids = {record.pk: record.id for record in records}
