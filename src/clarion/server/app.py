@@ -284,7 +284,7 @@ def build_server(settings: Settings) -> ClarionServer:
     )
     metrics.watch(
         "clarion_expensive_calls",
-        "Predict, search and upload calls running or waiting for a slot.",
+        "Expensive calls (predict, search, upload, dataset versions) running or waiting.",
         lambda: {"running": limits.in_flight, "waiting": limits.waiting},
         "state",
     )
