@@ -51,12 +51,13 @@ from sqlalchemy.engine import make_url
 from clarion.config import Settings
 from clarion.server.app import open_backends
 from clarion.services.users import UsersService
-from clarion.storage.base import AppRecord
+from clarion.storage.accounts import AppRecord
 from clarion.storage.engine import create_db_engine, migrate
-from clarion.storage.jobs import SqlJobQueue
-from clarion.storage.queue import INGEST_JOB, enqueue
+from clarion.storage.jobs import INGEST_JOB
 from clarion.storage.schema import index_log, input_metadata, input_vectors, inputs
-from clarion.storage.sql import utcnow
+from clarion.storage.sql import SqlJobQueue
+from clarion.storage.sql.base import utcnow
+from clarion.storage.sql.jobs import enqueue
 
 METADATA = (("authorization", f"Key {BENCH_PAT}"),)
 WORKER_THREADS = 4

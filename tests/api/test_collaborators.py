@@ -8,7 +8,7 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
-from clarion.storage.base import UserRecord
+from clarion.storage.accounts import UserRecord
 from tests.api.conftest import Api, key_metadata
 from tests.api.test_apps_keys import create_app
 from tests.api.test_concepts_annotations_datasets import add_image
@@ -213,7 +213,9 @@ def test_default_role_leaves_out_the_owners_scopes(api: Api) -> None:
 
 
 def test_a_narrow_role_on_a_public_app_still_reads_what_anyone_may(api: Api) -> None:
-    app = create_app(api, visibility=resources_pb2.Visibility(gettable=50)).id
+    app = create_app(
+        api, visibility=resources_pb2.Visibility(gettable=resources_pb2.Visibility.Gettable.PUBLIC)
+    ).id
     add_image(api, app, "public-photo")
     user_id, pat = new_user(api)
     add_collaborator(api, app, user_id, ["Apps_Get"])

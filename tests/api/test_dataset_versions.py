@@ -62,7 +62,12 @@ def post_version(api: Api, app_id: str, dataset_id: str, **fields: Any) -> Any:
     )
 
 
-def export(api: Api, app_id: str, version_id: str, export_format: int) -> Any:
+def export(
+    api: Api,
+    app_id: str,
+    version_id: str,
+    export_format: resources_pb2.DatasetVersionExportFormat.ValueType,
+) -> Any:
     return api.stub.PutDatasetVersionExports(
         service_pb2.PutDatasetVersionExportsRequest(
             user_app_id=ua(app_id),

@@ -182,7 +182,7 @@ def test_two_api_processes_and_two_workers_share_one_database(tmp_path: Path) ->
     engine = create_engine(database_url)
     try:
         with engine.connect() as db:
-            states = dict(
+            states: dict[str, int] = dict(
                 db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
             )
             retried = set(db.execute(select(jobs.c.pk).where(jobs.c.attempts > 1)).scalars())

@@ -12,6 +12,7 @@ import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from google.protobuf import struct_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 from PIL import Image, ImageEnhance
 from skimage import data as skimage_data
 
@@ -42,7 +43,7 @@ OTHERS = {
     "rocket": jpeg(Image.fromarray(skimage_data.rocket())),
     "astronaut": jpeg(Image.fromarray(skimage_data.astronaut())),
 }
-METADATA = {
+METADATA: dict[str, dict[str, Any]] = {
     "chelsea": {"kind": "cat", "owner": {"name": "ann", "age": 30}, "tags": ["pet", "indoor"]},
     "chelsea-mirrored": {"kind": "cat", "owner": {"name": "bob"}},
     "chelsea-darker": {"kind": "cat", "tags": ["pet"]},
@@ -257,7 +258,7 @@ def test_filters_alone(api: Api) -> None:
     succeeded = resources_pb2.Filter(input=resources_pb2.Input(status=status_pb2_status(30000)))
     assert len(filtered(succeeded)) == 8
     future = resources_pb2.Filter(
-        last_updated_time_range=resources_pb2.TimeRange(start_time={"seconds": 4_000_000_000})
+        last_updated_time_range=resources_pb2.TimeRange(start_time=Timestamp(seconds=4_000_000_000))
     )
     assert filtered(future) == set()
 
@@ -685,7 +686,12 @@ def test_another_user_cannot_save_searches_in_a_public_app(api: Api, method: str
     app_id = unique_id("public")
     created = api.stub.PostApps(
         service_pb2.PostAppsRequest(
-            apps=[resources_pb2.App(id=app_id, visibility=resources_pb2.Visibility(gettable=50))]
+            apps=[
+                resources_pb2.App(
+                    id=app_id,
+                    visibility=resources_pb2.Visibility(gettable=resources_pb2.Visibility.PUBLIC),
+                )
+            ]
         ),
         metadata=api.pat,
     )

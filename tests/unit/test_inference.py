@@ -63,15 +63,15 @@ def catalog(cache_dir: Path) -> ModelCatalog:
 
 @pytest.fixture(scope="module")
 def chelsea() -> Image.Image:
-    return Image.fromarray(data.chelsea())  # type: ignore[no-untyped-call]
+    return Image.fromarray(data.chelsea())
 
 
 @pytest.fixture(scope="module")
 def coffee() -> Image.Image:
-    return Image.fromarray(data.coffee())  # type: ignore[no-untyped-call]
+    return Image.fromarray(data.coffee())
 
 
-def classify(catalog: ModelCatalog, image: Image.Image) -> tuple[ConceptScore, ...]:
+def classify(catalog: ModelCatalog, image: Image.Image) -> Sequence[ConceptScore]:
     return catalog.runner(GENERAL_IMAGE_RECOGNITION).predict([image])[0].concepts
 
 

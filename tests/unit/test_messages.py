@@ -62,6 +62,7 @@ from clarion.services.messages.data import (
     dataset_to_proto,
     echo_input,
     input_to_proto,
+    video_to_proto,
 )
 from clarion.services.messages.dataset_versions import (
     dataset_version_to_proto,
@@ -94,20 +95,16 @@ from clarion.services.messages.workflows import (
     workflow_result,
     workflow_to_proto,
 )
-from clarion.storage.base import (
-    INPUT_SUCCESS,
-    AnnotationRecord,
-    AppRecord,
-    ConceptRecord,
-    DatasetRecord,
-    InputRecord,
-    KeyRecord,
-    UserRecord,
-)
+from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
+from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.collaborators import CollaboratorRecord
+from clarion.storage.concepts import ConceptRecord
 from clarion.storage.dataset_versions import DatasetVersionRecord, VersionInput
+from clarion.storage.datasets import DatasetRecord
 from clarion.storage.evaluations import EvaluationRecord
-from clarion.storage.modeldata import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
+from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
+from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
+from clarion.storage.videos import VideoFacts
 
 CREATED = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 MODIFIED = datetime(2026, 4, 5, 6, 7, 8, 654321, tzinfo=UTC)
@@ -411,6 +408,94 @@ CASES = [
             },
         ),
         id="input_to_proto-text",
+    ),
+    pytest.param(
+        Case(
+            input_to_proto,
+            InputRecord(
+                id="in3",
+                kind="video",
+                url="https://example.com/clip.mp4",
+                blob="cd" * 32,
+                width=320,
+                height=240,
+                format="mp4",
+                status_code=INPUT_SUCCESS,
+                status_description="Download complete",
+                created_at=CREATED,
+                modified_at=MODIFIED,
+                pk=13,
+            ),
+            {
+                "id": "id",
+                "kind": lambda m: _kind(m.data),
+                "url": "data.video.url",
+                "text": "data.text.raw",
+                "metadata": "data.metadata",
+                "geo": lambda m: None if not m.data.HasField("geo") else "geo",
+                "width": "data.video.video_info.width",
+                "height": "data.video.video_info.height",
+                "format": "data.video.video_info.video_format",
+                "status_code": "status.code",
+                "status_description": "status.description",
+                "dataset_ids": "dataset_ids",
+                "created_at": "created_at",
+                "modified_at": "modified_at",
+            },
+            {
+                "blob": "a content address: the video shows as its hosted URL",
+                "add_job_id": "the add job is the ingestion's, not the input's",
+                "pk": "the storage key",
+            },
+            extra=(None, None, VideoFacts(fps=10.0, duration_ms=3000, frame_count=3)),
+        ),
+        id="input_to_proto-video",
+    ),
+    pytest.param(
+        Case(
+            video_to_proto,
+            InputRecord(
+                id="in3",
+                kind="video",
+                url="https://example.com/clip.webm",
+                blob="cd" * 32,
+                width=320,
+                height=240,
+                format="webm",
+                pk=13,
+            ),
+            {
+                "url": "url",
+                "width": "video_info.width",
+                "height": "video_info.height",
+                "format": "video_info.video_format",
+            },
+            {
+                name: "the input's, shown by input_to_proto around the Video message"
+                for name in (
+                    "id",
+                    "kind",
+                    "text",
+                    "metadata",
+                    "geo",
+                    "status_code",
+                    "status_description",
+                    "add_job_id",
+                    "dataset_ids",
+                    "created_at",
+                    "modified_at",
+                    "pk",
+                    "blob",
+                )
+            },
+            extra=(
+                resources_pb2.HostedURL(
+                    prefix="http://h/hosted", suffix="users/u/apps/a/inputs/in3", sizes=["orig"]
+                ),
+                VideoFacts(fps=10.0, duration_ms=3000, frame_count=3),
+            ),
+        ),
+        id="video_to_proto",
     ),
     pytest.param(
         Case(
@@ -718,7 +803,10 @@ CASES = [
 
 
 def _kind(data: resources_pb2.Data) -> str:
-    return "image" if data.HasField("image") else "text" if data.HasField("text") else ""
+    for kind in ("image", "video", "text"):
+        if data.HasField(kind):
+            return kind
+    return ""
 
 
 def _metrics_read_back(message: resources_pb2.EvalMetrics) -> dict[str, Any]:
@@ -817,6 +905,20 @@ def test_every_builder_has_a_round_trip() -> None:
 
 
 # Builders with a test of their own.
+
+
+def test_a_video_shows_what_ingestion_found_and_where_its_still_is_hosted() -> None:
+    record = InputRecord(id="v", kind="video", blob="ef" * 32, width=64, height=48, format="gif")
+    hosted = resources_pb2.HostedURL(prefix="http://h/hosted", suffix="users/u/apps/a/inputs/v")
+    facts = VideoFacts(fps=12.5, duration_ms=2500, frame_count=3)
+
+    video = video_to_proto(record, hosted, facts)
+
+    info = video.video_info
+    assert (info.fps, info.duration_seconds, info.frame_count) == (12.5, 2.5, 3)
+    assert video.url == "http://h/hosted/orig/users/u/apps/a/inputs/v"  # uploaded bytes
+    assert video.thumbnail_url == "http://h/hosted/tiny/users/u/apps/a/inputs/v"
+    assert list(video.hosted_thumbnail.sizes) == ["tiny"]
 
 
 def test_a_built_in_model_and_its_version_show_its_catalog_entry() -> None:

@@ -11,13 +11,13 @@ from clarion.codes import MODEL_QUEUED_FOR_TRAINING, MODEL_TRAINED
 from clarion.errors import ModelNotFound
 from clarion.inference.base import ImageRunner, ModelInfo, TextRunner
 from clarion.runtime.model_resolver import find_builtin, find_version, require_builtin
-from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
-from clarion.storage.sql import SqlStore
+from clarion.storage.models import ModelRecord, VersionRecord
+from clarion.storage.sql import SqlAccountStore, SqlModelStore
 from tests.unit.conftest import Clock
 
 
 def photos_pk(engine: Engine) -> int:
-    app = SqlStore(engine).get_app("ana", "photos")
+    app = SqlAccountStore(engine).get_app("ana", "photos")
     assert app is not None and app.pk is not None
     return app.pk
 

@@ -30,9 +30,9 @@ from clarion.jobs.training import (
     is_exclusive,
     metrics_json,
 )
-from clarion.storage.dataset_versions import SqlDatasetVersionStore
-from clarion.storage.evaluations import EvaluationRecord, SqlEvaluationStore
-from clarion.storage.modeldata import SqlModelStore, VersionRef
+from clarion.storage.dataset_versions import DatasetVersionStore
+from clarion.storage.evaluations import EvaluationRecord, EvaluationStore
+from clarion.storage.models import ModelStore, VersionRef
 
 log = logging.getLogger("clarion.evaluation")
 
@@ -42,11 +42,11 @@ class EvaluationJob:
 
     def __init__(
         self,
-        evaluations: SqlEvaluationStore,
-        models: SqlModelStore,
+        evaluations: EvaluationStore,
+        models: ModelStore,
         options: TrainOptions | None = None,
         space: str = IMAGE_SPACE,
-        versions: SqlDatasetVersionStore | None = None,
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._evaluations = evaluations
         self._models = models

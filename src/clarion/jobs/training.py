@@ -35,14 +35,8 @@ from clarion.codes import (
 )
 from clarion.inference.evaluation import CURVE_THRESHOLDS, THRESHOLD, evaluate
 from clarion.inference.trainer import TrainOptions, cross_validated_scores, train_classifier
-from clarion.storage.dataset_versions import SqlDatasetVersionStore
-from clarion.storage.modeldata import (
-    ModelConcept,
-    SqlModelStore,
-    TrainingSet,
-    VersionRecord,
-    VersionRef,
-)
+from clarion.storage.dataset_versions import DatasetVersionStore
+from clarion.storage.models import ModelConcept, ModelStore, TrainingSet, VersionRecord, VersionRef
 
 log = logging.getLogger("clarion.training")
 
@@ -66,10 +60,10 @@ class TrainJob:
 
     def __init__(
         self,
-        store: SqlModelStore,
+        store: ModelStore,
         options: TrainOptions | None = None,
         space: str = IMAGE_SPACE,
-        versions: SqlDatasetVersionStore | None = None,
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._store = store
         self._options = options or TrainOptions()
@@ -136,8 +130,8 @@ def _source_of(version: VersionRecord) -> str:
 
 
 def training_data(
-    store: SqlModelStore,
-    versions: SqlDatasetVersionStore | None,
+    store: ModelStore,
+    versions: DatasetVersionStore | None,
     ref: VersionRef,
     space: str,
 ) -> TrainingSet:
@@ -153,8 +147,8 @@ def training_data(
 
 
 def ground_truth(
-    store: SqlModelStore,
-    versions: SqlDatasetVersionStore | None,
+    store: ModelStore,
+    versions: DatasetVersionStore | None,
     app_pk: int,
     concept_ids: Sequence[str],
     space: str,
@@ -173,7 +167,7 @@ def ground_truth(
 
 
 def _frozen_labels(
-    versions: SqlDatasetVersionStore | None,
+    versions: DatasetVersionStore | None,
     app_pk: int,
     dataset_id: str,
     version_id: str,
@@ -291,10 +285,10 @@ class EvaluateJob:
 
     def __init__(
         self,
-        store: SqlModelStore,
+        store: ModelStore,
         options: TrainOptions | None = None,
         space: str = IMAGE_SPACE,
-        versions: SqlDatasetVersionStore | None = None,
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._store = store
         self._options = options or TrainOptions()
@@ -324,11 +318,11 @@ class EvaluateJob:
 
 
 def cross_validated_metrics(
-    store: SqlModelStore,
+    store: ModelStore,
     ref: VersionRef,
     options: TrainOptions,
     space: str,
-    versions: SqlDatasetVersionStore | None = None,
+    versions: DatasetVersionStore | None = None,
 ) -> dict[str, Any]:
     """Metrics of the version's training recipe, cross-validated on the inputs it trains on.
 

@@ -33,7 +33,7 @@ from clarion.inference.workflow import (
     Predict,
     graph_order,
 )
-from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
+from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 
 class Catalog(Protocol):
@@ -76,7 +76,7 @@ def builtin_predict(catalog: Catalog, info: ModelInfo) -> Predict:
 
 
 def find_version(
-    store: SqlModelStore,
+    store: ModelStore,
     app_pk: int,
     model_id: str,
     version_id: str = "",
@@ -114,7 +114,7 @@ class ResolvedNode:
 class ModelResolver:
     """Finds the runner for a model reference: the app's custom model, else a built-in one."""
 
-    def __init__(self, catalog: Catalog, store: SqlModelStore) -> None:
+    def __init__(self, catalog: Catalog, store: ModelStore) -> None:
         self._catalog = catalog
         self._store = store
 

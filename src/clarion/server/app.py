@@ -21,13 +21,17 @@ from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.ingest import IngestJob
+from clarion.jobs.ingest_video import VideoIngestion
 from clarion.jobs.reindex import ReindexJob
 from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.jobs.worker import JobKind, WorkerPool
+from clarion.media.video import VideoLimits
+from clarion.runtime.frame_indexes import FrameAwareIndexes
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
+from clarion.runtime.videos import UntrustedVideos
 from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.http import HostedRoute
@@ -52,18 +56,26 @@ from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
+from clarion.services.video_predict import VideoPredictions
 from clarion.services.workflows import WorkflowsService
-from clarion.storage.base import Store
-from clarion.storage.collaborators import SqlCollaboratorStore
-from clarion.storage.data import SqlDataStore
-from clarion.storage.dataset_versions import SqlDatasetVersionStore
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
-from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
-from clarion.storage.jobs import SqlJobQueue
-from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
-from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import SqlStore
+from clarion.storage.evaluations import RUN_EVALUATION_JOB
+from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
+from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
+from clarion.storage.sql import (
+    SqlAccountStore,
+    SqlAnnotationStore,
+    SqlCollaboratorStore,
+    SqlConceptStore,
+    SqlDatasetStore,
+    SqlDatasetVersionStore,
+    SqlEvaluationStore,
+    SqlInputStore,
+    SqlJobQueue,
+    SqlModelStore,
+    SqlSearchStore,
+    SqlVideoStore,
+)
 
 log = logging.getLogger("clarion.server")
 
@@ -74,7 +86,7 @@ ADMIN_PAT_FILE = "admin-pat.txt"
 class Admin:
     """Data-directory administration, for the CLI: the same services the API uses."""
 
-    store: Store
+    store: SqlAccountStore
     users: UsersService
     keys: KeysService
 
@@ -83,8 +95,11 @@ class Admin:
 class Backends:
     """The concrete storage, blobs, fetching and models one process works with."""
 
-    store: SqlStore
-    data: SqlDataStore
+    store: SqlAccountStore
+    inputs: SqlInputStore
+    concepts: SqlConceptStore
+    annotations: SqlAnnotationStore
+    datasets: SqlDatasetStore
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
@@ -95,10 +110,17 @@ class Backends:
     fetcher: UrlFetcher
     models: ModelCatalog
     indexes: IndexRegistry
+    videos: SqlVideoStore
+    video_limits: VideoLimits
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
     # Predictions on inputs sent in the request: computation alone, on about one thread a core.
     compute: ThreadPoolExecutor
+
+    @property
+    def untrusted_videos(self) -> UntrustedVideos:
+        """Video bytes and URLs read under the settings' video limits."""
+        return UntrustedVideos(self.fetcher, self.video_limits)
 
     @property
     def resolver(self) -> ModelResolver:
@@ -125,8 +147,11 @@ def open_backends(settings: Settings) -> Backends:
         extra_ca_certs=tuple(str(location) for location in settings.fetch_ca_certs),
     )
     return Backends(
-        store=SqlStore(engine),
-        data=SqlDataStore(engine),
+        store=SqlAccountStore(engine),
+        inputs=SqlInputStore(engine),
+        concepts=SqlConceptStore(engine),
+        annotations=SqlAnnotationStore(engine),
+        datasets=SqlDatasetStore(engine),
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
@@ -141,6 +166,8 @@ def open_backends(settings: Settings) -> Backends:
             people_concepts=settings.general_people_concepts,
         ),
         indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
+        videos=SqlVideoStore(engine),
+        video_limits=video_limits(settings),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
         compute=ThreadPoolExecutor(
             max_workers=settings.predict_threads or (os.cpu_count() or 1) + 1,
@@ -173,6 +200,15 @@ def migrate_database(settings: Settings) -> Migration:
         engine.dispose()
 
 
+def video_limits(settings: Settings) -> VideoLimits:
+    return VideoLimits(
+        max_duration_seconds=settings.video_max_seconds,
+        max_pixels=settings.video_max_pixels,
+        max_frames=settings.video_max_frames,
+        max_decode_seconds=settings.video_decode_seconds,
+    )
+
+
 def open_admin(settings: Settings) -> Admin:
     backends = open_backends(settings)
     return Admin(
@@ -185,8 +221,11 @@ def build_worker_pool(
 ) -> WorkerPool:
     indexer = Indexer(backends.models, backends.search, backends.resolver)
     outcome = metrics.observe_ingestion if metrics is not None else None
-    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer, outcome)
-    collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
+    videos = VideoIngestion(
+        backends.inputs, backends.blobs, backends.untrusted_videos, indexer, backends.videos
+    )
+    ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome, videos)
+    collect = CollectBlobsJob(backends.inputs, backends.blobs, settings.blob_grace_seconds)
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
@@ -198,7 +237,7 @@ def build_worker_pool(
     kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
     evaluation = EvaluationJob(backends.evaluations, backends.modeldata, versions=versions)
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
-    reindex = ReindexJob(backends.search, backends.blobs, indexer)
+    reindex = ReindexJob(backends.search, backends.blobs, indexer, videos=videos)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
@@ -206,16 +245,31 @@ def build_worker_pool(
 def build_handlers(
     backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
 ) -> dict[str, Handler]:
-    store, data = backends.store, backends.data
+    store, data = backends.store, backends.inputs
     untrusted = UntrustedInputs(backends.fetcher)
-    inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted, backends.search)
+    videos = backends.untrusted_videos
+    inputs = InputsService(
+        data,
+        backends.annotations,
+        backends.datasets,
+        backends.blobs,
+        untrusted,
+        wake_workers,
+        hosted,
+        backends.search,
+        videos=videos,
+        video_facts=backends.videos,
+    )
+    video_predictions = VideoPredictions(videos, data, backends.blobs)
+    frame_indexes = FrameAwareIndexes(backends.indexes, backends.videos)
     searches = SearchesService(
         backends.search,
-        backends.indexes,
+        frame_indexes,
         backends.models,
         untrusted,
         inputs.input_level_data,
         hosted,
+        video_frames=frame_indexes,
     )
     services = (
         UsersService(store),
@@ -233,25 +287,38 @@ def build_handlers(
             readers=backends.readers,
             compute=backends.compute,
             resolver=backends.resolver,
+            videos=video_predictions,
         ),
         CustomModelsService(
-            backends.modeldata, data, backends.models, wake_workers, backends.dataset_versions
+            backends.modeldata,
+            backends.concepts,
+            backends.datasets,
+            backends.models,
+            wake_workers,
+            backends.dataset_versions,
         ),
         EvaluationsService(
             backends.evaluations,
             backends.modeldata,
-            data,
+            backends.datasets,
             lambda model_id: backends.models.find(model_id) is not None,
             wake_workers,
             backends.dataset_versions,
         ),
         WorkflowsService(
-            backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
+            backends.modeldata,
+            backends.resolver,
+            untrusted,
+            data,
+            backends.blobs,
+            backends.readers,
+            video_predictions,
         ),
-        ConceptsService(data, backends.models),
-        AnnotationsService(data),
-        DatasetsService(data, hosted),
+        ConceptsService(backends.concepts, backends.models),
+        AnnotationsService(backends.annotations, data),
+        DatasetsService(backends.datasets, data, hosted),
         DatasetVersionsService(
+            backends.datasets,
             data,
             backends.dataset_versions,
             DatasetExports(backends.dataset_versions, hosted),
@@ -299,7 +366,7 @@ def build_server(settings: Settings) -> ClarionServer:
     hosted_route = HostedRoute(
         authenticator,
         dispatcher,
-        HostedImages(backends.data, backends.blobs),
+        HostedImages(backends.inputs, backends.blobs),
         DatasetExports(backends.dataset_versions, hosted),
     )
     return ClarionServer(

@@ -24,7 +24,7 @@ from clarion.protocol.descriptor import AuthType, MethodSpec
 from clarion.services.apps import PUBLIC
 from clarion.services.context import ALL_SCOPES, CallContext, Principal
 from clarion.services.tokens import hash_token, same_hash
-from clarion.storage.base import AppRecord, KeyRecord, Store
+from clarion.storage.accounts import AccountStore, AppRecord, KeyRecord
 from clarion.storage.collaborators import CollaboratorLookup, CollaboratorRecord
 
 ME = "me"
@@ -51,7 +51,7 @@ class CredentialCache:
 
     def __init__(
         self,
-        store: Store,
+        store: AccountStore,
         ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         collaborators: CollaboratorLookup | None = None,
@@ -146,7 +146,7 @@ class _Records(Protocol):
 class Authenticator:
     def __init__(
         self,
-        store: Store,
+        store: AccountStore,
         cache_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         collaborators: CollaboratorLookup | None = None,

@@ -78,7 +78,7 @@ class Dispatcher:
         except InvalidValue as error:  # a value the database refused (PostgreSQL is strict)
             response = error_response(
                 method.response_type,
-                InvalidArgument(f"A value in the request cannot be stored: {error}"),
+                InvalidArgument(f"The database refuses a value in the request: {error}"),
                 req_id,
             )
         except Exception:

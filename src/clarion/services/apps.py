@@ -26,7 +26,7 @@ from clarion.services.messages.values import struct_to_dict
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_metadata
 from clarion.services.tokens import new_token
-from clarion.storage.base import AppRecord, Store
+from clarion.storage.accounts import AccountStore, AppRecord
 
 PRIVATE = 10
 PUBLIC = 50
@@ -36,7 +36,7 @@ log = logging.getLogger("clarion.apps")
 
 
 class Reindexing(Protocol):
-    """Queues the background reindex of an app (``clarion.storage.reindexing``)."""
+    """Queues the background reindex of an app (``clarion.storage.sql.reindexing``)."""
 
     def request_reindex(self, app_pk: int) -> int:
         """Queue it; returns how many inputs it will reindex."""
@@ -50,7 +50,7 @@ def _no_wakeup() -> None:
 class AppsService:
     def __init__(
         self,
-        store: Store,
+        store: AccountStore,
         reindexing: Reindexing | None = None,
         wake_workers: Callable[[], None] = _no_wakeup,
     ) -> None:

@@ -18,7 +18,7 @@ from clarion.errors import (
     RequestTooLarge,
 )
 from clarion.services.context import CallContext
-from clarion.storage.base import AppRecord
+from clarion.storage.accounts import AppRecord
 from clarion.storage.errors import Conflict
 
 # A handler takes the request message and the call context and returns the response message

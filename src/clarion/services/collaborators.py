@@ -19,8 +19,8 @@ from clarion.services.context import ALL_SCOPES, CallContext
 from clarion.services.messages.collaborators import collaboration_to_proto, collaborator_to_proto
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action, patched_by_id
-from clarion.storage.base import AppRecord, UserRecord
-from clarion.storage.collaborators import CollaboratorRecord, SqlCollaboratorStore
+from clarion.storage.accounts import AppRecord, UserRecord
+from clarion.storage.collaborators import CollaboratorRecord, CollaboratorStore
 
 # Scopes an owner keeps: a role that held them could take the app from its owner.
 OWNER_ONLY_SCOPES = frozenset(
@@ -44,7 +44,7 @@ def _service_scopes() -> frozenset[str]:
 
 
 class CollaboratorsService:
-    def __init__(self, collaborators: SqlCollaboratorStore) -> None:
+    def __init__(self, collaborators: CollaboratorStore) -> None:
         self._collaborators = collaborators
         self._known_scopes = _service_scopes()
         self._known_methods = frozenset(v2_methods())

@@ -15,8 +15,8 @@ from clarion.services.context import CallContext
 from clarion.services.messages.concepts import concept_to_proto
 from clarion.services.messages.values import struct_to_dict
 from clarion.services.paging import page_of
-from clarion.storage.base import ConceptRecord, Page
-from clarion.storage.data import SqlDataStore
+from clarion.storage.base import Page
+from clarion.storage.concepts import ConceptRecord, ConceptStore
 from clarion.storage.errors import ConceptsExist, Conflict
 
 _MAX_ID_LENGTH = 255
@@ -36,8 +36,8 @@ class ModelVocabulary(Protocol):
 
 
 class ConceptsService:
-    def __init__(self, data: SqlDataStore, models: ModelVocabulary) -> None:
-        self._data = data
+    def __init__(self, concepts: ConceptStore, models: ModelVocabulary) -> None:
+        self._concepts = concepts
         self._models = models
 
     def handlers(self) -> HandlerTable:
@@ -59,7 +59,7 @@ class ConceptsService:
         records = [_record(concept) for concept in request.concepts]
         _check_distinct(records)
         try:
-            stored = self._data.create_concepts(app_pk(app), records)
+            stored = self._concepts.create_concepts(app_pk(app), records)
         except ConceptsExist as exc:
             raise ConceptsInvalid(
                 f"Concept ids already in this app: {', '.join(exc.ids)} "
@@ -73,7 +73,7 @@ class ConceptsService:
         self, request: service_pb2.GetConceptRequest, ctx: CallContext
     ) -> service_pb2.SingleConceptResponse:
         app = require_app(ctx)
-        found = self._data.get_concept(app_pk(app), request.concept_id)
+        found = self._concepts.get_concept(app_pk(app), request.concept_id)
         if found is None:
             raise NotFound("concept", request.concept_id)
         return service_pb2.SingleConceptResponse(concept=concept_to_proto(found, app))
@@ -82,7 +82,7 @@ class ConceptsService:
         self, request: service_pb2.ListConceptsRequest, ctx: CallContext
     ) -> service_pb2.MultiConceptResponse:
         app = require_app(ctx)
-        found = self._data.list_concepts(app_pk(app), page_of(request.page, request.per_page))
+        found = self._concepts.list_concepts(app_pk(app), page_of(request.page, request.per_page))
         return service_pb2.MultiConceptResponse(concepts=[concept_to_proto(c, app) for c in found])
 
     def patch_concepts(
@@ -93,7 +93,7 @@ class ConceptsService:
             raise InvalidArgument(f"Unknown action '{request.action}': use overwrite")
         patched = []
         for concept in request.concepts:
-            current = self._data.get_concept(app_pk(app), concept.id)
+            current = self._concepts.get_concept(app_pk(app), concept.id)
             if current is None:
                 raise NotFound("concept", concept.id)
             changed = ConceptRecord(
@@ -103,7 +103,7 @@ class ConceptsService:
                 metadata=current.metadata,
                 created_at=current.created_at,
             )
-            patched.append(self._data.update_concept(app_pk(app), changed))
+            patched.append(self._concepts.update_concept(app_pk(app), changed))
         return service_pb2.MultiConceptResponse(
             concepts=[concept_to_proto(c, app) for c in patched]
         )
@@ -121,7 +121,7 @@ class ConceptsService:
         found: list[resources_pb2.Concept] = []
         if not query.ignore_app_concepts:
             everything = Page(1, page.offset + page.per_page)
-            own = self._data.list_concepts(app_pk(app), everything, name_prefix=prefix)
+            own = self._concepts.list_concepts(app_pk(app), everything, name_prefix=prefix)
             found += [concept_to_proto(c, app) for c in own]
         seen = {concept.id for concept in found}
         found += [c for c in self._vocabulary(query.model.id, prefix) if c.id not in seen]
@@ -146,8 +146,10 @@ class ConceptsService:
     ) -> service_pb2.MultiConceptCountResponse:
         """How many annotations say each concept is present (value 1) or absent (value 0)."""
         app = require_app(ctx)
-        counts = self._data.annotated_concept_counts(app_pk(app))
-        concepts = self._data.list_concepts(app_pk(app), page_of(request.page, request.per_page))
+        counts = self._concepts.annotated_concept_counts(app_pk(app))
+        concepts = self._concepts.list_concepts(
+            app_pk(app), page_of(request.page, request.per_page)
+        )
         return service_pb2.MultiConceptCountResponse(
             concept_counts=[
                 resources_pb2.ConceptCount(

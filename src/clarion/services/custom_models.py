@@ -44,10 +44,11 @@ from clarion.services.patching import (
     patched_by_id,
     patched_metadata,
 )
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.dataset_versions import SqlDatasetVersionStore
-from clarion.storage.modeldata import ModelConcept, ModelRecord, SqlModelStore, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.concepts import ConceptStore
+from clarion.storage.dataset_versions import DatasetVersionStore
+from clarion.storage.datasets import DatasetStore
+from clarion.storage.models import ModelConcept, ModelRecord, ModelStore, VersionRecord
 
 EMBEDDING_CLASSIFIER = "embedding-classifier"
 # Trainable types Clarifai offers that need a GPU trainer Clarion does not have.
@@ -70,14 +71,16 @@ class CustomModelsService:
 
     def __init__(
         self,
-        store: SqlModelStore,
-        data: SqlDataStore,
+        store: ModelStore,
+        concepts: ConceptStore,
+        datasets: DatasetStore,
         models: Models,
         wake_workers: Callable[[], None],
-        versions: SqlDatasetVersionStore | None = None,
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._store = store
-        self._data = data
+        self._concept_store = concepts
+        self._datasets = datasets
         self._models = models
         self._wake_workers = wake_workers
         self._versions = versions
@@ -283,7 +286,7 @@ class CustomModelsService:
     def _training_params(self, app: AppRecord, asked: resources_pb2.ModelVersion) -> dict[str, Any]:
         params = training_params(asked)
         dataset_id = params.get("dataset_id", "")
-        if dataset_id and self._data.get_dataset(app_pk(app), dataset_id) is None:
+        if dataset_id and self._datasets.get_dataset(app_pk(app), dataset_id) is None:
             raise NotFound("dataset", dataset_id)
         version_id = params.get("dataset_version_id", "")
         if version_id and (
@@ -329,7 +332,7 @@ class CustomModelsService:
                 raise ModelInvalidArgument("Each of a model's concepts needs an id or a name")
             name = concept.name
             if not name:
-                stored = self._data.get_concept(app_pk(app), concept_id)
+                stored = self._concept_store.get_concept(app_pk(app), concept_id)
                 name = stored.name if stored is not None else concept_id
             found.setdefault(concept_id, ModelConcept(concept_id, name))
         return tuple(found.values())

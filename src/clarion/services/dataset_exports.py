@@ -16,8 +16,9 @@ from clarion.services.base import app_pk, require_app
 from clarion.services.context import CallContext
 from clarion.services.hosted import HostedUrls
 from clarion.services.messages.dataset_versions import export_archive, version_input_to_proto
-from clarion.storage.base import AppRecord, Page
-from clarion.storage.dataset_versions import SqlDatasetVersionStore, VersionInput
+from clarion.storage.accounts import AppRecord
+from clarion.storage.base import Page
+from clarion.storage.dataset_versions import DatasetVersionStore, VersionInput
 
 # The formats Clarion writes, by the name in their URL.
 FORMATS = {
@@ -43,7 +44,7 @@ def format_name(export_format: int) -> str:
 class DatasetExports:
     """Builds a version's archive; what the export URL and the export call both use."""
 
-    def __init__(self, versions: SqlDatasetVersionStore, hosted: HostedUrls) -> None:
+    def __init__(self, versions: DatasetVersionStore, hosted: HostedUrls) -> None:
         self._versions = versions
         self._hosted = hosted
 

@@ -28,9 +28,10 @@ from clarion.services.messages.dataset_versions import (
 from clarion.services.messages.values import response_id, status, struct_to_dict, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action, patched_metadata
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.dataset_versions import DatasetVersionRecord, SqlDatasetVersionStore
+from clarion.storage.accounts import AppRecord
+from clarion.storage.dataset_versions import DatasetVersionRecord, DatasetVersionStore
+from clarion.storage.datasets import DatasetStore
+from clarion.storage.inputs import InputStore
 
 _GROUP_TYPES = resources_pb2.DatasetVersionMetricsGroupType
 # The fields of a DatasetVersion a request may set; the others Clarion cannot honour.
@@ -40,12 +41,14 @@ _SETTABLE = frozenset({"id", "description", "metadata", "dataset_id", "app_id", 
 class DatasetVersionsService:
     def __init__(
         self,
-        data: SqlDataStore,
-        versions: SqlDatasetVersionStore,
+        datasets: DatasetStore,
+        inputs: InputStore,
+        versions: DatasetVersionStore,
         exports: DatasetExports,
         hosted: HostedUrls,
     ) -> None:
-        self._data = data
+        self._datasets = datasets
+        self._inputs = inputs
         self._versions = versions
         self._exports = exports
         self._hosted = hosted
@@ -203,7 +206,7 @@ class DatasetVersionsService:
     ) -> service_pb2.SingleDatasetInputResponse:
         app = require_app(ctx)
         self._existing_dataset(app, request.dataset_id)
-        record = self._data.get_input(app_pk(app), request.input_id) if request.input_id else None
+        record = self._inputs.get_input(app_pk(app), request.input_id) if request.input_id else None
         if record is None or request.dataset_id not in record.dataset_ids:
             raise NotFound(f"input of dataset '{request.dataset_id}'", request.input_id)
         return service_pb2.SingleDatasetInputResponse(
@@ -214,7 +217,7 @@ class DatasetVersionsService:
         )
 
     def _existing_dataset(self, app: AppRecord, dataset_id: str) -> None:
-        if not dataset_id or self._data.get_dataset(app_pk(app), dataset_id) is None:
+        if not dataset_id or self._datasets.get_dataset(app_pk(app), dataset_id) is None:
             raise NotFound("dataset", dataset_id)
 
     def _existing(self, app: AppRecord, dataset_id: str, version_id: str) -> DatasetVersionRecord:

@@ -30,11 +30,11 @@ from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, 
 from clarion.services.context import CallContext
 from clarion.services.messages.evaluations import add_metrics, evaluation_to_proto
 from clarion.services.paging import page_of
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.dataset_versions import SqlDatasetVersionStore
-from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, SqlEvaluationStore
-from clarion.storage.modeldata import SqlModelStore, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.dataset_versions import DatasetVersionStore
+from clarion.storage.datasets import DatasetStore
+from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, EvaluationStore
+from clarion.storage.models import ModelStore, VersionRecord
 
 # What a request's EvalMetrics may set: the rest is computed here, and refused if sent.
 _SETTABLE = frozenset({"id", "model", "ground_truth_dataset", "user_id", "app_id", "eval_info"})
@@ -57,16 +57,16 @@ class EvaluationsService:
 
     def __init__(
         self,
-        evaluations: SqlEvaluationStore,
-        models: SqlModelStore,
-        data: SqlDataStore,
+        evaluations: EvaluationStore,
+        models: ModelStore,
+        datasets: DatasetStore,
         is_builtin: Callable[[str], bool],
         wake_workers: Callable[[], None],
-        versions: SqlDatasetVersionStore | None = None,
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._evaluations = evaluations
         self._models = models
-        self._data = data
+        self._datasets = datasets
         self._versions = versions
         self._is_builtin = is_builtin
         self._wake_workers = wake_workers
@@ -171,7 +171,7 @@ class EvaluationsService:
                 f"ground_truth_dataset must be a dataset of the model's app '{app.id}': "
                 "evaluating across apps is not supported"
             )
-        if self._data.get_dataset(app_pk(app), dataset.id) is None:
+        if self._datasets.get_dataset(app_pk(app), dataset.id) is None:
             raise NotFound("dataset", dataset.id)
         return dataset.id
 

@@ -18,13 +18,18 @@ from clarion.services.messages.accounts import app_to_proto, key_to_proto
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
 from clarion.services.tokens import hash_token, new_ref, new_token
-from clarion.storage.base import APP_SPECIFIC_KEY, PERSONAL_ACCESS_TOKEN, KeyRecord, Store
+from clarion.storage.accounts import (
+    APP_SPECIFIC_KEY,
+    PERSONAL_ACCESS_TOKEN,
+    AccountStore,
+    KeyRecord,
+)
 
 KEY_TYPES = (APP_SPECIFIC_KEY, PERSONAL_ACCESS_TOKEN)
 
 
 class KeysService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AccountStore) -> None:
         self._store = store
 
     def handlers(self) -> HandlerTable:

@@ -26,8 +26,8 @@ from clarion.services.messages.models import (
     custom_version_to_proto,
 )
 from clarion.services.paging import page_of
-from clarion.storage.base import AppRecord
-from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 # A model in a listing: an app's custom model, or a built-in one.
 _Listed = tuple[AppRecord, ModelRecord] | ModelInfo
@@ -36,7 +36,7 @@ _Listed = tuple[AppRecord, ModelRecord] | ModelInfo
 class ModelsService:
     """The read side of models: the app's custom models first, then the built-in ones."""
 
-    def __init__(self, models: Models, custom: SqlModelStore | None = None) -> None:
+    def __init__(self, models: Models, custom: ModelStore | None = None) -> None:
         self._models = models
         self._custom = custom
 

@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
@@ -53,7 +54,22 @@ from clarion.services.signatures import (
     requested_call,
     signatures_json,
 )
-from clarion.storage.data import SqlDataStore
+from clarion.storage.inputs import InputStore
+
+
+class VideoOutputs(Protocol):
+    """Answers video inputs frame by frame (``clarion.services.video_predict``)."""
+
+    def with_video_outputs(
+        self,
+        ctx: CallContext,
+        target: _Target,
+        inputs: Sequence[resources_pb2.Input],
+        outputs: list[resources_pb2.Output],
+        config: resources_pb2.OutputConfig,
+    ) -> list[resources_pb2.Output]:
+        """``outputs`` with those of the video inputs replaced by their frames' outputs."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +88,16 @@ class PredictService:
         self,
         models: Models,
         reader: InputReader,
-        data: SqlDataStore,
+        data: InputStore,
         blobs: BlobStore,
         *,
         readers: Executor,
         compute: Executor,
         resolver: ModelResolver | None = None,
+        videos: VideoOutputs | None = None,
     ) -> None:
         self._models = models
+        self._videos = videos
         self._loader = InputLoader(reader, data, blobs)
         self._resolver = resolver
         # Reading inputs (fetching, decoding) runs in parallel, as it waits or releases the GIL.
@@ -121,6 +139,8 @@ class PredictService:
             prediction_output(target.proto, message, prediction, read.error, config, target.app_id)
             for message, read, prediction in zip(request.inputs, reads, predictions, strict=True)
         ]
+        if self._videos is not None:
+            outputs = self._videos.with_video_outputs(ctx, target, request.inputs, outputs, config)
         if call is not None and call.by_parts:
             for output in outputs:
                 if output.status.code == SUCCESS:
@@ -186,7 +206,8 @@ def _predict(target: _Target, reads: Sequence[Read]) -> list[Prediction | None]:
 def _is_inline(message: resources_pb2.Input) -> bool:
     """Whether reading the input takes no I/O: no URL to fetch, no stored input to load."""
     data = message.data
-    if any(d.image.url or d.text.url for d in (data, *(part.data for part in data.parts))):
+    parts = (data, *(part.data for part in data.parts))
+    if any(d.image.url or d.text.url or d.video.url for d in parts):
         return False
     return message.HasField("data") or not message.id
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol
@@ -45,15 +45,15 @@ from clarion.services.messages.data import input_to_proto
 from clarion.services.messages.values import data_from_json, json_of, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
-from clarion.storage.base import AppRecord
-from clarion.storage.searchdata import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.searches import (
     EARTH_RADIUS_KM,
     ConceptMatch,
     GeoBox,
     GeoCircle,
     InputFilter,
     SavedSearch,
-    SqlSearchStore,
+    SearchStore,
 )
 
 IMAGE_SPACE = "general-image-embedding"
@@ -88,6 +88,23 @@ class VectorIndexes(NearestIndexes, Protocol):
     ) -> dict[int, float]: ...
 
 
+class BestFrameTime(Protocol):
+    @property
+    def time_ms(self) -> int: ...
+
+
+class VideoFrames(Protocol):
+    """Video inputs' best frames for a query (``clarion.runtime.frame_indexes``)."""
+
+    def best_frames(
+        self,
+        app: AppRecord,
+        space: str,
+        query: npt.NDArray[np.float32],
+        allowed: set[int] | None = None,
+    ) -> Mapping[int, BestFrameTime]: ...
+
+
 class ImageReader(Protocol):
     def image_from_bytes(self, data: bytes) -> Image.Image: ...
     def image_from_url(self, url: str) -> Image.Image: ...
@@ -114,7 +131,7 @@ class _Plan:
 class SearchesService:
     def __init__(
         self,
-        search: SqlSearchStore,
+        search: SearchStore,
         indexes: VectorIndexes,
         models: Models,
         reader: ImageReader,
@@ -122,7 +139,9 @@ class SearchesService:
         hosted: HostedUrls,
         *,
         post_filter_from: int = POST_FILTER_FROM,
+        video_frames: VideoFrames | None = None,
     ) -> None:
+        self._frames = video_frames
         self._filtered_nearest = FilteredNearest(search, indexes, post_filter_from=post_filter_from)
         self._search = search
         self._indexes = indexes
@@ -201,7 +220,8 @@ class SearchesService:
         response.query.CopyFrom(search.query)
         response.hit_counts.add(estimated_total=total)
         if not only_count:
-            response.hits.extend(self._hits(app, scored[page.offset : page.offset + page.per_page]))
+            shown = scored[page.offset : page.offset + page.per_page]
+            response.hits.extend(self._hits(app, shown, self._best_frames(app, plan, shown)))
         if search.id:
             response.id = search.id
         return response
@@ -265,7 +285,23 @@ class SearchesService:
                     scores[key] = max(scores.get(key, 0.0), value)
         return scores
 
-    def _hits(self, app: AppRecord, scored: Sequence[tuple[int, float]]) -> list[resources_pb2.Hit]:
+    def _best_frames(
+        self, app: AppRecord, plan: _Plan, shown: Sequence[tuple[int, float]]
+    ) -> Mapping[int, BestFrameTime]:
+        """For a search by one picture: each video hit's best frame (``video_frames``)."""
+        vectors = [rank for rank in plan.ranks if rank.vector is not None and not rank.negate]
+        if self._frames is None or len(vectors) != 1 or not shown:
+            return {}
+        rank = vectors[0]
+        assert rank.vector is not None
+        return self._frames.best_frames(app, rank.space, rank.vector, {key for key, _ in shown})
+
+    def _hits(
+        self,
+        app: AppRecord,
+        scored: Sequence[tuple[int, float]],
+        best_frames: Mapping[int, BestFrameTime] | None = None,
+    ) -> list[resources_pb2.Hit]:
         records = self._search.inputs_by_pk([key for key, _ in scored])
         ids = [records[key].id for key, _ in scored if key in records]
         data = self._input_level_data(app, ids)
@@ -284,6 +320,10 @@ class SearchesService:
                     app_id=app.id,
                 )
             )
+            best = (best_frames or {}).get(key)
+            if best is not None:
+                # Where the video matched: its best frame, as the one frame of the hit's input.
+                hits[-1].input.data.frames.add().frame_info.time = best.time_ms
         return hits
 
     # turning a Query into a plan

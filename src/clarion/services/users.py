@@ -11,13 +11,19 @@ from clarion.services.base import HandlerTable, check_id, conflicts_as
 from clarion.services.context import ALL_SCOPES, CallContext
 from clarion.services.messages.accounts import user_to_proto
 from clarion.services.tokens import hash_token, new_ref, new_token
-from clarion.storage.base import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord, Store, UserRecord
+from clarion.storage.accounts import (
+    PERSONAL_ACCESS_TOKEN,
+    AccountStore,
+    AppRecord,
+    KeyRecord,
+    UserRecord,
+)
 
 PUBLIC_VISIBILITY = 50
 
 
 class UsersService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AccountStore) -> None:
         self._store = store
 
     def handlers(self) -> HandlerTable:

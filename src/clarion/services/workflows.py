@@ -18,7 +18,12 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
-from clarion.errors import InvalidArgument, WorkflowInvalidArgument, WorkflowNotFound
+from clarion.errors import (
+    InputRejected,
+    InvalidArgument,
+    WorkflowInvalidArgument,
+    WorkflowNotFound,
+)
 from clarion.inference.workflow import (
     PUBLIC_APP,
     PUBLIC_USER,
@@ -28,10 +33,11 @@ from clarion.inference.workflow import (
     graph_order,
     run_graph,
 )
-from clarion.runtime.model_resolver import ModelResolver
+from clarion.runtime.model_resolver import ModelResolver, ResolvedNode
 from clarion.services.base import HandlerTable, app_pk, conflicts_as, require_app
 from clarion.services.batches import WORKFLOW_RESULTS
 from clarion.services.context import CallContext
+from clarion.services.messages.frames import frames_result
 from clarion.services.messages.outputs import overall_status
 from clarion.services.messages.values import struct_to_dict
 from clarion.services.messages.workflows import (
@@ -43,9 +49,10 @@ from clarion.services.messages.workflows import (
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_metadata
 from clarion.services.reading import InputLoader, InputReader
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.modeldata import SqlModelStore, WorkflowRecord
+from clarion.services.video_predict import VideoPredictions
+from clarion.storage.accounts import AppRecord
+from clarion.storage.inputs import InputStore
+from clarion.storage.models import ModelStore, WorkflowRecord
 
 MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
 
@@ -55,13 +62,15 @@ class WorkflowsService:
 
     def __init__(
         self,
-        store: SqlModelStore,
+        store: ModelStore,
         resolver: ModelResolver,
         reader: InputReader,
-        data: SqlDataStore,
+        data: InputStore,
         blobs: BlobStore,
         executor: Executor,
+        videos: VideoPredictions | None = None,
     ) -> None:
+        self._videos = videos
         self._store = store
         self._resolver = resolver
         self._loader = InputLoader(reader, data, blobs)
@@ -242,11 +251,46 @@ class WorkflowsService:
             )
             for index, (message, read) in enumerate(zip(request.inputs, reads, strict=True))
         ]
+        if self._videos is not None:
+            results = [
+                self._video_result(app, specs, nodes, message, request.output_config, ctx)
+                if self._videos.is_video(ctx, message)
+                else result
+                for message, result in zip(request.inputs, results, strict=True)
+            ]
         response = service_pb2.PostWorkflowResultsResponse(
             workflow=self._proto(app, request.workflow_id), results=results
         )
         response.status.CopyFrom(overall_status(results))
         return response
+
+    def _video_result(
+        self,
+        app: AppRecord,
+        specs: Sequence[NodeSpec],
+        nodes: Sequence[ResolvedNode],
+        message: resources_pb2.Input,
+        config: resources_pb2.OutputConfig,
+        ctx: CallContext,
+    ) -> resources_pb2.WorkflowResult:
+        """A video's result: the workflow run on each sampled frame (``video_predict``),
+        batch by batch."""
+        assert self._videos is not None
+        positions: list[tuple[int, int]] = []
+        per_frame: list[resources_pb2.WorkflowResult] = []
+        try:
+            with self._videos.frames(ctx, message, config.sample_ms) as batches:
+                for batch in batches:
+                    ctx.check_deadline("running the workflow on the video's frames")
+                    ran = run_graph([node.graph for node in nodes], [f.image for f in batch])
+                    for frame, results in zip(batch, ran, strict=True):
+                        per_frame.append(
+                            workflow_result(app, specs, nodes, message, None, results, config)
+                        )
+                        positions.append((frame.index, frame.time_ms))
+        except InputRejected as rejected:
+            return workflow_result(app, specs, nodes, message, rejected, None, config)
+        return frames_result(positions, per_frame)
 
 
 def _owned(app: AppRecord, spec: NodeSpec) -> NodeSpec:

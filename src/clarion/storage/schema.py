@@ -336,6 +336,30 @@ workflows = Table(
     UniqueConstraint("app_pk", "id"),
 )
 
+# Videos: what probing said of a video input, and the embedding of each sampled frame, so
+# visual search finds a video by any of its frames (``clarion.storage.videos``).
+
+video_info = Table(
+    "video_info",
+    metadata,
+    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("fps", Float, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("frame_count", Integer, nullable=False),  # frames sampled, one a second
+)
+
+video_frame_vectors = Table(
+    "video_frame_vectors",
+    metadata,
+    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("space", String(64), primary_key=True),
+    Column("frame_index", Integer, primary_key=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("time_ms", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, L2-normalised
+)
+Index("ix_video_frame_vectors_app_space", video_frame_vectors.c.app_pk, video_frame_vectors.c.space)
+
 # A dataset version: a frozen copy of a dataset's inputs and their annotations when it was
 # made. Each input is kept whole (as JSON), so later edits and deletions leave it as it was.
 dataset_versions = Table(

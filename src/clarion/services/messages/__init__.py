@@ -10,6 +10,7 @@ helpers. The modules, lowest first:
 - ``concepts``: an app's concepts, a model's, and predicted concept scores.
 - ``regions``: detected regions.
 - ``outputs``: output settings, a prediction's output and data, a call's overall status.
+- ``frames``: a video's answers frame by frame (``data.frames``), for outputs and workflows.
 - ``legacy_types``: the retired ``output_info.type`` of models.
 - ``evaluations``: evaluations and a version's evaluation metrics.
 - ``models``: built-in and custom models and their versions.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from clarifai_grpc.grpc.api import resources_pb2
 
 from clarion.services.messages.values import struct, timestamp, visibility
-from clarion.storage.base import AppRecord, KeyRecord, UserRecord
+from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
 
 
 def user_to_proto(user: UserRecord) -> resources_pb2.User:

@@ -6,7 +6,7 @@ from clarifai_grpc.grpc.api import resources_pb2
 
 from clarion.services.messages.accounts import app_to_proto, user_to_proto
 from clarion.services.messages.values import timestamp
-from clarion.storage.base import AppRecord, UserRecord
+from clarion.storage.accounts import AppRecord, UserRecord
 from clarion.storage.collaborators import CollaboratorRecord
 
 

@@ -10,7 +10,8 @@ from clarifai_grpc.grpc.api import resources_pb2
 
 from clarion.inference.base import ConceptScore
 from clarion.services.messages.values import struct, timestamp
-from clarion.storage.base import AppRecord, ConceptRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.concepts import ConceptRecord
 
 
 class NamedConcept(Protocol):

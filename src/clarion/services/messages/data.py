@@ -8,16 +8,17 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2
 
 from clarion.services.messages.values import data_from_json, status, struct, timestamp
-from clarion.storage.base import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.annotations import AnnotationRecord
+from clarion.storage.datasets import DatasetRecord
+from clarion.storage.inputs import (
     INPUT_FAILED,
     INPUT_IN_PROGRESS,
     INPUT_PENDING,
     INPUT_SUCCESS,
-    AnnotationRecord,
-    AppRecord,
-    DatasetRecord,
     InputRecord,
 )
+from clarion.storage.videos import VideoFacts
 
 # Clarifai's descriptions of an input's status, for a record stored without one (a new input
 # is pending): clarifai==2.6.2 reads status.description of every input it is given.
@@ -33,12 +34,15 @@ def input_to_proto(
     record: InputRecord,
     annotation_data: Mapping[str, Any] | None = None,
     hosted: resources_pb2.HostedURL | None = None,
+    video: VideoFacts | None = None,
 ) -> resources_pb2.Input:
     """An input as stored: its data as sent (bytes left out), concepts, status."""
     data = resources_pb2.Data(metadata=struct(record.metadata))
     if annotation_data:
         data.concepts.extend(data_from_json(annotation_data).concepts)
-    if record.kind == "image":
+    if record.kind == "video":
+        data.video.CopyFrom(video_to_proto(record, hosted, video))
+    elif record.kind == "image":
         _fill_image(data.image, record, hosted)
     elif record.kind == "text":
         data.text.raw = record.text
@@ -56,6 +60,29 @@ def input_to_proto(
         created_at=timestamp(record.created_at),
         modified_at=timestamp(record.modified_at),
     )
+
+
+def video_to_proto(
+    record: InputRecord, hosted: resources_pb2.HostedURL | None, facts: VideoFacts | None
+) -> resources_pb2.Video:
+    """A stored video: its URL (the hosted original for uploaded bytes), where its original
+    and its thumbnail (a still of its first frame) are hosted, and what probing said of it."""
+    video = resources_pb2.Video(url=record.url)
+    if hosted is not None:
+        video.hosted.CopyFrom(hosted)
+        video.url = record.url or f"{hosted.prefix}/orig/{hosted.suffix}"
+        video.hosted_thumbnail.CopyFrom(
+            resources_pb2.HostedURL(prefix=hosted.prefix, suffix=hosted.suffix, sizes=["tiny"])
+        )
+        video.thumbnail_url = f"{hosted.prefix}/tiny/{hosted.suffix}"
+    if record.width:
+        info = video.video_info
+        info.width, info.height, info.video_format = record.width, record.height or 0, record.format
+    if facts is not None:
+        video.video_info.fps = facts.fps
+        video.video_info.duration_seconds = facts.duration_ms / 1000
+        video.video_info.frame_count = facts.frame_count
+    return video
 
 
 def _fill_image(
@@ -82,6 +109,9 @@ def echo_input(message: resources_pb2.Input) -> resources_pb2.Input:
         data.image.ClearField("base64")
         if not data.image.ListFields():
             data.ClearField("image")
+        data.video.ClearField("base64")
+        if not data.video.ListFields():
+            data.ClearField("video")
     return echoed
 
 

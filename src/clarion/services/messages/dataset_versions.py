@@ -21,8 +21,9 @@ from google.protobuf import json_format, struct_pb2, wrappers_pb2
 from clarion.codes import DATASET_VERSION_READY
 from clarion.services.messages.data import input_to_proto
 from clarion.services.messages.values import data_from_json, status, struct, timestamp
-from clarion.storage.base import AppRecord, InputRecord
+from clarion.storage.accounts import AppRecord
 from clarion.storage.dataset_versions import DatasetVersionRecord, VersionInput
+from clarion.storage.inputs import InputRecord
 
 PROTOBUF_MIMETYPE = b"application/x.clarifai-data+protobuf"
 JSON_MIMETYPE = b"application/x.clarifai-data+json"

@@ -10,9 +10,9 @@ from clarifai_grpc.grpc.api import resources_pb2
 
 from clarion.codes import MODEL_EVALUATED
 from clarion.services.messages.values import status, struct
-from clarion.storage.base import AppRecord
+from clarion.storage.accounts import AppRecord
 from clarion.storage.evaluations import EvaluationRecord
-from clarion.storage.modeldata import VersionRecord
+from clarion.storage.models import VersionRecord
 
 
 def evaluation_to_proto(app: AppRecord, record: EvaluationRecord) -> resources_pb2.EvalMetrics:

@@ -17,8 +17,8 @@ from clarion.services.messages.legacy_types import add_legacy_type, legacy_type
 from clarion.services.messages.outputs import output_config_of
 from clarion.services.messages.values import PRIVATE, PUBLIC, status, struct, timestamp, visibility
 from clarion.services.signatures import method_signatures
-from clarion.storage.base import AppRecord
-from clarion.storage.modeldata import ModelRecord, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.models import ModelRecord, VersionRecord
 
 # Built-in models ship with Clarion; this date stands for "as old as the release".
 BUILT_IN_AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -44,8 +44,8 @@ from clarion.services.messages.values import (
     timestamp,
     visibility,
 )
-from clarion.storage.base import AppRecord
-from clarion.storage.modeldata import WorkflowRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.models import WorkflowRecord
 
 # which region a node's output names: one id per (node that found it, its index) and input
 RegionIds = dict[tuple[str, int], str]

@@ -1,81 +1,25 @@
-"""``Store`` on SQLAlchemy Core: one implementation for SQLite and PostgreSQL."""
+"""``AccountStore`` on SQLAlchemy Core: users, apps and keys."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, func, select
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy import Connection, Row, and_, func, select
 
-from clarion.storage.base import AppRecord, KeyRecord, Page, UserRecord
-from clarion.storage.dialect import is_lock_timeout, read_options, serialize_writes, write_options
-from clarion.storage.errors import Conflict, DatabaseBusy, InvalidValue
-from clarion.storage.queue import COLLECT_BLOBS_JOB, enqueue_once
+from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
+from clarion.storage.base import Page
+from clarion.storage.errors import Conflict
+from clarion.storage.jobs import COLLECT_BLOBS_JOB
 from clarion.storage.schema import api_keys, apps, users
+from clarion.storage.sql.base import SqlBase, aware, utcnow
+from clarion.storage.sql.jobs import enqueue_once
 
 PUBLIC_VISIBILITY = 50
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything Clarion stores is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-class SqlBase:
-    """Transactions on one engine: reads on one snapshot, and writes that run one at a time
-    (``clarion.storage.dialect`` says how on each database)."""
-
-    # The job queue claims rows with FOR UPDATE SKIP LOCKED instead of waiting for the writers.
-    _serialized_writes = True
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._read_options = read_options(engine)
-        self._write_options = write_options(engine)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect().execution_options(**self._read_options) as connection:
-            yield connection
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._engine.connect().execution_options(**self._write_options) as connection:
-            try:
-                with connection.begin():
-                    if self._serialized_writes:
-                        serialize_writes(connection)
-                    yield connection
-            except IntegrityError as exc:
-                raise Conflict(str(exc.orig)) from exc
-            except DataError as exc:
-                # PostgreSQL checks what SQLite lets through: a string longer than its
-                # column, a NUL character in text.
-                raise InvalidValue(str(exc.orig)) from exc
-            except (OperationalError, sqlite3.OperationalError) as exc:
-                # SQLite's BEGIN IMMEDIATE runs on the driver's connection, so its error
-                # arrives unwrapped.
-                driver_error = exc.orig if isinstance(exc, OperationalError) else exc
-                if driver_error is not None and is_lock_timeout(driver_error):
-                    raise DatabaseBusy(str(exc)) from exc
-                raise
-
-
-class SqlStore(SqlBase):
+class SqlAccountStore(SqlBase):
     """Users, apps and keys in a relational database."""
 
     # users

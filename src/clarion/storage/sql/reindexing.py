@@ -16,78 +16,19 @@ queue, which is also where its progress is read.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import Connection, func, select
 
-from clarion.storage.base import INPUT_SUCCESS
-from clarion.storage.queue import QUEUED, REINDEX_JOB, RUNNING, enqueue
+from clarion.storage.inputs import INPUT_SUCCESS
+from clarion.storage.jobs import QUEUED, REINDEX_JOB, RUNNING
 from clarion.storage.schema import inputs, jobs
-from clarion.storage.sql import SqlBase
+from clarion.storage.searches import ReindexItem, ReindexProgress, ReindexStep
+from clarion.storage.sql.base import SqlBase
+from clarion.storage.sql.jobs import enqueue
 
 # Input rows read per query while looking for the app's next inputs (other apps' are skipped).
 _SCAN_ROWS = 512
-
-
-@dataclass(frozen=True, slots=True)
-class ReindexItem:
-    """An input to index again, with what indexing reads."""
-
-    pk: int
-    kind: str  # image, text
-    blob: str | None
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReindexProgress:
-    """Where an app's reindex stands: inputs reindexed, to go, and that failed."""
-
-    done: int
-    total: int
-    errors: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.total - self.done)
-
-
-@dataclass(frozen=True, slots=True)
-class ReindexStep:
-    """One job of a chain: reindex the app's inputs with keys in (``after``, ``last``]."""
-
-    app_pk: int
-    after: int
-    last: int
-    done: int = 0
-    total: int = 0
-    errors: int = 0
-    nonce: str = ""  # tells this job's row apart in the queue
-
-    @classmethod
-    def of(cls, payload: Mapping[str, Any]) -> ReindexStep:
-        return cls(
-            app_pk=int(payload["app_pk"]),
-            after=int(payload.get("after", 0)),
-            last=int(payload.get("last", 0)),
-            done=int(payload.get("done", 0)),
-            total=int(payload.get("total", 0)),
-            errors=int(payload.get("errors", 0)),
-            nonce=str(payload.get("nonce", "")),
-        )
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "app_pk": self.app_pk,
-            "after": self.after,
-            "last": self.last,
-            "done": self.done,
-            "total": self.total,
-            "errors": self.errors,
-            "nonce": self.nonce,
-        }
 
 
 class SqlReindexing(SqlBase):

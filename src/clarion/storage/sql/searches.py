@@ -1,4 +1,4 @@
-"""What search keeps in the database: vectors, predictions, filter tables, saved searches.
+"""``SearchStore`` on SQLAlchemy Core: vectors, predictions, filter tables, saved searches.
 
 Filters are answered in SQL and come back as sets of input primary keys; vector similarity
 is left to the in-memory indexes (``clarion.search``), which replay ``index_log`` to stay
@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -29,10 +27,8 @@ from sqlalchemy import (
     update,
 )
 
-from clarion.storage.base import InputRecord
 from clarion.storage.dialect import keys_in
-from clarion.storage.reindexing import SqlReindexing
-from clarion.storage.rows import annotation_concepts_of, input_from_row, with_dataset_ids
+from clarion.storage.inputs import InputRecord
 from clarion.storage.schema import (
     annotation_concepts,
     dataset_inputs,
@@ -44,63 +40,25 @@ from clarion.storage.schema import (
     inputs,
     saved_searches,
 )
-from clarion.storage.sql import aware, utcnow
+from clarion.storage.searches import (
+    EARTH_RADIUS_KM,
+    VECTOR_CHUNK_ROWS,
+    ConceptMatch,
+    GeoCircle,
+    InputFilter,
+    SavedSearch,
+)
+from clarion.storage.sql.base import (
+    annotation_concepts_of,
+    aware,
+    input_from_row,
+    utcnow,
+    with_dataset_ids,
+)
+from clarion.storage.sql.reindexing import SqlReindexing
 
-EARTH_RADIUS_KM = 6371.0088
-# Vectors read per query when an index is built from the stored ones (5 MB at 1280-d per 1,000).
-VECTOR_CHUNK_ROWS = 20_000
 ADD = "add"
 REMOVE = "remove"
-
-
-@dataclass(frozen=True, slots=True)
-class GeoCircle:
-    longitude: float
-    latitude: float
-    radius_km: float
-
-
-@dataclass(frozen=True, slots=True)
-class GeoBox:
-    min_longitude: float
-    min_latitude: float
-    max_longitude: float
-    max_latitude: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConceptMatch:
-    """An annotated concept by id or name, present (value 1) or absent (value 0)."""
-
-    id: str = ""
-    name: str = ""
-    value: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class InputFilter:
-    """One filter of a query; its fields are AND-ed, and ``negate`` inverts the whole."""
-
-    concepts: tuple[ConceptMatch, ...] = ()
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    geo_circle: GeoCircle | None = None
-    geo_box: GeoBox | None = None
-    input_ids: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()
-    status_codes: tuple[int, ...] = ()
-    dataset_ids: tuple[str, ...] = ()
-    modified_after: datetime | None = None
-    modified_before: datetime | None = None
-    negate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SavedSearch:
-    id: str
-    name: str
-    query: Mapping[str, Any]
-    created_at: datetime | None = None
-    modified_at: datetime | None = None
 
 
 def metadata_leaves(metadata: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

@@ -1,26 +1,18 @@
-"""Custom models, their versions and workflows, and the labelled vectors training reads.
-
-A new model version and the job that trains it are written in one transaction, and so are an
-evaluation request and its job: a version a client was told about always gets trained (or is
-marked failed), even across a restart. Weights are opaque bytes here; ``clarion.inference``
-knows their format.
-"""
+"""``ModelStore`` on SQLAlchemy Core: custom models, their versions and workflows, and the
+labelled vectors training reads."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 
 from clarion.codes import (
     MODEL_EVALUATING,
-    MODEL_NOT_EVALUATED,
     MODEL_QUEUED_FOR_EVALUATION,
     MODEL_QUEUED_FOR_TRAINING,
     MODEL_TRAINED,
@@ -28,7 +20,16 @@ from clarion.codes import (
 )
 from clarion.storage.base import Page
 from clarion.storage.errors import Conflict
-from clarion.storage.jobs import enqueue
+from clarion.storage.models import (
+    EVALUATE_MODEL_JOB,
+    TRAIN_MODEL_JOB,
+    ModelConcept,
+    ModelRecord,
+    TrainingSet,
+    VersionRecord,
+    VersionRef,
+    WorkflowRecord,
+)
 from clarion.storage.schema import (
     annotation_concepts,
     apps,
@@ -40,104 +41,11 @@ from clarion.storage.schema import (
     model_versions,
     workflows,
 )
-from clarion.storage.sql import SqlBase, aware, utcnow
-
-TRAIN_MODEL_JOB = "train_model"
-EVALUATE_MODEL_JOB = "evaluate_model"
-
+from clarion.storage.sql.base import SqlBase, aware, utcnow
+from clarion.storage.sql.jobs import enqueue
 
 # lookup_model remembers at most this many absences (a caller trying many ids must not grow it).
 _MAX_REMEMBERED_ABSENT = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class ModelConcept:
-    """A concept a model predicts: its id in the app and the name it is shown with."""
-
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRecord:
-    """A custom model of an app; ``output_config`` is Clarifai's OutputConfig as JSON."""
-
-    id: str
-    model_type_id: str
-    name: str = ""
-    description: str = ""
-    notes: str = ""
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    concepts: tuple[ModelConcept, ...] = ()
-    output_config: Mapping[str, Any] = field(default_factory=dict)
-    created_at: datetime | None = None
-    modified_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRecord:
-    """One training of a model: what it was asked to learn, where it stands, what it learned.
-
-    ``concepts`` are those asked for until training ends, then those actually trained.
-    ``train_stats`` and ``metrics`` are plain JSON written by the training and evaluation jobs.
-    ``train_params`` are the checked training parameters (``dataset_id``, ``enrich_dataset``).
-    """
-
-    id: str
-    model_id: str
-    status_code: int = MODEL_QUEUED_FOR_TRAINING
-    status_description: str = ""
-    description: str = ""
-    concepts: tuple[ModelConcept, ...] = ()
-    output_config: Mapping[str, Any] = field(default_factory=dict)
-    weights: bytes | None = None
-    train_stats: Mapping[str, Any] = field(default_factory=dict)
-    metrics_status_code: int = MODEL_NOT_EVALUATED
-    metrics_description: str = ""
-    metrics: Mapping[str, Any] | None = None
-    created_at: datetime | None = None
-    modified_at: datetime | None = None
-    completed_at: datetime | None = None
-    pk: int | None = None
-    train_params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkflowRecord:
-    """A workflow of an app; ``nodes`` are the node specs as JSON, in the order given."""
-
-    id: str
-    nodes: tuple[Mapping[str, Any], ...] = ()
-    description: str = ""
-    notes: str = ""
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    created_at: datetime | None = None
-    modified_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRef:
-    """Where a version lives, for jobs that know only its storage key."""
-
-    app_pk: int
-    model_id: str
-    version: VersionRecord
-
-
-@dataclass(frozen=True, slots=True)
-class TrainingSet:
-    """The app's inputs labelled with some of the concepts, with their vectors.
-
-    ``labels[i, j]`` is 1.0 when input ``i`` is annotated with concept ``j`` with a value
-    above 0, -1.0 when only with a value of 0 or below (an explicit negative), 0.0 when it is
-    not annotated with that concept. ``labelled_inputs`` counts the labelled inputs with or
-    without a vector (text inputs and failed ingestions have none).
-    """
-
-    input_ids: tuple[str, ...]
-    vectors: npt.NDArray[np.float32]
-    labels: npt.NDArray[np.float32]
-    labelled_inputs: int
 
 
 class SqlModelStore(SqlBase):
