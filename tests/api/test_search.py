@@ -751,3 +751,40 @@ def test_saving_a_search_needs_the_saved_search_add_scope(api: Api) -> None:
     listed = saved_ids(api, ua)
     assert saved_id in listed
     assert refused_id not in listed
+
+
+def test_a_concept_rank_by_its_name_in_the_query_language(api: Api) -> None:
+    """A concept the models predict, given a French name in the app: a French query ranks by
+    it. (Each transport adds its own concept, so the two runs do not meet.)"""
+    ua = resources_pb2.UserAppIDSet(app_id=APP)
+    vocabulary = api.stub.PostConceptsSearches(
+        service_pb2.PostConceptsSearchesRequest(
+            user_app_id=ua,
+            concept_query=resources_pb2.ConceptQuery(name="cat", ignore_app_concepts=True),
+        ),
+        metadata=api.pat,
+    )
+    cat = next(c for c in vocabulary.concepts if c.name == "cat")
+    posted = api.stub.PostConcepts(
+        service_pb2.PostConceptsRequest(
+            user_app_id=ua, concepts=[resources_pb2.Concept(id=cat.id)]
+        ),
+        metadata=api.pat,
+    )
+    assert posted.status.code in (SUCCESS, status_code_pb2.CONCEPTS_INVALID_REQUEST)  # other run
+    french = f"chat-{api.transport}"
+    api.stub.PostConceptLanguages(
+        service_pb2.PostConceptLanguagesRequest(
+            user_app_id=ua,
+            concept_id=cat.id,
+            concept_languages=[
+                resources_pb2.ConceptLanguage(id=f"fr-{api.transport}", name=french)
+            ],
+        ),
+        metadata=api.pat,
+    )
+    by_name = [rank(concepts=[resources_pb2.Concept(name=french)])]
+
+    in_french = search(api, resources_pb2.Query(ranks=by_name, language=f"fr-{api.transport}"))
+    assert set(ids(in_french)[:3]) == set(VARIANTS)
+    assert ids(search(api, resources_pb2.Query(ranks=by_name))) == []

@@ -18,6 +18,7 @@ from clarion.services.concepts import ConceptsService
 from clarion.services.context import CallContext
 from clarion.storage.accounts import AppRecord
 from clarion.storage.base import Page
+from clarion.storage.concept_graph import ConceptLanguageRecord
 from clarion.storage.concepts import ConceptRecord, ConceptStore
 from clarion.storage.errors import ConceptsExist
 
@@ -66,6 +67,13 @@ class NoModels:
         return None
 
 
+class NoTranslations:
+    def translations_starting(
+        self, app_pk: int, language: str, prefix: str, limit: int
+    ) -> list[ConceptLanguageRecord]:
+        return []
+
+
 @pytest.fixture
 def store() -> FakeConcepts:
     return FakeConcepts()
@@ -74,7 +82,7 @@ def store() -> FakeConcepts:
 @pytest.fixture
 def service(store: FakeConcepts) -> ConceptsService:
     typed: ConceptStore = store  # mypy checks the fake against the Protocol
-    return ConceptsService(typed, NoModels())
+    return ConceptsService(typed, NoModels(), NoTranslations())
 
 
 def ctx(method: str) -> CallContext:

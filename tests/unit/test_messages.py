@@ -52,9 +52,15 @@ from clarion.protocol.json_codec import json_to_message, message_to_json
 from clarion.protocol.retired import RETIRED_STRING_FIELDS, set_retired_strings
 from clarion.runtime.model_resolver import ResolvedNode
 from clarion.services.messages.accounts import app_to_proto, key_to_proto, user_to_proto
+from clarion.services.messages.bulk_operations import bulk_operation_to_proto
 from clarion.services.messages.collaborators import (
     collaboration_to_proto,
     collaborator_to_proto,
+)
+from clarion.services.messages.concept_graph import (
+    concept_language_to_proto,
+    concept_relation_to_proto,
+    knowledge_graph_to_proto,
 )
 from clarion.services.messages.concepts import concept_to_proto, model_concepts_to_proto
 from clarion.services.messages.data import (
@@ -97,7 +103,13 @@ from clarion.services.messages.workflows import (
 )
 from clarion.storage.accounts import AppRecord, KeyRecord, UserRecord
 from clarion.storage.annotations import AnnotationRecord
+from clarion.storage.bulk_operations import BulkOperationRecord
 from clarion.storage.collaborators import CollaboratorRecord
+from clarion.storage.concept_graph import (
+    ConceptLanguageRecord,
+    ConceptRelationRecord,
+    KnowledgeGraphRecord,
+)
 from clarion.storage.concepts import ConceptRecord
 from clarion.storage.dataset_versions import DatasetVersionRecord, VersionInput
 from clarion.storage.datasets import DatasetRecord
@@ -537,6 +549,84 @@ CASES = [
             extra=(APP,),
         ),
         id="annotation_to_proto",
+    ),
+    pytest.param(
+        Case(
+            concept_language_to_proto,
+            ConceptLanguageRecord("cat", "fr", "Chat", "un petit félin", CREATED, MODIFIED),
+            {"language": "id", "name": "name", "definition": "definition"},
+            {
+                "concept_id": "the request names the concept",
+                "created_at": "Clarifai's ConceptLanguage has no timestamps",
+                "modified_at": "Clarifai's ConceptLanguage has no timestamps",
+            },
+        ),
+        id="concept_language_to_proto",
+    ),
+    pytest.param(
+        Case(
+            knowledge_graph_to_proto,
+            KnowledgeGraphRecord("pets", "Pets", "animals at home", "ex", "sampled", CREATED),
+            {
+                "id": "id",
+                "name": "name",
+                "description": "description",
+                "examples_app_id": "examples_app_id",
+                "sampled_examples_app_id": "sampled_examples_app_id",
+            },
+            {"created_at": "Clarifai's KnowledgeGraph has no timestamps"},
+        ),
+        id="knowledge_graph_to_proto",
+    ),
+    pytest.param(
+        Case(
+            concept_relation_to_proto,
+            ConceptRelationRecord("r1", "dog", "animal", "hyponym", "pets", CREATED),
+            {
+                "id": "id",
+                "subject_id": "subject_concept.id",
+                "object_id": "object_concept.id",
+                "predicate": "predicate",
+                "knowledge_graph_id": "knowledge_graph_id",
+            },
+            {"created_at": "Clarifai's ConceptRelation has no timestamps"},
+            extra=("dog", {}, APP),
+        ),
+        id="concept_relation_to_proto",
+    ),
+    pytest.param(
+        Case(
+            bulk_operation_to_proto,
+            BulkOperationRecord(
+                id="op",
+                operation={"add_metadata": {"metadata": {"batch": 7.0}}},
+                input_ids=("a", "b"),
+                source="input_ids",
+                state="in_progress",
+                processed=1,
+                last_processed_id="a",
+                description="half way",
+                created_by="ana",
+                created_at=CREATED,
+                modified_at=MODIFIED,
+            ),
+            {
+                "id": "id",
+                "operation": "operation",
+                "input_ids": "input_ids.input_ids",
+                "source": lambda message: message.WhichOneof("input_source"),
+                # Clarifai's codes for the states, written out here on their own.
+                "state": lambda message: {25403: "in_progress"}[message.status.code],
+                "processed": "progress.processed",
+                "last_processed_id": "progress.last_processed_id",
+                "description": "status.description",
+                "created_by": "created_by",
+                "created_at": "created_at",
+                "modified_at": "last_modified_at",
+            },
+            extra=(APP,),
+        ),
+        id="bulk_operation_to_proto",
     ),
     pytest.param(
         Case(

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
 from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
+from clarion.jobs.bulk import BulkOperationJob
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.ingest import IngestJob
@@ -40,8 +42,11 @@ from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
 from clarion.services.annotations import AnnotationsService
 from clarion.services.apps import AppsService
-from clarion.services.base import Handler
+from clarion.services.base import Handler, StreamHandler
+from clarion.services.bulk_operations import BulkEdits, BulkOperationsService
 from clarion.services.collaborators import CollaboratorsService
+from clarion.services.compute import ComputeService
+from clarion.services.concept_graph import ConceptGraphService
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.dataset_exports import DatasetExports
@@ -54,10 +59,13 @@ from clarion.services.keys import KeysService
 from clarion.services.model_types import ModelTypesService
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
+from clarion.services.runner_calls import Predict, RunnerCallsService
+from clarion.services.runners import RunnerBroker
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
 from clarion.services.video_predict import VideoPredictions
 from clarion.services.workflows import WorkflowsService
+from clarion.storage.bulk_operations import BULK_OPERATION_JOB
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB
 from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
@@ -65,7 +73,10 @@ from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
 from clarion.storage.sql import (
     SqlAccountStore,
     SqlAnnotationStore,
+    SqlBulkOperationStore,
     SqlCollaboratorStore,
+    SqlComputeStore,
+    SqlConceptGraphStore,
     SqlConceptStore,
     SqlDatasetStore,
     SqlDatasetVersionStore,
@@ -98,11 +109,14 @@ class Backends:
     store: SqlAccountStore
     inputs: SqlInputStore
     concepts: SqlConceptStore
+    concept_graph: SqlConceptGraphStore
+    bulk_operations: SqlBulkOperationStore
     annotations: SqlAnnotationStore
     datasets: SqlDatasetStore
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
+    compute_records: SqlComputeStore
     dataset_versions: SqlDatasetVersionStore
     collaborators: SqlCollaboratorStore
     queue: SqlJobQueue
@@ -150,11 +164,14 @@ def open_backends(settings: Settings) -> Backends:
         store=SqlAccountStore(engine),
         inputs=SqlInputStore(engine),
         concepts=SqlConceptStore(engine),
+        concept_graph=SqlConceptGraphStore(engine),
+        bulk_operations=SqlBulkOperationStore(engine),
         annotations=SqlAnnotationStore(engine),
         datasets=SqlDatasetStore(engine),
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
+        compute_records=SqlComputeStore(engine),
         dataset_versions=SqlDatasetVersionStore(engine),
         collaborators=SqlCollaboratorStore(engine),
         queue=SqlJobQueue(engine),
@@ -239,6 +256,9 @@ def build_worker_pool(
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer, videos=videos)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
+    edits = BulkEdits(backends.inputs, backends.annotations, backends.datasets)
+    bulk = BulkOperationJob(backends.bulk_operations, edits.apply)
+    kinds[BULK_OPERATION_JOB] = JobKind(run=bulk, give_up=bulk.give_up)
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -269,6 +289,7 @@ def build_handlers(
         untrusted,
         inputs.input_level_data,
         hosted,
+        backends.concept_graph,
         video_frames=frame_indexes,
     )
     services = (
@@ -314,9 +335,17 @@ def build_handlers(
             backends.readers,
             video_predictions,
         ),
-        ConceptsService(backends.concepts, backends.models),
+        ConceptsService(backends.concepts, backends.models, backends.concept_graph),
+        ConceptGraphService(backends.concepts, backends.concept_graph),
         AnnotationsService(backends.annotations, data),
         DatasetsService(backends.datasets, data, hosted),
+        BulkOperationsService(
+            backends.bulk_operations,
+            data,
+            backends.datasets,
+            searches.matching_input_ids,
+            wake_workers,
+        ),
         DatasetVersionsService(
             backends.datasets,
             data,
@@ -330,6 +359,21 @@ def build_handlers(
     for service in services:
         handlers.update(service.handlers())
     return handlers
+
+
+def build_runner_handlers(
+    backends: Backends, handlers: dict[str, Handler], broker: RunnerBroker
+) -> dict[str, StreamHandler]:
+    """Add the compute records and the runner-served model calls to ``handlers`` (model
+    calls without runners go on to the in-process prediction); the stream handlers."""
+    predict = cast(Predict, handlers["PostModelOutputs"])
+    calls = RunnerCallsService(broker, predict, lambda id: backends.models.find(id) is not None)
+    compute = ComputeService(backends.compute_records, on_runners_changed=broker.forget_runners)
+    handlers.update(compute.handlers())
+    handlers.update(calls.handlers())
+    handlers["ListRunnerItems"] = broker.list_runner_items
+    handlers["PostRunnerItemOutputs"] = broker.post_runner_item_outputs
+    return {**calls.stream_handlers(), "ProcessRunnerItems": broker.process_runner_items}
 
 
 def build_server(settings: Settings) -> ClarionServer:
@@ -355,13 +399,23 @@ def build_server(settings: Settings) -> ClarionServer:
         lambda: {"running": limits.in_flight, "waiting": limits.waiting},
         "state",
     )
+    handlers = build_handlers(backends, wake, hosted)
+    broker = RunnerBroker(backends.compute_records)
+    stream_handlers = build_runner_handlers(backends, handlers, broker)
+    metrics.watch(
+        "clarion_runners",
+        "Runner streams open, and model calls waiting for or running on runners.",
+        broker.load,
+        "state",
+    )
     dispatcher = Dispatcher(
-        build_handlers(backends, wake, hosted),
+        handlers,
         authenticator,
         limits,
         metrics,
         request_timeout_seconds=settings.request_timeout_seconds,
         max_metadata_bytes=settings.max_metadata_bytes,
+        stream_handlers=stream_handlers,
     )
     hosted_route = HostedRoute(
         authenticator,

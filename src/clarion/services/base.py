@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +25,11 @@ from clarion.storage.errors import Conflict
 # (its status is filled in by the dispatcher). Sync handlers run on a worker thread.
 Handler = Callable[[Any, CallContext], Message | Awaitable[Message]]
 HandlerTable = Mapping[str, Handler]
+# A streaming method's handler takes the first request, the caller's later requests (none for
+# a server-streaming method) and the context, and yields the responses (the dispatcher fills
+# in each one's status).
+StreamHandler = Callable[[Any, AsyncIterator[Any], CallContext], AsyncIterator[Message]]
+StreamHandlerTable = Mapping[str, StreamHandler]
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

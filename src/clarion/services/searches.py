@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol
@@ -105,6 +105,14 @@ class VideoFrames(Protocol):
     ) -> Mapping[int, BestFrameTime]: ...
 
 
+class ConceptTranslations(Protocol):
+    """Concepts' names in other languages (``clarion.storage.concept_graph``)."""
+
+    def concepts_named(
+        self, app_pk: int, language: str, names: Collection[str]
+    ) -> dict[str, str]: ...
+
+
 class ImageReader(Protocol):
     def image_from_bytes(self, data: bytes) -> Image.Image: ...
     def image_from_url(self, url: str) -> Image.Image: ...
@@ -137,6 +145,7 @@ class SearchesService:
         reader: ImageReader,
         input_level_data: Callable[[AppRecord, Sequence[str]], dict[str, Any]],
         hosted: HostedUrls,
+        translations: ConceptTranslations,
         *,
         post_filter_from: int = POST_FILTER_FROM,
         video_frames: VideoFrames | None = None,
@@ -149,6 +158,7 @@ class SearchesService:
         self._reader = reader
         self._input_level_data = input_level_data
         self._hosted = hosted
+        self._translations = translations
 
     def handlers(self) -> HandlerTable:
         return {
@@ -195,6 +205,18 @@ class SearchesService:
         search = resources_pb2.Search()
         _parse_json(saved.query, search)
         return self._run(ctx, [search], request.pagination, False)
+
+    def matching_input_ids(
+        self, app: AppRecord, search: resources_pb2.Search, limit: int
+    ) -> list[str]:
+        """The ids of up to ``limit`` inputs a search finds, best first (what a bulk
+        operation over a search covers)."""
+        if search.id and not search.HasField("query"):
+            _parse_json(self._saved(app, search.id).query, search := resources_pb2.Search())
+        scored, _ = self._execute(app, self._plan(app, search.query), limit)
+        keys = [key for key, score in scored[:limit] if score >= search.min_value]
+        records = self._search.inputs_by_pk(keys)
+        return [records[key].id for key in keys if key in records]
 
     def _run(
         self,
@@ -332,10 +354,8 @@ class SearchesService:
         """Filters and ranks to run. An empty one is absent: the modern SDKs send an empty
         ``Rank(annotation=Annotation())`` with every filter-only query."""
         plan = _Plan()
-        if query.language not in ("", "en"):
-            raise SearchInvalid(
-                f"Query language '{query.language}': concept names here are in English ('en')"
-            )
+        if query.language:
+            query = self._in_concept_ids(app, query)
         for term in query.ands:
             filters, ranks = _legacy_terms(term)
             plan.filters.extend(_filter(one) for one in filters)
@@ -347,6 +367,23 @@ class SearchesService:
             if not _is_empty(rank):
                 plan.ranks.append(self._rank(app, rank))
         return plan
+
+    def _in_concept_ids(self, app: AppRecord, query: resources_pb2.Query) -> resources_pb2.Query:
+        """The query with each concept named in ``query.language`` (PostConceptLanguages)
+        named by its id instead. A name with no translation in that language stays as it is:
+        it still matches the names annotations gave."""
+        resolved = resources_pb2.Query()
+        resolved.CopyFrom(query)
+        named = [c for c in _query_concepts(resolved) if c.name and not c.id]
+        ids = self._translations.concepts_named(
+            app_pk(app), query.language, {c.name for c in named}
+        )
+        for concept in named:
+            concept_id = ids.get(concept.name.lower())
+            if concept_id:
+                concept.id = concept_id
+                concept.ClearField("name")
+        return resolved
 
     def _rank(self, app: AppRecord, rank: resources_pb2.Rank) -> _Rank:
         annotation = rank.annotation
@@ -538,6 +575,18 @@ def _apply(rank: _Rank, score: float) -> float:
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
+
+
+def _query_concepts(query: resources_pb2.Query) -> Iterator[resources_pb2.Concept]:
+    """Every concept a query names, in its filters, ranks and legacy terms."""
+    for one in query.filters:
+        yield from one.annotation.data.concepts
+        yield from one.input.data.concepts
+    for rank in query.ranks:
+        yield from rank.annotation.data.concepts
+    for term in query.ands:
+        for data in (term.input.data, term.output.data, term.annotation.data):
+            yield from data.concepts
 
 
 def _filter(one: resources_pb2.Filter) -> InputFilter:

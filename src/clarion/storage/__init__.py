@@ -1,7 +1,8 @@
 """Storage: per resource family, plain records and the ``Protocol`` the rest of Clarion is
-typed on (``accounts``, ``inputs``, ``concepts``, ``annotations``, ``datasets``, ``models``,
-``searches``, ``jobs``, ``evaluations``); their SQLAlchemy implementations on SQLite or
-PostgreSQL are in ``clarion.storage.sql``. Storage raises only ``clarion.storage.errors``."""
+typed on (``accounts``, ``inputs``, ``concepts``, ``concept_graph``, ``annotations``,
+``bulk_operations``, ``datasets``, ``models``, ``searches``, ``jobs``, ``evaluations``); their
+SQLAlchemy implementations on SQLite or PostgreSQL are in ``clarion.storage.sql``. Storage
+raises only ``clarion.storage.errors``."""
 
 from clarion.storage.accounts import (
     APP_SPECIFIC_KEY,
@@ -13,6 +14,8 @@ from clarion.storage.accounts import (
 )
 from clarion.storage.annotations import AnnotationRecord, AnnotationStore
 from clarion.storage.base import Page
+from clarion.storage.bulk_operations import BulkOperationStore
+from clarion.storage.concept_graph import ConceptGraphStore
 from clarion.storage.concepts import ConceptRecord, ConceptStore
 from clarion.storage.datasets import DatasetRecord, DatasetStore
 from clarion.storage.errors import (
@@ -36,6 +39,8 @@ __all__ = [
     "AnnotationRecord",
     "AnnotationStore",
     "AppRecord",
+    "BulkOperationStore",
+    "ConceptGraphStore",
     "ConceptRecord",
     "ConceptStore",
     "ConceptsExist",

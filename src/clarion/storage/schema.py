@@ -360,6 +360,100 @@ video_frame_vectors = Table(
 )
 Index("ix_video_frame_vectors_app_space", video_frame_vectors.c.app_pk, video_frame_vectors.c.space)
 
+# Compute records a runner needs before it serves (compute clusters, nodepools, runners,
+# deployments), one table for the four: each is the user's, named by its id under its
+# parents (``scope``: "" for a cluster, the cluster's id for a nodepool, "cluster/nodepool"
+# for a runner). The record itself is the client's message, kept whole (``body``) so the
+# cloud-only fields Clarion does not act on are shown back as they were sent.
+compute_resources = Table(
+    "compute_resources",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("scope", String(140), nullable=False, default=""),
+    Column("id", String(64), nullable=False),
+    # For runners: the model they serve, "user/app/model" ("" otherwise).
+    Column("model_key", String(200), nullable=False, default=""),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "kind", "scope", "id"),
+    Index("ix_compute_resources_model_key", "model_key"),
+)
+
+# A concept's name (and definition) in other languages than its own (ConceptLanguages).
+concept_languages = Table(
+    "concept_languages",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("concept_id", String(255), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("definition", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "concept_id", "language"),
+)
+# Searches look concepts up by their translated name in one language.
+Index(
+    "ix_concept_languages_app_pk_language",
+    concept_languages.c.app_pk,
+    concept_languages.c.language,
+)
+
+knowledge_graphs = Table(
+    "knowledge_graphs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("name", String(255), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("examples_app_id", String(64), nullable=False, default=""),
+    Column("sampled_examples_app_id", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+# Stored as posted: "subject predicate object"; read from the object's side it is reversed.
+concept_relations = Table(
+    "concept_relations",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("subject_id", String(255), nullable=False),
+    Column("object_id", String(255), nullable=False),
+    Column("predicate", String(16), nullable=False),
+    Column("knowledge_graph_id", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+Index("ix_concept_relations_subject", concept_relations.c.app_pk, concept_relations.c.subject_id)
+Index("ix_concept_relations_object", concept_relations.c.app_pk, concept_relations.c.object_id)
+
+# PostBulkOperations: one change applied to many inputs by a durable job, in steps whose
+# progress (``processed``, ``last_processed_id``) is what Clarifai reports.
+bulk_operations = Table(
+    "bulk_operations",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("source", JSON, nullable=False, default=dict),  # input ids, a query or a dataset
+    Column("operation", JSON, nullable=False, default=dict),
+    Column("state", String(16), nullable=False),  # pending, in_progress, success, failed, ...
+    Column("processed", Integer, nullable=False, default=0),
+    Column("last_processed_id", String(255), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
 # A dataset version: a frozen copy of a dataset's inputs and their annotations when it was
 # made. Each input is kept whole (as JSON), so later edits and deletions leave it as it was.
 dataset_versions = Table(

@@ -7,7 +7,10 @@ the Protocols beside the records (an import contract in ``pyproject.toml`` keeps
 
 from clarion.storage.sql.accounts import SqlAccountStore
 from clarion.storage.sql.annotations import SqlAnnotationStore
+from clarion.storage.sql.bulk_operations import SqlBulkOperationStore
 from clarion.storage.sql.collaborators import SqlCollaboratorStore
+from clarion.storage.sql.compute import SqlComputeStore
+from clarion.storage.sql.concept_graph import SqlConceptGraphStore
 from clarion.storage.sql.concepts import SqlConceptStore
 from clarion.storage.sql.dataset_versions import SqlDatasetVersionStore
 from clarion.storage.sql.datasets import SqlDatasetStore
@@ -21,7 +24,10 @@ from clarion.storage.sql.videos import SqlVideoStore
 __all__ = [
     "SqlAccountStore",
     "SqlAnnotationStore",
+    "SqlBulkOperationStore",
     "SqlCollaboratorStore",
+    "SqlComputeStore",
+    "SqlConceptGraphStore",
     "SqlConceptStore",
     "SqlDatasetStore",
     "SqlDatasetVersionStore",
