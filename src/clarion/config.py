@@ -215,7 +215,11 @@ class Settings(BaseSettings):
         2.0, gt=0, description="A bucket holds this many seconds' worth of calls (the burst)."
     )
     max_expensive_calls: int = Field(
-        32, ge=0, description="Predict, search and upload calls run at once (0: no bound)."
+        32,
+        ge=0,
+        description=(
+            "Predict, search, upload, dataset version and export calls run at once (0: no bound)."
+        ),
     )
     max_waiting_calls: int = Field(
         256, ge=0, description="Such calls that may wait for a slot; more are refused (40030)."

@@ -19,7 +19,17 @@ INSUFFICIENT_SCOPES = 11007
 AUTH_METHOD_DISABLED = 11200
 DOES_NOT_EXIST = 11101
 OWNER_APP = "owned"
+# The role of the collaborator "carol" on the owner's app: every scope that only reads, less
+# those an owner keeps (keys, secrets).
+READER_ROLE = frozenset(
+    scope
+    for method in v2_methods().values()
+    for scope in method.scopes
+    if (scope.endswith("_Get") or scope == "Search") and scope not in {"Keys_Get", "Secrets_Get"}
+)
 OTHER_APP = "elsewhere"
+# Methods that change what they name although the descriptor asks only read scopes of them.
+WRITES_UNDER_READ_SCOPES = ("Patch", "Put", "Delete")
 
 
 def call(channel: grpc.Channel, method: MethodSpec, request: Message, token: str | None) -> Any:
@@ -67,6 +77,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         admin = open_admin(server.settings)
         admin.users.create_user("mallory")
         mallory_pat = admin.users.create_pat("mallory")
+        admin.users.create_user("carol")
+        carol_pat = admin.users.create_pat("carol")
         admin.store.close()
         channel = grpc.insecure_channel(server.grpc_target)
         methods = v2_methods()
@@ -91,6 +103,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             assert response.keys, response.status
             return str(response.keys[0].id)
 
+        added = call(
+            channel,
+            methods["PostCollaborators"],
+            service_pb2.PostCollaboratorsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(user_id="me", app_id=OWNER_APP),
+                collaborators=[
+                    resources_pb2.Collaborator(
+                        user=resources_pb2.User(id="carol"), scopes=sorted(READER_ROLE)
+                    )
+                ],
+            ),
+            TEST_ADMIN_PAT,
+        )
+        assert added.collaborators, added.status
         keys = {
             "other_app_key": key(OTHER_APP, mallory_pat, ["All"]),
             "no_scope_key": key(OWNER_APP, TEST_ADMIN_PAT, ["Search"]),
@@ -108,6 +134,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "channel": channel,
             "implemented": implemented,
             "mallory_pat": mallory_pat,
+            "carol_pat": carol_pat,
             **keys,
         }
         channel.close()
@@ -160,3 +187,44 @@ def test_key_without_the_scopes(world: dict[str, Any]) -> None:
         )
         assert response.status.code == INSUFFICIENT_SCOPES, method.name
         assert leaks_nothing(response), method.name
+
+
+def test_a_collaborator_without_the_roles_scopes(world: dict[str, Any]) -> None:
+    """Carol's PAT has every scope, but on the owner's app only her role's count."""
+    for method in world["implemented"]:
+        if method.scopes <= READER_ROLE:
+            continue
+        response = call(
+            world["channel"], method, request_for(method, "admin", OWNER_APP), world["carol_pat"]
+        )
+        assert response.status.code == INSUFFICIENT_SCOPES, method.name
+        assert leaks_nothing(response), method.name
+
+
+def test_a_collaborator_reads_as_the_owner_does(world: dict[str, Any]) -> None:
+    """Within her role, Carol's reads of the owner's app answer as the owner's own do."""
+    checked = 0
+    for method in world["implemented"]:
+        if not method.scopes <= READER_ROLE or method.auth_type.user_level:
+            continue
+        if method.name.startswith(WRITES_UNDER_READ_SCOPES):
+            # The descriptor gives PatchModelToolkits & co read scopes only; they write, so a
+            # reader is refused (test_writes_under_read_scopes_need_ownership).
+            continue
+        request = request_for(method, "admin", OWNER_APP)
+        as_owner = call(world["channel"], method, request, TEST_ADMIN_PAT)
+        as_carol = call(world["channel"], method, request, world["carol_pat"])
+        assert as_carol.status.code == as_owner.status.code, method.name
+        checked += 1
+    assert checked > 20
+
+
+def test_writes_under_read_scopes_need_ownership(world: dict[str, Any]) -> None:
+    """A reader collaborator holds the read scopes such a method asks for, but it writes: she
+    is refused, and the owner is not."""
+    method = v2_methods()["PatchModelToolkits"]
+    assert method.scopes <= READER_ROLE
+    request = request_for(method, "admin", OWNER_APP)
+    as_carol = call(world["channel"], method, request, world["carol_pat"])
+    assert as_carol.status.code == INSUFFICIENT_SCOPES, as_carol.status
+    assert "may read but not change" in as_carol.status.description

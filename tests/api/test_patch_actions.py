@@ -44,6 +44,20 @@ PATCHES: dict[str, tuple[Callable[[str], Any], str]] = {
         ),
         "merge or overwrite",
     ),
+    "PatchDatasetVersions": (
+        lambda app: service_pb2.PatchDatasetVersionsRequest(
+            user_app_id=user_app(app),
+            dataset_id="any",
+            dataset_versions=[resources_pb2.DatasetVersion(id="any")],
+        ),
+        "merge or overwrite",
+    ),
+    "PatchCollaborators": (
+        lambda app: service_pb2.PatchCollaboratorsRequest(
+            user_app_id=user_app(app), collaborators=[resources_pb2.Collaborator(id="any")]
+        ),
+        "merge, overwrite or remove",
+    ),
     "PatchSearches": (
         lambda app: service_pb2.PatchSearchesRequest(
             user_app_id=user_app(app), searches=[resources_pb2.Search(id="any")]

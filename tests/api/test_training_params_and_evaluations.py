@@ -172,7 +172,9 @@ def test_training_params_are_honoured(api: Api, trained: Any) -> None:
     ("params", "inference", "says"),
     [
         pytest.param({"learning_rate": 0.1}, None, "'learning_rate'", id="unknown-param"),
-        pytest.param({"dataset_version_id": "v1"}, None, "no dataset versions", id="version"),
+        pytest.param(
+            {"dataset_version_id": "v1"}, None, "needs train_info.params.dataset_id", id="version"
+        ),
         pytest.param({"enrich_dataset": "Always"}, None, "Automatic, Disabled", id="enrich"),
         pytest.param({"dataset_id": 3}, None, "must be a string", id="not-a-string"),
         pytest.param(None, {"max_concepts": 3}, "'max_concepts'", id="inference-param"),
@@ -193,6 +195,88 @@ def test_training_on_a_missing_dataset_is_refused(api: Api, trained: Any) -> Non
     response = train_version(api, ua, model_id, {"dataset_id": "nowhere"})
     assert response.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
     assert "dataset 'nowhere'" in response.status.description
+    no_version = train_version(
+        api, ua, model_id, {"dataset_id": "train", "dataset_version_id": "never-made"}
+    )
+    assert no_version.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+    assert "'never-made'" in no_version.status.description
+
+
+def dataset_input_ids(api: Api, ua: resources_pb2.UserAppIDSet, dataset_id: str) -> list[str]:
+    listed = api.stub.ListDatasetInputs(
+        service_pb2.ListDatasetInputsRequest(user_app_id=ua, dataset_id=dataset_id),
+        metadata=api.pat,
+    )
+    assert listed.status.code == SUCCESS, listed.status
+    return [item.input.id for item in listed.dataset_inputs]
+
+
+def add_to_dataset(
+    api: Api, ua: resources_pb2.UserAppIDSet, dataset_id: str, input_ids: list[str]
+) -> None:
+    added = api.stub.PostDatasetInputs(
+        service_pb2.PostDatasetInputsRequest(
+            user_app_id=ua,
+            dataset_id=dataset_id,
+            dataset_inputs=[
+                resources_pb2.DatasetInput(input=resources_pb2.Input(id=i)) for i in input_ids
+            ],
+        ),
+        metadata=api.pat,
+    )
+    assert added.status.code == SUCCESS, added.status
+
+
+def test_train_and_evaluate_on_a_dataset_version(api: Api, trained: Any) -> None:
+    """A version of a dataset trains and evaluates on what it froze, not on what the
+    dataset holds since."""
+    ua, model_id, version_id = trained
+    snapshot = unique_id("snap")
+    post_datasets(api, ua, snapshot)
+    add_to_dataset(api, ua, snapshot, dataset_input_ids(api, ua, "train"))  # 4 + 4
+    made = api.stub.PostDatasetVersions(
+        service_pb2.PostDatasetVersionsRequest(
+            user_app_id=ua,
+            dataset_id=snapshot,
+            dataset_versions=[resources_pb2.DatasetVersion(id="v1")],
+        ),
+        metadata=api.pat,
+    )
+    assert made.status.code == SUCCESS, made.status
+    add_to_dataset(api, ua, snapshot, dataset_input_ids(api, ua, "holdout"))  # 2 + 2 more
+
+    on_version = train_version(
+        api, ua, model_id, {"dataset_id": snapshot, "dataset_version_id": "v1"}
+    )
+    assert on_version.status.code == SUCCESS, on_version.status
+    frozen = wait_trained(api, ua, model_id, on_version.model.model_version.id)
+    assert frozen.status.code == TRAINED, frozen.status
+    assert frozen.total_input_count == 8  # the version's, not the dataset's 12 now
+    assert frozen.train_info.params["dataset_version_id"] == "v1"
+    live = wait_trained(
+        api,
+        ua,
+        model_id,
+        train_version(api, ua, model_id, {"dataset_id": snapshot}).model.model_version.id,
+    )
+    assert live.total_input_count == 12
+
+    ground_truth = resources_pb2.Dataset(id=snapshot, version=resources_pb2.DatasetVersion(id="v1"))
+    posted = api.stub.PostModelVersionEvaluations(
+        service_pb2.PostModelVersionEvaluationsRequest(
+            user_app_id=ua,
+            model_id=model_id,
+            model_version_id=version_id,
+            eval_metrics=[resources_pb2.EvalMetrics(ground_truth_dataset=ground_truth)],
+        ),
+        metadata=api.pat,
+    )
+    assert posted.status.code == SUCCESS, posted.status
+    assert posted.eval_metrics[0].ground_truth_dataset.version.id == "v1"
+    done = wait_evaluated(api, ua, posted.eval_metrics[0].id)
+    assert done.status.code == EVALUATED, done.status
+    by_concept = {m.concept.id: m for m in done.binary_metrics}
+    assert (by_concept["cat"].num_pos, by_concept["cat"].num_neg) == (4, 4)  # not (6, 6)
 
 
 # evaluations
@@ -363,8 +447,8 @@ def test_evaluations_that_cannot_run_are_refused(api: Api, trained: Any) -> None
                     ),
                 )
             ),
-            status_code_pb2.EVALUATION_INVALID_ARGUMENT,
-            "no dataset versions",
+            status_code_pb2.CONN_DOES_NOT_EXIST,
+            "version of dataset 'holdout' 'v2'",
         ),
         (
             post(eval_metrics(model_id, version_id, eval_info=_eval_info({"iou": 0.5}))),

@@ -7,6 +7,7 @@ import io
 import re
 import time
 
+import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
@@ -265,3 +266,36 @@ def test_a_video_input_shows_its_thumbnail_a_player_and_concepts_per_frame(
     expect(frames.nth(1)).to_contain_text(re.compile("coffee|drink|food"))
     expect(page.get_by_test_id("input-details")).to_contain_text("320 \u00d7 240 mp4")
     console.shot("12-video-input")
+
+
+def test_share_an_app_and_the_collaborator_signs_in_to_it(console: Console) -> None:
+    from clarion.server.app import open_admin
+
+    admin = open_admin(console.server.settings)
+    admin.users.create_user("dana")
+    dana_pat = admin.users.create_pat("dana")
+    admin.store.close()
+    api(console.server, "POST", "/v2/users/me/apps", apps=[{"id": "shared"}])
+
+    console.open("#/apps/shared/collaborators")
+    console.sign_in(console.server.admin_pat)
+    expect(console.page.get_by_test_id("collaborators")).to_contain_text("Only you")
+    console.page.get_by_test_id("new-collaborator").fill("dana")
+    console.page.get_by_test_id("new-collaborator-role").select_option("viewer")
+    console.page.get_by_test_id("add-collaborator").click()
+    row = console.page.get_by_test_id("collaborator-row")
+    expect(row).to_contain_text("dana")
+    expect(row).to_contain_text("9 scopes")
+    console.shot("12-sharing")
+    # Dana reaches the app with her own PAT, within the viewer role.
+    inputs = api(console.server, "GET", "/v2/users/admin/apps/shared/inputs", pat=dana_pat)
+    assert inputs.get("inputs", []) == []  # answered, not refused: the app is empty
+
+    console.page.once("dialog", lambda dialog: dialog.accept())
+    console.page.get_by_test_id("remove-collaborator").click()
+    expect(console.page.get_by_test_id("collaborators")).to_contain_text("Only you")
+    refused = httpx.get(
+        f"{console.server.http_url}/v2/users/admin/apps/shared/inputs",
+        headers={"Authorization": f"Key {dana_pat}"},
+    )
+    assert refused.json()["status"]["code"] == 11101

@@ -136,3 +136,16 @@ def test_evaluate_against_a_dataset(sdk_run: ProgramRun) -> None:
     assert flow["status"] == status_code_pb2.MODEL_EVALUATED
     assert flow["ground_truth_dataset"] == "pets"
     assert flow["macro_avg_roc_auc"] > 0.9
+
+
+def test_dataset_version_export_read_by_the_sdk(sdk_run: ProgramRun) -> None:
+    """``Dataset.create_version()`` then ``export()``: the SDK reads the protobuf archive and
+    downloads each image from its hosted URL into {split}/inputs, labels into annotations."""
+    flow = sdk_run.flow("dataset_version_export")
+    assert flow["created"] in flow["version_ids"]
+    folders = [*CAT_FOLDER, *COFFEE_FOLDER]
+    assert flow["files"] == sorted(
+        [f"all/inputs/{name}.png" for name in folders]
+        + [f"all/annotations/{name}.json" for name in folders]
+    )
+    assert "cat" in [entry.get("id") for entry in flow["cat_0_annotation"]]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import io
 import pkgutil
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +60,10 @@ from clarion.services.messages.accounts import (
     user_to_proto,
 )
 from clarion.services.messages.bulk_operations import bulk_operation_to_proto
+from clarion.services.messages.collaborators import (
+    collaboration_to_proto,
+    collaborator_to_proto,
+)
 from clarion.services.messages.concept_graph import (
     concept_language_to_proto,
     concept_relation_to_proto,
@@ -71,6 +77,11 @@ from clarion.services.messages.data import (
     echo_input,
     input_to_proto,
     video_to_proto,
+)
+from clarion.services.messages.dataset_versions import (
+    dataset_version_to_proto,
+    export_archive,
+    version_input_to_proto,
 )
 from clarion.services.messages.evaluations import eval_metrics_to_proto, evaluation_to_proto
 from clarion.services.messages.labelling import assignment_to_proto, task_to_proto
@@ -105,12 +116,14 @@ from clarion.storage.annotation_filters import AnnotationFilterRecord
 from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.app_copies import COPY_KINDS, DuplicationRecord
 from clarion.storage.bulk_operations import BulkOperationRecord
+from clarion.storage.collaborators import CollaboratorRecord
 from clarion.storage.concept_graph import (
     ConceptLanguageRecord,
     ConceptRelationRecord,
     KnowledgeGraphRecord,
 )
 from clarion.storage.concepts import ConceptRecord
+from clarion.storage.dataset_versions import DatasetVersionRecord, VersionInput
 from clarion.storage.datasets import DatasetRecord
 from clarion.storage.evaluations import EvaluationRecord
 from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
@@ -146,6 +159,15 @@ BUILTIN = ModelInfo(
     concepts=(ConceptScore("ai_1", "cat", 1.0), ConceptScore("ai_2", "dog", 1.0)),
     legacy_names=("general-v1.3",),
     legacy_version_ids=("aa7f35c01e0642fda5cf400f543e7c40",),
+)
+
+
+COLLABORATOR = CollaboratorRecord(
+    user_id="bea",
+    scopes=("Apps_Get", "Inputs_Get"),
+    endpoints=("ListInputs",),
+    created_at=CREATED,
+    modified_at=MODIFIED,
 )
 
 
@@ -837,6 +859,7 @@ CASES = [
                 model_id="pets",
                 version_id="v2",
                 dataset_id="holdout",
+                dataset_version_id="frozen",
                 status_code=MODEL_EVALUATED,
                 status_description="done",
                 metrics=_metrics(),
@@ -850,6 +873,7 @@ CASES = [
                 "model_id": "model.id",
                 "version_id": "model.model_version.id",
                 "dataset_id": "ground_truth_dataset.id",
+                "dataset_version_id": "ground_truth_dataset.version.id",
                 "status_code": "status.code",
                 "status_description": "status.description",
             },
@@ -863,6 +887,59 @@ CASES = [
             before=(APP,),
         ),
         id="evaluation_to_proto",
+    ),
+    pytest.param(
+        Case(
+            dataset_version_to_proto,
+            DatasetVersionRecord(
+                id="v1",
+                dataset_id="train",
+                description="first cut",
+                metadata={"split": {"train": 0.8}},
+                input_count=12,
+                created_at=CREATED,
+                modified_at=MODIFIED,
+            ),
+            {
+                "id": "id",
+                "dataset_id": "dataset_id",
+                "description": "description",
+                "metadata": "metadata",
+                "input_count": lambda message: message.metrics["/"].inputs_count.value,
+                "created_at": "created_at",
+                "modified_at": "modified_at",
+            },
+            extra=(APP,),
+        ),
+        id="dataset_version_to_proto",
+    ),
+    pytest.param(
+        Case(
+            collaborator_to_proto,
+            COLLABORATOR,
+            {
+                "user_id": "user.id",
+                "scopes": "scopes",
+                "endpoints": "endpoints",
+                "created_at": "created_at",
+                "modified_at": "modified_at",
+            },
+            extra=(APP,),
+        ),
+        id="collaborator_to_proto",
+    ),
+    pytest.param(
+        Case(
+            collaboration_to_proto,
+            COLLABORATOR,
+            {"scopes": "scopes", "endpoints": "endpoints", "created_at": "created_at"},
+            {
+                "user_id": "the collaborator is the caller, who asked for their collaborations",
+                "modified_at": "Clarifai's Collaboration has no modified_at",
+            },
+            before=(APP,),
+        ),
+        id="collaboration_to_proto",
     ),
     pytest.param(
         Case(
@@ -1052,6 +1129,7 @@ _OWN_TESTS = {
     "public_workflow_to_proto",
     "node_to_proto",
     "workflow_to_proto",
+    "version_input_to_proto",
 }
 
 
@@ -1311,3 +1389,40 @@ def _resolved(spec: NodeSpec) -> ResolvedNode:
         predict=lambda items: [],
     )
     return ResolvedNode(graph, info=BUILTIN)
+
+
+def test_a_frozen_input_carries_its_annotations_concepts_and_regions() -> None:
+    frozen = VersionInput(
+        InputRecord(id="i1", kind="image", url="http://example.com/cat.jpg", created_at=CREATED),
+        (
+            AnnotationRecord(
+                id="a1", input_id="i1", data={"concepts": [{"id": "cat", "value": 1.0}]}
+            ),
+            AnnotationRecord(
+                id="a2",
+                input_id="i1",
+                data={"regions": [{"data": {"concepts": [{"id": "ear", "value": 1.0}]}}]},
+            ),
+        ),
+    )
+    hosted = resources_pb2.HostedURL(prefix="http://h/hosted", suffix="s", sizes=["orig"])
+    message = version_input_to_proto(frozen, lambda record: hosted)
+    assert _through_json(message) == message
+    assert [c.id for c in message.data.concepts] == ["cat"]
+    assert [c.id for r in message.data.regions for c in r.data.concepts] == ["ear"]
+    assert message.data.image.hosted == hosted
+
+
+def test_an_export_archive_is_what_the_sdk_reader_reads() -> None:
+    """A mimetype member, then InputBatch members whose names end in their input count."""
+    inputs = [resources_pb2.Input(id=f"i{n}") for n in range(130)]
+    archive = zipfile.ZipFile(io.BytesIO(export_archive(inputs, as_json=False)))
+    assert archive.read("mimetype") == b"application/x.clarifai-data+protobuf"
+    batches = [name for name in archive.namelist() if name != "mimetype"]
+    assert batches == ["all/batch_0_n128", "all/batch_1_n2"]
+    read = [
+        item.id
+        for name in batches
+        for item in resources_pb2.InputBatch.FromString(archive.read(name)).inputs
+    ]
+    assert read == [f"i{n}" for n in range(130)]

@@ -26,9 +26,11 @@ from clarion.jobs.training import (
     IMAGE_SPACE,
     TrainingRefused,
     cross_validated_metrics,
+    ground_truth,
     is_exclusive,
     metrics_json,
 )
+from clarion.storage.dataset_versions import DatasetVersionStore
 from clarion.storage.evaluations import EvaluationRecord, EvaluationStore
 from clarion.storage.models import ModelStore, VersionRef
 
@@ -44,9 +46,11 @@ class EvaluationJob:
         models: ModelStore,
         options: TrainOptions | None = None,
         space: str = IMAGE_SPACE,
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._evaluations = evaluations
         self._models = models
+        self._versions = versions
         self._options = options or TrainOptions()
         self._space = space
 
@@ -78,21 +82,34 @@ class EvaluationJob:
         if ref is None:
             raise TrainingRefused(MODEL_EVALUATION_FAILED, "The version evaluated is gone")
         if not record.dataset_id:
-            return cross_validated_metrics(self._models, ref, self._options, self._space)
-        return self._against_dataset(ref, record.dataset_id)
+            return cross_validated_metrics(
+                self._models, ref, self._options, self._space, self._versions
+            )
+        return self._against_dataset(ref, record.dataset_id, record.dataset_version_id)
 
-    def _against_dataset(self, ref: VersionRef, dataset_id: str) -> dict[str, Any]:
+    def _against_dataset(
+        self, ref: VersionRef, dataset_id: str, dataset_version_id: str
+    ) -> dict[str, Any]:
         version = ref.version
         if version.status_code != MODEL_TRAINED or version.weights is None:
             raise TrainingRefused(MODEL_EVALUATION_FAILED, "Only a trained version is evaluated")
         ids = [c.id for c in version.concepts]
-        data = self._models.training_set(
-            ref.app_pk, ids, self._space, dataset_id=dataset_id, every_input=True
+        data = ground_truth(
+            self._models,
+            self._versions,
+            ref.app_pk,
+            ids,
+            self._space,
+            dataset_id,
+            dataset_version_id,
         )
         if len(data.input_ids) == 0:
+            where = (
+                f"Version '{dataset_version_id}' of dataset" if dataset_version_id else "Dataset"
+            )
             raise TrainingRefused(
                 MODEL_EVALUATION_NEED_LABELS,
-                f"Dataset '{dataset_id}' has no image input with an embedding to evaluate on",
+                f"{where} '{dataset_id}' has no image input with an embedding to evaluate on",
             )
         classifier = LinearClassifier.from_bytes(version.weights)
         scores = classifier.scores(data.vectors, exclusive=is_exclusive(version))

@@ -36,6 +36,7 @@ from clarion.codes import (
 )
 from clarion.inference.evaluation import CURVE_THRESHOLDS, THRESHOLD, evaluate
 from clarion.inference.trainer import TrainOptions, cross_validated_scores, train_classifier
+from clarion.storage.dataset_versions import DatasetVersionStore
 from clarion.storage.models import ModelConcept, ModelStore, TrainingSet, VersionRecord, VersionRef
 
 log = logging.getLogger("clarion.training")
@@ -59,11 +60,16 @@ class TrainJob:
     """The handler of ``train_model`` jobs: ``{"version_pk": N}``."""
 
     def __init__(
-        self, store: ModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
+        self,
+        store: ModelStore,
+        options: TrainOptions | None = None,
+        space: str = IMAGE_SPACE,
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._store = store
         self._options = options or TrainOptions()
         self._space = space
+        self._versions = versions
 
     def __call__(self, payload: Mapping[str, Any]) -> None:
         version_pk = int(payload["version_pk"])
@@ -88,10 +94,8 @@ class TrainJob:
 
     def _train(self, version_pk: int, ref: VersionRef) -> None:
         concepts = ref.version.concepts
-        data = self._store.training_set(
-            ref.app_pk, [c.id for c in concepts], self._space, dataset_id=_dataset_of(ref.version)
-        )
-        _check_data(data, concepts, _dataset_of(ref.version))
+        data = training_data(self._store, self._versions, ref, self._space)
+        _check_data(data, concepts, _source_of(ref.version))
         kept = _concepts_to_train(data, concepts, ref.version.output_config)
         columns = [concepts.index(concept) for concept in kept]
         targets = data.labels[:, columns] > 0
@@ -116,9 +120,105 @@ def _dataset_of(version: VersionRecord) -> str:
     return str(version.train_params.get("dataset_id") or "")
 
 
-def _check_data(data: TrainingSet, concepts: Sequence[ModelConcept], dataset_id: str) -> None:
+def _dataset_version_of(version: VersionRecord) -> str:
+    """The version of that dataset it trains on ("": the dataset as it is)."""
+    return str(version.train_params.get("dataset_version_id") or "")
+
+
+def _source_of(version: VersionRecord) -> str:
+    """What a version trains on, as messages name it."""
+    dataset_id, dataset_version = _dataset_of(version), _dataset_version_of(version)
+    if dataset_version:
+        return f"version '{dataset_version}' of dataset '{dataset_id}'"
+    return f"dataset '{dataset_id}'" if dataset_id else "the app"
+
+
+def training_data(
+    store: ModelStore,
+    versions: DatasetVersionStore | None,
+    ref: VersionRef,
+    space: str,
+) -> TrainingSet:
+    """The labelled inputs a version trains on: the app's, a dataset's as it is now, or a
+    dataset version's, with the labels that version froze (vectors are the inputs' own)."""
+    ids = [c.id for c in ref.version.concepts]
+    dataset_id, version_id = _dataset_of(ref.version), _dataset_version_of(ref.version)
+    if not version_id:
+        return store.training_set(ref.app_pk, ids, space, dataset_id=dataset_id)
+    frozen = _frozen_labels(versions, ref.app_pk, dataset_id, version_id, MODEL_TRAINING_FAILED)
+    data = store.training_set(ref.app_pk, ids, space, input_ids=list(frozen), every_input=True)
+    return _with_frozen_labels(data, frozen, ids, every_input=False)
+
+
+def ground_truth(
+    store: ModelStore,
+    versions: DatasetVersionStore | None,
+    app_pk: int,
+    concept_ids: Sequence[str],
+    space: str,
+    dataset_id: str,
+    version_id: str,
+) -> TrainingSet:
+    """Every input of a dataset (as it is, or as a version froze it) with its labels: an
+    input labelled with none of the concepts is a negative for all of them."""
+    if not version_id:
+        return store.training_set(
+            app_pk, concept_ids, space, dataset_id=dataset_id, every_input=True
+        )
+    frozen = _frozen_labels(versions, app_pk, dataset_id, version_id, MODEL_EVALUATION_FAILED)
+    data = store.training_set(app_pk, concept_ids, space, input_ids=list(frozen), every_input=True)
+    return _with_frozen_labels(data, frozen, concept_ids, every_input=True)
+
+
+def _frozen_labels(
+    versions: DatasetVersionStore | None,
+    app_pk: int,
+    dataset_id: str,
+    version_id: str,
+    failure: int,
+) -> dict[str, dict[str, float]]:
+    frozen = (
+        versions.frozen_labels(app_pk, dataset_id, version_id) if versions is not None else None
+    )
+    if frozen is None:
+        raise TrainingRefused(
+            failure,
+            f"Dataset '{dataset_id}' has no version '{version_id}' (it was deleted): "
+            "use another version",
+        )
+    return frozen
+
+
+def _with_frozen_labels(
+    data: TrainingSet,
+    frozen: Mapping[str, Mapping[str, float]],
+    concept_ids: Sequence[str],
+    every_input: bool,
+) -> TrainingSet:
+    """``data`` labelled as the version froze it, keeping the inputs labelled with one of
+    ``concept_ids`` (what ``training_set`` keeps of live labels), or ``every_input``."""
+    labels = np.zeros((len(data.input_ids), len(concept_ids)), dtype=np.float32)
+    for row, input_id in enumerate(data.input_ids):
+        for column, concept_id in enumerate(concept_ids):
+            value = frozen.get(input_id, {}).get(concept_id)
+            if value is not None:
+                labels[row, column] = 1.0 if value > 0 else -1.0
+    keep = (
+        np.arange(len(data.input_ids))
+        if every_input
+        else np.flatnonzero(np.abs(labels).sum(axis=1) > 0)
+    )
+    labelled = sum(1 for marks in frozen.values() if set(marks) & set(concept_ids))
+    return TrainingSet(
+        tuple(data.input_ids[index] for index in keep),
+        data.vectors[keep] if len(data.input_ids) else data.vectors,
+        labels[keep],
+        labelled,
+    )
+
+
+def _check_data(data: TrainingSet, concepts: Sequence[ModelConcept], where: str) -> None:
     names = ", ".join(f"'{c.id}'" for c in concepts)
-    where = f"dataset '{dataset_id}'" if dataset_id else "the app"
     if data.labelled_inputs == 0:
         raise TrainingRefused(
             MODEL_TRAINING_NO_DATA,
@@ -188,11 +288,16 @@ class EvaluateJob:
     """
 
     def __init__(
-        self, store: ModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
+        self,
+        store: ModelStore,
+        options: TrainOptions | None = None,
+        space: str = IMAGE_SPACE,
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._store = store
         self._options = options or TrainOptions()
         self._space = space
+        self._versions = versions
 
     def __call__(self, payload: Mapping[str, Any]) -> None:
         version_pk = int(payload["version_pk"])
@@ -213,11 +318,15 @@ class EvaluateJob:
         self._store.set_metrics(int(payload["version_pk"]), MODEL_EVALUATION_FAILED, description)
 
     def _evaluate(self, ref: VersionRef) -> dict[str, Any]:
-        return cross_validated_metrics(self._store, ref, self._options, self._space)
+        return cross_validated_metrics(self._store, ref, self._options, self._space, self._versions)
 
 
 def cross_validated_metrics(
-    store: ModelStore, ref: VersionRef, options: TrainOptions, space: str
+    store: ModelStore,
+    ref: VersionRef,
+    options: TrainOptions,
+    space: str,
+    versions: DatasetVersionStore | None = None,
 ) -> dict[str, Any]:
     """Metrics of the version's training recipe, cross-validated on the inputs it trains on.
 
@@ -225,7 +334,7 @@ def cross_validated_metrics(
     _check_trained(ref)
     concepts = ref.version.concepts
     ids = [c.id for c in concepts]
-    data = store.training_set(ref.app_pk, ids, space, dataset_id=_dataset_of(ref.version))
+    data = training_data(store, versions, ref, space)
     targets = data.labels > 0
     _check_labels(data, targets, concepts)
     folds = min(MAX_FOLDS, len(data.input_ids))

@@ -53,10 +53,13 @@ from clarion.services.apps import AppsService
 from clarion.services.audit import AuditService
 from clarion.services.base import Handler, StreamHandler
 from clarion.services.bulk_operations import BulkEdits, BulkOperationsService
+from clarion.services.collaborators import CollaboratorsService
 from clarion.services.compute import ComputeService
 from clarion.services.concept_graph import ConceptGraphService
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
+from clarion.services.dataset_exports import DatasetExports
+from clarion.services.dataset_versions import DatasetVersionsService
 from clarion.services.datasets import DatasetsService
 from clarion.services.evaluations import EvaluationsService
 from clarion.services.extractions import ExtractionsService
@@ -96,10 +99,12 @@ from clarion.storage.sql import (
     SqlAppReads,
     SqlAuditLog,
     SqlBulkOperationStore,
+    SqlCollaboratorStore,
     SqlComputeStore,
     SqlConceptGraphStore,
     SqlConceptStore,
     SqlDatasetStore,
+    SqlDatasetVersionStore,
     SqlEvaluationStore,
     SqlExtractionStore,
     SqlInputStore,
@@ -152,6 +157,8 @@ class Backends:
     audit: SqlAuditLog
     uploads: SqlUploadStore
     extractions: SqlExtractionStore
+    dataset_versions: SqlDatasetVersionStore
+    collaborators: SqlCollaboratorStore
     queue: SqlJobQueue
     blobs: FileBlobStore
     fetcher: UrlFetcher
@@ -218,6 +225,8 @@ def open_backends(settings: Settings) -> Backends:
         audit=SqlAuditLog(engine),
         uploads=SqlUploadStore(engine),
         extractions=SqlExtractionStore(engine),
+        dataset_versions=SqlDatasetVersionStore(engine),
+        collaborators=SqlCollaboratorStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
@@ -295,10 +304,12 @@ def build_worker_pool(
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
     }
-    train, evaluate = TrainJob(backends.modeldata), EvaluateJob(backends.modeldata)
+    versions = backends.dataset_versions
+    train = TrainJob(backends.modeldata, versions=versions)
+    evaluate = EvaluateJob(backends.modeldata, versions=versions)
     kinds[TRAIN_MODEL_JOB] = JobKind(run=train, give_up=train.give_up)
     kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
-    evaluation = EvaluationJob(backends.evaluations, backends.modeldata)
+    evaluation = EvaluationJob(backends.evaluations, backends.modeldata, versions=versions)
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer, videos=videos)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
@@ -385,6 +396,7 @@ def build_handlers(
             backends.datasets,
             backends.models,
             wake_workers,
+            backends.dataset_versions,
         ),
         EvaluationsService(
             backends.evaluations,
@@ -392,6 +404,7 @@ def build_handlers(
             backends.datasets,
             is_built_in_model,
             wake_workers,
+            backends.dataset_versions,
         ),
         WorkflowsService(
             backends.modeldata,
@@ -439,6 +452,14 @@ def build_handlers(
         MetricsService(usage or UsageCounter()),
         TasksService(backends.labelling, backends.datasets),
         TaskAssignmentsService(backends.labelling, data, hosted),
+        DatasetVersionsService(
+            backends.datasets,
+            data,
+            backends.dataset_versions,
+            DatasetExports(backends.dataset_versions, hosted),
+            hosted,
+        ),
+        CollaboratorsService(backends.collaborators),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
@@ -475,10 +496,12 @@ def build_server(settings: Settings) -> ClarionServer:
     )
     wake = workers.wake if workers is not None else _no_wakeup
     hosted = HostedUrls(settings.public_url or "")
-    authenticator = Authenticator(backends.store, settings.auth_cache_seconds)
+    authenticator = Authenticator(
+        backends.store, settings.auth_cache_seconds, collaborators=backends.collaborators
+    )
     metrics.watch(
         "clarion_expensive_calls",
-        "Predict, search and upload calls running or waiting for a slot.",
+        "Expensive calls (predict, search, upload, dataset versions) running or waiting.",
         lambda: {"running": limits.in_flight, "waiting": limits.waiting},
         "state",
     )
@@ -504,7 +527,10 @@ def build_server(settings: Settings) -> ClarionServer:
         usage=usage,
     )
     hosted_route = HostedRoute(
-        authenticator, dispatcher, HostedImages(backends.inputs, backends.blobs)
+        authenticator,
+        dispatcher,
+        HostedImages(backends.inputs, backends.blobs),
+        DatasetExports(backends.dataset_versions, hosted),
     )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
@@ -21,9 +22,10 @@ from google.protobuf.message import Message
 from clarion.errors import AuthMethodNotAllowed, NotFound, PermissionDenied, Unauthenticated
 from clarion.protocol.descriptor import AuthType, MethodSpec
 from clarion.services.apps import PUBLIC
-from clarion.services.context import CallContext, Principal
+from clarion.services.context import ALL_SCOPES, CallContext, Principal
 from clarion.services.tokens import hash_token, same_hash
 from clarion.storage.accounts import AccountStore, AppRecord, KeyRecord
+from clarion.storage.collaborators import CollaboratorLookup, CollaboratorRecord
 
 ME = "me"
 _KEY_PREFIX = "Key "
@@ -51,9 +53,14 @@ class CredentialCache:
     """
 
     def __init__(
-        self, store: AccountStore, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        store: AccountStore,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        collaborators: CollaboratorLookup | None = None,
     ) -> None:
         self._store = store
+        self._collaborators = collaborators
         self._ttl = ttl_seconds
         self._clock = clock
         self._keys: dict[str, tuple[float, KeyRecord]] = {}
@@ -67,6 +74,12 @@ class CredentialCache:
         return self._through(
             self._apps, (user_id, app_id), lambda: self._store.get_app(user_id, app_id)
         )
+
+    def get_collaborator(self, app: AppRecord, user_id: str) -> CollaboratorRecord | None:
+        """Read each time, never cached: a collaborator removed loses access at once."""
+        if self._collaborators is None or app.pk is None:
+            return None
+        return self._collaborators.get_collaborator(app.pk, user_id)
 
     def cached_only(self) -> CachedRecords:
         """These records as cached now, refusing (``NotCached``) to read the database."""
@@ -120,12 +133,17 @@ class CachedRecords:
     def get_app(self, user_id: str, app_id: str) -> AppRecord | None:
         return self._cache.cached_app(user_id, app_id)
 
+    def get_collaborator(self, app: AppRecord, user_id: str) -> CollaboratorRecord | None:
+        raise NotCached((app.user_id, app.id, user_id))
+
 
 class _Records(Protocol):
-    """Where keys and apps are looked up: the cache, falling back to the database or not."""
+    """Where keys, apps and collaborators are looked up: the cache, falling back to the
+    database or not."""
 
     def find_key(self, token_hash: str) -> KeyRecord | None: ...
     def get_app(self, user_id: str, app_id: str) -> AppRecord | None: ...
+    def get_collaborator(self, app: AppRecord, user_id: str) -> CollaboratorRecord | None: ...
 
 
 class Authenticator:
@@ -134,8 +152,9 @@ class Authenticator:
         store: AccountStore,
         cache_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        collaborators: CollaboratorLookup | None = None,
     ) -> None:
-        self._store = CredentialCache(store, cache_seconds, clock)
+        self._store = CredentialCache(store, cache_seconds, clock, collaborators)
         self._cached = self._store.cached_only()
 
     def after_success(self, method: MethodSpec) -> None:
@@ -174,6 +193,8 @@ def _authenticate(
     user_id, app_id = _requested_user_app(request)
     if principal.is_pat:
         user_id, app = _pat_target(records, method, principal, user_id, app_id)
+        if app is not None and not principal.owns(app):
+            principal = _as_collaborator(records, method, principal, app)
     else:
         user_id, app = _api_key_target(records, method, principal, user_id, app_id)
     return CallContext(method, req_id, principal, user_id=user_id, app=app)
@@ -198,9 +219,43 @@ def _pat_target(
     if not app_id:
         return user_id, None
     app = records.get_app(user_id, app_id)
-    if app is None or not _may_use(principal, app, method):
+    if app is None or not _may_use(records, principal, app, method):
         raise NotFound("app", app_id)
     return user_id, app
+
+
+def _as_collaborator(
+    records: _Records, method: MethodSpec, principal: Principal, app: AppRecord
+) -> Principal:
+    """The caller on another user's app: as a collaborator, with the scopes (and endpoints)
+    both their PAT and their role there grant; a reader of a public app keeps their PAT."""
+    collaborator = records.get_collaborator(app, principal.user_id)
+    if collaborator is None:
+        return principal  # _pat_target let it in: a read of a public app
+    key = principal.key
+    scopes = _granted_by_both(key.scopes, collaborator.scopes)
+    endpoints = _endpoints_of_both(key.endpoints, collaborator.endpoints)
+    narrowed = Principal(replace(key, scopes=scopes, endpoints=endpoints))
+    try:
+        _check_method_allowed(method, narrowed)
+    except PermissionDenied:
+        if app.visibility == PUBLIC and method.read_only:
+            return principal  # what anyone may read of a public app, a collaborator may too
+        raise
+    return narrowed
+
+
+def _granted_by_both(pat_scopes: Sequence[str], role_scopes: Sequence[str]) -> tuple[str, ...]:
+    if ALL_SCOPES in pat_scopes:
+        return tuple(role_scopes)
+    return tuple(scope for scope in role_scopes if scope in pat_scopes)
+
+
+def _endpoints_of_both(pat: Sequence[str], role: Sequence[str]) -> tuple[str, ...]:
+    """Endpoints limit a credential when listed: both lists limit a collaborator."""
+    if pat and role:
+        return tuple(name for name in role if name in pat)
+    return tuple(pat or role)
 
 
 def _api_key_target(
@@ -212,7 +267,7 @@ def _api_key_target(
     if not app_id and user_id == key.user_id:
         app_id = key.app_id or ""
     app = records.get_app(user_id, app_id) if app_id else None
-    if app is None or not _may_use(principal, app, method):
+    if app is None or not _may_use(records, principal, app, method):
         # The key names one app: any other is the "key/application pair" refusal.
         raise Unauthenticated()
     return user_id, app
@@ -250,6 +305,9 @@ def _requested_user_app(request: Message) -> tuple[str, str]:
     return str(user_app_id.user_id), str(user_app_id.app_id)
 
 
-def _may_use(principal: Principal, app: AppRecord, method: MethodSpec) -> bool:
-    """An API key uses its own app; a PAT its user's apps; anyone reads a public app."""
-    return principal.owns(app) or (app.visibility == PUBLIC and method.read_only)
+def _may_use(records: _Records, principal: Principal, app: AppRecord, method: MethodSpec) -> bool:
+    """An API key uses its own app; a PAT its user's apps and those its user collaborates
+    on; anyone reads a public app."""
+    if principal.owns(app) or (app.visibility == PUBLIC and method.read_only):
+        return True
+    return principal.is_pat and records.get_collaborator(app, principal.user_id) is not None

@@ -46,6 +46,7 @@ from clarion.server.limits import HOSTED_IMAGE
 from clarion.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from clarion.server.status import base_error_body, new_req_id
 from clarion.services.batches import BATCH_LIMITS
+from clarion.services.dataset_exports import ZIP_CONTENT_TYPE, DatasetExports
 from clarion.services.hosted import HostedImages
 from clarion.storage.errors import DatabaseBusy
 
@@ -102,6 +103,7 @@ def create_http_app(
             Route("/health", health, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(HOSTED_PATH, hosted.handle, methods=["GET"]),
+            Route(EXPORT_PATH, hosted.handle_export, methods=["GET"]),
             *console_routes(),
             Route("/{path:path}", gateway.handle, methods=_VERBS),
         ],
@@ -110,6 +112,10 @@ def create_http_app(
 
 
 HOSTED_PATH = "/hosted/{size}/users/{user_id}/apps/{app_id}/inputs/{input_id}"
+EXPORT_PATH = (
+    "/hosted/exports/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions/{version_id}"
+    "/{export_format}"
+)
 
 
 class HostedRoute:
@@ -117,12 +123,18 @@ class HostedRoute:
     under the same rate limits and bound on expensive work as the API's calls."""
 
     def __init__(
-        self, authenticator: Authenticator, dispatcher: Dispatcher, images: HostedImages
+        self,
+        authenticator: Authenticator,
+        dispatcher: Dispatcher,
+        images: HostedImages,
+        exports: DatasetExports,
     ) -> None:
         self._auth = authenticator
         self._dispatcher = dispatcher
         self._images = images
+        self._exports = exports
         self._method = v2_methods()["GetInput"]
+        self._export_method = v2_methods()["GetDatasetVersion"]
 
     async def handle(self, request: Request) -> Response:
         peer = request.client.host if request.client is not None else ""
@@ -147,6 +159,34 @@ class HostedRoute:
         except DatabaseBusy:  # recording a thumbnail made on first request
             return _error_json(database_busy(), metadata)
         return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
+
+    async def handle_export(self, request: Request) -> Response:
+        """A dataset version's export archive, authenticated like ``GetDatasetVersion``."""
+        metadata = _metadata(request)
+        params = request.path_params
+        get_version = service_pb2.GetDatasetVersionRequest(
+            user_app_id=resources_pb2.UserAppIDSet(
+                user_id=params["user_id"], app_id=params["app_id"]
+            ),
+            dataset_id=params["dataset_id"],
+            dataset_version_id=params["version_id"],
+        )
+        method = self._export_method
+        try:
+            ctx = await asyncio.to_thread(
+                self._auth.authenticate, method, get_version, metadata, new_req_id(metadata)
+            )
+            async with self._dispatcher.within_limits(ctx, HOSTED_IMAGE) as ctx:
+                content = await asyncio.to_thread(
+                    self._exports.archive,
+                    ctx,
+                    params["dataset_id"],
+                    params["version_id"],
+                    params["export_format"],
+                )
+        except ApiError as error:
+            return _error_json(error, metadata)
+        return Response(content, media_type=ZIP_CONTENT_TYPE, headers={"Cache-Control": "private"})
 
 
 class _Gateway:

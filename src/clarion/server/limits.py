@@ -30,6 +30,10 @@ EXPENSIVE_METHODS = frozenset(
         "PostSearches",
         "PostSearchesByID",
         "PostWorkflowResults",
+        # A version copies a whole dataset; an export builds its archive in memory.
+        "PostDatasetVersions",
+        "PutDatasetVersionExports",
+        "ListDatasetVersionMetricsGroups",
     }
 )
 # Buckets not touched for this long are forgotten, so memory stays bounded.

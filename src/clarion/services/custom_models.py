@@ -46,6 +46,7 @@ from clarion.services.patching import (
 )
 from clarion.storage.accounts import AppRecord
 from clarion.storage.concepts import ConceptStore
+from clarion.storage.dataset_versions import DatasetVersionStore
 from clarion.storage.datasets import DatasetStore
 from clarion.storage.models import ModelConcept, ModelRecord, ModelStore, VersionRecord
 
@@ -75,12 +76,14 @@ class CustomModelsService:
         datasets: DatasetStore,
         models: Models,
         wake_workers: Callable[[], None],
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._store = store
         self._concept_store = concepts
         self._datasets = datasets
         self._models = models
         self._wake_workers = wake_workers
+        self._versions = versions
 
     def handlers(self) -> HandlerTable:
         return {
@@ -285,6 +288,12 @@ class CustomModelsService:
         dataset_id = params.get("dataset_id", "")
         if dataset_id and self._datasets.get_dataset(app_pk(app), dataset_id) is None:
             raise NotFound("dataset", dataset_id)
+        version_id = params.get("dataset_version_id", "")
+        if version_id and (
+            self._versions is None
+            or self._versions.get_version(app_pk(app), dataset_id, version_id) is None
+        ):
+            raise NotFound(f"version of dataset '{dataset_id}'", version_id)
         return params
 
     # helpers

@@ -31,6 +31,7 @@ from clarion.services.context import CallContext
 from clarion.services.messages.evaluations import add_metrics, evaluation_to_proto
 from clarion.services.paging import page_of
 from clarion.storage.accounts import AppRecord
+from clarion.storage.dataset_versions import DatasetVersionStore
 from clarion.storage.datasets import DatasetStore
 from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, EvaluationStore
 from clarion.storage.models import ModelStore, VersionRecord
@@ -61,10 +62,12 @@ class EvaluationsService:
         datasets: DatasetStore,
         is_builtin: Callable[[str], bool],
         wake_workers: Callable[[], None],
+        versions: DatasetVersionStore | None = None,
     ) -> None:
         self._evaluations = evaluations
         self._models = models
         self._datasets = datasets
+        self._versions = versions
         self._is_builtin = is_builtin
         self._wake_workers = wake_workers
 
@@ -134,6 +137,7 @@ class EvaluationsService:
             model_id=model_id,
             version_id=version.id,
             dataset_id=self._dataset_id(app, asked.ground_truth_dataset),
+            dataset_version_id=self._dataset_version_id(app, asked.ground_truth_dataset),
             version_pk=version.pk,
         )
 
@@ -167,14 +171,19 @@ class EvaluationsService:
                 f"ground_truth_dataset must be a dataset of the model's app '{app.id}': "
                 "evaluating across apps is not supported"
             )
-        if dataset.version.id:
-            raise EvaluationInvalidArgument(
-                "ground_truth_dataset.version is not supported: Clarion has no dataset "
-                "versions; leave it empty to evaluate on the dataset as it is"
-            )
         if self._datasets.get_dataset(app_pk(app), dataset.id) is None:
             raise NotFound("dataset", dataset.id)
         return dataset.id
+
+    def _dataset_version_id(self, app: AppRecord, dataset: resources_pb2.Dataset) -> str:
+        """The ground-truth dataset's version, once checked ("": the dataset as it is)."""
+        version_id = dataset.version.id
+        if version_id and (
+            self._versions is None
+            or self._versions.get_version(app_pk(app), dataset.id, version_id) is None
+        ):
+            raise NotFound(f"version of dataset '{dataset.id}'", version_id)
+        return version_id
 
     # reading
 

@@ -84,8 +84,8 @@ def _embedding_classifier_fields() -> list[resources_pb2.ModelTypeField]:
         resources_pb2.ModelTypeField(
             path="train_info.params.dataset_version_id",
             field_type=_FieldType.DATASET_VERSION,
-            description="Clarion has no dataset versions: leave empty (a dataset trains "
-            "as it is when training starts)",
+            description="Train on this version of the dataset: the inputs and labels it "
+            "froze (empty: the dataset as it is when training starts)",
             placeholder="dataset_version_id",
         ),
         resources_pb2.ModelTypeField(
@@ -165,11 +165,14 @@ def training_params(version: resources_pb2.ModelVersion) -> dict[str, Any]:
     dataset_id = _string(given, "dataset_id")
     if dataset_id:
         checked["dataset_id"] = dataset_id
-    if _string(given, "dataset_version_id"):
+    dataset_version_id = _string(given, "dataset_version_id")
+    if dataset_version_id and not dataset_id:
         raise ModelInvalidArgument(
-            "train_info.params.dataset_version_id is not supported: Clarion has no dataset "
-            "versions; leave it empty to train on the dataset as it is"
+            "train_info.params.dataset_version_id needs train_info.params.dataset_id: name "
+            "the dataset the version is of"
         )
+    if dataset_version_id:
+        checked["dataset_version_id"] = dataset_version_id
     enrich = _string(given, "enrich_dataset") or ENRICH_OPTIONS[0]
     if enrich not in ENRICH_OPTIONS:
         raise ModelInvalidArgument(

@@ -27,6 +27,7 @@ class EvaluationRecord:
     model_id: str
     version_id: str
     dataset_id: str = ""
+    dataset_version_id: str = ""  # a version of that dataset ("": the dataset as it is)
     status_code: int = MODEL_QUEUED_FOR_EVALUATION
     status_description: str = "Queued for evaluation"
     metrics: Mapping[str, Any] | None = None

@@ -199,6 +199,7 @@ class ModelStore(Protocol):
         *,
         dataset_id: str = "",
         every_input: bool = False,
+        input_ids: Sequence[str] | None = None,
     ) -> TrainingSet:
         """The app's inputs annotated with any of ``concept_ids``, with their ``space`` vectors.
 
@@ -206,7 +207,7 @@ class ModelStore(Protocol):
         annotations is. Inputs come in storage order, so the set is the same on every read.
         ``dataset_id`` keeps only that dataset's inputs; ``every_input`` keeps its inputs
         annotated with none of the concepts too (negatives for all of them), as evaluating
-        against a dataset does.
+        against a dataset does. ``input_ids`` keeps only those inputs (a dataset version's).
         """
         ...
 

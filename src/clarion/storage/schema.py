@@ -321,6 +321,8 @@ evaluations = Table(
         "version_pk", Integer, ForeignKey("model_versions.pk", ondelete="CASCADE"), nullable=False
     ),
     Column("dataset_id", String(64), nullable=False, default=""),  # "": cross-validated
+    # A version of that dataset ("": the dataset as it is when the evaluation runs).
+    Column("dataset_version_id", String(64), nullable=False, default="", server_default=""),
     Column("status_code", Integer, nullable=False),
     Column("status_description", Text, nullable=False, default=""),
     Column("metrics", JSON, nullable=True),
@@ -612,3 +614,48 @@ task_assignments = Table(
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("task_pk", "input_pk", "worker_user_id"),
 )
+
+# A dataset version: a frozen copy of a dataset's inputs and their annotations when it was
+# made. Each input is kept whole (as JSON), so later edits and deletions leave it as it was.
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("dataset_pk", Integer, ForeignKey("datasets.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataset_pk", "id"),
+)
+
+dataset_version_inputs = Table(
+    "dataset_version_inputs",
+    metadata,
+    Column(
+        "version_pk",
+        Integer,
+        ForeignKey("dataset_versions.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("input_id", String(64), primary_key=True),
+    # The input's record and its annotations as they were (storage/dataset_versions.py).
+    Column("snapshot", JSON, nullable=False),
+)
+
+# Another user's access to an app, with the scopes of their role there.
+collaborators = Table(
+    "collaborators",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("scopes", JSON, nullable=False, default=list),
+    Column("endpoints", JSON, nullable=False, default=list),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "user_id"),
+)
+Index("ix_collaborators_user_id", collaborators.c.user_id)

@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 import traceback
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -210,8 +211,7 @@ def evaluate() -> dict[str, Any]:
         base_url=BASE,
         pat=PAT,
     )
-    # The dataset itself: Clarion has no dataset versions (PostDatasetVersions answers
-    # NOT_IMPLEMENTED), so dataset.create_version() is left out.
+    # The dataset itself (dataset_version_export below makes versions of it).
     dataset = Dataset(user_id=USER_ID, app_id=APP_ID, dataset_id=DATASET_ID, base_url=BASE, pat=PAT)
     model.evaluate(dataset=dataset, eval_id="on-pets")
     deadline = time.monotonic() + 120
@@ -252,6 +252,24 @@ def concept_relations() -> dict[str, Any]:
     }
 
 
+def dataset_version_export() -> dict[str, Any]:
+    """A version of the dataset, exported and read back with the SDK's own reader."""
+    dataset = Dataset(user_id=USER_ID, app_id=APP_ID, dataset_id=DATASET_ID, base_url=BASE, pat=PAT)
+    version = dataset.create_version(description="for export")
+    with tempfile.TemporaryDirectory() as folder:
+        save_path = Path(folder) / "pets.zip"
+        version.export(save_path=str(save_path))
+        with zipfile.ZipFile(save_path) as archive:
+            names = sorted(archive.namelist())
+            annotation = json.loads(archive.read("all/annotations/cat-0.json"))
+    return {
+        "version_ids": [v.version.id for v in dataset.list_versions()],
+        "created": version.version.id,
+        "files": names,
+        "cat_0_annotation": annotation,
+    }
+
+
 FLOWS: dict[str, Callable[[], dict[str, Any]]] = {
     "apps_and_datasets": apps_and_datasets,
     "uploads": uploads,
@@ -262,6 +280,7 @@ FLOWS: dict[str, Callable[[], dict[str, Any]]] = {
     "concept_relations": concept_relations,
     "train_and_predict": train_and_predict,
     "evaluate": evaluate,
+    "dataset_version_export": dataset_version_export,
 }
 
 

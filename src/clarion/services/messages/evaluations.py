@@ -35,6 +35,8 @@ def evaluation_to_proto(app: AppRecord, record: EvaluationRecord) -> resources_p
         message.ground_truth_dataset.CopyFrom(
             resources_pb2.Dataset(id=record.dataset_id, app_id=app.id, user_id=app.user_id)
         )
+        if record.dataset_version_id:
+            message.ground_truth_dataset.version.id = record.dataset_version_id
     return message
 
 

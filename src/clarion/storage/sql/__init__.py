@@ -12,9 +12,11 @@ from clarion.storage.sql.app_copies import SqlAppCopies
 from clarion.storage.sql.app_reads import SqlAppReads
 from clarion.storage.sql.audit import SqlAuditLog
 from clarion.storage.sql.bulk_operations import SqlBulkOperationStore
+from clarion.storage.sql.collaborators import SqlCollaboratorStore
 from clarion.storage.sql.compute import SqlComputeStore
 from clarion.storage.sql.concept_graph import SqlConceptGraphStore
 from clarion.storage.sql.concepts import SqlConceptStore
+from clarion.storage.sql.dataset_versions import SqlDatasetVersionStore
 from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
 from clarion.storage.sql.extractions import SqlExtractionStore
@@ -37,10 +39,12 @@ __all__ = [
     "SqlAppReads",
     "SqlAuditLog",
     "SqlBulkOperationStore",
+    "SqlCollaboratorStore",
     "SqlComputeStore",
     "SqlConceptGraphStore",
     "SqlConceptStore",
     "SqlDatasetStore",
+    "SqlDatasetVersionStore",
     "SqlEvaluationStore",
     "SqlExtractionStore",
     "SqlInputStore",

@@ -297,6 +297,7 @@ class SqlModelStore(SqlBase):
         *,
         dataset_id: str = "",
         every_input: bool = False,
+        input_ids: Sequence[str] | None = None,
     ) -> TrainingSet:
         """The app's inputs annotated with any of ``concept_ids``, with their ``space`` vectors.
 
@@ -304,10 +305,14 @@ class SqlModelStore(SqlBase):
         annotations is. Inputs come in storage order, so the set is the same on every read.
         ``dataset_id`` keeps only that dataset's inputs; ``every_input`` keeps its inputs
         annotated with none of the concepts too (negatives for all of them), as evaluating
-        against a dataset does.
+        against a dataset does. ``input_ids`` keeps only those inputs (a dataset version's).
         """
         column = {concept_id: index for index, concept_id in enumerate(concept_ids)}
         members = _dataset_members(app_pk, dataset_id) if dataset_id else None
+        if input_ids is not None:
+            members = select(inputs.c.pk).where(
+                inputs.c.app_pk == app_pk, inputs.c.id.in_(list(input_ids))
+            )
         with self._read() as db:
             marks = db.execute(_annotation_marks(app_pk, list(column), members)).all()
             vectors_query = _labelled_vectors(app_pk, list(column), space, members, every_input)

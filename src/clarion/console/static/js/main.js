@@ -3,6 +3,7 @@
 import { onCredentialLost, session } from "./api.js";
 import { clear, releaseObjectUrls } from "./dom.js";
 import { renderApps } from "./pages/apps.js";
+import { renderCollaborators } from "./pages/collaborators.js";
 import { renderInput } from "./pages/input.js";
 import { renderInputs } from "./pages/inputs.js";
 import { renderKeys } from "./pages/keys.js";
@@ -24,6 +25,7 @@ const ROUTES = [
   [/^apps\/([^/]+)\/keys$/, (page, app) => renderKeys(page, app)],
   [/^apps\/([^/]+)\/labelling$/, (page, app) => renderTasks(page, app)],
   [/^apps\/([^/]+)\/labelling\/([^/]+)$/, (page, app, task) => renderTask(page, app, task)],
+  [/^apps\/([^/]+)\/collaborators$/, (page, app) => renderCollaborators(page, app)],
   [/^models$/, (page) => renderModels(page)],
   [/^models\/([^/]+)\/([^/]+)\/([^/]+)$/, (page, user, app, model) => renderPredict(page, user, app, model)],
   [/^keys$/, (page) => renderKeys(page, null)],

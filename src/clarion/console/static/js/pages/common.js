@@ -9,6 +9,7 @@ const TABS = [
   ["models", "Models"],
   ["labelling", "Labelling"],
   ["keys", "Keys"],
+  ["collaborators", "Sharing"],
 ];
 
 export function appLink(appId, tab = "inputs", rest = "") {
