@@ -41,6 +41,7 @@ from clarion.inference.moderation import MODERATION_CONCEPTS, ModerationClassifi
 from clarion.inference.nsfw import NSFW_CONCEPTS, NsfwClassifier, OpenNsfw
 from clarion.inference.ocr import SceneTextReader
 from clarion.inference.profanity import TEXT_MODERATION_CONCEPTS, TextModerator
+from clarion.inference.trainer import LinearClassifier
 
 R = TypeVar("R")
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -330,6 +331,19 @@ class ModelCatalog:
         """
         slug = self._slug(model_id, "text")
         return self._created(slug, self._text_runners, self._text_factories)
+
+    def export_classifier(
+        self, weights: bytes, concepts: Sequence[tuple[str, str]], *, exclusive: bool
+    ) -> bytes:
+        """A custom model trained on ``general-image-embedding`` as one ONNX file: the shared
+        MobileNetV2 graph with the classifier head (``onnx_export``). ``weights`` are the
+        version's (``LinearClassifier.to_bytes``), ``concepts`` its ``(id, name)`` pairs."""
+        # Imported here: onnx is only needed when a model is exported.
+        from clarion.inference.onnx_export import classifier_onnx
+
+        classifier = LinearClassifier.from_bytes(weights)
+        graph = self._network.ensure_model()
+        return classifier_onnx(graph, classifier, concepts, exclusive=exclusive)
 
     def load(self, model_id: str) -> None:
         """Load the model's weights now (building the ONNX file if needed), not on first use."""

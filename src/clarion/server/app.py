@@ -53,6 +53,7 @@ from clarion.services.evaluations import EvaluationsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.model_exports import ModelExportsService
 from clarion.services.model_types import ModelTypesService
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
@@ -78,6 +79,7 @@ from clarion.storage.sql import (
     SqlEvaluationStore,
     SqlInputStore,
     SqlJobQueue,
+    SqlModelExportStore,
     SqlModelStore,
     SqlSearchStore,
     SqlVideoStore,
@@ -111,6 +113,7 @@ class Backends:
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
+    model_exports: SqlModelExportStore
     compute_records: SqlComputeStore
     queue: SqlJobQueue
     blobs: FileBlobStore
@@ -164,6 +167,7 @@ def open_backends(settings: Settings) -> Backends:
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
+        model_exports=SqlModelExportStore(engine),
         compute_records=SqlComputeStore(engine),
         queue=SqlJobQueue(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
@@ -233,7 +237,12 @@ def build_worker_pool(
         backends.inputs, backends.blobs, backends.untrusted_videos, indexer, backends.videos
     )
     ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome, videos)
-    collect = CollectBlobsJob(backends.inputs, backends.blobs, settings.blob_grace_seconds)
+    collect = CollectBlobsJob(
+        backends.inputs,
+        backends.blobs,
+        settings.blob_grace_seconds,
+        also_referenced=backends.model_exports.export_blobs,
+    )
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
@@ -333,11 +342,24 @@ def build_handlers(
             searches.matching_input_ids,
             wake_workers,
         ),
+        model_exports(backends, hosted),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
         handlers.update(service.handlers())
     return handlers
+
+
+def model_exports(backends: Backends, hosted: HostedUrls) -> ModelExportsService:
+    """The export service (the API's handlers and the hosted route's downloads share it)."""
+    return ModelExportsService(
+        backends.modeldata,
+        backends.model_exports,
+        backends.blobs,
+        backends.models,
+        lambda model_id: backends.models.find(model_id) is not None,
+        hosted,
+    )
 
 
 def build_runner_handlers(
@@ -395,7 +417,10 @@ def build_server(settings: Settings) -> ClarionServer:
         stream_handlers=stream_handlers,
     )
     hosted_route = HostedRoute(
-        authenticator, dispatcher, HostedImages(backends.inputs, backends.blobs)
+        authenticator,
+        dispatcher,
+        HostedImages(backends.inputs, backends.blobs),
+        model_exports(backends, hosted),
     )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics

@@ -47,6 +47,7 @@ from clarion.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from clarion.server.status import base_error_body, new_req_id
 from clarion.services.batches import BATCH_LIMITS
 from clarion.services.hosted import HostedImages
+from clarion.services.model_exports import EXPORT_CONTENT_TYPE, EXPORT_FILE, ModelExportsService
 from clarion.storage.errors import DatabaseBusy
 
 log = logging.getLogger("clarion.http")
@@ -102,6 +103,7 @@ def create_http_app(
             Route("/health", health, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(HOSTED_PATH, hosted.handle, methods=["GET"]),
+            Route(EXPORT_PATH, hosted.handle_export, methods=["GET"]),
             *console_routes(),
             Route("/{path:path}", gateway.handle, methods=_VERBS),
         ],
@@ -110,19 +112,31 @@ def create_http_app(
 
 
 HOSTED_PATH = "/hosted/{size}/users/{user_id}/apps/{app_id}/inputs/{input_id}"
+# A model version's ONNX export (``services.model_exports.export_path``).
+EXPORT_PATH = (
+    "/hosted/exports/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/"
+    + EXPORT_FILE
+)
 
 
 class HostedRoute:
     """``Image.hosted`` URLs: authenticated like ``GetInput``, answered with the image bytes,
-    under the same rate limits and bound on expensive work as the API's calls."""
+    under the same rate limits and bound on expensive work as the API's calls. Model exports'
+    URLs likewise, authenticated like ``GetModelVersionExport``."""
 
     def __init__(
-        self, authenticator: Authenticator, dispatcher: Dispatcher, images: HostedImages
+        self,
+        authenticator: Authenticator,
+        dispatcher: Dispatcher,
+        images: HostedImages,
+        exports: ModelExportsService,
     ) -> None:
         self._auth = authenticator
         self._dispatcher = dispatcher
         self._images = images
+        self._exports = exports
         self._method = v2_methods()["GetInput"]
+        self._export_method = v2_methods()["GetModelVersionExport"]
 
     async def handle(self, request: Request) -> Response:
         metadata = _metadata(request)
@@ -146,6 +160,33 @@ class HostedRoute:
         except DatabaseBusy:  # recording a thumbnail made on first request
             return _error_json(database_busy(), metadata)
         return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
+
+    async def handle_export(self, request: Request) -> Response:
+        metadata = _metadata(request)
+        params = request.path_params
+        get_export = service_pb2.GetModelVersionExportRequest(
+            user_app_id=resources_pb2.UserAppIDSet(
+                user_id=params["user_id"], app_id=params["app_id"]
+            ),
+            model_id=params["model_id"],
+            version_id=params["version_id"],
+        )
+        method = self._export_method
+        try:
+            ctx = await asyncio.to_thread(
+                self._auth.authenticate, method, get_export, metadata, new_req_id(metadata)
+            )
+            async with self._dispatcher.within_limits(ctx, HOSTED_IMAGE) as ctx:
+                content = await asyncio.to_thread(
+                    self._exports.read, ctx, params["model_id"], params["version_id"]
+                )
+        except ApiError as error:
+            return _error_json(error, metadata)
+        except DatabaseBusy:
+            return _error_json(database_busy(), metadata)
+        disposition = f'attachment; filename="{params["model_id"]}-{EXPORT_FILE}"'
+        headers = {"Cache-Control": "private", "Content-Disposition": disposition}
+        return Response(content, media_type=EXPORT_CONTENT_TYPE, headers=headers)
 
 
 class _Gateway:

@@ -15,6 +15,7 @@ from clarion.storage.sql.datasets import SqlDatasetStore
 from clarion.storage.sql.evaluations import SqlEvaluationStore
 from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
+from clarion.storage.sql.model_exports import SqlModelExportStore
 from clarion.storage.sql.models import SqlModelStore
 from clarion.storage.sql.searches import SqlSearchStore
 from clarion.storage.sql.videos import SqlVideoStore
@@ -30,6 +31,7 @@ __all__ = [
     "SqlEvaluationStore",
     "SqlInputStore",
     "SqlJobQueue",
+    "SqlModelExportStore",
     "SqlModelStore",
     "SqlSearchStore",
     "SqlVideoStore",
