@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
+import onnxruntime as ort  # type: ignore[import-untyped]
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from PIL import Image
 
-from clarion.testing import RunningServer
+from clarion.testing import RunningServer, running_server
 from tests.api.conftest import Api, official_stub
 from tests.api.photos import held_out_photos, training_photos
 from tests.api.test_training import (
@@ -29,6 +30,7 @@ from tests.api.test_training import (
     post_model,
     predict,
     train,
+    until,
     wait_trained,
 )
 from tests.conftest import unique_id
@@ -166,3 +168,55 @@ def test_unknown_versions_models_and_missing_exports(api: Api, trained: dict[str
     assert "PutModelVersionExports" in (
         never_exported.status.description + never_exported.status.details
     )
+
+
+def test_the_blob_collector_keeps_an_export_while_its_version_exists(tmp_path: Path) -> None:
+    with running_server(tmp_path, blob_grace_seconds=0) as server:
+        api = Api(official_stub(server, "json"), "json", server)
+        ua = new_app(api)
+        photos = [*training_photos("cat")[:3], *training_photos("coffee")[:3]]
+        post_inputs(api, ua, [image_input(p, concept("cat")) for p in photos[:3]])
+        post_inputs(api, ua, [image_input(p, concept("coffee")) for p in photos[3:]])
+        model_id = unique_id("kept")
+        assert post_model(api, ua, model_id, ["cat", "coffee"]).status.code == SUCCESS
+        version = train(api, ua, model_id)
+        assert wait_trained(api, ua, model_id, version).status.code == TRAINED
+        export = put_export(api, ua, model_id, version).export
+        blobs = tmp_path / "blobs"
+
+        def stored() -> int:
+            return sum(1 for p in blobs.rglob("*") if p.is_file())
+
+        def export_file_kept() -> bool:
+            return any(p.stat().st_size == export.size for p in blobs.rglob("*") if p.is_file())
+
+        before = stored()
+        # Deleting an input queues a sweep of every unreferenced blob.
+        listed = api.stub.ListInputs(
+            service_pb2.ListInputsRequest(user_app_id=ua), metadata=api.pat
+        )
+        deleted = api.stub.DeleteInputs(
+            service_pb2.DeleteInputsRequest(user_app_id=ua, ids=[listed.inputs[0].id]),
+            metadata=api.pat,
+        )
+        assert deleted.status.code == SUCCESS, deleted.status
+        until(stored, lambda count: count < before, timeout=20)
+        assert export_file_kept()
+        headers = {"Authorization": f"Key {server.admin_pat}"}
+        assert len(httpx.get(export.url, headers=headers, timeout=60).content) == export.size
+
+        # With its version gone, the export goes too, and so does its file at the next sweep.
+        removed = api.stub.DeleteModelVersion(
+            service_pb2.DeleteModelVersionRequest(
+                user_app_id=ua, model_id=model_id, version_id=version
+            ),
+            metadata=api.pat,
+        )
+        assert removed.status.code == SUCCESS, removed.status
+        api.stub.DeleteInputs(
+            service_pb2.DeleteInputsRequest(user_app_id=ua, ids=[listed.inputs[1].id]),
+            metadata=api.pat,
+        )
+        until(export_file_kept, lambda kept: not kept, timeout=20)
+        gone = httpx.get(export.url, headers=headers, timeout=30)
+        assert gone.json()["status"]["code"] == status_code_pb2.MODEL_DOES_NOT_EXIST
