@@ -13,16 +13,16 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 from urllib.parse import quote
 
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api import service_pb2
 
 from clarion.blobs.base import BlobStore
-from clarion.codes import MODEL_EXPORTED, MODEL_TRAINED
+from clarion.codes import MODEL_TRAINED
 from clarion.errors import ModelInvalidArgument, ModelNotFound, ModelUntrained, NotFound
 from clarion.inference.catalog import GENERAL_IMAGE_EMBEDDING_VERSION
 from clarion.services.base import HandlerTable, app_pk, require_app
 from clarion.services.context import CallContext
 from clarion.services.hosted import HostedUrls
-from clarion.services.messages.values import status
+from clarion.services.messages.models import model_export_to_proto
 from clarion.storage.accounts import AppRecord
 from clarion.storage.model_exports import ModelExportRecord, ModelExportStore
 from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
@@ -142,9 +142,7 @@ class ModelExportsService:
         record: ModelExportRecord,
     ) -> service_pb2.SingleModelVersionExportResponse:
         url = f"{self._hosted.base_url}{export_path(app, model.id, version.id)}"
-        export = resources_pb2.ModelVersionExport(
-            status=status(MODEL_EXPORTED, "Exported as ONNX"), url=url, size=record.size
-        )
+        export = model_export_to_proto(record, url)
         return service_pb2.SingleModelVersionExportResponse(export=export)
 
 
