@@ -52,6 +52,7 @@ MODEL_EVALUATION_FAILED: Final = 21317
 # A built-in model whose packages are not installed on this server (ListModels, GetModel).
 MODEL_NOT_DEPLOYED: Final = 21353
 EVALUATION_INVALID_ARGUMENT: Final = 43104
+MODEL_EXPORTED: Final = 21500
 
 # Workflows.
 WORKFLOW_NO_MATCHING_INPUT: Final = 22001

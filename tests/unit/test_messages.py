@@ -92,6 +92,7 @@ from clarion.services.messages.models import (
     builtin_version_to_proto,
     custom_model_to_proto,
     custom_version_to_proto,
+    model_export_to_proto,
 )
 from clarion.services.messages.outputs import (
     fill_data,
@@ -128,6 +129,7 @@ from clarion.storage.datasets import DatasetRecord
 from clarion.storage.evaluations import EvaluationRecord
 from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
 from clarion.storage.labelling import AssignmentRecord, TaskRecord
+from clarion.storage.model_exports import ModelExportRecord
 from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord, WorkflowRecord
 from clarion.storage.videos import VideoFacts
 from clarion.storage.workflow_versions import WorkflowVersionRecord
@@ -740,6 +742,20 @@ CASES = [
             extra=(APP,),
         ),
         id="bulk_operation_to_proto",
+    ),
+    pytest.param(
+        Case(
+            model_export_to_proto,
+            ModelExportRecord(version_pk=3, blob="ab" * 32, size=8_858_770, created_at=CREATED),
+            {"size": "size"},
+            {
+                "version_pk": "a row key; the url names the model and version",
+                "blob": "the file is served at the url, never named by its digest",
+                "created_at": "ModelVersionExport has no time field",
+            },
+            extra=("http://h/hosted/exports/users/ana/apps/photos/models/m/versions/v/model.onnx",),
+        ),
+        id="model_export_to_proto",
     ),
     pytest.param(
         Case(

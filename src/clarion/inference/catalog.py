@@ -61,6 +61,7 @@ from clarion.inference.profanity import (
     TEXT_MODERATION_CONCEPTS,
     TextModerator,
 )
+from clarion.inference.trainer import LinearClassifier
 
 R = TypeVar("R")
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -380,6 +381,19 @@ class ModelCatalog:
         """
         slug = self._slug(model_id, "text")
         return self._created(slug, self._text_runners, self._text_factories)
+
+    def export_classifier(
+        self, weights: bytes, concepts: Sequence[tuple[str, str]], *, exclusive: bool
+    ) -> bytes:
+        """A custom model trained on ``general-image-embedding`` as one ONNX file: the shared
+        MobileNetV2 graph with the classifier head (``onnx_export``). ``weights`` are the
+        version's (``LinearClassifier.to_bytes``), ``concepts`` its ``(id, name)`` pairs."""
+        # Imported here: onnx is only needed when a model is exported.
+        from clarion.inference.onnx_export import classifier_onnx
+
+        classifier = LinearClassifier.from_bytes(weights)
+        graph = self._network.ensure_model()
+        return classifier_onnx(graph, classifier, concepts, exclusive=exclusive)
 
     def load(self, model_id: str) -> None:
         """Load the model's weights now (building the ONNX file if needed), not on first use."""

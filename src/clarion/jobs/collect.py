@@ -1,10 +1,11 @@
-"""Blob collection: delete the blobs no input refers to any more."""
+"""Blob collection: delete the blobs no input (nor anything else that keeps blobs, such as a
+model version's export) refers to any more."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from clarion.blobs.base import BlobNotFound, BlobStore
@@ -16,15 +17,24 @@ log = logging.getLogger("clarion.collect")
 class CollectBlobsJob:
     """Handler of ``collect_blobs`` jobs, queued when inputs or apps are deleted."""
 
-    def __init__(self, data: InputStore, blobs: BlobStore, grace_seconds: float) -> None:
+    def __init__(
+        self,
+        data: InputStore,
+        blobs: BlobStore,
+        grace_seconds: float,
+        *,
+        also_referenced: Callable[[], set[str]] = set,
+    ) -> None:
         self._data = data
         self._blobs = blobs
+        # Blobs that other records keep (``ModelExportStore.export_blobs``).
+        self._also_referenced = also_referenced
         # A blob put this recently may belong to a PostInputs whose transaction has not
         # committed yet: it is not garbage, only not referenced *yet*.
         self._grace_seconds = grace_seconds
 
     def __call__(self, payload: Mapping[str, Any]) -> None:
-        referenced = self._data.referenced_blobs()
+        referenced = self._data.referenced_blobs() | self._also_referenced()
         cutoff = time.time() - self._grace_seconds
         removed = 0
         for digest in list(self._blobs.digests()):

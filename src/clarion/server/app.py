@@ -67,6 +67,7 @@ from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
 from clarion.services.metrics import MetricsService
+from clarion.services.model_exports import ModelExportsService
 from clarion.services.model_extras import ModelExtrasService
 from clarion.services.model_references import ModelReferencesService
 from clarion.services.model_types import ModelTypesService
@@ -110,6 +111,7 @@ from clarion.storage.sql import (
     SqlInputStore,
     SqlJobQueue,
     SqlLabellingStore,
+    SqlModelExportStore,
     SqlModelExtras,
     SqlModelStore,
     SqlRenames,
@@ -147,6 +149,7 @@ class Backends:
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
+    model_exports: SqlModelExportStore
     compute_records: SqlComputeStore
     renames: SqlRenames
     model_extras: SqlModelExtras
@@ -215,6 +218,7 @@ def open_backends(settings: Settings) -> Backends:
         search=SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
+        model_exports=SqlModelExportStore(engine),
         compute_records=SqlComputeStore(engine),
         renames=SqlRenames(engine),
         model_extras=SqlModelExtras(engine),
@@ -299,7 +303,12 @@ def build_worker_pool(
         backends.inputs, backends.blobs, backends.untrusted_videos, indexer, backends.videos
     )
     ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome, videos)
-    collect = CollectBlobsJob(backends.inputs, backends.blobs, settings.blob_grace_seconds)
+    collect = CollectBlobsJob(
+        backends.inputs,
+        backends.blobs,
+        settings.blob_grace_seconds,
+        also_referenced=backends.model_exports.export_blobs,
+    )
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
@@ -460,11 +469,24 @@ def build_handlers(
             hosted,
         ),
         CollaboratorsService(backends.collaborators),
+        model_exports(backends, hosted),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
         handlers.update(service.handlers())
     return handlers
+
+
+def model_exports(backends: Backends, hosted: HostedUrls) -> ModelExportsService:
+    """The export service (the API's handlers and the hosted route's downloads share it)."""
+    return ModelExportsService(
+        backends.modeldata,
+        backends.model_exports,
+        backends.blobs,
+        backends.models,
+        lambda model_id: backends.models.find(model_id) is not None,
+        hosted,
+    )
 
 
 def build_runner_handlers(
@@ -531,6 +553,7 @@ def build_server(settings: Settings) -> ClarionServer:
         dispatcher,
         HostedImages(backends.inputs, backends.blobs),
         DatasetExports(backends.dataset_versions, hosted),
+        model_exports(backends, hosted),
     )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics

@@ -48,6 +48,7 @@ from clarion.server.status import base_error_body, new_req_id
 from clarion.services.batches import BATCH_LIMITS
 from clarion.services.dataset_exports import ZIP_CONTENT_TYPE, DatasetExports
 from clarion.services.hosted import HostedImages
+from clarion.services.model_exports import EXPORT_CONTENT_TYPE, EXPORT_FILE, ModelExportsService
 from clarion.storage.errors import DatabaseBusy
 
 log = logging.getLogger("clarion.http")
@@ -104,6 +105,7 @@ def create_http_app(
             Route("/metrics", prometheus, methods=["GET"]),
             Route(HOSTED_PATH, hosted.handle, methods=["GET"]),
             Route(EXPORT_PATH, hosted.handle_export, methods=["GET"]),
+            Route(MODEL_EXPORT_PATH, hosted.handle_model_export, methods=["GET"]),
             *console_routes(),
             Route("/{path:path}", gateway.handle, methods=_VERBS),
         ],
@@ -115,6 +117,11 @@ HOSTED_PATH = "/hosted/{size}/users/{user_id}/apps/{app_id}/inputs/{input_id}"
 EXPORT_PATH = (
     "/hosted/exports/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions/{version_id}"
     "/{export_format}"
+)
+# A model version's ONNX export (``services.model_exports.export_path``).
+MODEL_EXPORT_PATH = (
+    "/hosted/exports/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/"
+    + EXPORT_FILE
 )
 
 
@@ -128,6 +135,7 @@ class HostedRoute:
         dispatcher: Dispatcher,
         images: HostedImages,
         exports: DatasetExports,
+        model_exports: ModelExportsService,
     ) -> None:
         self._auth = authenticator
         self._dispatcher = dispatcher
@@ -135,6 +143,8 @@ class HostedRoute:
         self._exports = exports
         self._method = v2_methods()["GetInput"]
         self._export_method = v2_methods()["GetDatasetVersion"]
+        self._model_exports = model_exports
+        self._model_export_method = v2_methods()["GetModelVersionExport"]
 
     async def handle(self, request: Request) -> Response:
         peer = request.client.host if request.client is not None else ""
@@ -187,6 +197,34 @@ class HostedRoute:
         except ApiError as error:
             return _error_json(error, metadata)
         return Response(content, media_type=ZIP_CONTENT_TYPE, headers={"Cache-Control": "private"})
+
+    async def handle_model_export(self, request: Request) -> Response:
+        """A model version's ONNX file, authenticated like ``GetModelVersionExport``."""
+        metadata = _metadata(request)
+        params = request.path_params
+        get_export = service_pb2.GetModelVersionExportRequest(
+            user_app_id=resources_pb2.UserAppIDSet(
+                user_id=params["user_id"], app_id=params["app_id"]
+            ),
+            model_id=params["model_id"],
+            version_id=params["version_id"],
+        )
+        method = self._model_export_method
+        try:
+            ctx = await asyncio.to_thread(
+                self._auth.authenticate, method, get_export, metadata, new_req_id(metadata)
+            )
+            async with self._dispatcher.within_limits(ctx, HOSTED_IMAGE) as ctx:
+                content = await asyncio.to_thread(
+                    self._model_exports.read, ctx, params["model_id"], params["version_id"]
+                )
+        except ApiError as error:
+            return _error_json(error, metadata)
+        except DatabaseBusy:
+            return _error_json(database_busy(), metadata)
+        disposition = f'attachment; filename="{params["model_id"]}-{EXPORT_FILE}"'
+        headers = {"Cache-Control": "private", "Content-Disposition": disposition}
+        return Response(content, media_type=EXPORT_CONTENT_TYPE, headers=headers)
 
 
 class _Gateway:

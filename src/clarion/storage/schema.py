@@ -659,3 +659,18 @@ collaborators = Table(
     UniqueConstraint("app_pk", "user_id"),
 )
 Index("ix_collaborators_user_id", collaborators.c.user_id)
+
+# PutModelVersionExports: a trained version as one ONNX file in the blob store. The row keeps
+# the blob from the collector while the version exists.
+model_exports = Table(
+    "model_exports",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "version_pk", Integer, ForeignKey("model_versions.pk", ondelete="CASCADE"), nullable=False
+    ),
+    Column("blob", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("version_pk"),
+)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from clarifai_grpc.grpc.api import resources_pb2
 
-from clarion.codes import MODEL_NOT_DEPLOYED, MODEL_TRAINED
+from clarion.codes import MODEL_EXPORTED, MODEL_NOT_DEPLOYED, MODEL_TRAINED
 from clarion.inference.base import ModelInfo
 from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
 from clarion.services.messages.concepts import NamedConcept, model_concepts_to_proto
@@ -18,6 +18,7 @@ from clarion.services.messages.outputs import output_config_of
 from clarion.services.messages.values import PRIVATE, PUBLIC, status, struct, timestamp, visibility
 from clarion.services.signatures import method_signatures
 from clarion.storage.accounts import AppRecord
+from clarion.storage.model_exports import ModelExportRecord
 from clarion.storage.model_extras import VersionExtras
 from clarion.storage.models import ModelRecord, VersionRecord
 
@@ -168,3 +169,11 @@ def add_version_extras(version: resources_pb2.ModelVersion, extras: VersionExtra
     version.license = extras.license
     if extras.metadata:
         version.metadata.CopyFrom(struct(extras.metadata))
+
+
+def model_export_to_proto(record: ModelExportRecord, url: str) -> resources_pb2.ModelVersionExport:
+    """A version's export, exported at once: always ``MODEL_EXPORTED`` (``services.
+    model_exports`` builds the file inside the call), downloaded from ``url``."""
+    return resources_pb2.ModelVersionExport(
+        status=status(MODEL_EXPORTED, "Exported as ONNX"), url=url, size=record.size
+    )

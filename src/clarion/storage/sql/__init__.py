@@ -23,6 +23,7 @@ from clarion.storage.sql.extractions import SqlExtractionStore
 from clarion.storage.sql.inputs import SqlInputStore
 from clarion.storage.sql.jobs import SqlJobQueue
 from clarion.storage.sql.labelling import SqlLabellingStore
+from clarion.storage.sql.model_exports import SqlModelExportStore
 from clarion.storage.sql.model_extras import SqlModelExtras
 from clarion.storage.sql.models import SqlModelStore
 from clarion.storage.sql.renames import SqlRenames
@@ -50,6 +51,7 @@ __all__ = [
     "SqlInputStore",
     "SqlJobQueue",
     "SqlLabellingStore",
+    "SqlModelExportStore",
     "SqlModelExtras",
     "SqlModelStore",
     "SqlRenames",
