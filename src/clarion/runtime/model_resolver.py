@@ -18,6 +18,7 @@ from clarion.codes import MODEL_TRAINED
 from clarion.errors import (
     ModelNotFound,
     ModelUntrained,
+    NoRunner,
     WorkflowInvalidArgument,
     WorkflowNeedsTrainedModel,
 )
@@ -34,6 +35,10 @@ from clarion.inference.workflow import (
     graph_order,
 )
 from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
+
+# Model types whose versions a runner serves (the SDK's `clarifai model local-runner` creates
+# `any-to-any` models by default); Clarion runs no code of theirs in process.
+RUNNER_SERVED_TYPES = frozenset({"any-to-any", "multimodal-to-text"})
 
 
 class Catalog(Protocol):
@@ -131,6 +136,12 @@ class ModelResolver:
         model = self._store.lookup_model(app_pk, model_id) if model_id else None
         if model is None:
             return None
+        if model.model_type_id in RUNNER_SERVED_TYPES:
+            # Calls reach such a model through its runners: here, it has none declared.
+            raise NoRunner(
+                f"Model '{model.id}' is served by runners and has none: start one for it "
+                "(clarifai model local-runner, or the SDK's ModelRunner) and call again"
+            )
         version = self._version(app_pk, model, version_id)
         assert version.weights is not None
         concepts = [ConceptScore(c.id, c.name, 1.0) for c in version.concepts]

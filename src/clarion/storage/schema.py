@@ -295,6 +295,8 @@ model_versions = Table(
     Column("completed_at", DateTime(timezone=True), nullable=True),
     # The training parameters asked for (train_info.params: dataset_id, enrich_dataset).
     Column("train_params", JSON, nullable=True),
+    # A runner-served version's method signatures (MethodSignature messages as JSON).
+    Column("method_signatures", JSON, nullable=True),
     UniqueConstraint("model_pk", "id"),
 )
 

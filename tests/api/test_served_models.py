@@ -1,0 +1,174 @@
+"""Runner-served models as ``clarifai model local-runner`` makes them, on both transports:
+an ``any-to-any`` model, a version with ``pretrained_model_config.local_dev`` that is ready at
+once with its runner's method signatures, and a runner declared without an id.
+
+The SDK's own CLI serving such a model is tested in tests/sdks/test_local_runner.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2
+
+from tests.api.conftest import Api
+from tests.api.test_apps_keys import create_app
+from tests.api.test_compute import make_nodepool, me
+from tests.conftest import unique_id
+
+SUCCESS = status_code_pb2.SUCCESS
+
+
+def _ok(response: Any) -> Any:
+    assert response.status.code == SUCCESS, response.status
+    return response
+
+
+def generate_signature() -> resources_pb2.MethodSignature:
+    """What the SDK sends for ``def generate(self, prompt: str) -> Iterator[str]``."""
+    return resources_pb2.MethodSignature(
+        name="generate",
+        method_type=resources_pb2.RunnerMethodType.UNARY_STREAMING,
+        description="Yields the words",
+        input_fields=[resources_pb2.ModelTypeField(path="prompt", type="STR", required=True)],
+        output_fields=[resources_pb2.ModelTypeField(path="return", type="STR", iterator=True)],
+    )
+
+
+def create_served_model(api: Api, app_id: str) -> tuple[str, str]:
+    model_id = unique_id("served")
+    ids = resources_pb2.UserAppIDSet(app_id=app_id)
+    created = _ok(
+        api.stub.PostModels(
+            service_pb2.PostModelsRequest(
+                user_app_id=ids,
+                models=[resources_pb2.Model(id=model_id, model_type_id="any-to-any")],
+            ),
+            metadata=api.pat,
+        )
+    )
+    assert created.model.model_type_id == "any-to-any"
+    version = resources_pb2.ModelVersion(
+        pretrained_model_config=resources_pb2.PretrainedModelConfig(local_dev=True),
+        method_signatures=[generate_signature()],
+    )
+    posted = _ok(
+        api.stub.PostModelVersions(
+            service_pb2.PostModelVersionsRequest(
+                user_app_id=ids, model_id=model_id, model_versions=[version]
+            ),
+            metadata=api.pat,
+        )
+    )
+    assert posted.model.model_version.status.code == status_code_pb2.MODEL_TRAINED
+    return model_id, str(posted.model.model_version.id)
+
+
+def test_a_local_dev_version_is_ready_with_its_runners_signatures(api: Api) -> None:
+    app = create_app(api)
+    model_id, version_id = create_served_model(api, app.id)
+    ids = resources_pb2.UserAppIDSet(app_id=app.id)
+    got = _ok(
+        api.stub.GetModel(
+            service_pb2.GetModelRequest(user_app_id=ids, model_id=model_id, version_id=version_id),
+            metadata=api.pat,
+        )
+    )
+    assert got.model.model_type_id == "any-to-any"
+    assert got.model.model_version.id == version_id
+    assert got.model.model_version.status.code == status_code_pb2.MODEL_TRAINED
+    [signature] = got.model.model_version.method_signatures
+    assert signature == generate_signature()
+    # The newest version, as GetModel without a version (and the SDK's Model) reads it.
+    latest = _ok(
+        api.stub.GetModel(
+            service_pb2.GetModelRequest(user_app_id=ids, model_id=model_id), metadata=api.pat
+        )
+    )
+    assert latest.model.model_version.id == version_id
+    listed = _ok(
+        api.stub.ListModels(service_pb2.ListModelsRequest(user_app_id=ids), metadata=api.pat)
+    )
+    assert model_id in [model.id for model in listed.models]
+
+
+def test_a_served_model_without_runners_answers_at_once(api: Api) -> None:
+    app = create_app(api)
+    model_id, _ = create_served_model(api, app.id)
+    text = resources_pb2.Data(text=resources_pb2.Text(raw="hello"))
+    response = api.stub.PostModelOutputs(
+        service_pb2.PostModelOutputsRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=app.id),
+            model_id=model_id,
+            inputs=[resources_pb2.Input(data=text)],
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == status_code_pb2.RUNNER_DOES_NOT_EXIST, response.status
+    assert "local-runner" in response.status.description
+
+
+def test_uploaded_versions_and_evaluations_of_served_models_are_refused(api: Api) -> None:
+    app = create_app(api)
+    model_id, version_id = create_served_model(api, app.id)
+    ids = resources_pb2.UserAppIDSet(app_id=app.id)
+    plain = api.stub.PostModelVersions(
+        service_pb2.PostModelVersionsRequest(
+            user_app_id=ids, model_id=model_id, model_versions=[resources_pb2.ModelVersion()]
+        ),
+        metadata=api.pat,
+    )
+    assert plain.status.code == status_code_pb2.NOT_IMPLEMENTED, plain.status
+    assert "local_dev" in plain.status.description
+    evaluated = api.stub.PostModelVersionMetrics(
+        service_pb2.PostModelVersionMetricsRequest(
+            user_app_id=ids, model_id=model_id, version_id=version_id
+        ),
+        metadata=api.pat,
+    )
+    assert evaluated.status.code == status_code_pb2.MODEL_INVALID_ARGUMENT, evaluated.status
+
+
+def test_unknown_model_types_are_refused_naming_those_clarion_creates(api: Api) -> None:
+    app = create_app(api)
+    response = api.stub.PostModels(
+        service_pb2.PostModelsRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=app.id),
+            models=[resources_pb2.Model(id=unique_id("m"), model_type_id="text-to-audio")],
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == status_code_pb2.MODEL_INVALID_ARGUMENT
+    assert "any-to-any" in response.status.description
+
+
+def test_a_runner_created_without_an_id_gets_one(api: Api) -> None:
+    app = create_app(api)
+    cluster_id, nodepool_id = make_nodepool(api)
+    worker = resources_pb2.Worker(model=resources_pb2.Model(id="served", app_id=app.id))
+    created = _ok(
+        api.stub.PostRunners(
+            service_pb2.PostRunnersRequest(
+                user_app_id=me(),
+                compute_cluster_id=cluster_id,
+                nodepool_id=nodepool_id,
+                runners=[resources_pb2.Runner(worker=worker)],
+            ),
+            metadata=api.pat,
+        )
+    )
+    runner_id = created.runners[0].id
+    assert runner_id
+    got = _ok(
+        api.stub.GetRunner(
+            service_pb2.GetRunnerRequest(
+                user_app_id=me(),
+                compute_cluster_id=cluster_id,
+                nodepool_id=nodepool_id,
+                runner_id=runner_id,
+            ),
+            metadata=api.pat,
+        )
+    )
+    assert got.runner.id == runner_id
