@@ -18,6 +18,7 @@ from tests.api.test_compute import make_nodepool, me
 from tests.conftest import unique_id
 
 SUCCESS = status_code_pb2.SUCCESS
+STR = resources_pb2.ModelTypeField.DataType.STR
 
 
 def _ok(response: Any) -> Any:
@@ -31,8 +32,8 @@ def generate_signature() -> resources_pb2.MethodSignature:
         name="generate",
         method_type=resources_pb2.RunnerMethodType.UNARY_STREAMING,
         description="Yields the words",
-        input_fields=[resources_pb2.ModelTypeField(path="prompt", type="STR", required=True)],
-        output_fields=[resources_pb2.ModelTypeField(path="return", type="STR", iterator=True)],
+        input_fields=[resources_pb2.ModelTypeField(name="prompt", type=STR, required=True)],
+        output_fields=[resources_pb2.ModelTypeField(name="return", type=STR, iterator=True)],
     )
 
 
