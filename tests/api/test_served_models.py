@@ -14,7 +14,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from tests.api.conftest import Api
 from tests.api.test_apps_keys import create_app
-from tests.api.test_compute import make_nodepool, me
+from tests.api.test_compute import make_nodepool, make_runner, me
 from tests.conftest import unique_id
 
 SUCCESS = status_code_pb2.SUCCESS
@@ -173,3 +173,75 @@ def test_a_runner_created_without_an_id_gets_one(api: Api) -> None:
         )
     )
     assert got.runner.id == runner_id
+
+
+def make_deployment(api: Api, app_id: str, model_id: str) -> str:
+    deployment_id = unique_id("dep")
+    worker = resources_pb2.Worker(model=resources_pb2.Model(id=model_id, app_id=app_id))
+    _ok(
+        api.stub.PostDeployments(
+            service_pb2.PostDeploymentsRequest(
+                user_app_id=me(),
+                deployments=[resources_pb2.Deployment(id=deployment_id, worker=worker)],
+            ),
+            metadata=api.pat,
+        )
+    )
+    return deployment_id
+
+
+def predict_with(
+    api: Api, app_id: str, model_id: str, selector: resources_pb2.RunnerSelector
+) -> Any:
+    text = resources_pb2.Data(text=resources_pb2.Text(raw="hello"))
+    return api.stub.PostModelOutputs(
+        service_pb2.PostModelOutputsRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=app_id),
+            model_id=model_id,
+            inputs=[resources_pb2.Input(data=text)],
+            runner_selector=selector,
+        ),
+        metadata=api.pat,
+    )
+
+
+def test_a_runner_selector_must_name_records_serving_the_model(api: Api) -> None:
+    app = create_app(api)
+    model_id, _ = create_served_model(api, app.id)
+    other_id, _ = create_served_model(api, app.id)
+    cluster_id, nodepool_id = make_nodepool(api)
+    make_runner(api, cluster_id, nodepool_id, app.id, model_id)
+
+    def by_deployment(deployment_id: str) -> resources_pb2.RunnerSelector:
+        return resources_pb2.RunnerSelector(deployment=resources_pb2.Deployment(id=deployment_id))
+
+    missing = predict_with(api, app.id, model_id, by_deployment("no-such-deployment"))
+    assert missing.status.code == status_code_pb2.DEPLOYMENT_DOES_NOT_EXIST, missing.status
+    elsewhere = predict_with(
+        api, app.id, model_id, by_deployment(make_deployment(api, app.id, other_id))
+    )
+    assert elsewhere.status.code == status_code_pb2.CONN_INVALID_REQUEST, elsewhere.status
+    assert other_id in elsewhere.status.description
+    # The model's own deployment passes the check: the call then waits for no runner, as
+    # none is connected.
+    own = predict_with(api, app.id, model_id, by_deployment(make_deployment(api, app.id, model_id)))
+    assert own.status.code == status_code_pb2.RUNNER_DOES_NOT_EXIST, own.status
+    assert "none is connected" in own.status.description
+
+    empty_cluster, empty_nodepool = make_nodepool(api)
+    by_nodepool = resources_pb2.RunnerSelector(
+        nodepool=resources_pb2.Nodepool(
+            id=empty_nodepool, compute_cluster=resources_pb2.ComputeCluster(id=empty_cluster)
+        )
+    )
+    unserved = predict_with(api, app.id, model_id, by_nodepool)
+    assert unserved.status.code == status_code_pb2.RUNNER_DOES_NOT_EXIST, unserved.status
+    assert empty_nodepool in unserved.status.description
+
+
+def test_a_runner_selector_for_clarions_own_models_is_refused(api: Api) -> None:
+    app = create_app(api)
+    selector = resources_pb2.RunnerSelector(deployment=resources_pb2.Deployment(id="any"))
+    response = predict_with(api, app.id, "general-image-recognition", selector)
+    assert response.status.code == status_code_pb2.RUNNER_DOES_NOT_EXIST, response.status
+    assert "without runner_selector" in response.status.description

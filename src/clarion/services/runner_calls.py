@@ -7,14 +7,16 @@ prediction. Generating and streaming need a runner: Clarion's own models answer 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from clarifai_grpc.grpc.api import service_pb2
 
-from clarion.errors import NotImplementedMethod, Unavailable
+from clarion.errors import NoRunner, NotImplementedMethod, Unavailable
 from clarion.services.base import HandlerTable, StreamHandlerTable
 from clarion.services.context import CallContext
+from clarion.services.runner_selection import check_selector, has_selector
 from clarion.services.runners import (
     STREAMING_STREAMING,
     UNARY_STREAMING,
@@ -22,6 +24,7 @@ from clarion.services.runners import (
     RunnerBroker,
     model_of_call,
 )
+from clarion.storage.compute import ComputeStore
 
 Predict = Callable[
     [service_pb2.PostModelOutputsRequest, CallContext],
@@ -31,9 +34,14 @@ Predict = Callable[
 
 class RunnerCallsService:
     def __init__(
-        self, broker: RunnerBroker, predict: Predict, is_builtin: Callable[[str], bool]
+        self,
+        broker: RunnerBroker,
+        predict: Predict,
+        is_builtin: Callable[[str], bool],
+        compute: ComputeStore,
     ) -> None:
         self._broker = broker
+        self._compute = compute  # the records a call's runner_selector names
         self._predict = predict  # the in-process prediction, for models without runners
         self._is_builtin = is_builtin
 
@@ -53,6 +61,7 @@ class RunnerCallsService:
         self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext
     ) -> service_pb2.MultiOutputResponse:
         model = await self._runner_model(request, ctx)
+        await self._check_selector(request, ctx, model)
         if model is None:
             return await self._predict(request, ctx)
         async for response in self._broker.call(model, UNARY_UNARY, request, ctx):
@@ -75,6 +84,7 @@ class RunnerCallsService:
         ctx: CallContext,
     ) -> AsyncIterator[service_pb2.MultiOutputResponse]:
         model = await self._required_runner_model(request, ctx)
+        await self._check_selector(request, ctx, model)
         async for response in self._broker.call(model, UNARY_STREAMING, request, ctx):
             yield response
 
@@ -85,6 +95,7 @@ class RunnerCallsService:
         ctx: CallContext,
     ) -> AsyncIterator[service_pb2.MultiOutputResponse]:
         model = await self._required_runner_model(request, ctx)
+        await self._check_selector(request, ctx, model)
         async for response in self._broker.call(model, STREAMING_STREAMING, request, ctx, rest):
             yield response
 
@@ -96,6 +107,21 @@ class RunnerCallsService:
             return None
         model = model_of_call(ctx, request.model_id)
         return model if await self._broker.has_runners(model) else None
+
+    async def _check_selector(
+        self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext, model: str | None
+    ) -> None:
+        """A runner_selector must name records serving the model (runner_selection.py)."""
+        if not has_selector(request.runner_selector):
+            return
+        if model is None:
+            raise NoRunner(
+                f"runner_selector names runners, and model '{request.model_id}' has none: "
+                "Clarion runs its own models and the classifiers it trains itself; call it "
+                "without runner_selector"
+            )
+        selector, user = request.runner_selector, ctx.user_id
+        await asyncio.to_thread(check_selector, self._compute, selector, model, user)
 
     async def _required_runner_model(
         self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext
