@@ -245,3 +245,25 @@ def test_a_runner_selector_for_clarions_own_models_is_refused(api: Api) -> None:
     response = predict_with(api, app.id, "general-image-recognition", selector)
     assert response.status.code == status_code_pb2.RUNNER_DOES_NOT_EXIST, response.status
     assert "without runner_selector" in response.status.description
+
+
+def test_models_are_private_and_a_public_visibility_is_refused(api: Api) -> None:
+    app = create_app(api)
+    model_id, _ = create_served_model(api, app.id)
+    ids = resources_pb2.UserAppIDSet(app_id=app.id)
+
+    def patch(gettable: resources_pb2.Visibility.Gettable.ValueType) -> Any:
+        visibility = resources_pb2.Visibility(gettable=gettable)
+        return api.stub.PatchModels(
+            service_pb2.PatchModelsRequest(
+                user_app_id=ids,
+                models=[resources_pb2.Model(id=model_id, visibility=visibility)],
+                action="merge",
+            ),
+            metadata=api.pat,
+        )
+
+    _ok(patch(resources_pb2.Visibility.Gettable.PRIVATE))
+    public = patch(resources_pb2.Visibility.Gettable.PUBLIC)
+    assert public.status.code == status_code_pb2.MODEL_INVALID_ARGUMENT, public.status
+    assert "private" in public.status.description

@@ -45,7 +45,7 @@ from clarion.services.messages.models import (
     custom_version_to_proto,
 )
 from clarion.services.messages.outputs import output_config_json
-from clarion.services.messages.values import status, struct_to_dict
+from clarion.services.messages.values import PRIVATE, status, struct_to_dict
 from clarion.services.model_types import inference_params, training_params
 from clarion.services.patching import (
     Action,
@@ -129,6 +129,7 @@ class CustomModelsService:
             )
         if self._models.find(model_id) is not None:
             raise ModelInvalidArgument(f"Model id '{model_id}' is taken by a built-in model")
+        _check_private(model)
         return ModelRecord(
             id=model_id,
             model_type_id=_checked_type(model.model_type_id),
@@ -157,6 +158,7 @@ class CustomModelsService:
     def _patched(
         self, app: AppRecord, model: ModelRecord, patch: resources_pb2.Model, action: Action
     ) -> ModelRecord:
+        _check_private(patch)
         changes: dict[str, Any] = {
             name: getattr(patch, name)
             for name in ("name", "description", "notes")
@@ -387,6 +389,17 @@ def _checked_type(model_type_id: str) -> str:
         f"Unknown model type '{model_type_id}': Clarion creates '{EMBEDDING_CLASSIFIER}' "
         f"models, and {served} models that runners serve"
     )
+
+
+def _check_private(model: resources_pb2.Model) -> None:
+    """Custom models are private to their app here (``clarifai model local-runner`` sets
+    PRIVATE, and PUBLIC with ``--public``): any other visibility is refused, not ignored."""
+    gettable = model.visibility.gettable
+    if gettable not in (0, PRIVATE):
+        raise ModelInvalidArgument(
+            f"visibility.gettable {gettable} is not supported: Clarion's custom models are "
+            f"private to their app (PRIVATE, {PRIVATE})"
+        )
 
 
 def _checked_config(config: resources_pb2.OutputConfig) -> dict[str, Any]:
