@@ -106,14 +106,16 @@ def offline_environment(home: Path) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass
 class Served:
     server: RunningServer
     user_id: str
     app_id: str
     model_id: str
     env: dict[str, str]
+    command: list[str]
     log: Path
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def pat(self) -> tuple[tuple[str, str], ...]:
@@ -128,18 +130,44 @@ class Served:
             user_app_id=self.ids(), model_id=self.model_id, inputs=[resources_pb2.Input(data=data)]
         )
 
+    def start(self) -> None:
+        """Start local-runner (its output to a new log) and wait until it serves."""
+        with self.log.open("wb") as output:
+            self.process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wait_until_served()
 
-def wait_until_served(served: Served, process: subprocess.Popen[bytes]) -> None:
-    """Until a call succeeds: the CLI first makes its records, then its runner connects."""
-    stub, deadline = admin_stub(served.server), time.monotonic() + SERVE_SECONDS
-    while True:
-        response = stub.PostModelOutputs(served.text_request("ready?"), metadata=served.pat)
-        if response.status.code == status_code_pb2.SUCCESS:
+    def wait_until_served(self) -> None:
+        """Until a call succeeds once the CLI says it runs (it first makes its records,
+        then its runner connects)."""
+        assert self.process is not None
+        stub, deadline = admin_stub(self.server), time.monotonic() + SERVE_SECONDS
+        while True:
+            log = self.log.read_text(errors="replace")
+            if "Press Ctrl+C to stop" in log:
+                response = stub.PostModelOutputs(self.text_request("ready?"), metadata=self.pat)
+                if response.status.code == status_code_pb2.SUCCESS:
+                    return
+            assert self.process.poll() is None, f"local-runner exited:\n{log[-4000:]}"
+            assert time.monotonic() < deadline, f"not served:\n{log[-4000:]}"
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """Ctrl+C, as a user stops it; killed if it does not stop."""
+        process = self.process
+        if process is None or process.poll() is not None:
             return
-        log = served.log.read_text(errors="replace")[-4000:]
-        assert process.poll() is None, f"local-runner exited:\n{log}"
-        assert time.monotonic() < deadline, f"not served: {response.status}\n{log}"
-        time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -159,34 +187,15 @@ def served(
         "CLARIFAI_API_BASE": f"http://127.0.0.1:{clients_server.grpc_port}",
     }
     folder = model_folder(tmp, model_id, app_id)
-    log = tmp / "local-runner.log"
+    # The CLI keeps what it made (ids of its runner, version, ...) in its config file.
     command = [str(python), str(clarifai), "--config", str(tmp / "config.yaml")]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*command, "model", "local-runner", str(folder)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    result = Served(clients_server, user_id, app_id, model_id, env, log)
+    command += ["model", "local-runner", str(folder)]
+    result = Served(clients_server, user_id, app_id, model_id, env, command, tmp / "run.log")
     try:
-        wait_until_served(result, process)
+        result.start()
         yield result
     finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ctrl+C, as a user stops it; killed if it does not stop."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=20)
+        result.stop()
 
 
 def _ok(response: Any) -> Any:
@@ -275,3 +284,25 @@ def test_the_sdks_new_style_calls(served: Served, tmp_path: Path) -> None:
         calls = run.flow(flow)
         assert calls["predict"] == "HELLO LOCAL RUNNER"
         assert calls["generate"] == ["one", "two", "three"]
+
+
+def test_a_restarted_local_runner_reuses_its_records(served: Served) -> None:
+    stub = admin_stub(served.server)
+    versions = service_pb2.ListModelVersionsRequest(
+        user_app_id=served.ids(), model_id=served.model_id
+    )
+    before = [
+        version.id
+        for version in _ok(stub.ListModelVersions(versions, metadata=served.pat)).model_versions
+    ]
+    served.stop()
+    served.start()
+    log = served.log.read_text(errors="replace")
+    assert "Model version ready" in log and "Runner ready" in log, log[-4000:]
+    after = [
+        version.id
+        for version in _ok(stub.ListModelVersions(versions, metadata=served.pat)).model_versions
+    ]
+    assert after == before and len(after) == 1
+    predicted = _ok(stub.PostModelOutputs(served.text_request("back again"), metadata=served.pat))
+    assert output_text(predicted) == "BACK AGAIN"
