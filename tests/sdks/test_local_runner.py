@@ -5,7 +5,8 @@ The CLI makes what it needs as it does on Clarifai (a compute cluster, a nodepoo
 an ``any-to-any`` model, a ``local_dev`` version with the model's method signatures, a
 runner and a deployment), then serves the model; calls come from the suite's official client
 (PostModelOutputs over gRPC and HTTP+JSON, GenerateModelOutputs, StreamModelOutputs) and
-from the SDK's new-style ``Model(...).predict(prompt=...)`` and ``generate``.
+from the SDK's new-style ``Model(...).predict(prompt=...)`` and ``generate``. Started again it
+reuses what it made; with ``--clean`` it deletes it on Ctrl+C.
 """
 
 from __future__ import annotations
@@ -306,3 +307,30 @@ def test_a_restarted_local_runner_reuses_its_records(served: Served) -> None:
     assert after == before and len(after) == 1
     predicted = _ok(stub.PostModelOutputs(served.text_request("back again"), metadata=served.pat))
     assert output_text(predicted) == "BACK AGAIN"
+
+
+def test_clean_deletes_what_local_runner_made(served: Served) -> None:
+    served.stop()
+    served.command = [*served.command, "--clean"]
+    served.start()
+    served.stop()  # Ctrl+C: with --clean, the CLI deletes its records on the way out
+    log = served.log.read_text(errors="replace")
+    for record in ("deployment", "runner", "model version", "model"):
+        assert f"Deleting {record}... done" in log, log[-4000:]
+    stub, me = admin_stub(served.server), resources_pb2.UserAppIDSet(user_id=served.user_id)
+    models = _ok(
+        stub.ListModels(
+            service_pb2.ListModelsRequest(user_app_id=served.ids()), metadata=served.pat
+        )
+    )
+    assert served.model_id not in [model.id for model in models.models]
+    runners = _ok(
+        stub.ListRunners(service_pb2.ListRunnersRequest(user_app_id=me), metadata=served.pat)
+    )
+    assert served.model_id not in [runner.worker.model.id for runner in runners.runners]
+    deployments = _ok(
+        stub.ListDeployments(
+            service_pb2.ListDeploymentsRequest(user_app_id=me), metadata=served.pat
+        )
+    )
+    assert f"local-{served.model_id}" not in [d.id for d in deployments.deployments]
