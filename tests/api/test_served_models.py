@@ -267,3 +267,33 @@ def test_models_are_private_and_a_public_visibility_is_refused(api: Api) -> None
     public = patch(resources_pb2.Visibility.Gettable.PUBLIC)
     assert public.status.code == status_code_pb2.MODEL_INVALID_ARGUMENT, public.status
     assert "private" in public.status.description
+
+
+def test_a_version_id_must_name_a_version_of_the_runner_served_model(api: Api) -> None:
+    app = create_app(api)
+    model_id, version_id = create_served_model(api, app.id)
+    cluster_id, nodepool_id = make_nodepool(api)
+    make_runner(api, cluster_id, nodepool_id, app.id, model_id)
+    declared_only = unique_id("declared")
+    make_runner(api, cluster_id, nodepool_id, app.id, declared_only)
+
+    def call(model: str, version: str) -> Any:
+        text = resources_pb2.Data(text=resources_pb2.Text(raw="hello"))
+        return api.stub.PostModelOutputs(
+            service_pb2.PostModelOutputsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(app_id=app.id),
+                model_id=model,
+                version_id=version,
+                inputs=[resources_pb2.Input(data=text)],
+            ),
+            metadata=api.pat,
+        )
+
+    unknown = call(model_id, "no-such-version")
+    assert unknown.status.code == status_code_pb2.MODEL_DOES_NOT_EXIST, unknown.status
+    # Its own version passes: the call then finds no runner connected.
+    own = call(model_id, version_id)
+    assert own.status.code == status_code_pb2.RUNNER_DOES_NOT_EXIST, own.status
+    versionless = call(declared_only, "v1")
+    assert versionless.status.code == status_code_pb2.CONN_INVALID_REQUEST, versionless.status
+    assert "without version_id" in versionless.status.description

@@ -329,6 +329,7 @@ def build_runner_handlers(
         predict,
         lambda id: backends.models.find(id) is not None,
         backends.compute_records,
+        backends.modeldata,
     )
     compute = ComputeService(backends.compute_records, on_runners_changed=broker.forget_runners)
     handlers.update(compute.handlers())

@@ -13,8 +13,14 @@ from typing import Any
 
 from clarifai_grpc.grpc.api import service_pb2
 
-from clarion.errors import NoRunner, NotImplementedMethod, Unavailable
-from clarion.services.base import HandlerTable, StreamHandlerTable
+from clarion.errors import (
+    InvalidArgument,
+    ModelNotFound,
+    NoRunner,
+    NotImplementedMethod,
+    Unavailable,
+)
+from clarion.services.base import HandlerTable, StreamHandlerTable, app_pk
 from clarion.services.context import CallContext
 from clarion.services.runner_selection import check_selector, has_selector
 from clarion.services.runners import (
@@ -25,6 +31,7 @@ from clarion.services.runners import (
     model_of_call,
 )
 from clarion.storage.compute import ComputeStore
+from clarion.storage.models import ModelStore
 
 Predict = Callable[
     [service_pb2.PostModelOutputsRequest, CallContext],
@@ -39,9 +46,11 @@ class RunnerCallsService:
         predict: Predict,
         is_builtin: Callable[[str], bool],
         compute: ComputeStore,
+        models: ModelStore,
     ) -> None:
         self._broker = broker
         self._compute = compute  # the records a call's runner_selector names
+        self._models = models  # the versions a call's version_id names
         self._predict = predict  # the in-process prediction, for models without runners
         self._is_builtin = is_builtin
 
@@ -111,7 +120,10 @@ class RunnerCallsService:
     async def _check_selector(
         self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext, model: str | None
     ) -> None:
-        """A runner_selector must name records serving the model (runner_selection.py)."""
+        """A runner_selector must name records serving the model (runner_selection.py), and a
+        version_id one of its versions (its runners serve whichever they were started for)."""
+        if model is not None and request.version_id:
+            await asyncio.to_thread(self._check_version, request, ctx)
         if not has_selector(request.runner_selector):
             return
         if model is None:
@@ -122,6 +134,19 @@ class RunnerCallsService:
             )
         selector, user = request.runner_selector, ctx.user_id
         await asyncio.to_thread(check_selector, self._compute, selector, model, user)
+
+    def _check_version(
+        self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext
+    ) -> None:
+        assert ctx.app is not None  # a call with runners names its app
+        record = self._models.get_model(app_pk(ctx.app), request.model_id)
+        if record is None:
+            raise InvalidArgument(
+                f"Model '{request.model_id}' has no versions here (only its runners declare "
+                "it): call it without version_id"
+            )
+        if self._models.get_version(app_pk(ctx.app), record.id, request.version_id) is None:
+            raise ModelNotFound("model version", f"{record.id}/{request.version_id}")
 
     async def _required_runner_model(
         self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext
