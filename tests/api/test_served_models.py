@@ -297,3 +297,16 @@ def test_a_version_id_must_name_a_version_of_the_runner_served_model(api: Api) -
     versionless = call(declared_only, "v1")
     assert versionless.status.code == status_code_pb2.CONN_INVALID_REQUEST, versionless.status
     assert "without version_id" in versionless.status.description
+
+
+def test_the_runner_served_types_are_listed_as_creatable(api: Api) -> None:
+    types = _ok(api.stub.ListModelTypes(service_pb2.ListModelTypesRequest(), metadata=api.pat))
+    listed = {model_type.id: model_type for model_type in types.model_types}
+    for type_id in ("any-to-any", "multimodal-to-text"):
+        assert listed[type_id].creatable and not listed[type_id].trainable
+    got = _ok(
+        api.stub.GetModelType(
+            service_pb2.GetModelTypeRequest(model_type_id="any-to-any"), metadata=api.pat
+        )
+    )
+    assert "runner" in got.model_type.description
