@@ -15,6 +15,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 from tests.api.conftest import Api
 from tests.api.test_apps_keys import create_app
 from tests.api.test_compute import make_nodepool, make_runner, me
+from tests.api.test_workflows import node, post_workflow
 from tests.conftest import unique_id
 
 SUCCESS = status_code_pb2.SUCCESS
@@ -310,3 +311,13 @@ def test_the_runner_served_types_are_listed_as_creatable(api: Api) -> None:
         )
     )
     assert "runner" in got.model_type.description
+
+
+def test_a_runner_served_model_is_no_workflow_node(api: Api) -> None:
+    app = create_app(api)
+    model_id, _ = create_served_model(api, app.id)
+    response = post_workflow(
+        api, resources_pb2.UserAppIDSet(app_id=app.id), unique_id("wf"), node("served", model_id)
+    )
+    assert response.status.code == status_code_pb2.WORKFLOW_INVALID_ARGUMENT, response.status
+    assert "served by runners" in response.status.description

@@ -41,6 +41,13 @@ from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 RUNNER_SERVED_TYPES = frozenset({"any-to-any", "multimodal-to-text"})
 
 
+def _runner_served_node(spec: NodeSpec) -> WorkflowInvalidArgument:
+    return WorkflowInvalidArgument(
+        f"Workflow node '{spec.id}': model '{spec.model_id}' is served by runners, which "
+        "workflows do not call: call it with PostModelOutputs"
+    )
+
+
 class Catalog(Protocol):
     """The built-in models (``clarion.inference.ModelCatalog``)."""
 
@@ -188,7 +195,10 @@ class ModelResolver:
             )
 
     def _exists(self, app_pk: int, spec: NodeSpec) -> bool:
-        if not spec.public and self._store.get_model(app_pk, spec.model_id) is not None:
+        model = None if spec.public else self._store.get_model(app_pk, spec.model_id)
+        if model is not None:
+            if model.model_type_id in RUNNER_SERVED_TYPES:
+                raise _runner_served_node(spec)
             if spec.version_id and not self._store.get_version(
                 app_pk, spec.model_id, spec.version_id
             ):
@@ -226,6 +236,8 @@ class ModelResolver:
             raise WorkflowInvalidArgument(
                 f"Workflow node '{spec.id}': {missing.description}"
             ) from missing
+        except NoRunner as served:
+            raise _runner_served_node(spec) from served
         if custom is not None:
             graph = GraphNode(
                 spec=spec,
