@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 import clarion.services.messages as messages_package
@@ -198,6 +198,14 @@ VERSION = VersionRecord(
     completed_at=MODIFIED,
     pk=3,
     train_params={"dataset_id": "train", "enrich_dataset": "Automatic"},
+    method_signatures=(
+        {
+            "name": "generate",
+            "method_type": "UNARY_STREAMING",
+            "input_fields": [{"name": "prompt", "type": "STR", "required": True}],
+            "output_fields": [{"name": "return", "type": "STR", "iterator": True}],
+        },
+    ),
 )
 
 
@@ -824,6 +832,10 @@ CASES = [
                 "modified_at": "modified_at",
                 "completed_at": "completed_at",
                 "train_params": "train_info.params",
+                "method_signatures": lambda m: [
+                    json_format.MessageToDict(signature, preserving_proto_field_name=True)
+                    for signature in m.method_signatures
+                ],
             },
             {
                 "model_id": "the version sits in its model's message",
@@ -860,6 +872,7 @@ CASES = [
                     "completed_at",
                     "pk",
                     "train_params",
+                    "method_signatures",
                 )
             },
             extra=(resources_pb2.FieldsValue(test_set=True, binary_metrics=True),),

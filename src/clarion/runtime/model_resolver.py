@@ -18,6 +18,7 @@ from clarion.codes import MODEL_TRAINED
 from clarion.errors import (
     ModelNotFound,
     ModelUntrained,
+    NoRunner,
     WorkflowInvalidArgument,
     WorkflowNeedsTrainedModel,
 )
@@ -34,6 +35,17 @@ from clarion.inference.workflow import (
     graph_order,
 )
 from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
+
+# Model types whose versions a runner serves (the SDK's `clarifai model local-runner` creates
+# `any-to-any` models by default); Clarion runs no code of theirs in process.
+RUNNER_SERVED_TYPES = frozenset({"any-to-any", "multimodal-to-text"})
+
+
+def _runner_served_node(spec: NodeSpec) -> WorkflowInvalidArgument:
+    return WorkflowInvalidArgument(
+        f"Workflow node '{spec.id}': model '{spec.model_id}' is served by runners, which "
+        "workflows do not call: call it with PostModelOutputs"
+    )
 
 
 class Catalog(Protocol):
@@ -132,6 +144,12 @@ class ModelResolver:
         model = self._store.lookup_model(app_pk, model_id) if model_id else None
         if model is None:
             return None
+        if model.model_type_id in RUNNER_SERVED_TYPES:
+            # Calls reach such a model through its runners: here, it has none declared.
+            raise NoRunner(
+                f"Model '{model.id}' is served by runners and has none: start one for it "
+                "(clarifai model local-runner, or the SDK's ModelRunner) and call again"
+            )
         version = self._version(app_pk, model, version_id)
         assert version.weights is not None
         concepts = [ConceptScore(c.id, c.name, 1.0) for c in version.concepts]
@@ -178,7 +196,10 @@ class ModelResolver:
             )
 
     def _exists(self, app_pk: int, spec: NodeSpec) -> bool:
-        if not spec.public and self._store.get_model(app_pk, spec.model_id) is not None:
+        model = None if spec.public else self._store.get_model(app_pk, spec.model_id)
+        if model is not None:
+            if model.model_type_id in RUNNER_SERVED_TYPES:
+                raise _runner_served_node(spec)
             if spec.version_id and not self._store.get_version(
                 app_pk, spec.model_id, spec.version_id
             ):
@@ -216,6 +237,8 @@ class ModelResolver:
             raise WorkflowInvalidArgument(
                 f"Workflow node '{spec.id}': {missing.description}"
             ) from missing
+        except NoRunner as served:
+            raise _runner_served_node(spec) from served
         if custom is not None:
             graph = GraphNode(
                 spec=spec,

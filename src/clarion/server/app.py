@@ -495,7 +495,13 @@ def build_runner_handlers(
     """Add the compute records and the runner-served model calls to ``handlers`` (model
     calls without runners go on to the in-process prediction); the stream handlers."""
     predict = cast(Predict, handlers["PostModelOutputs"])
-    calls = RunnerCallsService(broker, predict, lambda id: backends.models.find(id) is not None)
+    calls = RunnerCallsService(
+        broker,
+        predict,
+        lambda id: backends.models.find(id) is not None,
+        backends.compute_records,
+        backends.modeldata,
+    )
     compute = ComputeService(backends.compute_records, on_runners_changed=broker.forget_runners)
     handlers.update(compute.handlers())
     handlers.update(calls.handlers())

@@ -10,6 +10,7 @@ calling user's (``user_app_id.user_id``), as on Clarifai.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -340,6 +341,7 @@ class ComputeService:
     def _create(self, kind: _Kind, user: str, scope: str, messages: Sequence[Any]) -> list[Any]:
         if not messages:
             raise InvalidArgument(f"Give at least one {kind.label} to create")
+        messages = [_with_id(kind, message) for message in messages]
         records = [
             ComputeRecord(
                 kind=kind.kind,
@@ -414,6 +416,17 @@ class ComputeService:
                     "them first"
                 )
         self._store.delete_records(kind.kind, user, scope, ids)
+
+
+def _with_id(kind: _Kind, message: Any) -> Any:
+    """A runner given without an id gets one, as on Clarifai (the SDK's ``create_runner``
+    and ``clarifai model local-runner`` send none); the other kinds need theirs."""
+    if kind.kind != RUNNER or message.id:
+        return message
+    named: Any = kind.message()
+    named.CopyFrom(message)
+    named.id = uuid.uuid4().hex
+    return named
 
 
 def _message(kind: _Kind, record: ComputeRecord) -> Any:

@@ -1,8 +1,11 @@
 """Custom models: create, patch and delete them, train versions, evaluate versions.
 
-Only ``embedding-classifier`` models are created (the default type): a classifier trained on
+Clarion trains ``embedding-classifier`` models (the default type): a classifier trained on
 the app's annotated inputs, on top of the built-in image embedder. ``PostModelVersions``
-queues a training and answers at once with the version in ``MODEL_QUEUED_FOR_TRAINING``;
+queues a training and answers at once with the version in ``MODEL_QUEUED_FOR_TRAINING``.
+Models of the runner-served types (``any-to-any``, what ``clarifai model local-runner``
+creates) get versions ready at once, with the method signatures their runner's model
+declares, and their calls go to their runners;
 ``PostModelVersionMetrics`` queues a cross-validated evaluation the same way.
 """
 
@@ -15,6 +18,7 @@ from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
+from google.protobuf.json_format import MessageToDict
 
 from clarion.codes import MODEL_NOT_EVALUATED, MODEL_TRAINED
 from clarion.errors import (
@@ -23,9 +27,15 @@ from clarion.errors import (
     ModelNotFound,
     ModelUntrained,
     NotFound,
+    NotImplementedMethod,
 )
 from clarion.inference.catalog import GENERAL_IMAGE_EMBEDDING_VERSION
-from clarion.runtime.model_resolver import Models, find_version, require_builtin
+from clarion.runtime.model_resolver import (
+    RUNNER_SERVED_TYPES,
+    Models,
+    find_version,
+    require_builtin,
+)
 from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
 from clarion.services.context import CallContext
 from clarion.services.messages.evaluations import eval_metrics_to_proto
@@ -35,7 +45,7 @@ from clarion.services.messages.models import (
     custom_version_to_proto,
 )
 from clarion.services.messages.outputs import output_config_json
-from clarion.services.messages.values import status, struct_to_dict
+from clarion.services.messages.values import PRIVATE, status, struct_to_dict
 from clarion.services.model_types import inference_params, training_params
 from clarion.services.patching import (
     Action,
@@ -122,6 +132,7 @@ class CustomModelsService:
             )
         if self._models.find(model_id) is not None:
             raise ModelInvalidArgument(f"Model id '{model_id}' is taken by a built-in model")
+        _check_private(model)
         return ModelRecord(
             id=model_id,
             model_type_id=_checked_type(model.model_type_id),
@@ -150,6 +161,7 @@ class CustomModelsService:
     def _patched(
         self, app: AppRecord, model: ModelRecord, patch: resources_pb2.Model, action: Action
     ) -> ModelRecord:
+        _check_private(patch)
         changes: dict[str, Any] = {
             name: getattr(patch, name)
             for name in ("name", "description", "notes")
@@ -213,6 +225,8 @@ class CustomModelsService:
         asked = (
             request.model_versions[0] if request.model_versions else resources_pb2.ModelVersion()
         )
+        if model.model_type_id in RUNNER_SERVED_TYPES:
+            return self._post_served_version(app, model, asked, request.description)
         given = self._concepts(app, asked.output_info.data.concepts)
         concepts = given or model.concepts
         if not concepts:
@@ -235,6 +249,32 @@ class CustomModelsService:
         model = replace(model, concepts=concepts)
         return service_pb2.SingleModelResponse(model=custom_model_to_proto(app, model, version))
 
+    def _post_served_version(
+        self, app: AppRecord, model: ModelRecord, asked: resources_pb2.ModelVersion, note: str
+    ) -> service_pb2.SingleModelResponse:
+        """A version a runner serves as it is (``pretrained_model_config.local_dev``, what
+        ``clarifai model local-runner`` creates): ready at once, with its runner's methods."""
+        if not asked.pretrained_model_config.local_dev:
+            raise NotImplementedMethod(
+                f"Model '{model.id}' is of type '{model.model_type_id}', served by runners: "
+                "Clarion stores versions for a runner of your own "
+                "(pretrained_model_config.local_dev, as `clarifai model local-runner` sends), "
+                "not uploaded model code (`clarifai model upload`)"
+            )
+        version = VersionRecord(
+            id=uuid.uuid4().hex,
+            model_id=model.id,
+            status_code=MODEL_TRAINED,
+            status_description="Served by a runner",
+            description=note or asked.description,
+            method_signatures=tuple(
+                MessageToDict(signature, preserving_proto_field_name=True)
+                for signature in asked.method_signatures
+            ),
+        )
+        version = self._store.create_version(app_pk(app), model.id, version, False, train=False)
+        return service_pb2.SingleModelResponse(model=custom_model_to_proto(app, model, version))
+
     def delete_model_version(
         self, request: service_pb2.DeleteModelVersionRequest, ctx: CallContext
     ) -> status_pb2.BaseResponse:
@@ -250,6 +290,11 @@ class CustomModelsService:
         """Queue a cross-validated evaluation of a trained version."""
         app = require_app(ctx)
         model = self._trainable(app, request.model_id)
+        if model.model_type_id in RUNNER_SERVED_TYPES:
+            raise ModelInvalidArgument(
+                f"Model '{model.id}' is served by runners: Clarion evaluates the "
+                "embedding-classifier models it trains, not runner-served ones"
+            )
         version = self._version(app, model, request.version_id)
         if version.status_code != MODEL_TRAINED:
             raise ModelUntrained(f"Version '{version.id}' of model '{model.id}' is not trained")
@@ -341,14 +386,29 @@ class CustomModelsService:
 def _checked_type(model_type_id: str) -> str:
     if model_type_id in ("", EMBEDDING_CLASSIFIER):
         return EMBEDDING_CLASSIFIER
+    if model_type_id in RUNNER_SERVED_TYPES:
+        return model_type_id
     if model_type_id in _OTHER_TRAINABLE:
         raise ModelInvalidArgument(
             f"Model type '{model_type_id}' cannot be created here: Clarion trains "
             f"'{EMBEDDING_CLASSIFIER}' models (a classifier on the built-in image embedder)"
         )
+    served = ", ".join(f"'{name}'" for name in sorted(RUNNER_SERVED_TYPES))
     raise ModelInvalidArgument(
-        f"Unknown model type '{model_type_id}': Clarion creates '{EMBEDDING_CLASSIFIER}' models"
+        f"Unknown model type '{model_type_id}': Clarion creates '{EMBEDDING_CLASSIFIER}' "
+        f"models, and {served} models that runners serve"
     )
+
+
+def _check_private(model: resources_pb2.Model) -> None:
+    """Custom models are private to their app here (``clarifai model local-runner`` sets
+    PRIVATE, and PUBLIC with ``--public``): any other visibility is refused, not ignored."""
+    gettable = model.visibility.gettable
+    if gettable not in (0, PRIVATE):
+        raise ModelInvalidArgument(
+            f"visibility.gettable {gettable} is not supported: Clarion's custom models are "
+            f"private to their app (PRIVATE, {PRIVATE})"
+        )
 
 
 def _checked_config(config: resources_pb2.OutputConfig) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from google.protobuf import struct_pb2
 
 from clarion.errors import ModelInvalidArgument, NotFound
+from clarion.runtime.model_resolver import RUNNER_SERVED_TYPES
 from clarion.services.base import HandlerTable
 from clarion.services.context import CallContext
 from clarion.services.messages.values import struct_to_dict
@@ -53,6 +54,13 @@ _TYPES = {
     "text-classifier": TypeSummary("text", "concepts", "Classify text into concepts"),
     EMBEDDING_CLASSIFIER: TypeSummary(
         "image", "concepts", "A classifier trained on your concepts, on the image embedder"
+    ),
+    # Runner-served: what they take and give is their runner's model's method signatures.
+    "any-to-any": TypeSummary(
+        "any", "any", "A model of your own, served by its runners (clarifai model local-runner)"
+    ),
+    "multimodal-to-text": TypeSummary(
+        "any", "text", "A model of your own answering text, served by its runners"
     ),
 }
 
@@ -117,7 +125,7 @@ def model_type(type_id: str) -> resources_pb2.ModelType:
         input_fields=[summary.input_field],
         output_fields=[summary.output_field],
         trainable=trainable,
-        creatable=trainable,
+        creatable=trainable or type_id in RUNNER_SERVED_TYPES,
     )
     if trainable:
         message.model_type_fields.extend(_embedding_classifier_fields())

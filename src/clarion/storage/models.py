@@ -73,6 +73,8 @@ class VersionRecord:
     completed_at: datetime | None = None
     pk: int | None = None
     train_params: Mapping[str, Any] = field(default_factory=dict)
+    # A runner-served version's MethodSignature messages as JSON (empty for trained ones).
+    method_signatures: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +145,18 @@ class ModelStore(Protocol):
         ...
 
     def create_version(
-        self, app_pk: int, model_id: str, version: VersionRecord, model_concepts: bool
+        self,
+        app_pk: int,
+        model_id: str,
+        version: VersionRecord,
+        model_concepts: bool,
+        *,
+        train: bool = True,
     ) -> VersionRecord:
         """Store a version queued for training and its training job, in one transaction.
 
-        With ``model_concepts`` the model's concept list becomes the version's.
+        With ``model_concepts`` the model's concept list becomes the version's; without
+        ``train`` no job is queued (a version its runner serves as it is).
         """
         ...
 

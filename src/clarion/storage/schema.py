@@ -306,6 +306,8 @@ model_versions = Table(
     Column("visibility", Integer, nullable=False, default=10, server_default="10"),
     Column("metadata", JSON, nullable=True),
     Column("license", String(64), nullable=False, default="", server_default=""),
+    # A runner-served version's method signatures (MethodSignature messages as JSON).
+    Column("method_signatures", JSON, nullable=True),
     UniqueConstraint("model_pk", "id"),
 )
 

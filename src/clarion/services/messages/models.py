@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from clarifai_grpc.grpc.api import resources_pb2
+from google.protobuf.json_format import ParseDict
 
 from clarion.codes import MODEL_EXPORTED, MODEL_NOT_DEPLOYED, MODEL_TRAINED
 from clarion.inference.base import ModelInfo
@@ -140,9 +141,14 @@ def custom_version_to_proto(
         app_id=app.id,
         user_id=app.user_id,
         visibility=visibility(PRIVATE),
-        # A custom model classifies images, as an embedding-classifier does.
-        method_signatures=method_signatures("image", "concepts"),
     )
+    if version.method_signatures:  # a runner-served version: its runner's model's methods
+        message.method_signatures.extend(
+            ParseDict(dict(signature), resources_pb2.MethodSignature())
+            for signature in version.method_signatures
+        )
+    else:  # a trained custom model classifies images, as an embedding-classifier does
+        message.method_signatures.extend(method_signatures("image", "concepts"))
     message.output_info.output_config.CopyFrom(output_config_of(version.output_config))
     if version.train_params:
         message.train_info.params.CopyFrom(struct(version.train_params))

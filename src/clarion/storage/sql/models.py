@@ -144,11 +144,18 @@ class SqlModelStore(SqlBase):
     # versions
 
     def create_version(
-        self, app_pk: int, model_id: str, version: VersionRecord, model_concepts: bool
+        self,
+        app_pk: int,
+        model_id: str,
+        version: VersionRecord,
+        model_concepts: bool,
+        *,
+        train: bool = True,
     ) -> VersionRecord:
         """Store a version queued for training and its training job, in one transaction.
 
-        With ``model_concepts`` the model's concept list becomes the version's.
+        With ``model_concepts`` the model's concept list becomes the version's; without
+        ``train`` no job is queued (a version its runner serves as it is).
         """
         now = utcnow()
         version = replace(version, created_at=now, modified_at=now)
@@ -157,7 +164,8 @@ class SqlModelStore(SqlBase):
             result = db.execute(insert(model_versions).values(**_version_values(model_pk, version)))
             assert result.inserted_primary_key is not None
             version_pk = int(result.inserted_primary_key[0])
-            enqueue(db, TRAIN_MODEL_JOB, {"version_pk": version_pk}, app_pk)
+            if train:
+                enqueue(db, TRAIN_MODEL_JOB, {"version_pk": version_pk}, app_pk)
             changes: dict[str, Any] = {"modified_at": now}
             if model_concepts:
                 changes["concepts"] = _concepts_json(version.concepts)
@@ -515,6 +523,7 @@ def _version_values(model_pk: int, record: VersionRecord) -> dict[str, Any]:
         "modified_at": record.modified_at,
         "completed_at": record.completed_at,
         "train_params": dict(record.train_params),
+        "method_signatures": [dict(signature) for signature in record.method_signatures],
     }
 
 
@@ -537,6 +546,7 @@ def _version(row: Row[Any]) -> VersionRecord:
         completed_at=aware(row.completed_at),
         pk=row.pk,
         train_params=row.train_params or {},
+        method_signatures=tuple(row.method_signatures or ()),
     )
 
 
