@@ -115,18 +115,13 @@ def test_key_of_one_app_cannot_reach_another(api: Api) -> None:
 def test_method_not_built_yet_is_not_implemented(api: Api) -> None:
     app = create_app(api)
 
-    # Pipelines are Clarifai-cloud orchestration Clarion does not run.
-    response = api.stub.ListPipelineVersionRuns(
-        service_pb2.ListPipelineVersionRunsRequest(
-            user_app_id=resources_pb2.UserAppIDSet(app_id=app.id),
-            pipeline_id="p",
-            pipeline_version_id="v",
-        ),
+    response = api.stub.ListSecrets(
+        service_pb2.ListSecretsRequest(user_app_id=resources_pb2.UserAppIDSet(app_id=app.id)),
         metadata=api.pat,
     )
 
     assert response.status.code == status_code_pb2.NOT_IMPLEMENTED
-    assert "ListPipelineVersionRuns" in response.status.description
+    assert "ListSecrets" in response.status.description
 
 
 def test_get_missing_app_is_does_not_exist(api: Api) -> None:

@@ -607,3 +607,13 @@ def _bootstrap_admin(settings: Settings, users: UsersService) -> str | None:
     with os.fdopen(fd, "w") as handle:
         handle.write(token + "\n")
     return token
+
+
+def implemented_methods(data_dir: Path) -> frozenset[str]:
+    """The methods with a handler, read from a server wired (never started) on a fresh SQLite
+    database in ``data_dir``: the registry that ``UNBUILT`` and the README's Methods section
+    are held to."""
+    settings = Settings(
+        data_dir=data_dir, database_url=None, admin_pat=None, http_port=0, grpc_port=0
+    )
+    return build_server(settings).dispatcher.implemented

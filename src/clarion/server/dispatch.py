@@ -26,6 +26,7 @@ from clarion.errors import (
 )
 from clarion.protocol.descriptor import MethodSpec
 from clarion.protocol.sizes import free_form_bytes
+from clarion.protocol.unimplemented import description_for
 from clarion.server.audit import AuditRecorder
 from clarion.server.auth import Authenticator
 from clarion.server.limits import Limits
@@ -205,7 +206,7 @@ class Dispatcher:
         trace.ctx = ctx
         handler = self._handlers.get(method.name)
         if handler is None:
-            raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")
+            raise NotImplementedMethod(description_for(method.name))
         self._check_metadata_size(request)
         async with self._within_limits(ctx, method.name):
             if inspect.iscoroutinefunction(handler):

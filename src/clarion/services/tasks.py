@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from clarifai_grpc.grpc.api import service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
-from google.protobuf.message import Message
 
 from clarion.codes import (
     ANNOTATION_AWAITING_REVIEW,
@@ -16,8 +15,8 @@ from clarion.codes import (
     ANNOTATION_REVIEW_DENIED,
     ANNOTATION_SUCCESS,
 )
-from clarion.errors import InvalidArgument, NotImplementedMethod
-from clarion.services.base import Handler, HandlerTable, app_pk, check_id, conflicts_as, require_app
+from clarion.errors import InvalidArgument
+from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
 from clarion.services.context import CallContext
 from clarion.services.labelling_rules import checked_spec, existing_task, rules_of
 from clarion.services.messages.labelling import counts_per_user, task_to_proto, worker
@@ -34,13 +33,6 @@ _ANNOTATION_STATUSES = (
     ANNOTATION_SUCCESS,
     ANNOTATION_REVIEW_DENIED,
 )
-_LABEL_ORDER_METHODS = (
-    "PostLabelOrders",
-    "GetLabelOrder",
-    "ListLabelOrders",
-    "PatchLabelOrders",
-    "DeleteLabelOrders",
-)
 # ListTasks filters by labeller or reviewer over this many tasks an app at most.
 _MOST_TASKS_FILTERED = 10_000
 
@@ -51,8 +43,7 @@ class TasksService:
         self._datasets = datasets
 
     def handlers(self) -> HandlerTable:
-        refusals: dict[str, Handler] = {name: refuse_label_orders for name in _LABEL_ORDER_METHODS}
-        return refusals | {
+        return {
             "PostTasks": self.post_tasks,
             "GetTask": self.get_task,
             "ListTasks": self.list_tasks,
@@ -214,15 +205,6 @@ class TasksService:
             or (reviewers and rules_of(task).reviewers & reviewers)
         ]
         return matching[page.offset : page.offset + page.per_page]
-
-
-def refuse_label_orders(request: Message, ctx: CallContext) -> Message:
-    """Label orders buy labelling from Clarifai's workforce: nothing here can fulfil one."""
-    raise NotImplementedMethod(
-        f"{ctx.method.name}: label orders hand labelling to Clarifai's paid workforce, which a "
-        "self-hosted Clarion does not have; create a task with PostTasks and name your own "
-        "labellers in worker.user_ids instead"
-    )
 
 
 def _refuse_additional_fields(fields: object) -> None:
