@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -205,6 +206,12 @@ class Settings(BaseSettings):
     )
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
+    )
+    vector_index: Literal["auto", "embedded"] = Field(
+        "auto",
+        description="Where vectors are searched. auto: inside PostgreSQL when it has the "
+        "pgvector extension (no API process keeps a copy), else in each process's memory; "
+        "embedded: always in memory (SQLite always is).",
     )
 
     @field_validator("fetch_ca_certs")

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
 
 from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
@@ -25,6 +28,7 @@ from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
+from clarion.runtime.pgvector_indexes import PgvectorIndexes, PgvectorNearest, shared_counts
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
 from clarion.server.auth import Authenticator
@@ -55,6 +59,7 @@ from clarion.storage.engine import create_db_engine, database_label, migrate, sc
 from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
 from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
+from clarion.storage.pgvector import PgvectorSearchStore, PgvectorStore, prepare as prepare_pgvector
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.searchdata import SqlSearchStore
 from clarion.storage.sql import SqlStore
@@ -86,7 +91,9 @@ class Backends:
     blobs: FileBlobStore
     fetcher: UrlFetcher
     models: ModelCatalog
-    indexes: IndexRegistry
+    indexes: IndexRegistry | PgvectorIndexes
+    # A vector rank under filters: in SQL on pgvector, else by ``FilteredNearest``'s plans.
+    filtered_nearest: PgvectorNearest | None
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
     # Predictions on inputs sent in the request: computation alone, on about one thread a core.
@@ -111,6 +118,7 @@ def open_backends(settings: Settings) -> Backends:
         settings.resolved_database_url, settings.database_lock_timeout_seconds
     )
     migrate(engine)
+    on_pgvector = settings.vector_index == "auto" and prepare_pgvector(engine)
     policy = FetchPolicy(
         allow_private=settings.allow_private_urls,
         allowed_hosts=frozenset(settings.url_allow_list),
@@ -119,7 +127,7 @@ def open_backends(settings: Settings) -> Backends:
     return Backends(
         store=SqlStore(engine),
         data=SqlDataStore(engine),
-        search=SqlSearchStore(engine),
+        search=PgvectorSearchStore(engine) if on_pgvector else SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         queue=SqlJobQueue(engine),
@@ -130,13 +138,26 @@ def open_backends(settings: Settings) -> Backends:
             intra_op_threads=settings.inference_threads or None,
             people_concepts=settings.general_people_concepts,
         ),
-        indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
+        **_vector_search(engine, settings, on_pgvector),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
         compute=ThreadPoolExecutor(
             max_workers=settings.predict_threads or (os.cpu_count() or 1) + 1,
             thread_name_prefix="clarion-compute",
         ),
     )
+
+
+def _vector_search(engine: Engine, settings: Settings, on_pgvector: bool) -> dict[str, Any]:
+    """The vector indexes: PostgreSQL's own (pgvector), else one in memory per process."""
+    if on_pgvector:
+        store = PgvectorStore(engine)
+        counts = shared_counts(store)
+        return {
+            "indexes": PgvectorIndexes(store, counts),
+            "filtered_nearest": PgvectorNearest(store, counts),
+        }
+    registry = IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes")
+    return {"indexes": registry, "filtered_nearest": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +225,7 @@ def build_handlers(
         untrusted,
         inputs.input_level_data,
         hosted,
+        filtered_nearest=backends.filtered_nearest,
     )
     services = (
         UsersService(store),

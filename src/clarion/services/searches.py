@@ -87,6 +87,20 @@ class VectorIndexes(NearestIndexes, Protocol):
     ) -> dict[int, float]: ...
 
 
+class NearestUnderFilters(Protocol):
+    """A vector rank under filters: the ``wanted`` nearest inputs that pass, and the total
+    (``FilteredNearest`` over the in-memory indexes, or one SQL statement on pgvector)."""
+
+    def nearest(
+        self,
+        app: AppRecord,
+        space: str,
+        vector: npt.NDArray[np.float32],
+        wanted: int,
+        filters: Sequence[InputFilter],
+    ) -> tuple[list[tuple[int, float]], int]: ...
+
+
 class ImageReader(Protocol):
     def image_from_bytes(self, data: bytes) -> Image.Image: ...
     def image_from_url(self, url: str) -> Image.Image: ...
@@ -121,8 +135,11 @@ class SearchesService:
         hosted: HostedUrls,
         *,
         post_filter_from: int = POST_FILTER_FROM,
+        filtered_nearest: NearestUnderFilters | None = None,
     ) -> None:
-        self._filtered_nearest = FilteredNearest(search, indexes, post_filter_from=post_filter_from)
+        self._filtered_nearest = filtered_nearest or FilteredNearest(
+            search, indexes, post_filter_from=post_filter_from
+        )
         self._search = search
         self._indexes = indexes
         self._models = models
