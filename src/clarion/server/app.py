@@ -55,10 +55,12 @@ from clarion.services.users import UsersService
 from clarion.services.workflows import WorkflowsService
 from clarion.storage.base import Store
 from clarion.storage.data import SqlDataStore
+from clarion.storage.dialect import is_postgresql
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
 from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
 from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
+from clarion.storage.notify import JobNotifications
 from clarion.storage.pgvector import PgvectorSearchStore, PgvectorStore, prepare as prepare_pgvector
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.searchdata import SqlSearchStore
@@ -67,6 +69,9 @@ from clarion.storage.sql import SqlStore
 log = logging.getLogger("clarion.server")
 
 ADMIN_PAT_FILE = "admin-pat.txt"
+# On PostgreSQL workers are woken by LISTEN/NOTIFY; they poll this seldom besides, to take over
+# the expired leases of a worker that died.
+NOTIFIED_POLL_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,7 @@ class Admin:
 class Backends:
     """The concrete storage, blobs, fetching and models one process works with."""
 
+    engine: Engine  # the stores' one engine
     store: SqlStore
     data: SqlDataStore
     search: SqlSearchStore
@@ -125,6 +131,7 @@ def open_backends(settings: Settings) -> Backends:
         extra_ca_certs=tuple(str(location) for location in settings.fetch_ca_certs),
     )
     return Backends(
+        engine=engine,
         store=SqlStore(engine),
         data=SqlDataStore(engine),
         search=PgvectorSearchStore(engine) if on_pgvector else SqlSearchStore(engine),
@@ -209,6 +216,16 @@ def build_worker_pool(
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
     reindex = ReindexJob(backends.search, backends.blobs, indexer)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
+    if is_postgresql(backends.engine):
+        # Woken by the database when any process queues a job; the poll is the safety net.
+        wakeups = JobNotifications(backends.engine)
+        return WorkerPool(
+            backends.queue,
+            kinds,
+            threads=threads,
+            poll_seconds=NOTIFIED_POLL_SECONDS,
+            wakeups=wakeups,
+        )
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -319,7 +336,7 @@ def _limits(settings: Settings) -> Limits:
 
 
 def _no_wakeup() -> None:
-    """Workers in other processes poll the queue."""
+    """Workers in other processes poll the queue (on PostgreSQL: are notified by it)."""
 
 
 def _ensure_private_dir(path: Path) -> None:

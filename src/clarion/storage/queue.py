@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from clarion.storage.notify import notify_jobs
 from clarion.storage.schema import jobs
 
 QUEUED = "queued"
@@ -35,6 +36,7 @@ def enqueue(db: Connection, kind: str, payload: Mapping[str, Any], app_pk: int =
             updated_at=now,
         )
     )
+    notify_jobs(db)
 
 
 def enqueue_once(db: Connection, kind: str) -> None:
