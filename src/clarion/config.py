@@ -207,6 +207,12 @@ class Settings(BaseSettings):
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
     )
+    retention_seconds: float = Field(
+        7 * 24 * 3600.0,
+        ge=0,
+        description="Finished jobs and index_log entries older than this are deleted (hourly, "
+        "by each server); 0 keeps them forever.",
+    )
     vector_index: Literal["auto", "embedded"] = Field(
         "auto",
         description="Where vectors are searched. auto: inside PostgreSQL when it has the "

@@ -339,7 +339,9 @@ def test_the_index_scan_itself_iterates_past_the_filter(large: Large) -> None:
     assert len(rows) == 100
 
 
-def wait_for_scans(large: Large, at_least: int, timeout: float = 5) -> bool:
+def wait_for_scans(large: Large, at_least: int, timeout: float = 25) -> bool:
+    """Server backends report their statistics when idle, within PostgreSQL's idle
+    interval (10 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if large.index_scans() >= at_least:

@@ -62,6 +62,7 @@ from clarion.storage.jobs import SqlJobQueue
 from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
 from clarion.storage.notify import JobNotifications
 from clarion.storage.pgvector import PgvectorSearchStore, PgvectorStore, prepare as prepare_pgvector
+from clarion.storage.pruning import SqlPruning
 from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
 from clarion.storage.searchdata import SqlSearchStore
 from clarion.storage.sql import SqlStore
@@ -94,6 +95,7 @@ class Backends:
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
     queue: SqlJobQueue
+    pruning: SqlPruning
     blobs: FileBlobStore
     fetcher: UrlFetcher
     models: ModelCatalog
@@ -138,6 +140,7 @@ def open_backends(settings: Settings) -> Backends:
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         queue=SqlJobQueue(engine),
+        pruning=SqlPruning(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
         models=ModelCatalog(
@@ -163,7 +166,11 @@ def _vector_search(engine: Engine, settings: Settings, on_pgvector: bool) -> dic
             "indexes": PgvectorIndexes(store, counts),
             "filtered_nearest": PgvectorNearest(store, counts),
         }
-    registry = IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes")
+    registry = IndexRegistry(
+        SqlSearchStore(engine),
+        settings.data_dir / "indexes",
+        pruned_through=SqlPruning(engine).pruned_through,
+    )
     return {"indexes": registry, "filtered_nearest": None}
 
 

@@ -33,11 +33,11 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     ColumnElement,
     Connection,
     Engine,
     Float,
-    Integer,
     Select,
     and_,
     any_,
@@ -410,7 +410,7 @@ def _space_rows(
     )
     if keys is not None:
         statement = statement.where(
-            input_vectors.c.input_pk == any_(literal(list(keys), ARRAY(Integer)))
+            input_vectors.c.input_pk == any_(literal(list(keys), ARRAY(BigInteger)))
         )
     for one in filters:
         statement = _with_filter(statement, one, query.app_pk)
