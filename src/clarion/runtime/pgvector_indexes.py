@@ -19,9 +19,10 @@ from clarion.storage.base import AppRecord
 from clarion.storage.pgvector import PgvectorStore, VectorQuery
 from clarion.storage.searchdata import InputFilter
 
-# From this many inputs on, a total is reused for COUNT_SECONDS (hit counts are estimates in
-# Clarifai's API too): counting a million rows would cost more than the search. Below it,
-# totals are exact on every search, as the embedded index's are.
+# In a space of this many inputs or more, totals (under filters too) are reused for
+# COUNT_SECONDS (hit counts are estimates in Clarifai's API too): counting the tens of
+# thousands of inputs a filter allows would cost more than the search. Below it, totals are
+# exact on every search, as the embedded index's are.
 COUNT_CACHED_FROM = 20_000
 COUNT_SECONDS = 30.0
 _COUNTS_KEPT = 256
@@ -111,13 +112,18 @@ class _Counts:
         if known is not None and known[1] > now:
             return known[0]
         total = self._store.count(_pk(app), space, filters)
-        if total >= COUNT_CACHED_FROM:
+        if total >= COUNT_CACHED_FROM or (filters and self._large(app, space)):
             with self._lock:
                 self._kept[key] = (total, now + COUNT_SECONDS)
                 self._kept.move_to_end(key)
                 while len(self._kept) > _COUNTS_KEPT:
                     self._kept.popitem(last=False)
         return total
+
+    def _large(self, app: AppRecord, space: str) -> bool:
+        """Whether the space is large enough that counts are estimates (its whole count is
+        then kept, so this costs a query once per ``COUNT_SECONDS``)."""
+        return self.total(app, space, ()) >= COUNT_CACHED_FROM
 
 
 def shared_counts(store: PgvectorStore) -> _Counts:
