@@ -6,6 +6,8 @@ Runs in the PostgreSQL pass when the server has pgvector (the pass's own Postgre
 - Inputs ingested through the API are found by search while every way an in-memory index
   could be fed (building from the stored vectors, replaying ``index_log``) fails loudly, and
   after ``index_log`` is emptied: nothing in the process holds or replays vectors.
+- A database whose vectors were stored by a server on the embedded index gets the column
+  filled and the index built when a server starts on pgvector.
 - In an app of 24,000 vectors the searches run on the app's own HNSW index (PostgreSQL's
   index statistics count the scans), and a filter allowing 10% or 0.5% of the inputs still
   fills a page of 100 (or 10) with inputs that pass, close to exact search's.
@@ -156,6 +158,43 @@ def test_ingested_inputs_are_searched_in_postgresql_with_no_vectors_in_the_proce
         assert deleted.status.code == SUCCESS, deleted.status
         assert search(stub, server, "texts", pets) == ["dog"]  # at once, in every process
         engine.dispose()
+
+
+def test_a_database_that_ran_on_the_embedded_index_moves_to_pgvector_at_start(
+    tmp_path: Path,
+) -> None:
+    with running_server(tmp_path, vector_index="embedded") as server:
+        stub = official_stub(server, "grpc")
+        create_app(stub, server, "moved")
+        added = stub.PostInputs(
+            service_pb2.PostInputsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(app_id="moved"),
+                inputs=[text_input(key, words, topic) for key, (words, topic) in TEXTS.items()],
+            ),
+            metadata=pat_of(server),
+        )
+        assert added.status.code == SUCCESS, added.status
+        engine = create_db_engine(database_url_for(server.settings.data_dir))
+        wait_for_rows(engine, len(TEXTS))
+    with running_server(tmp_path) as server:  # pgvector: the column filled, the index built
+        stub = official_stub(server, "grpc")
+        assert the_space_has_its_index(engine, "moved", TEXT_SPACE)
+        filled = text("SELECT count(*) FROM input_vectors WHERE embedding IS NOT NULL")
+        with engine.connect() as db:
+            assert db.execute(filled).scalar_one() == len(TEXTS)
+        food = resources_pb2.Query(ranks=[by_text("a warm bowl of soup")])
+        assert search(stub, server, "moved", food)[0] == "soup"
+    engine.dispose()
+
+
+def wait_for_rows(engine: Engine, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as db:
+            if db.execute(select(func.count()).select_from(input_vectors)).scalar_one() >= count:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} vectors stored after {timeout}s")
 
 
 def text_input(input_id: str, words: str, topic: str) -> resources_pb2.Input:

@@ -173,6 +173,14 @@ def prepare(engine: Engine) -> bool:
             lock_migrations(db)
             db.execute(text(f"CREATE EXTENSION IF NOT EXISTS {EXTENSION}"))
             db.execute(text("ALTER TABLE input_vectors ADD COLUMN IF NOT EXISTS embedding vector"))
+            # Rows still to fill, found without reading the table (empty once all are filled):
+            # every start looks for them.
+            db.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS ix_input_vectors_unfilled ON input_vectors "
+                    "(input_pk) WHERE embedding IS NULL"
+                )
+            )
     except DBAPIError as error:
         log.warning(
             "pgvector is available but the extension cannot be created (%s): using the "
@@ -238,14 +246,21 @@ def fill_embeddings(db: Connection) -> None:
 
 def index_every_space(db: Connection) -> None:
     """Give every (app, space) with vectors its HNSW index, where it has none."""
-    spaces = db.execute(
-        text(
-            "SELECT DISTINCT ON (app_pk, space) app_pk, space, vector_dims(embedding) AS dim "
-            "FROM input_vectors ORDER BY app_pk, space"
-        )
-    ).all()
-    for row in spaces:
-        ensure_index(db, row.app_pk, row.space, row.dim)
+    spaces = db.execute(text("SELECT DISTINCT app_pk, space FROM input_vectors")).all()
+    for app_pk, space in spaces:
+        if db.execute(
+            text("SELECT to_regclass(:name)"), {"name": index_name(app_pk, space)}
+        ).scalar():
+            continue
+        dim = db.execute(
+            text(
+                "SELECT vector_dims(embedding) FROM input_vectors "
+                "WHERE app_pk = :app_pk AND space = :space AND embedding IS NOT NULL LIMIT 1"
+            ),
+            {"app_pk": app_pk, "space": space},
+        ).scalar()
+        if dim:
+            ensure_index(db, app_pk, space, int(dim))
 
 
 def _drop_indexes_of_deleted_apps(db: Connection) -> None:
