@@ -26,6 +26,12 @@ http.client") so that runs stay comparable. Still, a Python client's CPU comes o
 cores measured, so where h2load and wrk are installed (``apt-get install nghttp2-client wrk``)
 a last set of rounds loads the server from them (``native_rounds``).
 
+The video row (``video_rounds``; ``--video-only`` runs it alone) predicts on one video, a
+photo-like picture a second at 640x480 and 10 frames/s in H.264, one call at a time over gRPC
+at the default ``sample_ms`` (a frame a second), against the bare pipeline on the same bytes:
+PyAV's sampling (``clarion.media.video.sample_frames``) and the classifier on the frames in
+one batch, as the server does; in interleaved rounds, frames/s and the median ratio.
+
 It starts with what the general concepts (sums over ImageNet's classes, ``general_concepts``)
 cost against a whole prediction, timed in turn on the same images (``--concepts-only`` stops
 there).
@@ -39,6 +45,7 @@ import argparse
 import asyncio
 import base64
 import http.client
+import io
 import json
 import os
 import re
@@ -61,6 +68,7 @@ from typing import Any
 import grpc
 import httpx
 import orjson
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -72,6 +80,7 @@ from clarion.inference.base import RankedConcepts
 from clarion.inference.general_concepts import general_vocabulary
 from clarion.inference.mobilenet import softmax
 from clarion.media import decode_image
+from clarion.media.video import sample_frames
 
 MODEL = "general-image-recognition"
 METADATA = (("authorization", f"Key {BENCH_PAT}"),)
@@ -583,6 +592,93 @@ def check_answered(before: Counter[str], after: Counter[str]) -> int:
     return delta["10000"]
 
 
+def video_of(images: list[bytes], fps: int = 10) -> bytes:
+    """An H.264 MP4 showing each image for a second."""
+    import av  # PyAV: a dependency of clarion
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as muxer:
+        stream = muxer.add_stream("libx264", rate=fps)
+        first = Image.open(io.BytesIO(images[0]))
+        stream.width, stream.height = first.size
+        stream.pix_fmt = "yuv420p"
+        for data in images:
+            frame = av.VideoFrame.from_image(Image.open(io.BytesIO(data)).convert("RGB"))
+            for _ in range(fps):
+                muxer.mux(stream.encode(frame))
+        muxer.mux(stream.encode())
+    return out.getvalue()
+
+
+def bare_video_call(models_dir: Path):  # type: ignore[no-untyped-def]
+    """The bare pipeline on a video: sample a frame a second, classify the frames in a batch."""
+    runner = ModelCatalog(models_dir).runner(MODEL)
+
+    def call(video: bytes) -> int:
+        _, frames = sample_frames(video)
+        runner.predict([frame.image for frame in frames])
+        return len(frames)
+
+    return call
+
+
+def grpc_video_call(port: int):  # type: ignore[no-untyped-def]
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    post = channel.unary_unary(
+        "/clarifai.api.V2/PostModelOutputs",
+        request_serializer=None,
+        response_deserializer=service_pb2.MultiOutputResponse.FromString,
+    )
+
+    def call(video: bytes) -> int:
+        request = service_pb2.PostModelOutputsRequest(
+            model_id=MODEL,
+            user_app_id=resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"),
+            inputs=[
+                resources_pb2.Input(
+                    data=resources_pb2.Data(video=resources_pb2.Video(base64=video))
+                )
+            ],
+        )
+        response = post(request.SerializeToString(), metadata=METADATA)
+        output = response.outputs[0]
+        assert output.status.code == 10000, output.status
+        return len(output.data.frames)
+
+    return call
+
+
+def frames_per_second(call: Any, video: bytes, seconds: float) -> float:
+    """One call at a time for ``seconds``: frames predicted a second."""
+    frames, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        frames += call(video)
+    return frames / (time.perf_counter() - start)
+
+
+def video_rounds(
+    server: Server, images: list[bytes], models_dir: Path, seconds: float, rounds: int
+) -> None:
+    """The video row: gRPC frames/s against the bare pipeline's, in interleaved rounds."""
+    video = video_of(images[:10])
+    bare, served = bare_video_call(models_dir), grpc_video_call(server.grpc_port)
+    frames = bare(video)
+    assert served(video) == frames  # warm, and the same frames on both sides
+    ratios = []
+    for number in range(1, max(rounds, 1) + 1):
+        base = frames_per_second(bare, video, seconds)
+        rate = frames_per_second(served, video, seconds)
+        ratios.append(rate / base)
+        print(
+            f"video round {number}: bare {base:.1f} frames/s; gRPC {rate:.1f} frames/s "
+            f"({rate / base:.2f})"
+        )
+    print(
+        f"video ({len(video) // 1024} KB, {frames} frames a call, one call at a time): "
+        f"median ratio to bare, frames/s: gRPC {statistics.median(ratios):.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15)
@@ -595,6 +691,7 @@ def main() -> None:
         action="store_true",
         help="measure only what the general concepts cost against a prediction",
     )
+    parser.add_argument("--video-only", action="store_true", help="measure only the video row")
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -603,6 +700,10 @@ def main() -> None:
         return
     images = photo_like_jpegs(args.images)
     with tempfile.TemporaryDirectory() as models_dir:
+        if args.video_only:
+            with clarion_server() as server:
+                video_rounds(server, images, Path(models_dir), args.seconds, args.rounds)
+            return
         general_concepts_share(images, Path(models_dir), min(args.seconds, 5))
         if args.concepts_only:
             return
@@ -656,6 +757,7 @@ def serve_and_measure(
                 ]
                 interleaved(best, transports, images, args.seconds, args.rounds)
             native_rounds(best, server, images, args.seconds, args.rounds)
+        video_rounds(server, images, models_dir, args.seconds, args.rounds)
 
 
 if __name__ == "__main__":

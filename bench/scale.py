@@ -60,15 +60,19 @@ from sqlalchemy.engine import make_url
 from clarion.config import Settings
 from clarion.server.app import open_backends
 from clarion.services.users import UsersService
-from clarion.storage import pgvector
-from clarion.storage.base import AppRecord
+from clarion.storage.accounts import AppRecord
 from clarion.storage.engine import create_db_engine, migrate
-from clarion.storage.jobs import SqlJobQueue
-from clarion.storage.pgvector import PgvectorSearchStore
-from clarion.storage.queue import INGEST_JOB, enqueue
+from clarion.storage.jobs import INGEST_JOB
 from clarion.storage.schema import index_log, input_metadata, input_vectors, inputs
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import utcnow
+from clarion.storage.sql import (
+    SqlJobQueue,
+    SqlSearchStore,
+    SqlVectorSearch,
+    SqlVectorSearchStore,
+    pgvector,
+)
+from clarion.storage.sql.base import utcnow
+from clarion.storage.sql.jobs import enqueue
 
 METADATA = (("authorization", f"Key {BENCH_PAT}"),)
 WORKER_THREADS = 4
@@ -383,7 +387,7 @@ def build_hnsw(engine: Engine) -> dict[str, Any]:
         db.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
         pgvector.index_every_space(db)
     built = time.perf_counter() - started
-    sizes = pgvector.PgvectorStore(engine).index_sizes()
+    sizes = SqlVectorSearch(engine).index_sizes()
     return {"fill_s": filled, "build_s": built, "index_bytes": sum(sizes.values())}
 
 
@@ -391,7 +395,7 @@ def ingestion_rate(database_url: str, kind: str, app_pk: int, size: int, count: 
     """Vectors a second written through Clarion's storage write (``save_analysis``: the row,
     the index log and, on pgvector, the column and the HNSW insert), one transaction each."""
     engine = create_db_engine(database_url)
-    store = PgvectorSearchStore(engine) if kind == "auto" else SqlSearchStore(engine)
+    store = SqlVectorSearchStore(engine) if kind == "auto" else SqlSearchStore(engine)
     extra = clustered(count, seed=5) if count else np.empty((0, DIM), np.float32)
     now = utcnow()
     with engine.begin() as db:

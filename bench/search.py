@@ -53,9 +53,9 @@ from clarion.search import HnswIndex, HnswParams
 from clarion.server.app import open_backends
 from clarion.services._nearest import first_fetch
 from clarion.services.users import UsersService
-from clarion.storage.base import AppRecord
+from clarion.storage.accounts import AppRecord
 from clarion.storage.schema import index_log, input_metadata, input_vectors, inputs
-from clarion.storage.sql import utcnow
+from clarion.storage.sql.base import utcnow
 
 DIM = 1280
 BATCH = 20_000

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from clarion.jobs.training import EvaluateJob, TrainJob
-from clarion.storage.base import AnnotationRecord, AppRecord, InputRecord, UserRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord, UserRecord
+from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.engine import create_db_engine, migrate
-from clarion.storage.modeldata import ModelConcept, ModelRecord, SqlModelStore, VersionRecord
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import SqlStore
+from clarion.storage.inputs import InputRecord
+from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord
+from clarion.storage.sql import SqlAccountStore, SqlInputStore, SqlModelStore, SqlSearchStore
 
 DIMENSIONS = 1280
 SPACE = "general-image-embedding"
@@ -53,12 +53,12 @@ def fill(directory: Path, count: int, concepts: int) -> tuple[SqlModelStore, int
     started = time.perf_counter()
     engine = create_db_engine(f"sqlite:///{directory / 'bench.db'}")
     migrate(engine)
-    store = SqlStore(engine)
+    store = SqlAccountStore(engine)
     store.create_user(UserRecord("bench"))
     store.create_apps([AppRecord(user_id="bench", id="app")])
     app = store.get_app("bench", "app")
     assert app is not None and app.pk is not None
-    data, search = SqlDataStore(engine), SqlSearchStore(engine)
+    data, search = SqlInputStore(engine), SqlSearchStore(engine)
     vectors, labels = vectors_and_labels(count, concepts)
     for start in range(0, count, BATCH):
         rows = range(start, min(start + BATCH, count))

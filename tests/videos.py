@@ -22,6 +22,7 @@ def video_bytes(
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as muxer:
         stream = muxer.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream), f"{codec} is not a video codec"
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         for picture in pictures:

@@ -138,6 +138,27 @@ class Settings(BaseSettings):
         "bytes, text); 0: one more than the cores. Inputs by URL or input id wait on I/O and "
         "run on the server's call threads instead.",
     )
+    video_max_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="Longest video accepted, in seconds; a longer one is refused with "
+        "INPUT_VIDEO_OVER_LIMIT (31105) and nothing stored.",
+    )
+    video_max_pixels: int = Field(
+        8_294_400, gt=0, description="Largest video frame accepted, in pixels (3840 x 2160)."
+    )
+    video_max_frames: int = Field(
+        6000,
+        gt=0,
+        description="Most frames one video prediction samples (ten minutes at the 100 ms "
+        "minimum step); more is refused with INPUT_VIDEO_OVER_LIMIT (31105).",
+    )
+    video_decode_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="Longest one video may take to decode, in seconds, so a hostile file "
+        "cannot hold a worker.",
+    )
     model_idle_seconds: float = Field(
         1800.0, ge=0, description="Unload a model unused this long, in seconds (0: never)."
     )

@@ -210,6 +210,22 @@ class WorkflowNotFound(NotFound):
     status_code = codes.WORKFLOW_DOES_NOT_EXIST
 
 
+class ComputeClusterNotFound(NotFound):
+    status_code = codes.COMPUTE_CLUSTER_DOES_NOT_EXIST
+
+
+class NodepoolNotFound(NotFound):
+    status_code = codes.NODEPOOL_DOES_NOT_EXIST
+
+
+class RunnerNotFound(NotFound):
+    status_code = codes.RUNNER_DOES_NOT_EXIST
+
+
+class DeploymentNotFound(NotFound):
+    status_code = codes.DEPLOYMENT_DOES_NOT_EXIST
+
+
 class RouteNotFound(NotFound):
     """No HTTP binding of the V2 service matches the request path."""
 
@@ -283,6 +299,18 @@ class Unavailable(ApiError):
     http_status = 503
     grpc_code = "UNAVAILABLE"
     default_description = "Server unavailable"
+
+
+class NoRunner(Unavailable):
+    """The model is served by runners and none is connected: nothing was run."""
+
+    status_code = codes.RUNNER_DOES_NOT_EXIST
+
+
+class RunnerFailed(Unavailable):
+    """The runner serving a call went away after it had started answering."""
+
+    status_code = codes.RUNNER_PROCESSING_FAILED
 
 
 class DeadlineExceeded(ApiError):

@@ -17,14 +17,15 @@ SUCCESS = status_code_pb2.SUCCESS
 INVALID_KEY = "Invalid API key or Invalid API key/application pair"
 
 
-def create_app(api: Api, **fields: object) -> resources_pb2.App:
+def create_app(api: Api, **fields: Any) -> resources_pb2.App:
     app_id = unique_id("app")
     response = api.stub.PostApps(
         service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app_id, **fields)]),
         metadata=api.pat,
     )
     assert response.status.code == SUCCESS, response.status
-    return response.apps[0]
+    app: resources_pb2.App = response.apps[0]
+    return app
 
 
 def create_key(api: Api, app_id: str, scopes: list[str]) -> str:
@@ -306,13 +307,14 @@ def test_other_users_private_app_looks_missing(api: Api, server: RunningServer) 
     admin.store.close()
     private = create_app(api)
 
-    def get(app_id: str) -> object:
-        return api.stub.GetApp(
+    def get(app_id: str) -> service_pb2.SingleAppResponse:
+        response: service_pb2.SingleAppResponse = api.stub.GetApp(
             service_pb2.GetAppRequest(
                 user_app_id=resources_pb2.UserAppIDSet(user_id="admin", app_id=app_id)
             ),
             metadata=key_metadata(other_pat),
         )
+        return response
 
     hidden, missing = get(private.id), get("no-such-app")
     assert hidden.status.code == missing.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
@@ -330,7 +332,7 @@ def test_other_users_private_app_looks_missing(api: Api, server: RunningServer) 
 PAT_TYPE = "personal_access_token"
 
 
-def post_key(api: Api, token: str, **fields: object) -> Any:
+def post_key(api: Api, token: str, **fields: Any) -> Any:
     return api.stub.PostKeys(
         service_pb2.PostKeysRequest(keys=[resources_pb2.Key(**fields)]),
         metadata=key_metadata(token),

@@ -60,7 +60,7 @@ def test_every_method_is_routed_over_http(server: RunningServer, method: MethodS
     headers = {"Authorization": "Key clarion-test-admin-pat"}
     binding = method.bindings[0]
     with httpx.Client(base_url=server.http_url, headers=headers) as client:
-        body = None if binding.verb == "GET" else {}
+        body: dict[str, object] | None = None if binding.verb == "GET" else {}
         response = client.request(binding.verb, sample_path(binding.template), json=body)
     status = response.json()["status"]
     assert not status["description"].startswith("No API route"), status

@@ -101,6 +101,17 @@ def test_post_patch_list_and_search_concepts(api: Api) -> None:
         metadata=api.pat,
     )
     assert [(c.name, c.user_id) for c in public.concepts] == [("tabby", "clarifai")]
+    for narrowed in (
+        resources_pb2.ConceptQuery(name="golden*", use_cases=[resources_pb2.CLASSIFICATION]),
+        resources_pb2.ConceptQuery(name="golden*", workflow_id="General"),
+    ):
+        refused = api.stub.PostConceptsSearches(
+            service_pb2.PostConceptsSearchesRequest(user_app_id=ua(app), concept_query=narrowed),
+            metadata=api.pat,
+        )
+        assert refused.status.code == status_code_pb2.CONN_INVALID_REQUEST, refused.status
+        assert "not supported" in refused.status.description
+        assert not refused.concepts
 
 
 def test_annotations_with_regions_and_concept_counts(api: Api) -> None:

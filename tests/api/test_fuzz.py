@@ -128,7 +128,7 @@ def test_http_gateway_answers_every_route_with_a_status(
     response = http.request(
         verb,
         _path(route.segments, values),
-        params=query,
+        params=tuple(query),
         content=None if verb == "GET" else body.encode("utf-8", "surrogatepass"),
     )
     payload = response.json()
@@ -388,7 +388,13 @@ def _metadata_filters(count: int) -> list[dict[str, Any]]:
 
 # Repeated fields the API stores: (name, write (id, count) -> path and body, the read that
 # finds what was stored, and what that read counts).
-STORED_LISTS = [
+StoredList = tuple[
+    str,
+    Callable[[str, int], tuple[str, dict[str, Any]]],
+    Callable[[str, int], str],
+    Callable[[dict[str, Any]], int],
+]
+STORED_LISTS: list[StoredList] = [
     (
         "input concepts",
         lambda id_, n: (

@@ -18,7 +18,7 @@ from google.protobuf import struct_pb2
 from PIL import Image
 
 from clarion.server.tls import write_local_certificates
-from clarion.testing import RunningServer, running_server
+from clarion.testing import RunningServer, database_under_test, running_server
 from tests.api.conftest import Api, official_stub
 from tests.conftest import unique_id
 from tests.images import (
@@ -254,6 +254,20 @@ def test_delete_inputs(api: Api, app_id: str) -> None:
     assert one.status.code == many.status.code == SUCCESS
     for input_id in ("d1", "d2"):
         assert get(api, app_id, input_id).status.code == status_code_pb2.CONN_DOES_NOT_EXIST
+
+
+def test_an_id_the_database_refuses_to_look_up_answers_a_clear_status(
+    api: Api, app_id: str
+) -> None:
+    """PostgreSQL refuses a NUL character in a query's parameter: storage says so at its
+    boundary, and the caller gets a bad request naming why (it was an internal error). SQLite
+    looks the id up and finds nothing."""
+    answer = get(api, app_id, "nul\x00id")
+    if database_under_test() == "postgresql":
+        assert answer.status.code == status_code_pb2.CONN_INVALID_REQUEST
+        assert "NUL" in answer.status.description
+    else:
+        assert answer.status.code == status_code_pb2.CONN_DOES_NOT_EXIST
 
 
 def test_duplicate_ids_are_refused_skipped_or_suffixed(api: Api, app_id: str) -> None:

@@ -49,7 +49,10 @@ def listed_types(api: Api, app_id: str) -> dict[str, tuple[str, str]]:
 
 
 def _retired_strings(output_info: Any) -> tuple[str, str]:
-    fields = {f.field_number: bytes(f.data).decode() for f in UnknownFieldSet(output_info)}
+    unknown = UnknownFieldSet(output_info)
+    # protobuf's stubs give UnknownFieldSet indexing and a length, not iteration.
+    found = [unknown[index] for index in range(len(unknown))]
+    fields = {f.field_number: bytes(f.data).decode() for f in found}
     return fields[4], fields[5]
 
 
@@ -76,7 +79,9 @@ def test_model_concepts_carry_what_the_old_clients_read(api: Api) -> None:
     concept's ``created_at``; the JSON it reads must have it."""
     app = create_app(api)
     model_id = unique_id("pets")
-    body = {"model": {"id": model_id, "model_type_id": "embedding-classifier"}}
+    body: dict[str, dict[str, Any]] = {
+        "model": {"id": model_id, "model_type_id": "embedding-classifier"}
+    }
     body["model"]["output_info"] = {"data": {"concepts": [{"id": "cat"}, {"id": "dog"}]}}
     headers = {"Authorization": f"Key {api.server.admin_pat}"}
     base = f"{api.server.http_url}/v2/users/me/apps/{app.id}/models"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,8 +26,8 @@ def user_app(app_id: str) -> resources_pb2.UserAppIDSet:
     return resources_pb2.UserAppIDSet(app_id=app_id)
 
 
-# method -> (request builder for an app, the actions it takes)
-PATCHES = {
+# method -> (request builder for an app, the actions it takes); the requests' types differ.
+PATCHES: dict[str, tuple[Callable[[str], Any], str]] = {
     "PatchApps": (
         lambda app: service_pb2.PatchAppsRequest(apps=[resources_pb2.App(id=app)]),
         "merge, overwrite or remove",

@@ -30,10 +30,11 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 from google.protobuf import struct_pb2
 from sqlalchemy import Engine, delete, func, insert, select, text
 
-from clarion.storage import pgvector
 from clarion.storage.engine import create_db_engine
+from clarion.storage.pgvector import VectorQuery
 from clarion.storage.schema import apps, index_log, input_metadata, input_vectors, inputs
-from clarion.storage.searchdata import InputFilter, SqlSearchStore
+from clarion.storage.searches import InputFilter
+from clarion.storage.sql import SqlSearchStore, pgvector
 from clarion.testing import RunningServer, database_under_test, database_url_for, running_server
 from tests.api.conftest import official_stub
 
@@ -366,7 +367,7 @@ def test_the_index_scan_itself_iterates_past_the_filter(large: Large) -> None:
     """Without falling back to exact search: the graph scan alone keeps going until 100
     inputs of a 10% filter pass (pgvector's iterative scan), where a plain scan of
     ``ef_search`` candidates would return about a tenth of them."""
-    query = pgvector.VectorQuery(large.app_pk, IMAGE_SPACE, large.vectors[77], 100)
+    query = VectorQuery(large.app_pk, IMAGE_SPACE, large.vectors[77], 100)
     group = InputFilter(metadata={"group": 3})
     statement = pgvector._ranked(pgvector._space_rows(query, [group], None), query, exact=False)
     with large.engine.connect() as db:

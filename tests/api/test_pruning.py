@@ -12,8 +12,8 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 from sqlalchemy import func, select
 
 from clarion.storage.engine import create_db_engine
-from clarion.storage.pruning import SqlPruning
 from clarion.storage.schema import index_log, jobs
+from clarion.storage.sql import SqlPruning
 from clarion.testing import RunningServer, database_url_for, running_server
 from tests.api.conftest import official_stub
 

@@ -70,7 +70,8 @@ def hosted_image(api: Api, app_id: str, data: bytes) -> resources_pb2.HostedURL:
         )
         if got.input.status.code != INPUT_PENDING:
             assert got.input.status.code == 30000, got.input.status
-            return got.input.data.image.hosted
+            hosted: resources_pb2.HostedURL = got.input.data.image.hosted
+            return hosted
         time.sleep(0.05)
     raise AssertionError(f"input {input_id} still pending")
 
@@ -314,10 +315,10 @@ def write_lock_held(data_dir: Path) -> Iterator[None]:
         return
     import psycopg
 
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as pg_connection:
+        pg_connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
         yield
-        connection.rollback()
+        pg_connection.rollback()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -21,8 +21,8 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from sqlalchemy import create_engine, func, select, text
 
-from clarion.storage import pgvector
 from clarion.storage.schema import input_vectors, jobs
+from clarion.storage.sql import pgvector
 from clarion.testing import database_under_test, database_url_for
 from tests.api.conftest import key_metadata
 from tests.images import image_server, png_bytes
@@ -186,7 +186,7 @@ def test_two_api_processes_and_two_workers_share_one_database(tmp_path: Path) ->
     )
     try:
         with engine.connect() as db:
-            states = dict(
+            states: dict[str, int] = dict(
                 db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
             )
             retried = set(db.execute(select(jobs.c.pk).where(jobs.c.attempts > 1)).scalars())

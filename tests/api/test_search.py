@@ -12,6 +12,7 @@ import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from google.protobuf import struct_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 from PIL import Image, ImageEnhance
 from skimage import data as skimage_data
 
@@ -42,7 +43,7 @@ OTHERS = {
     "rocket": jpeg(Image.fromarray(skimage_data.rocket())),
     "astronaut": jpeg(Image.fromarray(skimage_data.astronaut())),
 }
-METADATA = {
+METADATA: dict[str, dict[str, Any]] = {
     "chelsea": {"kind": "cat", "owner": {"name": "ann", "age": 30}, "tags": ["pet", "indoor"]},
     "chelsea-mirrored": {"kind": "cat", "owner": {"name": "bob"}},
     "chelsea-darker": {"kind": "cat", "tags": ["pet"]},
@@ -257,7 +258,7 @@ def test_filters_alone(api: Api) -> None:
     succeeded = resources_pb2.Filter(input=resources_pb2.Input(status=status_pb2_status(30000)))
     assert len(filtered(succeeded)) == 8
     future = resources_pb2.Filter(
-        last_updated_time_range=resources_pb2.TimeRange(start_time={"seconds": 4_000_000_000})
+        last_updated_time_range=resources_pb2.TimeRange(start_time=Timestamp(seconds=4_000_000_000))
     )
     assert filtered(future) == set()
 
@@ -685,7 +686,12 @@ def test_another_user_cannot_save_searches_in_a_public_app(api: Api, method: str
     app_id = unique_id("public")
     created = api.stub.PostApps(
         service_pb2.PostAppsRequest(
-            apps=[resources_pb2.App(id=app_id, visibility=resources_pb2.Visibility(gettable=50))]
+            apps=[
+                resources_pb2.App(
+                    id=app_id,
+                    visibility=resources_pb2.Visibility(gettable=resources_pb2.Visibility.PUBLIC),
+                )
+            ]
         ),
         metadata=api.pat,
     )
@@ -745,3 +751,40 @@ def test_saving_a_search_needs_the_saved_search_add_scope(api: Api) -> None:
     listed = saved_ids(api, ua)
     assert saved_id in listed
     assert refused_id not in listed
+
+
+def test_a_concept_rank_by_its_name_in_the_query_language(api: Api) -> None:
+    """A concept the models predict, given a French name in the app: a French query ranks by
+    it. (Each transport adds its own concept, so the two runs do not meet.)"""
+    ua = resources_pb2.UserAppIDSet(app_id=APP)
+    vocabulary = api.stub.PostConceptsSearches(
+        service_pb2.PostConceptsSearchesRequest(
+            user_app_id=ua,
+            concept_query=resources_pb2.ConceptQuery(name="cat", ignore_app_concepts=True),
+        ),
+        metadata=api.pat,
+    )
+    cat = next(c for c in vocabulary.concepts if c.name == "cat")
+    posted = api.stub.PostConcepts(
+        service_pb2.PostConceptsRequest(
+            user_app_id=ua, concepts=[resources_pb2.Concept(id=cat.id)]
+        ),
+        metadata=api.pat,
+    )
+    assert posted.status.code in (SUCCESS, status_code_pb2.CONCEPTS_INVALID_REQUEST)  # other run
+    french = f"chat-{api.transport}"
+    api.stub.PostConceptLanguages(
+        service_pb2.PostConceptLanguagesRequest(
+            user_app_id=ua,
+            concept_id=cat.id,
+            concept_languages=[
+                resources_pb2.ConceptLanguage(id=f"fr-{api.transport}", name=french)
+            ],
+        ),
+        metadata=api.pat,
+    )
+    by_name = [rank(concepts=[resources_pb2.Concept(name=french)])]
+
+    in_french = search(api, resources_pb2.Query(ranks=by_name, language=f"fr-{api.transport}"))
+    assert set(ids(in_french)[:3]) == set(VARIANTS)
+    assert ids(search(api, resources_pb2.Query(ranks=by_name))) == []

@@ -24,8 +24,8 @@ from google.protobuf import struct_pb2
 from sqlalchemy import insert, select
 
 from clarion.storage.engine import create_db_engine
-from clarion.storage.pgvector import prepare as prepare_pgvector
 from clarion.storage.schema import apps, index_log, input_metadata, input_vectors, inputs
+from clarion.storage.sql import prepare_pgvector
 from clarion.testing import RunningServer, database_url_for, running_server
 from tests.api.conftest import Api, official_stub
 

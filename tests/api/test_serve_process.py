@@ -164,6 +164,14 @@ def test_preload_of_an_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_server_that_cannot_start_is_reported_with_what_it_printed(tmp_path: Path) -> None:
+    with (
+        pytest.raises(AssertionError, match="no such model"),
+        serve_process(tmp_path, "--preload", "no-such-model"),
+    ):
+        pass
+
+
 def test_servers_starting_together_on_a_new_database_all_come_up(tmp_path: Path) -> None:
     """Each makes the schema, the admin and the public app if missing: racing is harmless."""
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(3) as pool:

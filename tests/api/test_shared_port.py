@@ -77,7 +77,11 @@ def test_a_large_upload_flows_through_in_both_directions(
     posted = stub.PostInputs(
         service_pb2.PostInputsRequest(
             user_app_id=user_app,
-            inputs=[resources_pb2.Input(id="big", data={"image": {"base64": image}})],
+            inputs=[
+                resources_pb2.Input(
+                    id="big", data=resources_pb2.Data(image=resources_pb2.Image(base64=image))
+                )
+            ],
         ),
         metadata=pat,
     )

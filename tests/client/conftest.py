@@ -8,7 +8,7 @@ import inspect
 import io
 import threading
 from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 from PIL import Image
@@ -83,7 +83,8 @@ class Driver:
         if not inspect.isawaitable(value):
             return value
         assert self.loop is not None, "an awaitable from the sync client"
-        return self._run(value)
+        # isawaitable narrows to Awaitable[Any]; it is the Awaitable[T] of the signature.
+        return self._run(cast(Awaitable[T], value))
 
     def list(self, items: Iterable[T] | AsyncIterable[T]) -> list[T]:
         if isinstance(items, AsyncIterable):

@@ -75,7 +75,8 @@ def grpc_proxy(target: str, faults: Faults) -> Iterator[str]:
 
         return grpc.unary_unary_rpc_method_handler(unary)
 
-    class Handler(grpc.GenericRpcHandler):
+    # grpc ships no type hints (its modules are Any to mypy), so the base class is Any.
+    class Handler(grpc.GenericRpcHandler):  # type: ignore[misc]
         def service(self, details: Any) -> Any:
             return handle(details.method)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Any
 
 import clarion.client
 
@@ -81,13 +82,13 @@ class _Blocking(ast.NodeTransformer):
         self.generic_visit(node)
         return node
 
-    def visit_Await(self, node: ast.Await) -> ast.AST:
+    def visit_Await(self, node: ast.Await) -> Any:
         return self.visit(node.value)
 
-    def visit_AsyncFor(self, node: ast.AsyncFor) -> ast.AST:
+    def visit_AsyncFor(self, node: ast.AsyncFor) -> Any:
         return self.visit(ast.For(**{field: getattr(node, field) for field in node._fields}))
 
-    def visit_AsyncWith(self, node: ast.AsyncWith) -> ast.AST:
+    def visit_AsyncWith(self, node: ast.AsyncWith) -> Any:
         return self.visit(ast.With(**{field: getattr(node, field) for field in node._fields}))
 
     def visit_Name(self, node: ast.Name) -> ast.AST:

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from clarion.testing import RunningServer
 from tests.api.photos import training_photos
 from tests.console.conftest import PHOTOS, Console, api
+from tests.videos import video_bytes
 
 # The general concepts over the cat classes come first, as each sums them; likewise for coffee.
 CAT_CONCEPTS = {"animal", "mammal", "cat", "pet", "domestic"}
@@ -233,3 +234,34 @@ def test_input_page_draws_annotated_and_predicted_regions(console: Console) -> N
     expect(page.get_by_test_id("box-predicted")).to_have_count(1)
     expect(page.get_by_test_id("metadata")).to_contain_text("STS-93")
     console.shot("11-input-regions")
+
+
+def test_a_video_input_shows_its_thumbnail_a_player_and_concepts_per_frame(
+    console: Console,
+) -> None:
+    server = console.server
+    api(server, "POST", "/v2/users/me/apps", apps=[{"id": "clips"}])
+    pictures = [Image.open(io.BytesIO(PHOTOS[name])) for name in ("chelsea.jpg", "coffee.jpg")]
+    clip = base64.b64encode(video_bytes(pictures, size=(320, 240))).decode()
+    api(
+        server,
+        "POST",
+        "/v2/users/me/apps/clips/inputs",
+        inputs=[{"id": "clip", "data": {"video": {"base64": clip}}}],
+    )
+    wait_processed(server, "clips", 1)
+
+    page = console.page
+    console.open("#/apps/clips/inputs")
+    console.sign_in(server.admin_pat)
+    expect(page.get_by_test_id("thumb")).to_have_count(1)
+    expect(page.get_by_test_id("thumb")).to_be_visible()
+    page.get_by_test_id("input-tile").click()
+    expect(page.get_by_test_id("input-video")).to_be_visible()
+    frames = page.get_by_test_id("frame")
+    expect(frames).to_have_count(2)
+    assert [f.get_attribute("data-time") for f in frames.all()] == ["0", "1000"]
+    expect(frames.nth(0)).to_contain_text("cat")
+    expect(frames.nth(1)).to_contain_text(re.compile("coffee|drink|food"))
+    expect(page.get_by_test_id("input-details")).to_contain_text("320 \u00d7 240 mp4")
+    console.shot("12-video-input")

@@ -110,6 +110,18 @@ def test_filter_only_and_ranked_searches(sdk_run: ProgramRun) -> None:
     assert set(flow["ranked_and_filtered"]) == {"coffee-file", *COFFEE_FOLDER}
 
 
+def test_concept_relations(sdk_run: ProgramRun) -> None:
+    flow = sdk_run.flow("concept_relations")
+    assert flow["all"] == [
+        ["cat", "hyponym", "animal"],
+        ["cat", "synonym", "coffee"],
+        ["coffee", "hyponym", "drink"],
+    ]
+    assert flow["animal"] == [["animal", "hypernym", "cat"]]
+    assert flow["cat_hyponym"] == [["cat", "hyponym", "animal"]]
+    assert flow["after_delete"] == [["coffee", "hyponym", "drink"]]
+
+
 def test_get_params_train_and_predict(sdk_run: ProgramRun) -> None:
     flow = sdk_run.flow("train_and_predict")
     assert flow["status"] == status_code_pb2.MODEL_TRAINED

@@ -23,15 +23,14 @@ from sqlalchemy import Engine, insert, select, text
 
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.storage import SchemaTooNew
-from clarion.storage.base import AppRecord, InputRecord, UserRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord, UserRecord
 from clarion.storage.engine import create_db_engine, head_revision, migrate, schema_revision
 from clarion.storage.errors import InvalidValue
-from clarion.storage.jobs import DONE, SqlJobQueue
-from clarion.storage.queue import INGEST_JOB, enqueue
+from clarion.storage.inputs import InputRecord
+from clarion.storage.jobs import DONE, INGEST_JOB
 from clarion.storage.schema import index_log, input_vectors, inputs, metadata
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import SqlStore
+from clarion.storage.sql import SqlAccountStore, SqlInputStore, SqlJobQueue, SqlSearchStore
+from clarion.storage.sql.jobs import enqueue
 from clarion.testing import database_under_test, database_url_for
 
 BACKENDS = [
@@ -69,7 +68,7 @@ def engine(url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def app_pk(engine: Engine) -> int:
-    store = SqlStore(engine)
+    store = SqlAccountStore(engine)
     store.create_user(UserRecord("u"))
     store.create_apps([AppRecord(user_id="u", id="a")])
     found = store.get_app("u", "a")
@@ -287,7 +286,7 @@ def test_concurrent_writers_never_hide_an_index_entry_from_a_reader(
 ) -> None:
     """Each process replays ``index_log`` from the last position it saw: an entry committed
     after a later one would be skipped for good. Writers run while a reader tails the log."""
-    data, search = SqlDataStore(engine), SqlSearchStore(engine)
+    data, search = SqlInputStore(engine), SqlSearchStore(engine)
     records = [InputRecord(id=f"in-{n}", kind="image") for n in range(80)]
     pks = [record.pk for record in data.add_inputs(app_pk, records, [])]
     vector = np.ones(8, np.float32) / np.sqrt(8)
@@ -318,10 +317,10 @@ def test_concurrent_writers_never_hide_an_index_entry_from_a_reader(
 
 def test_reads_see_one_snapshot(engine: Engine, app_pk: int) -> None:
     """``all_vectors`` reads the log position and the vectors in one snapshot."""
-    data, search = SqlDataStore(engine), SqlSearchStore(engine)
+    data, search = SqlInputStore(engine), SqlSearchStore(engine)
     (record,) = data.add_inputs(app_pk, [InputRecord(id="one", kind="image")], [])
     assert record.pk is not None
-    search.save_analysis(app_pk, record.pk, {SPACE: np.ones(4, np.float32) / 2}, [])
+    search.save_analysis(app_pk, record.pk, {SPACE: np.full(4, 0.5, np.float32)}, [])
     keys, vectors, seq = search.all_vectors(app_pk, SPACE)
     assert keys.tolist() == [record.pk] and vectors.shape == (1, 4) and seq >= 1
 
@@ -330,12 +329,23 @@ def test_values_the_database_cannot_store_are_storage_errors(engine: Engine, bac
     if backend == "sqlite":
         pytest.skip("SQLite stores strings of any length")
     with pytest.raises(InvalidValue):
-        SqlStore(engine).create_user(UserRecord("u" * 65))
+        SqlAccountStore(engine).create_user(UserRecord("u" * 65))
+
+
+def test_a_read_the_database_refuses_is_a_storage_error(engine: Engine, app_pk: int) -> None:
+    """Reads are translated at the storage boundary as writes are: PostgreSQL refuses a NUL
+    character in a query's parameter (SQLite looks for it and finds nothing)."""
+    inputs = SqlInputStore(engine)
+    if engine.dialect.name == "sqlite":
+        assert inputs.get_input(app_pk, "nul\x00id") is None
+        return
+    with pytest.raises(InvalidValue):
+        inputs.get_input(app_pk, "nul\x00id")
 
 
 def test_values_read_back_as_written(engine: Engine, app_pk: int) -> None:
     """JSON (large integers, floats, nesting) and times (UTC, aware) on both databases."""
-    data = SqlDataStore(engine)
+    data = SqlInputStore(engine)
     written = {"n": 2**53, "f": 0.1, "nested": {"list": [1, "two", None, True]}}
     data.add_inputs(app_pk, [InputRecord(id="meta", kind="image", metadata=written)], [])
     found = data.get_input(app_pk, "meta")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from clarion.storage.base import AppRecord, UserRecord
+from clarion.storage.accounts import AppRecord, UserRecord
 from clarion.storage.engine import create_db_engine, migrate
-from clarion.storage.sql import SqlStore
+from clarion.storage.sql import SqlAccountStore
 
 
 class Clock:
@@ -28,7 +28,7 @@ def photos_engine(tmp_path: Path) -> Iterator[Engine]:
     """A migrated SQLite database holding user ``ana`` and her app ``photos``."""
     engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
-    store = SqlStore(engine)
+    store = SqlAccountStore(engine)
     store.create_user(UserRecord("ana"))
     store.create_apps([AppRecord("ana", "photos")])
     yield engine

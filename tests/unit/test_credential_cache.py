@@ -12,21 +12,21 @@ from clarion.errors import Unauthenticated
 from clarion.protocol.descriptor import MethodSpec, v2_methods
 from clarion.server.auth import Authenticator, CredentialCache
 from clarion.services.tokens import hash_token
-from clarion.storage.base import PERSONAL_ACCESS_TOKEN, KeyRecord
-from clarion.storage.sql import SqlStore
+from clarion.storage.accounts import PERSONAL_ACCESS_TOKEN, KeyRecord
+from clarion.storage.sql import SqlAccountStore
 from tests.unit.conftest import Clock
 
 
 @pytest.fixture
-def store(photos_engine: Engine) -> SqlStore:
-    return SqlStore(photos_engine)
+def store(photos_engine: Engine) -> SqlAccountStore:
+    return SqlAccountStore(photos_engine)
 
 
 def pat(token_hash: str) -> KeyRecord:
     return KeyRecord("ref-" + token_hash, token_hash, "ana", PERSONAL_ACCESS_TOKEN)
 
 
-def test_a_found_key_is_trusted_until_its_time_runs_out(store: SqlStore) -> None:
+def test_a_found_key_is_trusted_until_its_time_runs_out(store: SqlAccountStore) -> None:
     clock = Clock()
     cache = CredentialCache(store, ttl_seconds=2.0, clock=clock)
     store.create_key(pat("h1"))
@@ -38,7 +38,7 @@ def test_a_found_key_is_trusted_until_its_time_runs_out(store: SqlStore) -> None
     assert cache.find_key("h1") is None
 
 
-def test_a_missing_key_is_not_remembered(store: SqlStore) -> None:
+def test_a_missing_key_is_not_remembered(store: SqlAccountStore) -> None:
     cache = CredentialCache(store, ttl_seconds=60.0, clock=Clock())
 
     assert cache.find_key("h2") is None
@@ -46,7 +46,7 @@ def test_a_missing_key_is_not_remembered(store: SqlStore) -> None:
     assert cache.find_key("h2") is not None
 
 
-def test_forget_drops_keys_and_apps(store: SqlStore) -> None:
+def test_forget_drops_keys_and_apps(store: SqlAccountStore) -> None:
     cache = CredentialCache(store, ttl_seconds=60.0, clock=Clock())
     store.create_key(pat("h3"))
     assert cache.find_key("h3") is not None
@@ -60,7 +60,7 @@ def test_forget_drops_keys_and_apps(store: SqlStore) -> None:
     assert cache.get_app("ana", "photos") is None
 
 
-def test_no_time_to_live_reads_every_time(store: SqlStore) -> None:
+def test_no_time_to_live_reads_every_time(store: SqlAccountStore) -> None:
     cache = CredentialCache(store, ttl_seconds=0.0, clock=Clock())
     store.create_key(pat("h4"))
     assert cache.find_key("h4") is not None
@@ -76,7 +76,7 @@ def predict_call() -> tuple[MethodSpec, service_pb2.PostModelOutputsRequest]:
     return v2_methods()["PostModelOutputs"], request
 
 
-def test_authenticate_cached_answers_only_from_the_cache(store: SqlStore) -> None:
+def test_authenticate_cached_answers_only_from_the_cache(store: SqlAccountStore) -> None:
     """The dispatcher authenticates cached credentials on the event loop: that path must not
     read the database, and must refuse what the full path refuses."""
     clock = Clock()

@@ -7,8 +7,10 @@ import pytest
 from clarion.codes import MODEL_EVALUATED, MODEL_TRAINED
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.training import TrainJob
-from clarion.storage.base import DatasetRecord, Page
-from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, SqlEvaluationStore
+from clarion.storage.base import Page
+from clarion.storage.datasets import DatasetRecord
+from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord
+from clarion.storage.sql import SqlEvaluationStore
 from tests.unit.test_training_job import (
     SPACE,
     World,
@@ -50,11 +52,11 @@ def queue(store: SqlEvaluationStore, world: World, pk: int, dataset_id: str = ""
 
 
 def test_the_dataset_set_keeps_unlabelled_members_as_negatives(world: World) -> None:
-    world.data.create_datasets(world.app_pk, [DatasetRecord(id="d")])
+    world.datasets.create_datasets(world.app_pk, [DatasetRecord(id="d")])
     add(world, "in-cat", {"cat": 1.0}, [1.0, 0.0, 0.0])
     add(world, "out-cat", {"cat": 1.0}, [1.0, 0.1, 0.0])
     add(world, "in-plain", {}, [0.0, 0.0, 1.0])
-    world.data.add_dataset_inputs(world.app_pk, "d", ["in-cat", "in-plain"])
+    world.datasets.add_dataset_inputs(world.app_pk, "d", ["in-cat", "in-plain"])
     labelled_only = world.models.training_set(world.app_pk, ["cat"], SPACE, dataset_id="d")
     assert labelled_only.input_ids == ("in-cat",)
     every = world.models.training_set(
@@ -68,10 +70,10 @@ def test_against_a_dataset_then_a_rerun_changes_nothing(
     world: World, evaluations: SqlEvaluationStore
 ) -> None:
     pk = trained_version(world)
-    world.data.create_datasets(world.app_pk, [DatasetRecord(id="held")])
+    world.datasets.create_datasets(world.app_pk, [DatasetRecord(id="held")])
     add(world, "held-cat", {"cat": 1.0}, [1.0, 0.05, 0.0])
     add(world, "held-plain", {}, [0.0, 0.05, 1.0])  # no label: a negative for both
-    world.data.add_dataset_inputs(world.app_pk, "held", ["held-cat", "held-plain"])
+    world.datasets.add_dataset_inputs(world.app_pk, "held", ["held-cat", "held-plain"])
     evaluation_pk = queue(evaluations, world, pk, "held")
     job = EvaluationJob(evaluations, world.models)
     job({"evaluation_pk": evaluation_pk})
@@ -92,7 +94,7 @@ def test_an_empty_dataset_and_a_give_up_leave_a_reason(
     world: World, evaluations: SqlEvaluationStore
 ) -> None:
     pk = trained_version(world)
-    world.data.create_datasets(world.app_pk, [DatasetRecord(id="empty")])
+    world.datasets.create_datasets(world.app_pk, [DatasetRecord(id="empty")])
     empty = queue(evaluations, world, pk, "empty")
     job = EvaluationJob(evaluations, world.models)
     job({"evaluation_pk": empty})

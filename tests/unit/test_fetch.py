@@ -114,7 +114,7 @@ HELLO = b"hello " * 1000
 # Many 64 KiB decoding pieces, and much of it incompressible, so the layers' pieces do not align.
 LARGE = random.Random(22).randbytes(300_000) + bytes(700_000)
 # /encoded?as=NAME: (its Content-Encoding, HELLO so encoded, or a body the header does not fit)
-ENCODED = {
+ENCODED: dict[str, tuple[str, bytes]] = {
     "gzip": ("gzip", gzip.compress(HELLO)),
     "x-gzip": ("x-gzip", gzip.compress(HELLO)),
     "deflate": ("deflate", zlib.compress(HELLO)),

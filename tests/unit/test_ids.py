@@ -9,7 +9,7 @@ import pytest
 
 from clarion.errors import InvalidArgument
 from clarion.services.base import check_id, is_valid_id
-from clarion.services.convert import response_id
+from clarion.services.messages.values import response_id
 
 
 @pytest.mark.parametrize("value", ["a", "my-app_2", "x" * 64])
@@ -38,7 +38,7 @@ def test_a_forked_child_makes_other_response_ids_than_its_parent() -> None:
     script = textwrap.dedent(
         """
         import os
-        from clarion.services.convert import response_id
+        from clarion.services.messages.values import response_id
         read, write = os.pipe()
         if os.fork() == 0:
             os.write(write, response_id().encode())

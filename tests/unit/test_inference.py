@@ -32,6 +32,7 @@ from clarion.inference import (
     Prediction,
     UnsafeCheckpointError,
     builtin_models,
+    catalog as catalog_module,
 )
 from clarion.inference._checkpoint import (
     RestrictedUnpickler,
@@ -63,15 +64,15 @@ def catalog(cache_dir: Path) -> ModelCatalog:
 
 @pytest.fixture(scope="module")
 def chelsea() -> Image.Image:
-    return Image.fromarray(data.chelsea())  # type: ignore[no-untyped-call]
+    return Image.fromarray(data.chelsea())
 
 
 @pytest.fixture(scope="module")
 def coffee() -> Image.Image:
-    return Image.fromarray(data.coffee())  # type: ignore[no-untyped-call]
+    return Image.fromarray(data.coffee())
 
 
-def classify(catalog: ModelCatalog, image: Image.Image) -> tuple[ConceptScore, ...]:
+def classify(catalog: ModelCatalog, image: Image.Image) -> Sequence[ConceptScore]:
     return catalog.runner(GENERAL_IMAGE_RECOGNITION).predict([image])[0].concepts
 
 
@@ -148,7 +149,9 @@ def test_onnx_model_is_valid_with_two_outputs_and_a_dynamic_batch(
     (path,) = cache_dir.glob("*.onnx")
     model = onnx.load(path)
 
-    onnx.checker.check_model(model)
+    # Built without the onnx package (_onnx_schema); onnx's own checker holds it to the spec.
+    onnx.checker.check_model(model, full_check=True)
+    assert model.SerializeToString() == path.read_bytes()  # nothing onnx does not know
     outputs = {o.name: o.type.tensor_type.shape.dim for o in model.graph.output}
     assert set(outputs) == {"logits", "features"}
     assert outputs["logits"][0].dim_param == "batch"
@@ -409,6 +412,29 @@ def test_unknown_model_is_not_found(tmp_path: Path) -> None:
         catalog.get("no-such-model")
     with pytest.raises(NotFound):
         catalog.runner("no-such-model")
+
+
+def test_every_model_is_installed_in_the_suites_environment(tmp_path: Path) -> None:
+    catalog = ModelCatalog(tmp_path)
+
+    assert {info.id: catalog.not_installed(info.id) for info in catalog.models()} == {
+        info.id: None for info in catalog.models()
+    }
+
+
+def test_a_model_whose_module_is_missing_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = ModelCatalog(tmp_path)
+    monkeypatch.setattr(catalog_module, "module_present", lambda module: module != "cv2")
+
+    ocr = catalog.not_installed("ocr-scene-english")
+
+    assert ocr is not None and ocr.startswith("cv2 is not installed: pip install 'clarion[ocr]'")
+    assert "clarion models install" in ocr
+    assert catalog.not_installed("general-image-recognition") is None
+    with pytest.raises(NotFound):
+        catalog.not_installed("no-such-model")
 
 
 def test_each_runner_is_created_once_even_under_contention(tmp_path: Path) -> None:

@@ -4,12 +4,14 @@ import base64
 import copy
 import re
 import string
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from hypothesis import given, strategies as st
 
 from clarion.errors import BadRequestFormat
@@ -26,7 +28,13 @@ from clarion.protocol.json_codec import (
 def test_output_uses_proto_names_and_numeric_enums() -> None:
     response = service_pb2.MultiAppResponse(
         status=status_pb2.Status(code=status_code_pb2.SUCCESS),
-        apps=[resources_pb2.App(id="a", user_id="u", visibility={"gettable": 50})],
+        apps=[
+            resources_pb2.App(
+                id="a",
+                user_id="u",
+                visibility=resources_pb2.Visibility(gettable=resources_pb2.Visibility.PUBLIC),
+            )
+        ],
     )
     assert message_to_json(response) == {
         "status": {"code": 10000},
@@ -140,7 +148,7 @@ def test_is_base64_accepts_exactly_the_base64_grammar(text: str) -> None:
 @given(st.text(alphabet=string.ascii_letters + string.digits + "+/-_=!é \n", max_size=16))
 def test_bytes_fields_decode_as_the_protobuf_parser_would(text: str) -> None:
     """The codec decodes bytes fields itself (fast); the protobuf parser is the oracle."""
-    data = {
+    data: dict[str, Any] = {
         "inputs": [
             {"data": {"image": {"base64": "aGVsbG8="}}},
             {"id": "b", "data": {"image": {"base64": text, "url": "http://x/1.jpg"}}},
@@ -177,7 +185,8 @@ def _nested(shape: str, levels: int) -> object:
 
 
 # Where a Struct sits decides how deep it may nest: protobuf counts from the request.
-STRUCT_PLACES = {
+# Each place: the request type, and how to wrap a metadata Struct's JSON into its body.
+STRUCT_PLACES: dict[str, tuple[type[Message], Callable[[Any], dict[str, Any]]]] = {
     "input-metadata": (
         service_pb2.PostInputsRequest,
         lambda metadata: {"inputs": [{"data": {"metadata": metadata}}]},

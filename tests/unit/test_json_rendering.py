@@ -11,7 +11,7 @@ import json
 import math
 import random
 import struct
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
@@ -78,6 +78,7 @@ def _scalar(field: FieldDescriptor, rng: random.Random) -> object:
     if kind == FieldDescriptor.TYPE_DOUBLE:
         return rng.choice([rng.uniform(-1e300, 1e300), 0.1, math.inf, -math.inf, math.nan])
     if kind == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None
         return rng.choice([v.number for v in field.enum_type.values])
     if field.cpp_type in (FieldDescriptor.CPPTYPE_INT32,):
         return rng.randint(-(2**31), 2**31 - 1)
@@ -106,7 +107,8 @@ def _fill_well_known(message: Any, rng: random.Random) -> None:
 
 def fill(message: Message, rng: random.Random, depth: int = 0) -> None:
     """Set about half of ``message``'s fields, at random, down to ``MAX_DEPTH``."""
-    descriptor: Descriptor = message.DESCRIPTOR
+    # The stubs type DESCRIPTOR as the Python or the upb class; both have this interface.
+    descriptor = cast(Descriptor, message.DESCRIPTOR)
     if descriptor.full_name.startswith(WELL_KNOWN):
         _fill_well_known(message, rng)
         return

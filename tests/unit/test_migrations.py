@@ -8,7 +8,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, insert, select
 
-from clarion.storage.base import INPUT_SUCCESS
 from clarion.storage.engine import (
     alembic_config,
     create_db_engine,
@@ -16,9 +15,10 @@ from clarion.storage.engine import (
     migrate,
     schema_revision,
 )
-from clarion.storage.queue import REINDEX_JOB
-from clarion.storage.reindexing import ReindexStep
+from clarion.storage.inputs import INPUT_SUCCESS
+from clarion.storage.jobs import REINDEX_JOB
 from clarion.storage.schema import apps, inputs, jobs, metadata, users
+from clarion.storage.searches import ReindexStep
 from clarion.testing import database_url_for
 
 

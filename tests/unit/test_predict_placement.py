@@ -21,7 +21,7 @@ from clarion.protocol.descriptor import v2_methods
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.services.context import CallContext
 from clarion.services.predict import PredictService
-from clarion.storage.data import SqlDataStore
+from clarion.storage.sql import SqlInputStore
 
 SUCCESS, MIXED_STATUS, INPUT_DOWNLOAD_FAILED, INPUT_DOES_NOT_EXIST = 10000, 10010, 30002, 30102
 
@@ -54,7 +54,7 @@ def predict(
         ModelCatalog(tmp_path / "models"),
         # Loopback is refused by the default policy before any connection is made.
         UntrustedInputs(UrlFetcher(FetchPolicy())),
-        SqlDataStore(engine),
+        SqlInputStore(engine),
         FileBlobStore(tmp_path / "blobs"),
         readers=readers,
         compute=compute,

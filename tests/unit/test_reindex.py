@@ -15,14 +15,12 @@ from sqlalchemy import func, select
 
 from clarion.blobs.files import FileBlobStore
 from clarion.jobs.reindex import ReindexJob
-from clarion.storage.base import INPUT_SUCCESS, AppRecord, InputRecord, JobRecord, UserRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord, UserRecord
 from clarion.storage.engine import create_db_engine, migrate
-from clarion.storage.jobs import SqlJobQueue
-from clarion.storage.queue import REINDEX_JOB
+from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
+from clarion.storage.jobs import REINDEX_JOB, JobRecord
 from clarion.storage.schema import index_log, input_predictions, input_vectors, inputs
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import SqlStore
+from clarion.storage.sql import SqlAccountStore, SqlInputStore, SqlJobQueue, SqlSearchStore
 from clarion.testing import database_url_for
 
 SPACE = "general-image-embedding"
@@ -38,7 +36,7 @@ class Recorder:
 
     def index_image(self, app_pk: int, input_pk: int, image: Image.Image) -> None:
         self.seen.append(input_pk)
-        vector = np.ones(4, np.float32) / 2
+        vector = np.full(4, 0.5, np.float32)
         self.search.save_analysis(app_pk, input_pk, {SPACE: vector}, [(self.concept, "", 0.9)])
 
     def index_text(self, app_pk: int, input_pk: int, text: str) -> None:
@@ -49,7 +47,7 @@ class Recorder:
 @dataclass
 class World:
     search: SqlSearchStore
-    data: SqlDataStore
+    data: SqlInputStore
     queue: SqlJobQueue
     recorder: Recorder
     job: ReindexJob
@@ -67,7 +65,7 @@ def png() -> bytes:
 def world(tmp_path: Path) -> Iterator[World]:
     engine = create_db_engine(database_url_for(tmp_path))  # CLARION_TEST_DATABASE picks
     migrate(engine)
-    store = SqlStore(engine)
+    store = SqlAccountStore(engine)
     store.create_user(UserRecord("u"))
     store.create_apps([AppRecord(user_id="u", id="a"), AppRecord(user_id="u", id="b")])
     app, other = store.get_app("u", "a"), store.get_app("u", "b")
@@ -76,7 +74,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     recorder = Recorder(search)
     world = World(
         search,
-        SqlDataStore(engine),
+        SqlInputStore(engine),
         SqlJobQueue(engine),
         recorder,
         ReindexJob(search, blobs, recorder, chunk=4),

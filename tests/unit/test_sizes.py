@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from google.protobuf import struct_pb2
 
 from clarion.protocol.sizes import free_form_bytes
 
 
-def struct(values: dict[str, object]) -> struct_pb2.Struct:
+def struct(values: dict[str, Any]) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     message.update(values)
     return message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from clarion.inference.evaluation import (
@@ -24,7 +25,9 @@ from clarion.inference.trainer import (
 DIMENSIONS = 64
 
 
-def clusters(per_class: int, classes: int, seed: int = 0, spread: float = 0.3) -> tuple:
+def clusters(
+    per_class: int, classes: int, seed: int = 0, spread: float = 0.3
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.int_]]:
     """L2-normalised points around one centre per class, and their one-hot labels."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(classes, DIMENSIONS))

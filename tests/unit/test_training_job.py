@@ -23,12 +23,20 @@ from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.protocol.descriptor import v2_methods
 from clarion.services.context import CallContext
 from clarion.services.custom_models import CustomModelsService
-from clarion.storage.base import AnnotationRecord, AppRecord, InputRecord, UserRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord, UserRecord
+from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.engine import create_db_engine, migrate
-from clarion.storage.modeldata import ModelConcept, ModelRecord, SqlModelStore, VersionRecord
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import SqlStore
+from clarion.storage.inputs import InputRecord
+from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord
+from clarion.storage.sql import (
+    SqlAccountStore,
+    SqlAnnotationStore,
+    SqlConceptStore,
+    SqlDatasetStore,
+    SqlInputStore,
+    SqlModelStore,
+    SqlSearchStore,
+)
 
 SPACE = "general-image-embedding"
 MODEL_TRAINING_FAILED = 21106
@@ -37,7 +45,9 @@ MODEL_TRAINING_FAILED = 21106
 @dataclass
 class World:
     models: SqlModelStore
-    data: SqlDataStore
+    data: SqlInputStore
+    annotations: SqlAnnotationStore
+    datasets: SqlDatasetStore
     search: SqlSearchStore
     app: AppRecord
     engine: Engine
@@ -52,12 +62,20 @@ class World:
 def world(tmp_path: Path) -> World:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
-    store = SqlStore(engine)
+    store = SqlAccountStore(engine)
     store.create_user(UserRecord("u"))
     store.create_apps([AppRecord(user_id="u", id="a")])
     app = store.get_app("u", "a")
     assert app is not None
-    return World(SqlModelStore(engine), SqlDataStore(engine), SqlSearchStore(engine), app, engine)
+    return World(
+        SqlModelStore(engine),
+        SqlInputStore(engine),
+        SqlAnnotationStore(engine),
+        SqlDatasetStore(engine),
+        SqlSearchStore(engine),
+        app,
+        engine,
+    )
 
 
 def add(
@@ -104,7 +122,7 @@ def version(world: World) -> VersionRecord:
 
 def test_the_training_set_reads_positives_negatives_and_missing_vectors(world: World) -> None:
     add(world, "both", {"cat": 1.0}, [1.0, 0.0, 0.0])
-    world.data.add_annotations(
+    world.annotations.add_annotations(
         world.app_pk,
         [
             AnnotationRecord(
@@ -174,7 +192,8 @@ def test_posting_an_evaluation_answers_queued_though_a_worker_finishes_at_once(
     # The fastest worker there can be: woken, it evaluates before the call returns.
     service = CustomModelsService(
         world.models,
-        world.data,
+        SqlConceptStore(world.engine),
+        world.datasets,
         ModelCatalog(tmp_path / "models"),
         wake_workers=lambda: EvaluateJob(world.models)({"version_pk": pk}),
     )

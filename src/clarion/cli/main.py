@@ -118,6 +118,7 @@ async def _serve(settings: Settings) -> None:
         server.backends.close()
         raise click.UsageError(str(error)) from error
     _warn_of_missing_weights()
+    _note_exact_search_only()
     click.echo(f"Data directory: {settings.data_dir}")
     click.echo(f"gRPC:      {settings.host}:{server.grpc_port}")
     scheme = "https" if settings.tls_enabled else "http"
@@ -134,6 +135,18 @@ async def _serve(settings: Settings) -> None:
     await stop.wait()
     click.echo("Stopping: finishing in-flight calls")
     await server.stop()
+
+
+def _note_exact_search_only() -> None:
+    """Say that large indexes stay exact when the ``hnsw`` extra (faiss) is not installed."""
+    from clarion.search import DEFAULT_THRESHOLD, HNSW_INSTALL_HINT, hnsw_available
+
+    if not hnsw_available():
+        click.echo(
+            f"Note: without faiss, vector search stays exact past {DEFAULT_THRESHOLD:,} inputs "
+            f"per index (the same hits, found more slowly): {HNSW_INSTALL_HINT}.",
+            err=True,
+        )
 
 
 def _warn_of_missing_weights() -> None:

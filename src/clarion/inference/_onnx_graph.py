@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
+from clarion.inference import _onnx_schema as schema
 from clarion.inference._checkpoint import CheckpointFormatError
 
 INPUT = "input"
@@ -102,8 +101,8 @@ class _GraphBuilder:
     def __init__(self, state: State) -> None:
         self._state = state
         self.used: set[str] = set()
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
+        self.nodes: list[Any] = []  # schema.NodeProto
+        self.initializers: list[Any] = []  # schema.TensorProto
         self._constant("relu6.min", np.array(0.0, dtype=np.float32))
         self._constant("relu6.max", np.array(6.0, dtype=np.float32))
 
@@ -113,12 +112,12 @@ class _GraphBuilder:
         self.used.add(key)
         return np.asarray(self._state[key], dtype=np.float64)
 
-    def _constant(self, name: str, value: npt.NDArray[Any]) -> str:
-        self.initializers.append(numpy_helper.from_array(value, name))
+    def _constant(self, name: str, value: npt.NDArray[np.float32]) -> str:
+        self.initializers.append(schema.tensor(name, value))
         return name
 
-    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
-        self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+    def node(self, op: str, inputs: list[str], output: str, **attrs: int | list[int]) -> str:
+        self.nodes.append(schema.node(op, inputs, output, **attrs))
         return output
 
     def conv_bn(self, x: str, layer: _ConvBN) -> str:
@@ -160,8 +159,9 @@ class _GraphBuilder:
         return self.node("Gemm", [x, w, b], output, transB=1)
 
 
-def build_mobilenet_v2(state: State) -> onnx.ModelProto:
-    """Return the checked ONNX model of torchvision's MobileNetV2 with ``state``'s weights."""
+def build_mobilenet_v2(state: State) -> Any:
+    """Return the ONNX model (``schema.ModelProto``) of torchvision's MobileNetV2 with
+    ``state``'s weights; onnxruntime checks it when it loads it."""
     builder = _GraphBuilder(state)
     x = builder.conv_bn(INPUT, _ConvBN("features.0.0", "features.0.1", 2, False, True))
     for block in _blocks():
@@ -190,25 +190,16 @@ def _check_all_used(state: State, used: set[str]) -> None:
         raise CheckpointFormatError(f"state dict has unexpected tensors: {sorted(unused)[:5]}")
 
 
-def _model(builder: _GraphBuilder) -> onnx.ModelProto:
+def _model(builder: _GraphBuilder) -> Any:
     batch = "batch"
-    graph = helper.make_graph(
-        builder.nodes,
-        "mobilenet_v2",
-        [
-            helper.make_tensor_value_info(
-                INPUT, TensorProto.FLOAT, [batch, 3, IMAGE_SIZE, IMAGE_SIZE]
-            )
-        ],
-        [
-            helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, [batch, NUM_CLASSES]),
-            helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, [batch, FEATURE_SIZE]),
+    graph = schema.GraphProto(
+        node=builder.nodes,
+        name="mobilenet_v2",
+        input=[schema.float_input(INPUT, [batch, 3, IMAGE_SIZE, IMAGE_SIZE])],
+        output=[
+            schema.float_input(LOGITS, [batch, NUM_CLASSES]),
+            schema.float_input(FEATURES, [batch, FEATURE_SIZE]),
         ],
         initializer=builder.initializers,
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="clarion"
-    )
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    return schema.model(graph, opset=OPSET, ir_version=IR_VERSION, producer="clarion")

@@ -27,20 +27,40 @@ from clarion.inference.base import (
     TextRunner,
 )
 from clarion.inference.colors import ColorRunner
-from clarion.inference.faces import FACE, FaceDetector
+from clarion.inference.faces import FACE, MTCNN_INSTALL_HINT, MTCNN_PACKAGE, FaceDetector
 from clarion.inference.general_concepts import general_vocabulary
-from clarion.inference.minilm import TextEmbedder
+from clarion.inference.minilm import MINILM_INSTALL_HINT, MINILM_PACKAGE, TextEmbedder
 from clarion.inference.mobilenet import (
     DEFAULT_BATCH_SIZE,
+    WEIGHTS_INSTALL_HINT,
+    WEIGHTS_PACKAGE,
     GeneralImageAnalyzer,
     ImageEmbedder,
     ImageNetClassifier,
     MobileNetV2,
 )
-from clarion.inference.moderation import MODERATION_CONCEPTS, ModerationClassifier, NudeNet
-from clarion.inference.nsfw import NSFW_CONCEPTS, NsfwClassifier, OpenNsfw
-from clarion.inference.ocr import SceneTextReader
-from clarion.inference.profanity import TEXT_MODERATION_CONCEPTS, TextModerator
+from clarion.inference.moderation import (
+    MODERATION_CONCEPTS,
+    NUDENET_INSTALL_HINT,
+    NUDENET_PACKAGE,
+    ModerationClassifier,
+    NudeNet,
+)
+from clarion.inference.nsfw import (
+    NSFW_CONCEPTS,
+    NSFW_INSTALL_HINT,
+    NSFW_PACKAGE,
+    NsfwClassifier,
+    OpenNsfw,
+)
+from clarion.inference.ocr import OCR_INSTALL_HINT, OCR_MODULES, SceneTextReader
+from clarion.inference.packages import module_present
+from clarion.inference.profanity import (
+    PROFANITY_INSTALL_HINT,
+    PROFANITY_PACKAGE,
+    TEXT_MODERATION_CONCEPTS,
+    TextModerator,
+)
 
 R = TypeVar("R")
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -230,6 +250,27 @@ def _text_models() -> tuple[ModelInfo, ...]:
     )
 
 
+# A model's modules beyond Clarion's own dependencies, and how to install them.
+_Requirement = tuple[tuple[str, ...], str]
+
+
+def _requirements(*, people_concepts: bool) -> dict[str, _Requirement]:
+    """What each built-in model needs installed (colour recognition needs nothing more)."""
+    mobilenet: _Requirement = ((WEIGHTS_PACKAGE,), WEIGHTS_INSTALL_HINT)
+    faces: _Requirement = ((MTCNN_PACKAGE,), MTCNN_INSTALL_HINT)
+    general = ((WEIGHTS_PACKAGE, MTCNN_PACKAGE), WEIGHTS_INSTALL_HINT)
+    return {
+        GENERAL_IMAGE_RECOGNITION: general if people_concepts else mobilenet,
+        GENERAL_IMAGE_EMBEDDING: mobilenet,
+        FACE_DETECTION: faces,
+        NSFW_RECOGNITION: ((NSFW_PACKAGE,), NSFW_INSTALL_HINT),
+        MODERATION_RECOGNITION: ((NSFW_PACKAGE, NUDENET_PACKAGE), NUDENET_INSTALL_HINT),
+        OCR_SCENE_ENGLISH: (OCR_MODULES, OCR_INSTALL_HINT),
+        TEXT_EMBEDDING: ((MINILM_PACKAGE, "tokenizers"), MINILM_INSTALL_HINT),
+        TEXT_MODERATION: ((PROFANITY_PACKAGE,), PROFANITY_INSTALL_HINT),
+    }
+
+
 class ModelCatalog:
     """Looks up built-in models by slug, legacy id or legacy name and hands out their runners.
 
@@ -252,6 +293,7 @@ class ModelCatalog:
         people_concepts: bool = False,
     ) -> None:
         self._models = builtin_models(people_concepts=people_concepts)
+        self._requirements = _requirements(people_concepts=people_concepts)
         self._by_id = {
             key: info
             for info in self._models
@@ -303,6 +345,14 @@ class ModelCatalog:
     def models(self) -> tuple[ModelInfo, ...]:
         """Every built-in model, in listing order."""
         return self._models
+
+    def not_installed(self, model_id: str) -> str | None:
+        """Why this built-in model cannot run here (a module it needs is not installed, and
+        how to install it), or ``None`` when it can. Looks for the modules without importing
+        them, so a listing stays cheap."""
+        modules, hint = self._requirements.get(self.get(model_id).id, ((), ""))
+        missing = [module for module in modules if not module_present(module)]
+        return f"{missing[0]} is not installed: {hint}" if missing else None
 
     def find(self, model_id: str) -> ModelInfo | None:
         """The model with this slug, legacy id or legacy name, or ``None``."""

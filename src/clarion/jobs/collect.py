@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clarion.blobs.base import BlobNotFound, BlobStore
-from clarion.storage.data import SqlDataStore
+from clarion.storage.inputs import InputStore
 
 log = logging.getLogger("clarion.collect")
 
@@ -16,7 +16,7 @@ log = logging.getLogger("clarion.collect")
 class CollectBlobsJob:
     """Handler of ``collect_blobs`` jobs, queued when inputs or apps are deleted."""
 
-    def __init__(self, data: SqlDataStore, blobs: BlobStore, grace_seconds: float) -> None:
+    def __init__(self, data: InputStore, blobs: BlobStore, grace_seconds: float) -> None:
         self._data = data
         self._blobs = blobs
         # A blob put this recently may belong to a PostInputs whose transaction has not

@@ -29,8 +29,8 @@ from clarion.jobs.training import (
     is_exclusive,
     metrics_json,
 )
-from clarion.storage.evaluations import EvaluationRecord, SqlEvaluationStore
-from clarion.storage.modeldata import SqlModelStore, VersionRef
+from clarion.storage.evaluations import EvaluationRecord, EvaluationStore
+from clarion.storage.models import ModelStore, VersionRef
 
 log = logging.getLogger("clarion.evaluation")
 
@@ -40,8 +40,8 @@ class EvaluationJob:
 
     def __init__(
         self,
-        evaluations: SqlEvaluationStore,
-        models: SqlModelStore,
+        evaluations: EvaluationStore,
+        models: ModelStore,
         options: TrainOptions | None = None,
         space: str = IMAGE_SPACE,
     ) -> None:

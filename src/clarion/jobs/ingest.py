@@ -11,12 +11,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from clarion.blobs.base import TINY, BlobStore
-from clarion.codes import INPUT_INVALID_ARGUMENT
+from clarion.codes import INPUT_INVALID_ARGUMENT, INPUT_VIDEO_UNSUPPORTED_FORMAT
+from clarion.errors import InputRejected
 from clarion.fetch import FetchRejected, UrlFetcher
+from clarion.jobs.ingest_video import VideoIngestion
 from clarion.media import ImageRejected, decode_image, thumbnail_jpeg
 from clarion.runtime.indexing import Indexer
-from clarion.storage.base import INPUT_FAILED, INPUT_PENDING, INPUT_SUCCESS, InputRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.inputs import (
+    INPUT_FAILED,
+    INPUT_PENDING,
+    INPUT_SUCCESS,
+    InputRecord,
+    InputStore,
+)
 
 log = logging.getLogger("clarion.ingest")
 
@@ -30,13 +37,15 @@ class IngestJob:
 
     def __init__(
         self,
-        data: SqlDataStore,
+        data: InputStore,
         blobs: BlobStore,
         fetcher: UrlFetcher,
         indexer: Indexer,
         on_outcome: Callable[[str], None] | None = None,
+        videos: VideoIngestion | None = None,
     ) -> None:
         self._data = data
+        self._videos = videos
         self._blobs = blobs
         self._fetcher = fetcher
         self._indexer = indexer
@@ -52,7 +61,7 @@ class IngestJob:
             return  # already ingested: this is a re-run after a crash
         try:
             self._ingest(app_pk, record.pk, record)
-        except (FetchRejected, ImageRejected) as rejected:
+        except (FetchRejected, ImageRejected, InputRejected) as rejected:
             self._data.set_input_status(record.pk, INPUT_FAILED, _failure(record, rejected))
             self._on_outcome(FAILED)
         else:
@@ -66,6 +75,13 @@ class IngestJob:
 
     def _ingest(self, app_pk: int, pk: int, record: InputRecord) -> None:
         """Fetch or read the bytes, decode, index for search, then mark the input done."""
+        if record.kind == "video":
+            if self._videos is None:
+                raise InputRejected(
+                    INPUT_VIDEO_UNSUPPORTED_FORMAT, "this worker was started without video support"
+                )
+            self._videos.ingest(app_pk, pk, record)
+            return
         if record.kind == "image":
             raw = self._blobs.get(record.blob) if record.blob else self._fetcher.fetch(record.url)
             image = decode_image(raw)
@@ -98,6 +114,6 @@ def _text_of(raw: bytes) -> str:
         raise ImageRejected(INPUT_INVALID_ARGUMENT, "The text at the URL is not UTF-8") from exc
 
 
-def _failure(record: InputRecord, rejected: FetchRejected | ImageRejected) -> str:
+def _failure(record: InputRecord, rejected: FetchRejected | ImageRejected | InputRejected) -> str:
     where = f" from {record.url}" if record.url else ""
     return f"Input could not be ingested{where}: {rejected.description} (code {rejected.code})"

@@ -1,7 +1,7 @@
 """Reindexing: an app's inputs indexed again with its base workflow, in the background.
 
 Changing an app's base workflow (``PatchApps``) or ``clarion reindex`` queues a chain of
-``reindex`` jobs (``clarion.storage.reindexing``). Each job runs ingestion's indexing
+``reindex`` jobs (``clarion.storage.sql.reindexing``). Each job runs ingestion's indexing
 (``Indexer``) again on the next ``CHUNK`` processed inputs of the app, from their stored
 bytes, which replaces their embeddings and predicted concepts (and, through ``index_log``, the
 vectors the indexes hold when one changed), then queues the next job. Search keeps answering
@@ -18,10 +18,10 @@ from typing import Any, Protocol
 from PIL import Image
 
 from clarion.blobs.base import BlobNotFound, BlobStore
-from clarion.errors import ApiError
+from clarion.errors import ApiError, InputRejected
+from clarion.jobs.ingest_video import VideoIngestion
 from clarion.media import ImageRejected, decode_image
-from clarion.storage.reindexing import ReindexItem, ReindexStep
-from clarion.storage.searchdata import SqlSearchStore
+from clarion.storage.searches import ReindexItem, ReindexStep, SearchStore
 
 log = logging.getLogger("clarion.reindex")
 
@@ -40,9 +40,15 @@ class ReindexJob:
     """The handler of ``reindex`` jobs (payload: ``ReindexStep``)."""
 
     def __init__(
-        self, search: SqlSearchStore, blobs: BlobStore, indexer: Indexing, chunk: int = CHUNK
+        self,
+        search: SearchStore,
+        blobs: BlobStore,
+        indexer: Indexing,
+        chunk: int = CHUNK,
+        videos: VideoIngestion | None = None,
     ) -> None:
         self._search = search
+        self._videos = videos
         self._blobs = blobs
         self._indexer = indexer
         self._chunk = chunk
@@ -78,7 +84,9 @@ class ReindexJob:
     def _reindex(self, app_pk: int, item: ReindexItem) -> bool:
         """Index one input again; False (and the reason logged) if its data cannot be read."""
         try:
-            if item.kind == "image":
+            if item.kind == "video" and self._videos is not None:
+                self._videos.reindex(app_pk, item.pk, item.blob)
+            elif item.kind == "image":
                 if not item.blob:
                     raise BlobNotFound("")
                 image = decode_image(self._blobs.get(item.blob)).image
@@ -86,7 +94,7 @@ class ReindexJob:
             else:
                 text = item.text or (self._blobs.get(item.blob).decode() if item.blob else "")
                 self._indexer.index_text(app_pk, item.pk, text)
-        except (BlobNotFound, ImageRejected, UnicodeDecodeError, ApiError) as error:
+        except (BlobNotFound, ImageRejected, UnicodeDecodeError, ApiError, InputRejected) as error:
             log.warning("app %d: input %d not reindexed: %s", app_pk, item.pk, error)
             return False
         return True

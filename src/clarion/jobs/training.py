@@ -13,6 +13,7 @@ weights. A job that fails for good marks its version failed, so none stays in tr
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -35,13 +36,7 @@ from clarion.codes import (
 )
 from clarion.inference.evaluation import CURVE_THRESHOLDS, THRESHOLD, evaluate
 from clarion.inference.trainer import TrainOptions, cross_validated_scores, train_classifier
-from clarion.storage.modeldata import (
-    ModelConcept,
-    SqlModelStore,
-    TrainingSet,
-    VersionRecord,
-    VersionRef,
-)
+from clarion.storage.models import ModelConcept, ModelStore, TrainingSet, VersionRecord, VersionRef
 
 log = logging.getLogger("clarion.training")
 
@@ -64,7 +59,7 @@ class TrainJob:
     """The handler of ``train_model`` jobs: ``{"version_pk": N}``."""
 
     def __init__(
-        self, store: SqlModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
+        self, store: ModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
     ) -> None:
         self._store = store
         self._options = options or TrainOptions()
@@ -100,10 +95,13 @@ class TrainJob:
         kept = _concepts_to_train(data, concepts, ref.version.output_config)
         columns = [concepts.index(concept) for concept in kept]
         targets = data.labels[:, columns] > 0
+        started = time.perf_counter()
         classifier = train_classifier(data.vectors, targets, self._options)
+        fit_seconds = time.perf_counter() - started
         if not (np.isfinite(classifier.weights).all() and np.isfinite(classifier.bias).all()):
             raise TrainingRefused(MODEL_TRAINING_FAILED, "Training diverged: try fewer concepts")
-        stats = _train_stats(data, concepts, kept)
+        # Timed, so PostModelVersionsTrainingTimeEstimate estimates from this server's trainings.
+        stats = {**_train_stats(data, concepts, kept), "fit_seconds": round(fit_seconds, 4)}
         self._store.save_trained(version_pk, classifier.to_bytes(), kept, stats)
         log.info(
             "trained version %s of model %s on %d inputs",
@@ -190,7 +188,7 @@ class EvaluateJob:
     """
 
     def __init__(
-        self, store: SqlModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
+        self, store: ModelStore, options: TrainOptions | None = None, space: str = IMAGE_SPACE
     ) -> None:
         self._store = store
         self._options = options or TrainOptions()
@@ -219,7 +217,7 @@ class EvaluateJob:
 
 
 def cross_validated_metrics(
-    store: SqlModelStore, ref: VersionRef, options: TrainOptions, space: str
+    store: ModelStore, ref: VersionRef, options: TrainOptions, space: str
 ) -> dict[str, Any]:
     """Metrics of the version's training recipe, cross-validated on the inputs it trains on.
 

@@ -18,8 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from clarion.storage.base import JobRecord
-from clarion.storage.jobs import SqlJobQueue
+from clarion.storage.jobs import JobQueue, JobRecord
 
 log = logging.getLogger("clarion.worker")
 
@@ -44,7 +43,7 @@ class Wakeups(Protocol):
 class WorkerPool:
     def __init__(
         self,
-        queue: SqlJobQueue,
+        queue: JobQueue,
         kinds: Mapping[str, JobKind],
         *,
         threads: int = 4,

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SAMPLE_MS: Final = 1000
 MIN_SAMPLE_MS: Final = 100  # Clarifai's minimum
-VIDEO_INSTALL_HINT: Final = "pip install 'clarion[video]' (PyAV)"
+VIDEO_INSTALL_HINT: Final = "pip install 'av>=14' (PyAV, a dependency of clarion)"
 
 # Containers by their first bytes: (offset, magic).
 _CONTAINER_MAGIC: Final = (
@@ -120,6 +120,19 @@ def sample_frames(
     for what is not a video or cannot be decoded (corrupt or truncated), 31104 for a
     ``sample_ms`` under 100, 31105 past a limit.
     """
+    with streamed_frames(data, sample_ms, limits) as (info, frames):
+        return info, list(frames)
+
+
+@contextlib.contextmanager
+def streamed_frames(
+    data: bytes, sample_ms: int = DEFAULT_SAMPLE_MS, limits: VideoLimits = VideoLimits()
+) -> Iterator[tuple[VideoInfo, Iterator[VideoFrame]]]:
+    """``sample_frames`` one frame at a time: the probed info, and the frames as decoded.
+
+    A long video's frames need not all be in memory at once (6000 frames of 4K would be
+    150 GB); the caller consumes them in batches. The same refusals, raised as iterated.
+    """
     if sample_ms < MIN_SAMPLE_MS:
         raise VideoRejected(
             INPUT_VIDEO_INVALID_ARGUMENT,
@@ -127,10 +140,16 @@ def sample_frames(
         )
     with _opened(data) as container:
         info = _checked_info(container, limits)
-        frames = list(_sampled(container, sample_ms, limits))
-    if not frames:
+        yield info, _at_least_one(_sampled(container, sample_ms, limits))
+
+
+def _at_least_one(frames: Iterator[VideoFrame]) -> Iterator[VideoFrame]:
+    seen = False
+    for frame in frames:
+        seen = True
+        yield frame
+    if not seen:
         raise VideoRejected(INPUT_VIDEO_UNSUPPORTED_FORMAT, "the video has no frame to decode")
-    return info, frames
 
 
 def first_frame(data: bytes, limits: VideoLimits = VideoLimits()) -> Image.Image:

@@ -22,7 +22,7 @@ from PIL import Image
 from clarion.errors import ApiError
 from clarion.inference.base import ConceptScore, ImageRunner, Prediction, TextRunner
 from clarion.inference.workflow import GraphNode, NodeResult, run_graph
-from clarion.storage.searchdata import SqlSearchStore
+from clarion.storage.searches import SearchStore
 
 log = logging.getLogger("clarion.indexing")
 
@@ -57,7 +57,7 @@ class Indexer:
     """Computes and stores what search needs of each input, as ingestion finishes it."""
 
     def __init__(
-        self, models: Runners, search: SqlSearchStore, workflows: BaseWorkflows | None = None
+        self, models: Runners, search: SearchStore, workflows: BaseWorkflows | None = None
     ) -> None:
         self._models = models
         self._search = search
@@ -76,6 +76,45 @@ class Indexer:
             predictions = _workflow_concepts(results.values())
         vectors = {IMAGE_SPACE: embedding} if embedding is not None else {}
         self._search.save_analysis(app_pk, input_pk, vectors, predictions)
+
+    def index_video(
+        self, app_pk: int, input_pk: int, batches: Iterable[Sequence[Image.Image]]
+    ) -> list[npt.NDArray[np.float32] | None]:
+        """Index a video by its sampled frames (in batches, each analysed and let go); each
+        frame's embedding, for frame search.
+
+        Every frame runs what an image would (the base workflow, or General). The input
+        keeps one whole-video vector, the normalised mean of its frames' (search by input id
+        and training read it), and each concept at its best value over the frames, so a
+        concept search finds the video by any frame.
+        """
+        nodes = self._base_workflow(app_pk)
+        embeddings: list[npt.NDArray[np.float32] | None] = []
+        concepts: list[ConceptScore] = []
+        for frames in batches:
+            batch_embeddings, batch_concepts = self._frame_analyses(nodes, frames)
+            embeddings += batch_embeddings
+            concepts += batch_concepts
+        whole = _mean_direction([e for e in embeddings if e is not None])
+        vectors = {IMAGE_SPACE: whole} if whole is not None else {}
+        self._search.save_analysis(app_pk, input_pk, vectors, _top(_best_by_id(concepts)))
+        return embeddings
+
+    def _frame_analyses(
+        self, nodes: list[GraphNode] | None, frames: Sequence[Image.Image]
+    ) -> tuple[list[npt.NDArray[np.float32] | None], list[ConceptScore]]:
+        """Each frame's embedding, and every concept predicted on any of them."""
+        if nodes is None:
+            analyses = self._models.analyze_general(frames)
+            concepts = [c for analysis in analyses for c in _best_first(analysis.concepts)]
+            return [analysis.embedding for analysis in analyses], concepts
+        ran = run_graph(nodes, list(frames))
+        embeddings = [_embedding_of(nodes, results, IMAGE_SPACE) for results in ran]
+        if any(embedding is None for embedding in embeddings):
+            runner = self._models.runner(IMAGE_SPACE)
+            embeddings = [p.embedding for p in runner.predict(list(frames))]
+        concepts = [c for results in ran for r in results.values() for c in _concepts_in(r)]
+        return embeddings, concepts
 
     def index_text(self, app_pk: int, input_pk: int, text: str) -> None:
         nodes = self._base_workflow(app_pk)
@@ -104,6 +143,25 @@ class Indexer:
 def _best_first(concepts: Sequence[ConceptScore]) -> Sequence[ConceptScore]:
     """The head of a prediction's concepts (best first): only those can make the top."""
     return concepts[:TOP_CONCEPTS]
+
+
+def _best_by_id(concepts: Iterable[ConceptScore]) -> list[ConceptScore]:
+    best: dict[str, ConceptScore] = {}
+    for concept in concepts:
+        if concept.id not in best or concept.value > best[concept.id].value:
+            best[concept.id] = concept
+    return list(best.values())
+
+
+def _mean_direction(
+    vectors: Sequence[npt.NDArray[np.float32]],
+) -> npt.NDArray[np.float32] | None:
+    """The normalised mean of unit vectors (None for none, or when they cancel out)."""
+    if not vectors:
+        return None
+    mean = np.mean(np.stack(vectors), axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm).astype(np.float32) if norm > 0 else None
 
 
 def _top(concepts: Iterable[ConceptScore]) -> list[tuple[str, str, float]]:

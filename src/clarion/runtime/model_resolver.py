@@ -1,7 +1,10 @@
-"""Model references to runners: an app's custom models first, then the built-in catalog.
+"""Model references to models and runners: an app's custom models first, then the built-in
+catalog.
 
 ``PostModelOutputs``, ``PostWorkflowResults`` and ingestion (an app's base workflow) all
-resolve models the same way, through ``ModelResolver``.
+resolve models the same way, through ``ModelResolver``. The read side (GetModel,
+ListModelVersions, evaluations) finds models with the same two functions the resolver uses:
+``find_builtin`` for the built-in ones and ``find_version`` for a custom model's versions.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from clarion.inference.workflow import (
     Predict,
     graph_order,
 )
-from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
+from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 
 class Catalog(Protocol):
@@ -39,6 +42,56 @@ class Catalog(Protocol):
     def find(self, model_id: str) -> ModelInfo | None: ...
     def runner(self, model_id: str) -> ImageRunner: ...
     def text_runner(self, model_id: str) -> TextRunner: ...
+
+
+class Models(Catalog, Protocol):
+    """The whole catalog: the models it lists too (``clarion.inference.ModelCatalog``)."""
+
+    def models(self) -> tuple[ModelInfo, ...]: ...
+    def not_installed(self, model_id: str) -> str | None: ...
+
+
+def find_builtin(catalog: Catalog, model_id: str, version_id: str = "") -> ModelInfo | None:
+    """A built-in model by slug, legacy id or legacy name; ``ModelNotFound`` for a version
+    it lacks (its own version id and its legacy ones are the one version it has)."""
+    info = catalog.find(model_id) if model_id else None
+    if info is not None and version_id and not info.has_version(version_id):
+        raise ModelNotFound("model version", f"{model_id}/{version_id}")
+    return info
+
+
+def require_builtin(catalog: Catalog, model_id: str, version_id: str = "") -> ModelInfo:
+    """``find_builtin``, with ``ModelNotFound`` for a model the catalog lacks."""
+    info = find_builtin(catalog, model_id, version_id)
+    if info is None:
+        raise ModelNotFound("model", model_id)
+    return info
+
+
+def builtin_predict(catalog: Catalog, info: ModelInfo) -> Predict:
+    """A built-in model's batch predict. The runner is looked up at each call: the catalog
+    creates (and loads) it on first use."""
+    if info.input_kind == "text":
+        return lambda texts: catalog.text_runner(info.id).predict(texts)
+    return lambda images: catalog.runner(info.id).predict(images)
+
+
+def find_version(
+    store: ModelStore,
+    app_pk: int,
+    model_id: str,
+    version_id: str = "",
+    *,
+    trained_only: bool = False,
+) -> VersionRecord | None:
+    """A custom model's version: the one named (``ModelNotFound`` if it has none such), else
+    its newest (trained) one, None when it has none yet."""
+    if not version_id:
+        return store.latest_version(app_pk, model_id, trained_only=trained_only)
+    version = store.get_version(app_pk, model_id, version_id)
+    if version is None:
+        raise ModelNotFound("model version", f"{model_id}/{version_id}")
+    return version
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +115,13 @@ class ResolvedNode:
 class ModelResolver:
     """Finds the runner for a model reference: the app's custom model, else a built-in one."""
 
-    def __init__(self, catalog: Catalog, store: SqlModelStore) -> None:
+    def __init__(self, catalog: Catalog, store: ModelStore) -> None:
         self._catalog = catalog
         self._store = store
 
     def builtin(self, model_id: str, version_id: str = "") -> ModelInfo | None:
-        """A built-in model by slug, legacy id or legacy name; ``ModelNotFound`` for a version
-        it lacks (its own version id and its legacy ones are the one version it has)."""
-        info = self._catalog.find(model_id) if model_id else None
-        if info is not None and version_id and not info.has_version(version_id):
-            raise ModelNotFound("model version", f"{model_id}/{version_id}")
-        return info
+        """``find_builtin`` in this resolver's catalog."""
+        return find_builtin(self._catalog, model_id, version_id)
 
     def custom(self, app_pk: int, model_id: str, version_id: str = "") -> CustomModel | None:
         """The app's custom model at ``version_id`` (its newest trained one when empty).
@@ -95,14 +144,9 @@ class ModelResolver:
         return CustomModel(model, version, runner)
 
     def _version(self, app_pk: int, model: ModelRecord, version_id: str) -> VersionRecord:
-        if version_id:
-            version = self._store.get_version(app_pk, model.id, version_id)
-            if version is None:
-                raise ModelNotFound("model version", f"{model.id}/{version_id}")
-        else:
-            version = self._store.latest_version(app_pk, model.id, trained_only=True)
-            if version is None:
-                raise ModelUntrained(f"Model '{model.id}' has no trained version yet")
+        version = find_version(self._store, app_pk, model.id, version_id, trained_only=True)
+        if version is None:
+            raise ModelUntrained(f"Model '{model.id}' has no trained version yet")
         if version.status_code != MODEL_TRAINED or version.weights is None:
             raise ModelUntrained(
                 f"Version '{version.id}' of model '{model.id}' is not trained: its status is "
@@ -189,18 +233,11 @@ class ModelResolver:
         return ResolvedNode(self._builtin_node(spec, info), info=info)
 
     def _builtin_node(self, spec: NodeSpec, info: ModelInfo) -> GraphNode:
-        catalog = self._catalog
-        # The runner is looked up at run time: the catalog creates (and loads) it on first use.
-        predict: Predict = (
-            (lambda texts: catalog.text_runner(info.id).predict(texts))
-            if info.input_kind == "text"
-            else (lambda images: catalog.runner(info.id).predict(images))
-        )
         return GraphNode(
             spec=spec,
             model_id=info.id,
             builtin=True,
             input_kind=info.input_kind,
             yields_regions=info.model_type_id in (VISUAL_DETECTOR, IMAGE_TO_TEXT),
-            predict=predict,
+            predict=builtin_predict(self._catalog, info),
         )

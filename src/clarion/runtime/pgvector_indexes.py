@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from clarion.storage.base import AppRecord
-from clarion.storage.pgvector import PgvectorStore, VectorQuery
-from clarion.storage.searchdata import InputFilter
+from clarion.storage.accounts import AppRecord
+from clarion.storage.pgvector import VectorQuery, VectorSearch
+from clarion.storage.searches import InputFilter
 
 # In a space of this many inputs or more, totals (under filters too) are reused for
 # COUNT_SECONDS (hit counts are estimates in Clarifai's API too): counting the tens of
@@ -33,7 +33,7 @@ Scored = list[tuple[int, float]]
 class PgvectorIndexes:
     """``IndexRegistry``'s questions, answered by PostgreSQL."""
 
-    def __init__(self, store: PgvectorStore, counts: _Counts | None = None) -> None:
+    def __init__(self, store: VectorSearch, counts: _Counts | None = None) -> None:
         self._store = store
         self._counts = counts or _Counts(store)
 
@@ -78,7 +78,7 @@ class PgvectorIndexes:
 class PgvectorNearest:
     """A vector rank under filters: ranks, filters and the limit in one SQL statement."""
 
-    def __init__(self, store: PgvectorStore, counts: _Counts | None = None) -> None:
+    def __init__(self, store: VectorSearch, counts: _Counts | None = None) -> None:
         self._store = store
         self._counts = counts or _Counts(store)
 
@@ -98,7 +98,7 @@ class PgvectorNearest:
 class _Counts:
     """Totals of an app's space under filters; large ones kept a while (module notes)."""
 
-    def __init__(self, store: PgvectorStore, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: VectorSearch, clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._clock = clock
         self._kept: OrderedDict[tuple[object, ...], tuple[int, float]] = OrderedDict()
@@ -126,7 +126,7 @@ class _Counts:
         return self.total(app, space, ()) >= COUNT_CACHED_FROM
 
 
-def shared_counts(store: PgvectorStore) -> _Counts:
+def shared_counts(store: VectorSearch) -> _Counts:
     """One cache of totals for ``PgvectorIndexes`` and ``PgvectorNearest`` together."""
     return _Counts(store)
 

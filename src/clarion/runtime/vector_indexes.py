@@ -26,8 +26,8 @@ from clarion.search.ann import HnswParams
 from clarion.search.base import Hit
 from clarion.search.errors import IndexFormatError
 from clarion.search.persist import read_manifest
-from clarion.storage.base import AppRecord
-from clarion.storage.searchdata import SqlSearchStore
+from clarion.storage.accounts import AppRecord
+from clarion.storage.searches import SearchStore
 
 log = logging.getLogger("clarion.indexes")
 
@@ -50,13 +50,13 @@ class _Entry:
 class IndexRegistry:
     def __init__(
         self,
-        search: SqlSearchStore,
+        search: SearchStore,
         directory: Path | None = None,
         params: HnswParams | None = None,
         pruned_through: Callable[[], int] | None = None,
     ) -> None:
         self._search = search
-        # The log position up to which index_log was pruned (``clarion.storage.pruning``).
+        # The log position up to which index_log was pruned (``clarion.storage.sql.pruning``).
         self._pruned_through = pruned_through
         self._directory = directory
         # The settings of every HNSW index, snapshots loaded included: the search settings

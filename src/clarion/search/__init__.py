@@ -12,12 +12,14 @@ Public API:
 
 Keys are integers (input primary keys); vectors are float32 and L2-normalised by the caller;
 scores are cosine similarities clipped to [0, 1]. Importing this package does not import
-faiss: ``HnswIndex`` raises ``clarion.errors.Unavailable`` with the install command when it
-is missing, and ``AdaptiveIndex`` then stays exact.
+faiss, which comes with the ``hnsw`` extra (``hnsw_available``, ``HNSW_INSTALL_HINT``):
+``HnswIndex`` raises ``clarion.errors.Unavailable`` with the install command when it is
+missing, and ``AdaptiveIndex`` then stays exact.
 """
 
 from __future__ import annotations
 
+from clarion.search._faiss import INSTALL_HINT as HNSW_INSTALL_HINT, available as hnsw_available
 from clarion.search.adaptive import DEFAULT_THRESHOLD, AdaptiveIndex
 from clarion.search.ann import HnswIndex, HnswParams
 from clarion.search.base import (
@@ -37,6 +39,7 @@ from clarion.search.persist import load_index, read_manifest
 __all__ = [
     "DEFAULT_THRESHOLD",
     "FORMAT_VERSION",
+    "HNSW_INSTALL_HINT",
     "AdaptiveIndex",
     "AllowedKeys",
     "ExactIndex",
@@ -50,6 +53,7 @@ __all__ = [
     "Manifest",
     "SearchIndexError",
     "VectorIndex",
+    "hnsw_available",
     "load_index",
     "read_manifest",
 ]

@@ -12,34 +12,45 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import Any, cast
 
 from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference import ModelCatalog
+from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
+from clarion.jobs.app_copy import AppCopyJob
+from clarion.jobs.bulk import BulkOperationJob
 from clarion.jobs.collect import CollectBlobsJob
 from clarion.jobs.evaluation import EvaluationJob
 from clarion.jobs.ingest import IngestJob
+from clarion.jobs.ingest_video import VideoIngestion
 from clarion.jobs.reindex import ReindexJob
 from clarion.jobs.training import EvaluateJob, TrainJob
-from clarion.jobs.worker import JobKind, WorkerPool
+from clarion.jobs.worker import JobKind, Wakeups, WorkerPool
+from clarion.media.video import VideoLimits
+from clarion.runtime.frame_indexes import FrameAwareIndexes, FrameAwareNearest
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
 from clarion.runtime.pgvector_indexes import PgvectorIndexes, PgvectorNearest, shared_counts
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
+from clarion.runtime.videos import UntrustedVideos
 from clarion.server.auth import Authenticator
 from clarion.server.dispatch import Dispatcher
 from clarion.server.http import HostedRoute
 from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.process import ClarionServer
+from clarion.services.annotation_filters import AnnotationFiltersService
 from clarion.services.annotations import AnnotationsService
+from clarion.services.app_duplications import AppDuplicationsService
+from clarion.services.app_reads import AppReadsService
 from clarion.services.apps import AppsService
-from clarion.services.base import Handler
+from clarion.services.base import Handler, StreamHandler
+from clarion.services.bulk_operations import BulkEdits, BulkOperationsService
+from clarion.services.compute import ComputeService
+from clarion.services.concept_graph import ConceptGraphService
 from clarion.services.concepts import ConceptsService
 from clarion.services.custom_models import CustomModelsService
 from clarion.services.datasets import DatasetsService
@@ -47,25 +58,52 @@ from clarion.services.evaluations import EvaluationsService
 from clarion.services.hosted import HostedImages, HostedUrls
 from clarion.services.inputs import InputsService
 from clarion.services.keys import KeysService
+from clarion.services.model_extras import ModelExtrasService
+from clarion.services.model_references import ModelReferencesService
 from clarion.services.model_types import ModelTypesService
-from clarion.services.models import PUBLIC_APP, PUBLIC_USER, ModelsService
+from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
+from clarion.services.reference import ReferenceService
+from clarion.services.renames import RenamesService
+from clarion.services.runner_calls import Predict, RunnerCallsService
+from clarion.services.runners import RunnerBroker
 from clarion.services.searches import SearchesService
 from clarion.services.users import UsersService
+from clarion.services.video_predict import VideoPredictions
+from clarion.services.workflow_versions import WorkflowVersionsService
 from clarion.services.workflows import WorkflowsService
-from clarion.storage.base import Store
-from clarion.storage.data import SqlDataStore
-from clarion.storage.dialect import is_postgresql
+from clarion.storage.app_copies import APP_DUPLICATION_JOB
+from clarion.storage.bulk_operations import BULK_OPERATION_JOB
 from clarion.storage.engine import create_db_engine, database_label, migrate, schema_revision
-from clarion.storage.evaluations import RUN_EVALUATION_JOB, SqlEvaluationStore
-from clarion.storage.jobs import SqlJobQueue
-from clarion.storage.modeldata import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB, SqlModelStore
-from clarion.storage.notify import JobNotifications
-from clarion.storage.pgvector import PgvectorSearchStore, PgvectorStore, prepare as prepare_pgvector
-from clarion.storage.pruning import SqlPruning
-from clarion.storage.queue import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
-from clarion.storage.searchdata import SqlSearchStore
-from clarion.storage.sql import SqlStore
+from clarion.storage.evaluations import RUN_EVALUATION_JOB
+from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB, REINDEX_JOB
+from clarion.storage.models import EVALUATE_MODEL_JOB, TRAIN_MODEL_JOB
+from clarion.storage.sql import (
+    SqlAccountStore,
+    SqlAnnotationFilters,
+    SqlAnnotationStore,
+    SqlAppCopies,
+    SqlAppReads,
+    SqlBulkOperationStore,
+    SqlComputeStore,
+    SqlConceptGraphStore,
+    SqlConceptStore,
+    SqlDatasetStore,
+    SqlEvaluationStore,
+    SqlInputStore,
+    SqlJobQueue,
+    SqlModelExtras,
+    SqlModelStore,
+    SqlPruning,
+    SqlRenames,
+    SqlSearchStore,
+    SqlVectorSearch,
+    SqlVectorSearchStore,
+    SqlVideoStore,
+    SqlWorkflowVersions,
+    job_notifications,
+    prepare_pgvector,
+)
 
 log = logging.getLogger("clarion.server")
 
@@ -79,7 +117,7 @@ NOTIFIED_POLL_SECONDS = 30.0
 class Admin:
     """Data-directory administration, for the CLI: the same services the API uses."""
 
-    store: Store
+    store: SqlAccountStore
     users: UsersService
     keys: KeysService
 
@@ -88,24 +126,44 @@ class Admin:
 class Backends:
     """The concrete storage, blobs, fetching and models one process works with."""
 
-    engine: Engine  # the stores' one engine
-    store: SqlStore
-    data: SqlDataStore
+    store: SqlAccountStore
+    inputs: SqlInputStore
+    concepts: SqlConceptStore
+    concept_graph: SqlConceptGraphStore
+    bulk_operations: SqlBulkOperationStore
+    annotations: SqlAnnotationStore
+    datasets: SqlDatasetStore
     search: SqlSearchStore
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
+    compute_records: SqlComputeStore
+    renames: SqlRenames
+    model_extras: SqlModelExtras
+    workflow_versions: SqlWorkflowVersions
+    app_reads: SqlAppReads
+    app_copies: SqlAppCopies
+    annotation_filters: SqlAnnotationFilters
     queue: SqlJobQueue
     pruning: SqlPruning
+    # On PostgreSQL: a listener that wakes a worker pool when any process queues a job.
+    notifications: Callable[[], Wakeups] | None
     blobs: FileBlobStore
     fetcher: UrlFetcher
     models: ModelCatalog
     indexes: IndexRegistry | PgvectorIndexes
     # A vector rank under filters: in SQL on pgvector, else by ``FilteredNearest``'s plans.
     filtered_nearest: PgvectorNearest | None
+    videos: SqlVideoStore
+    video_limits: VideoLimits
     # Reading inputs to predict on (fetching, decoding) runs on these threads.
     readers: ThreadPoolExecutor
     # Predictions on inputs sent in the request: computation alone, on about one thread a core.
     compute: ThreadPoolExecutor
+
+    @property
+    def untrusted_videos(self) -> UntrustedVideos:
+        """Video bytes and URLs read under the settings' video limits."""
+        return UntrustedVideos(self.fetcher, self.video_limits)
 
     @property
     def resolver(self) -> ModelResolver:
@@ -133,14 +191,26 @@ def open_backends(settings: Settings) -> Backends:
         extra_ca_certs=tuple(str(location) for location in settings.fetch_ca_certs),
     )
     return Backends(
-        engine=engine,
-        store=SqlStore(engine),
-        data=SqlDataStore(engine),
-        search=PgvectorSearchStore(engine) if on_pgvector else SqlSearchStore(engine),
+        store=SqlAccountStore(engine),
+        inputs=SqlInputStore(engine),
+        concepts=SqlConceptStore(engine),
+        concept_graph=SqlConceptGraphStore(engine),
+        bulk_operations=SqlBulkOperationStore(engine),
+        annotations=SqlAnnotationStore(engine),
+        datasets=SqlDatasetStore(engine),
+        search=SqlVectorSearchStore(engine) if on_pgvector else SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
+        compute_records=SqlComputeStore(engine),
+        renames=SqlRenames(engine),
+        model_extras=SqlModelExtras(engine),
+        workflow_versions=SqlWorkflowVersions(engine),
+        app_reads=SqlAppReads(engine),
+        app_copies=SqlAppCopies(engine),
+        annotation_filters=SqlAnnotationFilters(engine),
         queue=SqlJobQueue(engine),
         pruning=SqlPruning(engine),
+        notifications=job_notifications(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
         models=ModelCatalog(
@@ -148,7 +218,14 @@ def open_backends(settings: Settings) -> Backends:
             intra_op_threads=settings.inference_threads or None,
             people_concepts=settings.general_people_concepts,
         ),
-        **_vector_search(engine, settings, on_pgvector),
+        **_vector_search(
+            settings,
+            SqlSearchStore(engine),
+            SqlVectorSearch(engine) if on_pgvector else None,
+            SqlPruning(engine),
+        ),
+        videos=SqlVideoStore(engine),
+        video_limits=video_limits(settings),
         readers=ThreadPoolExecutor(max_workers=8, thread_name_prefix="clarion-read"),
         compute=ThreadPoolExecutor(
             max_workers=settings.predict_threads or (os.cpu_count() or 1) + 1,
@@ -157,21 +234,31 @@ def open_backends(settings: Settings) -> Backends:
     )
 
 
-def _vector_search(engine: Engine, settings: Settings, on_pgvector: bool) -> dict[str, Any]:
+def _vector_search(
+    settings: Settings,
+    search: SqlSearchStore,
+    in_database: SqlVectorSearch | None,
+    pruning: SqlPruning,
+) -> dict[str, Any]:
     """The vector indexes: PostgreSQL's own (pgvector), else one in memory per process."""
-    if on_pgvector:
-        store = PgvectorStore(engine)
-        counts = shared_counts(store)
+    if in_database is not None:
+        counts = shared_counts(in_database)
         return {
-            "indexes": PgvectorIndexes(store, counts),
-            "filtered_nearest": PgvectorNearest(store, counts),
+            "indexes": PgvectorIndexes(in_database, counts),
+            "filtered_nearest": PgvectorNearest(in_database, counts),
         }
     registry = IndexRegistry(
-        SqlSearchStore(engine),
-        settings.data_dir / "indexes",
-        pruned_through=SqlPruning(engine).pruned_through,
+        search, settings.data_dir / "indexes", pruned_through=pruning.pruned_through
     )
     return {"indexes": registry, "filtered_nearest": None}
+
+
+def _frames_too(backends: Backends, frames: FrameAwareIndexes) -> FrameAwareNearest | None:
+    """pgvector's rank under filters with videos' frames scored too (None: the embedded
+    indexes, where ``FilteredNearest`` reaches the frames through ``frames`` itself)."""
+    if backends.filtered_nearest is None:
+        return None
+    return FrameAwareNearest(backends.filtered_nearest, frames, backends.search)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +285,15 @@ def migrate_database(settings: Settings) -> Migration:
         engine.dispose()
 
 
+def video_limits(settings: Settings) -> VideoLimits:
+    return VideoLimits(
+        max_duration_seconds=settings.video_max_seconds,
+        max_pixels=settings.video_max_pixels,
+        max_frames=settings.video_max_frames,
+        max_decode_seconds=settings.video_decode_seconds,
+    )
+
+
 def open_admin(settings: Settings) -> Admin:
     backends = open_backends(settings)
     return Admin(
@@ -210,8 +306,11 @@ def build_worker_pool(
 ) -> WorkerPool:
     indexer = Indexer(backends.models, backends.search, backends.resolver)
     outcome = metrics.observe_ingestion if metrics is not None else None
-    ingest = IngestJob(backends.data, backends.blobs, backends.fetcher, indexer, outcome)
-    collect = CollectBlobsJob(backends.data, backends.blobs, settings.blob_grace_seconds)
+    videos = VideoIngestion(
+        backends.inputs, backends.blobs, backends.untrusted_videos, indexer, backends.videos
+    )
+    ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome, videos)
+    collect = CollectBlobsJob(backends.inputs, backends.blobs, settings.blob_grace_seconds)
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
@@ -221,11 +320,16 @@ def build_worker_pool(
     kinds[EVALUATE_MODEL_JOB] = JobKind(run=evaluate, give_up=evaluate.give_up)
     evaluation = EvaluationJob(backends.evaluations, backends.modeldata)
     kinds[RUN_EVALUATION_JOB] = JobKind(run=evaluation, give_up=evaluation.give_up)
-    reindex = ReindexJob(backends.search, backends.blobs, indexer)
+    reindex = ReindexJob(backends.search, backends.blobs, indexer, videos=videos)
     kinds[REINDEX_JOB] = JobKind(run=reindex, give_up=reindex.give_up)
-    if is_postgresql(backends.engine):
+    edits = BulkEdits(backends.inputs, backends.annotations, backends.datasets)
+    bulk = BulkOperationJob(backends.bulk_operations, edits.apply)
+    kinds[BULK_OPERATION_JOB] = JobKind(run=bulk, give_up=bulk.give_up)
+    app_copy = AppCopyJob(backends.app_copies, backends.search)
+    kinds[APP_DUPLICATION_JOB] = JobKind(run=app_copy, give_up=app_copy.give_up)
+    if backends.notifications is not None:
         # Woken by the database when any process queues a job; the poll is the safety net.
-        wakeups = JobNotifications(backends.engine)
+        wakeups = backends.notifications()
         return WorkerPool(
             backends.queue,
             kinds,
@@ -239,17 +343,37 @@ def build_worker_pool(
 def build_handlers(
     backends: Backends, wake_workers: Callable[[], None], hosted: HostedUrls
 ) -> dict[str, Handler]:
-    store, data = backends.store, backends.data
+    store, data = backends.store, backends.inputs
+
+    def is_built_in_model(model_id: str) -> bool:
+        return backends.models.find(model_id) is not None
+
     untrusted = UntrustedInputs(backends.fetcher)
-    inputs = InputsService(data, backends.blobs, untrusted, wake_workers, hosted, backends.search)
+    videos = backends.untrusted_videos
+    inputs = InputsService(
+        data,
+        backends.annotations,
+        backends.datasets,
+        backends.blobs,
+        untrusted,
+        wake_workers,
+        hosted,
+        backends.search,
+        videos=videos,
+        video_facts=backends.videos,
+    )
+    video_predictions = VideoPredictions(videos, data, backends.blobs)
+    frame_indexes = FrameAwareIndexes(backends.indexes, backends.videos)
     searches = SearchesService(
         backends.search,
-        backends.indexes,
+        frame_indexes,
         backends.models,
         untrusted,
         inputs.input_level_data,
         hosted,
-        filtered_nearest=backends.filtered_nearest,
+        backends.concept_graph,
+        video_frames=frame_indexes,
+        filtered_nearest=_frames_too(backends, frame_indexes),
     )
     services = (
         UsersService(store),
@@ -257,7 +381,7 @@ def build_handlers(
         KeysService(store),
         inputs,
         searches,
-        ModelsService(backends.models, backends.modeldata),
+        ModelsService(backends.models, backends.modeldata, backends.model_extras),
         ModelTypesService(),
         PredictService(
             backends.models,
@@ -267,26 +391,71 @@ def build_handlers(
             readers=backends.readers,
             compute=backends.compute,
             resolver=backends.resolver,
+            videos=video_predictions,
         ),
-        CustomModelsService(backends.modeldata, data, backends.models, wake_workers),
+        CustomModelsService(
+            backends.modeldata,
+            backends.concepts,
+            backends.datasets,
+            backends.models,
+            wake_workers,
+        ),
         EvaluationsService(
             backends.evaluations,
             backends.modeldata,
-            data,
-            lambda model_id: backends.models.find(model_id) is not None,
+            backends.datasets,
+            is_built_in_model,
             wake_workers,
         ),
         WorkflowsService(
-            backends.modeldata, backends.resolver, untrusted, data, backends.blobs, backends.readers
+            backends.modeldata,
+            backends.resolver,
+            untrusted,
+            data,
+            backends.blobs,
+            backends.readers,
+            video_predictions,
+            backends.workflow_versions,
         ),
-        ConceptsService(data, backends.models),
-        AnnotationsService(data),
-        DatasetsService(data, hosted),
+        ConceptsService(backends.concepts, backends.models, backends.concept_graph),
+        ConceptGraphService(backends.concepts, backends.concept_graph),
+        AnnotationsService(backends.annotations, data),
+        DatasetsService(backends.datasets, data, hosted),
+        BulkOperationsService(
+            backends.bulk_operations,
+            data,
+            backends.datasets,
+            searches.matching_input_ids,
+            wake_workers,
+        ),
+        WorkflowVersionsService(backends.workflow_versions, backends.modeldata),
+        ReferenceService(),
+        RenamesService(backends.renames, store, backends.modeldata, is_built_in_model),
+        AppReadsService(backends.app_reads),
+        AppDuplicationsService(backends.app_copies, wake_workers),
+        ModelReferencesService(backends.models, backends.modeldata),
+        AnnotationFiltersService(backends.annotation_filters),
+        ModelExtrasService(backends.model_extras, backends.modeldata, is_built_in_model),
     )
     handlers: dict[str, Handler] = {}
     for service in services:
         handlers.update(service.handlers())
     return handlers
+
+
+def build_runner_handlers(
+    backends: Backends, handlers: dict[str, Handler], broker: RunnerBroker
+) -> dict[str, StreamHandler]:
+    """Add the compute records and the runner-served model calls to ``handlers`` (model
+    calls without runners go on to the in-process prediction); the stream handlers."""
+    predict = cast(Predict, handlers["PostModelOutputs"])
+    calls = RunnerCallsService(broker, predict, lambda id: backends.models.find(id) is not None)
+    compute = ComputeService(backends.compute_records, on_runners_changed=broker.forget_runners)
+    handlers.update(compute.handlers())
+    handlers.update(calls.handlers())
+    handlers["ListRunnerItems"] = broker.list_runner_items
+    handlers["PostRunnerItemOutputs"] = broker.post_runner_item_outputs
+    return {**calls.stream_handlers(), "ProcessRunnerItems": broker.process_runner_items}
 
 
 def build_server(settings: Settings) -> ClarionServer:
@@ -310,16 +479,26 @@ def build_server(settings: Settings) -> ClarionServer:
         lambda: {"running": limits.in_flight, "waiting": limits.waiting},
         "state",
     )
+    handlers = build_handlers(backends, wake, hosted)
+    broker = RunnerBroker(backends.compute_records)
+    stream_handlers = build_runner_handlers(backends, handlers, broker)
+    metrics.watch(
+        "clarion_runners",
+        "Runner streams open, and model calls waiting for or running on runners.",
+        broker.load,
+        "state",
+    )
     dispatcher = Dispatcher(
-        build_handlers(backends, wake, hosted),
+        handlers,
         authenticator,
         limits,
         metrics,
         request_timeout_seconds=settings.request_timeout_seconds,
         max_metadata_bytes=settings.max_metadata_bytes,
+        stream_handlers=stream_handlers,
     )
     hosted_route = HostedRoute(
-        authenticator, dispatcher, HostedImages(backends.data, backends.blobs)
+        authenticator, dispatcher, HostedImages(backends.inputs, backends.blobs)
     )
     return ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics

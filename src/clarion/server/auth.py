@@ -23,14 +23,17 @@ from clarion.protocol.descriptor import AuthType, MethodSpec
 from clarion.services.apps import PUBLIC
 from clarion.services.context import CallContext, Principal
 from clarion.services.tokens import hash_token, same_hash
-from clarion.storage.base import AppRecord, KeyRecord, Store
+from clarion.storage.accounts import AccountStore, AppRecord, KeyRecord
 
 ME = "me"
 _KEY_PREFIX = "Key "
 _Record = TypeVar("_Record", KeyRecord, AppRecord)
 _Key = TypeVar("_Key", str, tuple[str, str])
-# Methods after which what the cache holds may be wrong: a key or app changed or went away.
-_CREDENTIAL_WRITES = re.compile(r"^(Patch|Delete)(Key|Keys|App|Apps)$")
+# Methods after which what the cache holds may be wrong: a key or app changed or went away
+# (a renamed workflow changes the app's record when it was the app's base workflow).
+_CREDENTIAL_WRITES = re.compile(
+    r"^(Patch|Delete)(Key|Keys|App|Apps)$|^PatchApps(Ids|Details)$|^PatchWorkflowIds$"
+)
 
 
 class NotCached(Exception):
@@ -48,7 +51,7 @@ class CredentialCache:
     """
 
     def __init__(
-        self, store: Store, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+        self, store: AccountStore, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._store = store
         self._ttl = ttl_seconds
@@ -128,7 +131,7 @@ class _Records(Protocol):
 class Authenticator:
     def __init__(
         self,
-        store: Store,
+        store: AccountStore,
         cache_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

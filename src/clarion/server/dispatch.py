@@ -1,4 +1,6 @@
-"""The one call both transports end in: ``dispatch(method, request, metadata)``."""
+"""The one call both transports end in: ``dispatch(method, request, metadata)``, and for the
+streaming methods that have a stream handler, ``dispatch_stream``: the same authentication,
+limits, metrics and error statuses, with a status on every message streamed back."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from google.protobuf.message import Message
 
+from clarion.codes import SUCCESS
 from clarion.errors import (
     ApiError,
     DeadlineExceeded,
@@ -27,7 +30,7 @@ from clarion.server.auth import Authenticator
 from clarion.server.limits import Limits
 from clarion.server.metrics import Metrics
 from clarion.server.status import error_response, mark_success, new_req_id
-from clarion.services.base import Handler
+from clarion.services.base import Handler, StreamHandler
 from clarion.services.context import CallContext
 from clarion.storage.errors import DatabaseBusy, InvalidValue
 
@@ -45,8 +48,10 @@ class Dispatcher:
         metrics: Metrics,
         request_timeout_seconds: float = 0.0,
         max_metadata_bytes: int = 0,
+        stream_handlers: Mapping[str, StreamHandler] | None = None,
     ) -> None:
         self._handlers = dict(handlers)
+        self._stream_handlers = dict(stream_handlers or {})
         self._max_metadata_bytes = max_metadata_bytes
         self._auth = authenticator
         self._limits = limits
@@ -55,7 +60,11 @@ class Dispatcher:
 
     @property
     def implemented(self) -> frozenset[str]:
-        return frozenset(self._handlers)
+        return frozenset(self._handlers) | frozenset(self._stream_handlers)
+
+    def streams(self, method: MethodSpec) -> bool:
+        """True when ``method`` has a stream handler (others answer one message)."""
+        return method.name in self._stream_handlers
 
     async def dispatch(
         self,
@@ -78,7 +87,7 @@ class Dispatcher:
         except InvalidValue as error:  # a value the database refused (PostgreSQL is strict)
             response = error_response(
                 method.response_type,
-                InvalidArgument(f"A value in the request cannot be stored: {error}"),
+                InvalidArgument(f"The database refuses a value in the request: {error}"),
                 req_id,
             )
         except Exception:
@@ -92,6 +101,53 @@ class Dispatcher:
         code = response.status.code  # type: ignore[attr-defined]
         self._record(method.name, code, started, req_id)
         return response
+
+    async def dispatch_stream(
+        self,
+        method: MethodSpec,
+        request: Message,
+        more: AsyncIterator[Message],
+        metadata: Mapping[str, str],
+        time_left: float | None = None,
+    ) -> AsyncIterator[Message]:
+        """Answer a streaming call: ``request`` is its first message, ``more`` the caller's
+        later ones. An error ends the stream with one message carrying its status."""
+        req_id = new_req_id(metadata)
+        started = time.perf_counter()
+        deadline = self._deadline(time_left) if _holds_deadline(method) else None
+        code: int | str = SUCCESS
+        try:
+            async for response in self._stream(method, request, more, metadata, req_id, deadline):
+                mark_success(response, req_id)
+                yield response
+        except ApiError as error:
+            code = error.status_code
+            yield error_response(method.response_type, error, req_id)
+        except Exception:
+            log.exception("internal error in %s req_id=%s", method.name, req_id)
+            code = Internal.status_code
+            yield error_response(method.response_type, Internal(), req_id)
+        except (asyncio.CancelledError, GeneratorExit):
+            self._record(method.name, _cancelled_code(deadline), started, req_id)
+            raise
+        self._record(method.name, code, started, req_id)
+
+    async def _stream(
+        self,
+        method: MethodSpec,
+        request: Message,
+        more: AsyncIterator[Message],
+        metadata: Mapping[str, str],
+        req_id: str,
+        deadline: float | None,
+    ) -> AsyncIterator[Message]:
+        ctx = await self._authenticated(method, request, metadata, req_id, deadline)
+        handler = self._stream_handlers[method.name]
+        self._check_metadata_size(request)
+        async with self._within_limits(ctx, method.name):
+            async for response in handler(request, more, ctx):
+                yield response
+        self._auth.after_success(method)
 
     def _record(self, method: str, code: int | str, started: float, req_id: str) -> None:
         elapsed = time.perf_counter() - started
@@ -118,16 +174,7 @@ class Dispatcher:
         req_id: str,
         deadline: float | None,
     ) -> Message:
-        # Cached credentials are checked here; lookups that read the database run off the
-        # event loop (a thread hand-off costs more than checking cached records).
-        ctx = self._auth.authenticate_cached(method, request, metadata, req_id)
-        if ctx is None:
-            ctx = await asyncio.to_thread(
-                self._auth.authenticate, method, request, metadata, req_id
-            )
-        ctx = dataclasses.replace(
-            ctx, deadline=deadline, max_metadata_bytes=self._max_metadata_bytes
-        )
+        ctx = await self._authenticated(method, request, metadata, req_id, deadline)
         handler = self._handlers.get(method.name)
         if handler is None:
             raise NotImplementedMethod(f"{method.name} is not implemented by this Clarion server")
@@ -140,6 +187,25 @@ class Dispatcher:
         assert isinstance(result, Message)
         self._auth.after_success(method)
         return result
+
+    async def _authenticated(
+        self,
+        method: MethodSpec,
+        request: Message,
+        metadata: Mapping[str, str],
+        req_id: str,
+        deadline: float | None,
+    ) -> CallContext:
+        # Cached credentials are checked here; lookups that read the database run off the
+        # event loop (a thread hand-off costs more than checking cached records).
+        ctx = self._auth.authenticate_cached(method, request, metadata, req_id)
+        if ctx is None:
+            ctx = await asyncio.to_thread(
+                self._auth.authenticate, method, request, metadata, req_id
+            )
+        return dataclasses.replace(
+            ctx, deadline=deadline, max_metadata_bytes=self._max_metadata_bytes
+        )
 
     def _check_metadata_size(self, request: Message) -> None:
         """Refuse more metadata than a request may carry before any handler runs: storing
@@ -187,6 +253,12 @@ def _cancelled_code(deadline: float | None) -> int | str:
     if deadline is not None and time.monotonic() >= deadline:
         return DeadlineExceeded.status_code
     return "cancelled"
+
+
+def _holds_deadline(method: MethodSpec) -> bool:
+    """A runner's own stream waits for work as long as the runner likes: the server's
+    request timeout is for calls, not for it (a client's deadline still holds, via gRPC)."""
+    return method.name != "ProcessRunnerItems"
 
 
 def _credential_of(ctx: CallContext) -> str:

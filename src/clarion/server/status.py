@@ -10,7 +10,7 @@ from google.protobuf.message import Message
 
 from clarion.codes import SUCCESS
 from clarion.errors import ApiError
-from clarion.services.convert import response_id
+from clarion.services.messages.values import response_id
 
 _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

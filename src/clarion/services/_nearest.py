@@ -26,8 +26,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from clarion.storage.base import AppRecord
-from clarion.storage.searchdata import InputFilter, SqlSearchStore
+from clarion.storage.accounts import AppRecord
+from clarion.storage.searches import InputFilter, SearchStore
 
 # Candidates first from this index size on; below it a filter costs a few milliseconds in SQL.
 POST_FILTER_FROM = 20_000
@@ -78,7 +78,7 @@ class FilteredNearest:
 
     def __init__(
         self,
-        search: SqlSearchStore,
+        search: SearchStore,
         indexes: VectorIndexes,
         *,
         post_filter_from: int = POST_FILTER_FROM,

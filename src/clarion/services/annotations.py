@@ -11,16 +11,19 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from clarion.errors import InvalidArgument, NotFound
 from clarion.services.base import HandlerTable, app_pk, check_id, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import annotation_to_proto, json_of
+from clarion.services.messages.data import annotation_to_proto
+from clarion.services.messages.values import json_of
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, deep_merge, patch_action, patched_by_id
-from clarion.storage.base import AnnotationRecord, AppRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord
+from clarion.storage.annotations import AnnotationRecord, AnnotationStore
+from clarion.storage.inputs import InputStore
 
 
 class AnnotationsService:
-    def __init__(self, data: SqlDataStore) -> None:
-        self._data = data
+    def __init__(self, annotations: AnnotationStore, inputs: InputStore) -> None:
+        self._annotations = annotations
+        self._inputs = inputs
 
     def handlers(self) -> HandlerTable:
         return {
@@ -39,7 +42,7 @@ class AnnotationsService:
         if not request.annotations:
             raise InvalidArgument("PostAnnotations needs at least one annotation")
         records = [self._new(app, annotation) for annotation in request.annotations]
-        stored = self._data.add_annotations(app_pk(app), records)
+        stored = self._annotations.add_annotations(app_pk(app), records)
         return service_pb2.MultiAnnotationResponse(
             annotations=[annotation_to_proto(record, app) for record in stored]
         )
@@ -48,7 +51,7 @@ class AnnotationsService:
         self, request: service_pb2.GetAnnotationRequest, ctx: CallContext
     ) -> service_pb2.SingleAnnotationResponse:
         app = require_app(ctx)
-        found = self._data.get_annotation(app_pk(app), request.annotation_id)
+        found = self._annotations.get_annotation(app_pk(app), request.annotation_id)
         if found is None or (request.input_id and found.input_id != request.input_id):
             raise NotFound("annotation", request.annotation_id)
         return service_pb2.SingleAnnotationResponse(annotation=annotation_to_proto(found, app))
@@ -57,7 +60,7 @@ class AnnotationsService:
         self, request: service_pb2.ListAnnotationsRequest, ctx: CallContext
     ) -> service_pb2.MultiAnnotationResponse:
         app = require_app(ctx)
-        found = self._data.list_annotations(
+        found = self._annotations.list_annotations(
             app_pk(app),
             page_of(request.page, request.per_page),
             ids=list(request.ids),
@@ -74,7 +77,7 @@ class AnnotationsService:
         action = patch_action(request.action, default="merge")
         patched = []
         for patch in request.annotations:
-            current = self._data.get_annotation(app_pk(app), patch.id)
+            current = self._annotations.get_annotation(app_pk(app), patch.id)
             if current is None:
                 raise NotFound("annotation", patch.id)
             data = _patched_data(current.data, _checked_data(patch.data), action)
@@ -86,7 +89,7 @@ class AnnotationsService:
                 status_code=current.status_code,
                 created_at=current.created_at,
             )
-            patched.append(self._data.update_annotation(app_pk(app), updated))
+            patched.append(self._annotations.update_annotation(app_pk(app), updated))
         return service_pb2.MultiAnnotationResponse(
             annotations=[annotation_to_proto(record, app) for record in patched]
         )
@@ -95,10 +98,10 @@ class AnnotationsService:
         self, request: service_pb2.DeleteAnnotationRequest, ctx: CallContext
     ) -> status_pb2.BaseResponse:
         app = require_app(ctx)
-        found = self._data.get_annotation(app_pk(app), request.annotation_id)
+        found = self._annotations.get_annotation(app_pk(app), request.annotation_id)
         if found is None or (request.input_id and found.input_id != request.input_id):
             raise NotFound("annotation", request.annotation_id)
-        self._data.delete_annotations(app_pk(app), ids=[found.id])
+        self._annotations.delete_annotations(app_pk(app), ids=[found.id])
         return status_pb2.BaseResponse()
 
     def delete_annotations(
@@ -107,7 +110,7 @@ class AnnotationsService:
         app = require_app(ctx)
         if not request.ids and not request.input_ids:
             raise InvalidArgument("DeleteAnnotations needs ids or input_ids")
-        self._data.delete_annotations(
+        self._annotations.delete_annotations(
             app_pk(app), ids=list(request.ids), input_ids=list(request.input_ids)
         )
         return status_pb2.BaseResponse()
@@ -115,7 +118,7 @@ class AnnotationsService:
     def _new(self, app: AppRecord, annotation: resources_pb2.Annotation) -> AnnotationRecord:
         if not annotation.input_id:
             raise InvalidArgument("Each annotation needs the input_id it annotates")
-        if self._data.get_input(app_pk(app), annotation.input_id) is None:
+        if self._inputs.get_input(app_pk(app), annotation.input_id) is None:
             raise NotFound("input", annotation.input_id)
         data = _checked_data(annotation.data)
         return AnnotationRecord(

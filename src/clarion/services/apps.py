@@ -21,11 +21,12 @@ from clarion.services.base import (
     require_own_user,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import app_to_proto, struct_to_dict
+from clarion.services.messages.accounts import app_to_proto
+from clarion.services.messages.values import struct_to_dict
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_metadata
 from clarion.services.tokens import new_token
-from clarion.storage.base import AppRecord, Store
+from clarion.storage.accounts import AccountStore, AppRecord
 
 PRIVATE = 10
 PUBLIC = 50
@@ -35,7 +36,7 @@ log = logging.getLogger("clarion.apps")
 
 
 class Reindexing(Protocol):
-    """Queues the background reindex of an app (``clarion.storage.reindexing``)."""
+    """Queues the background reindex of an app (``clarion.storage.sql.reindexing``)."""
 
     def request_reindex(self, app_pk: int) -> int:
         """Queue it; returns how many inputs it will reindex."""
@@ -49,7 +50,7 @@ def _no_wakeup() -> None:
 class AppsService:
     def __init__(
         self,
-        store: Store,
+        store: AccountStore,
         reindexing: Reindexing | None = None,
         wake_workers: Callable[[], None] = _no_wakeup,
     ) -> None:
@@ -64,6 +65,7 @@ class AppsService:
             "ListApps": self.list_apps,
             "PatchApps": self.patch_apps,
             "PatchApp": self.patch_app,
+            "PatchAppsDetails": self.patch_apps_details,
             "DeleteApp": self.delete_app,
         }
 
@@ -115,6 +117,28 @@ class AppsService:
         check_merged_metadata(ctx, changed.metadata, f"app '{app.id}'")
         return service_pb2.SingleAppResponse(app=app_to_proto(self._update(app, changed)))
 
+    def patch_apps_details(
+        self, request: service_pb2.PatchAppsDetailsRequest, ctx: CallContext
+    ) -> service_pb2.MultiAppResponse:
+        """``PatchApps`` limited to an app's details (name, description, notes, metadata); an
+        entry without ``id`` patches the app in the path."""
+        user_id = require_own_user(ctx)
+        if not request.apps:
+            raise InvalidArgument("PatchAppsDetails needs at least one app in 'apps'")
+        for patch in request.apps:
+            _check_details_only(patch)
+        path_app = ctx.app.id if ctx.app is not None else ""
+        targets = [patch.id or path_app for patch in request.apps]
+        current = [self._owned_app(user_id, app_id) for app_id in targets]
+        action = _patch_action(request.action)
+        changed = [
+            _patched(app, patch, action) for app, patch in zip(current, request.apps, strict=True)
+        ]
+        for app in changed:
+            check_merged_metadata(ctx, app.metadata, f"app '{app.id}'")
+        patched = [self._update(app, new) for app, new in zip(current, changed, strict=True)]
+        return service_pb2.MultiAppResponse(apps=[app_to_proto(app) for app in patched])
+
     def delete_app(
         self, request: service_pb2.DeleteAppRequest, ctx: CallContext
     ) -> status_pb2.BaseResponse:
@@ -143,6 +167,20 @@ class AppsService:
         if app is None:
             raise NotFound("app", app_id)
         return app
+
+
+def _check_details_only(patch: resources_pb2.App) -> None:
+    """Settings that change how the app works are PatchApps' to change, not PatchAppsDetails'."""
+    settings = [
+        name for name in ("default_workflow_id", "default_language") if getattr(patch, name)
+    ]
+    if patch.HasField("visibility") and patch.visibility.gettable:
+        settings.append("visibility")
+    if settings:
+        raise InvalidArgument(
+            f"PatchAppsDetails changes only name, description, notes and metadata, not "
+            f"{', '.join(settings)}: use PatchApps for those"
+        )
 
 
 def _new_app(user_id: str, app: resources_pb2.App) -> AppRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,17 +16,25 @@ from clarion.errors import (
     NotFound,
     PermissionDenied,
     RequestTooLarge,
+    WorkflowInvalidArgument,
 )
+from clarion.inference.workflow import PUBLIC_WORKFLOWS
 from clarion.services.context import CallContext
-from clarion.storage.base import AppRecord
+from clarion.storage.accounts import AppRecord
 from clarion.storage.errors import Conflict
 
 # A handler takes the request message and the call context and returns the response message
 # (its status is filled in by the dispatcher). Sync handlers run on a worker thread.
 Handler = Callable[[Any, CallContext], Message | Awaitable[Message]]
 HandlerTable = Mapping[str, Handler]
+# A streaming method's handler takes the first request, the caller's later requests (none for
+# a server-streaming method) and the context, and yields the responses (the dispatcher fills
+# in each one's status).
+StreamHandler = Callable[[Any, AsyncIterator[Any], CallContext], AsyncIterator[Message]]
+StreamHandlerTable = Mapping[str, StreamHandler]
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
 
 
 def is_valid_id(value: str) -> bool:
@@ -41,6 +49,23 @@ def check_id(kind: str, value: str) -> str:
             f"Invalid {kind} id '{value}': use 1 to 64 letters, digits, '_' or '-'"
         )
     return value
+
+
+def check_workflow_id(workflow_id: str) -> str:
+    """``workflow_id`` if an app's workflow may take it (``PostWorkflows``, ``PatchWorkflowIds``):
+    a valid id of at most ``MAX_WORKFLOW_ID`` characters, not a public workflow's."""
+    if not workflow_id:
+        raise WorkflowInvalidArgument("Each workflow needs an 'id'")
+    if len(workflow_id) > MAX_WORKFLOW_ID or not all(
+        ch.isascii() and (ch.isalnum() or ch in "-_") for ch in workflow_id
+    ):
+        raise WorkflowInvalidArgument(
+            f"Invalid workflow id '{workflow_id}': use 1 to {MAX_WORKFLOW_ID} letters, "
+            "digits, '_' or '-'"
+        )
+    if workflow_id in PUBLIC_WORKFLOWS:
+        raise WorkflowInvalidArgument(f"'{workflow_id}' is the id of a public workflow")
+    return workflow_id
 
 
 def check_merged_metadata(ctx: CallContext, metadata: Mapping[str, Any], owner: str) -> None:

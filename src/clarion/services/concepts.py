@@ -12,10 +12,13 @@ from clarion.errors import InvalidArgument, NotFound
 from clarion.inference.base import ModelInfo
 from clarion.services.base import HandlerTable, app_pk, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import concept_to_proto, struct_to_dict
+from clarion.services.messages.concepts import concept_to_proto
+from clarion.services.messages.values import struct_to_dict
 from clarion.services.paging import page_of
-from clarion.storage.base import ConceptRecord, Page
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord
+from clarion.storage.base import Page
+from clarion.storage.concept_graph import ConceptLanguageRecord
+from clarion.storage.concepts import ConceptRecord, ConceptStore
 from clarion.storage.errors import ConceptsExist, Conflict
 
 _MAX_ID_LENGTH = 255
@@ -34,10 +37,21 @@ class ModelVocabulary(Protocol):
     def find(self, model_id: str) -> ModelInfo | None: ...
 
 
+class Translations(Protocol):
+    """Concepts' names in other languages (``clarion.storage.concept_graph``)."""
+
+    def translations_starting(
+        self, app_pk: int, language: str, prefix: str, limit: int
+    ) -> list[ConceptLanguageRecord]: ...
+
+
 class ConceptsService:
-    def __init__(self, data: SqlDataStore, models: ModelVocabulary) -> None:
-        self._data = data
+    def __init__(
+        self, concepts: ConceptStore, models: ModelVocabulary, translations: Translations
+    ) -> None:
+        self._concepts = concepts
         self._models = models
+        self._translations = translations
 
     def handlers(self) -> HandlerTable:
         return {
@@ -58,7 +72,7 @@ class ConceptsService:
         records = [_record(concept) for concept in request.concepts]
         _check_distinct(records)
         try:
-            stored = self._data.create_concepts(app_pk(app), records)
+            stored = self._concepts.create_concepts(app_pk(app), records)
         except ConceptsExist as exc:
             raise ConceptsInvalid(
                 f"Concept ids already in this app: {', '.join(exc.ids)} "
@@ -72,7 +86,7 @@ class ConceptsService:
         self, request: service_pb2.GetConceptRequest, ctx: CallContext
     ) -> service_pb2.SingleConceptResponse:
         app = require_app(ctx)
-        found = self._data.get_concept(app_pk(app), request.concept_id)
+        found = self._concepts.get_concept(app_pk(app), request.concept_id)
         if found is None:
             raise NotFound("concept", request.concept_id)
         return service_pb2.SingleConceptResponse(concept=concept_to_proto(found, app))
@@ -81,7 +95,7 @@ class ConceptsService:
         self, request: service_pb2.ListConceptsRequest, ctx: CallContext
     ) -> service_pb2.MultiConceptResponse:
         app = require_app(ctx)
-        found = self._data.list_concepts(app_pk(app), page_of(request.page, request.per_page))
+        found = self._concepts.list_concepts(app_pk(app), page_of(request.page, request.per_page))
         return service_pb2.MultiConceptResponse(concepts=[concept_to_proto(c, app) for c in found])
 
     def patch_concepts(
@@ -92,7 +106,7 @@ class ConceptsService:
             raise InvalidArgument(f"Unknown action '{request.action}': use overwrite")
         patched = []
         for concept in request.concepts:
-            current = self._data.get_concept(app_pk(app), concept.id)
+            current = self._concepts.get_concept(app_pk(app), concept.id)
             if current is None:
                 raise NotFound("concept", concept.id)
             changed = ConceptRecord(
@@ -102,7 +116,7 @@ class ConceptsService:
                 metadata=current.metadata,
                 created_at=current.created_at,
             )
-            patched.append(self._data.update_concept(app_pk(app), changed))
+            patched.append(self._concepts.update_concept(app_pk(app), changed))
         return service_pb2.MultiConceptResponse(
             concepts=[concept_to_proto(c, app) for c in patched]
         )
@@ -112,21 +126,55 @@ class ConceptsService:
     ) -> service_pb2.MultiConceptResponse:
         """Concepts whose name starts with the query's name (case-insensitive; ``*`` ends it):
         the app's own, then the vocabulary of a public model (``concept_query.model``, or the
-        general image model), so a user finds the names search can rank by."""
+        general image model), so a user finds the names search can rank by. With a
+        ``language`` other than English, the app's concepts by their name in that language
+        (PostConceptLanguages), or in it as their own."""
         app = require_app(ctx)
         query = request.concept_query
+        _refuse_unhonoured(query)
         prefix = query.name.rstrip("*").lower()
         page = page_of(request.pagination.page, request.pagination.per_page)
+        if query.language not in ("", "en"):
+            named = self._in_language(app, query, prefix, page.offset + page.per_page)
+            return service_pb2.MultiConceptResponse(
+                concepts=named[page.offset : page.offset + page.per_page]
+            )
         found: list[resources_pb2.Concept] = []
         if not query.ignore_app_concepts:
             everything = Page(1, page.offset + page.per_page)
-            own = self._data.list_concepts(app_pk(app), everything, name_prefix=prefix)
+            own = self._concepts.list_concepts(app_pk(app), everything, name_prefix=prefix)
             found += [concept_to_proto(c, app) for c in own]
         seen = {concept.id for concept in found}
         found += [c for c in self._vocabulary(query.model.id, prefix) if c.id not in seen]
         return service_pb2.MultiConceptResponse(
             concepts=found[page.offset : page.offset + page.per_page]
         )
+
+    def _in_language(
+        self, app: AppRecord, query: resources_pb2.ConceptQuery, prefix: str, limit: int
+    ) -> list[resources_pb2.Concept]:
+        """The app's concepts named in ``query.language``: translated, then those whose own
+        language it is. The public models' names are English: they have none to offer."""
+        if query.ignore_app_concepts:
+            raise InvalidArgument(
+                f"Concepts in '{query.language}' are the app's own (PostConceptLanguages); "
+                "the public models name theirs in English: leave out ignore_app_concepts, "
+                "or search in 'en'"
+            )
+        found: dict[str, resources_pb2.Concept] = {}
+        for translation in self._translations.translations_starting(
+            app_pk(app), query.language, prefix, limit
+        ):
+            concept = self._concepts.get_concept(app_pk(app), translation.concept_id)
+            if concept is not None:
+                message = concept_to_proto(concept, app)
+                message.name, message.language = translation.name, translation.language
+                found[concept.id] = message
+        own = self._concepts.list_concepts(app_pk(app), Page(1, limit), name_prefix=prefix)
+        for concept in own:
+            if concept.language == query.language and concept.id not in found:
+                found[concept.id] = concept_to_proto(concept, app)
+        return list(found.values())
 
     def _vocabulary(self, model_id: str, prefix: str) -> list[resources_pb2.Concept]:
         info = self._models.find(model_id or GENERAL_MODEL)
@@ -145,8 +193,10 @@ class ConceptsService:
     ) -> service_pb2.MultiConceptCountResponse:
         """How many annotations say each concept is present (value 1) or absent (value 0)."""
         app = require_app(ctx)
-        counts = self._data.annotated_concept_counts(app_pk(app))
-        concepts = self._data.list_concepts(app_pk(app), page_of(request.page, request.per_page))
+        counts = self._concepts.annotated_concept_counts(app_pk(app))
+        concepts = self._concepts.list_concepts(
+            app_pk(app), page_of(request.page, request.per_page)
+        )
         return service_pb2.MultiConceptCountResponse(
             concept_counts=[
                 resources_pb2.ConceptCount(
@@ -180,3 +230,18 @@ def _record(concept: resources_pb2.Concept) -> ConceptRecord:
         language=concept.language or "en",
         metadata=struct_to_dict(concept.metadata),
     )
+
+
+def _refuse_unhonoured(query: resources_pb2.ConceptQuery) -> None:
+    """Fields that would narrow the answer on Clarifai but that Clarion cannot apply: refused,
+    so a caller never reads an unfiltered list as a filtered one."""
+    if query.use_cases:
+        raise InvalidArgument(
+            "concept_query.use_cases is not supported: Clarion's models carry no use cases; "
+            "leave it out, or name the model whose vocabulary to search (concept_query.model)"
+        )
+    if query.workflow_id or query.HasField("workflow"):
+        raise InvalidArgument(
+            "concept_query.workflow is not supported: name the model whose vocabulary to "
+            "search (concept_query.model) instead"
+        )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from clarion.errors import DeadlineExceeded
 from clarion.protocol.descriptor import MethodSpec
-from clarion.storage.base import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord
+from clarion.storage.accounts import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord
 
 ALL_SCOPES = "All"
 

@@ -25,17 +25,18 @@ from clarion.errors import (
     NotFound,
 )
 from clarion.inference.catalog import GENERAL_IMAGE_EMBEDDING_VERSION
+from clarion.runtime.model_resolver import Models, find_version, require_builtin
 from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import status, struct_to_dict
-from clarion.services.model_convert import (
+from clarion.services.messages.evaluations import eval_metrics_to_proto
+from clarion.services.messages.models import (
+    builtin_version_to_proto,
     custom_model_to_proto,
-    eval_metrics_to_proto,
-    output_config_json,
-    version_to_proto,
+    custom_version_to_proto,
 )
+from clarion.services.messages.outputs import output_config_json
+from clarion.services.messages.values import status, struct_to_dict
 from clarion.services.model_types import inference_params, training_params
-from clarion.services.models import Models, find_model, version_to_proto as builtin_version
 from clarion.services.patching import (
     Action,
     deep_merge,
@@ -43,9 +44,10 @@ from clarion.services.patching import (
     patched_by_id,
     patched_metadata,
 )
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.modeldata import ModelConcept, ModelRecord, SqlModelStore, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.concepts import ConceptStore
+from clarion.storage.datasets import DatasetStore
+from clarion.storage.models import ModelConcept, ModelRecord, ModelStore, VersionRecord
 
 EMBEDDING_CLASSIFIER = "embedding-classifier"
 # Trainable types Clarifai offers that need a GPU trainer Clarion does not have.
@@ -68,13 +70,15 @@ class CustomModelsService:
 
     def __init__(
         self,
-        store: SqlModelStore,
-        data: SqlDataStore,
+        store: ModelStore,
+        concepts: ConceptStore,
+        datasets: DatasetStore,
         models: Models,
         wake_workers: Callable[[], None],
     ) -> None:
         self._store = store
-        self._data = data
+        self._concept_store = concepts
+        self._datasets = datasets
         self._models = models
         self._wake_workers = wake_workers
 
@@ -253,7 +257,9 @@ class CustomModelsService:
         version = self._version(app, model, version.id)
         if queued:
             self._wake_workers()
-        return service_pb2.SingleModelVersionResponse(model_version=version_to_proto(app, version))
+        return service_pb2.SingleModelVersionResponse(
+            model_version=custom_version_to_proto(app, version)
+        )
 
     def get_model_version_metrics(
         self, request: service_pb2.GetModelVersionMetricsRequest, ctx: CallContext
@@ -262,14 +268,14 @@ class CustomModelsService:
         app = require_app(ctx)
         model = self._store.get_model(app_pk(app), request.model_id)
         if model is None:
-            info = find_model(self._models, request.model_id, request.version_id)
-            message = builtin_version(info, with_concepts=True)
+            info = require_builtin(self._models, request.model_id, request.version_id)
+            message = builtin_version_to_proto(info, with_concepts=True)
             message.metrics.status.CopyFrom(
                 status(MODEL_NOT_EVALUATED, "Built-in models are not evaluated here")
             )
             return service_pb2.SingleModelVersionResponse(model_version=message)
         version = self._version(app, model, request.version_id)
-        message = version_to_proto(app, version)
+        message = custom_version_to_proto(app, version)
         fields = request.fields if request.HasField("fields") else None
         message.metrics.CopyFrom(eval_metrics_to_proto(app, version, fields))
         return service_pb2.SingleModelVersionResponse(model_version=message)
@@ -277,7 +283,7 @@ class CustomModelsService:
     def _training_params(self, app: AppRecord, asked: resources_pb2.ModelVersion) -> dict[str, Any]:
         params = training_params(asked)
         dataset_id = params.get("dataset_id", "")
-        if dataset_id and self._data.get_dataset(app_pk(app), dataset_id) is None:
+        if dataset_id and self._datasets.get_dataset(app_pk(app), dataset_id) is None:
             raise NotFound("dataset", dataset_id)
         return params
 
@@ -301,10 +307,7 @@ class CustomModelsService:
         raise ModelNotFound("model", model_id)
 
     def _version(self, app: AppRecord, model: ModelRecord, version_id: str) -> VersionRecord:
-        if version_id:
-            version = self._store.get_version(app_pk(app), model.id, version_id)
-        else:
-            version = self._store.latest_version(app_pk(app), model.id)
+        version = find_version(self._store, app_pk(app), model.id, version_id)
         if version is None:
             raise ModelNotFound("model version", f"{model.id}/{version_id or '(latest)'}")
         return version
@@ -320,7 +323,7 @@ class CustomModelsService:
                 raise ModelInvalidArgument("Each of a model's concepts needs an id or a name")
             name = concept.name
             if not name:
-                stored = self._data.get_concept(app_pk(app), concept_id)
+                stored = self._concept_store.get_concept(app_pk(app), concept_id)
                 name = stored.name if stored is not None else concept_id
             found.setdefault(concept_id, ModelConcept(concept_id, name))
         return tuple(found.values())

@@ -15,17 +15,20 @@ from clarion.services.base import (
     require_app,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import dataset_to_proto, input_to_proto, struct_to_dict, timestamp
 from clarion.services.hosted import HostedUrls
+from clarion.services.messages.data import dataset_to_proto, input_to_proto
+from clarion.services.messages.values import struct_to_dict, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action, patched_metadata
-from clarion.storage.base import AppRecord, DatasetRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord
+from clarion.storage.datasets import DatasetRecord, DatasetStore
+from clarion.storage.inputs import InputStore
 
 
 class DatasetsService:
-    def __init__(self, data: SqlDataStore, hosted: HostedUrls) -> None:
-        self._data = data
+    def __init__(self, datasets: DatasetStore, inputs: InputStore, hosted: HostedUrls) -> None:
+        self._datasets = datasets
+        self._inputs = inputs
         self._hosted = hosted
 
     def handlers(self) -> HandlerTable:
@@ -56,7 +59,7 @@ class DatasetsService:
             for dataset in request.datasets
         ]
         with conflicts_as("dataset", ", ".join(record.id for record in records)):
-            created = self._data.create_datasets(app_pk(app), records)
+            created = self._datasets.create_datasets(app_pk(app), records)
         return service_pb2.MultiDatasetResponse(
             datasets=[dataset_to_proto(d, app) for d in created]
         )
@@ -73,7 +76,7 @@ class DatasetsService:
         self, request: service_pb2.ListDatasetsRequest, ctx: CallContext
     ) -> service_pb2.MultiDatasetResponse:
         app = require_app(ctx)
-        found = self._data.list_datasets(app_pk(app), page_of(request.page, request.per_page))
+        found = self._datasets.list_datasets(app_pk(app), page_of(request.page, request.per_page))
         return service_pb2.MultiDatasetResponse(datasets=[dataset_to_proto(d, app) for d in found])
 
     def patch_datasets(
@@ -95,7 +98,7 @@ class DatasetsService:
                 metadata=current.metadata if metadata is None else metadata,
                 created_at=current.created_at,
             )
-            patched.append(self._data.update_dataset(app_pk(app), changed))
+            patched.append(self._datasets.update_dataset(app_pk(app), changed))
         return service_pb2.MultiDatasetResponse(
             datasets=[dataset_to_proto(d, app) for d in patched]
         )
@@ -106,7 +109,7 @@ class DatasetsService:
         app = require_app(ctx)
         if not request.dataset_ids:
             raise InvalidArgument("DeleteDatasets needs dataset_ids")
-        self._data.delete_datasets(app_pk(app), list(request.dataset_ids))
+        self._datasets.delete_datasets(app_pk(app), list(request.dataset_ids))
         return status_pb2.BaseResponse()
 
     def post_dataset_inputs(
@@ -116,9 +119,9 @@ class DatasetsService:
         self._existing(app, request.dataset_id)
         input_ids = [item.input.id for item in request.dataset_inputs]
         for input_id in input_ids:
-            if self._data.get_input(app_pk(app), input_id) is None:
+            if self._inputs.get_input(app_pk(app), input_id) is None:
                 raise NotFound("input", input_id)
-        self._data.add_dataset_inputs(app_pk(app), request.dataset_id, input_ids)
+        self._datasets.add_dataset_inputs(app_pk(app), request.dataset_id, input_ids)
         return service_pb2.MultiDatasetInputResponse(
             dataset_inputs=[
                 resources_pb2.DatasetInput(input=resources_pb2.Input(id=input_id))
@@ -132,7 +135,7 @@ class DatasetsService:
         app = require_app(ctx)
         self._existing(app, request.dataset_id)
         page = page_of(request.page, request.per_page)
-        found = self._data.list_dataset_inputs(app_pk(app), request.dataset_id, page)
+        found = self._datasets.list_dataset_inputs(app_pk(app), request.dataset_id, page)
         return service_pb2.MultiDatasetInputResponse(
             dataset_inputs=[
                 resources_pb2.DatasetInput(
@@ -148,11 +151,13 @@ class DatasetsService:
     ) -> status_pb2.BaseResponse:
         app = require_app(ctx)
         self._existing(app, request.dataset_id)
-        self._data.delete_dataset_inputs(app_pk(app), request.dataset_id, list(request.input_ids))
+        self._datasets.delete_dataset_inputs(
+            app_pk(app), request.dataset_id, list(request.input_ids)
+        )
         return status_pb2.BaseResponse()
 
     def _existing(self, app: AppRecord, dataset_id: str) -> DatasetRecord:
-        found = self._data.get_dataset(app_pk(app), dataset_id) if dataset_id else None
+        found = self._datasets.get_dataset(app_pk(app), dataset_id) if dataset_id else None
         if found is None:
             raise NotFound("dataset", dataset_id)
         return found

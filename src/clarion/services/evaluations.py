@@ -25,15 +25,15 @@ from clarion.errors import (
     ModelUntrained,
     NotFound,
 )
+from clarion.runtime.model_resolver import find_version
 from clarion.services.base import HandlerTable, app_pk, check_id, conflicts_as, require_app
 from clarion.services.context import CallContext
-from clarion.services.convert import status
-from clarion.services.model_convert import add_metrics
+from clarion.services.messages.evaluations import add_metrics, evaluation_to_proto
 from clarion.services.paging import page_of
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, SqlEvaluationStore
-from clarion.storage.modeldata import SqlModelStore, VersionRecord
+from clarion.storage.accounts import AppRecord
+from clarion.storage.datasets import DatasetStore
+from clarion.storage.evaluations import EvaluationFilter, EvaluationRecord, EvaluationStore
+from clarion.storage.models import ModelStore, VersionRecord
 
 # What a request's EvalMetrics may set: the rest is computed here, and refused if sent.
 _SETTABLE = frozenset({"id", "model", "ground_truth_dataset", "user_id", "app_id", "eval_info"})
@@ -56,15 +56,15 @@ class EvaluationsService:
 
     def __init__(
         self,
-        evaluations: SqlEvaluationStore,
-        models: SqlModelStore,
-        data: SqlDataStore,
+        evaluations: EvaluationStore,
+        models: ModelStore,
+        datasets: DatasetStore,
         is_builtin: Callable[[str], bool],
         wake_workers: Callable[[], None],
     ) -> None:
         self._evaluations = evaluations
         self._models = models
-        self._data = data
+        self._datasets = datasets
         self._is_builtin = is_builtin
         self._wake_workers = wake_workers
 
@@ -120,7 +120,7 @@ class EvaluationsService:
             queued = self._evaluations.create_evaluations(app_pk(app), records)
         self._wake_workers()
         return service_pb2.MultiEvalMetricsResponse(
-            eval_metrics=[_to_proto(app, record) for record in queued]
+            eval_metrics=[evaluation_to_proto(app, record) for record in queued]
         )
 
     def _record(
@@ -147,10 +147,7 @@ class EvaluationsService:
                     "custom embedding-classifier trained in this app"
                 )
             raise ModelNotFound("model", model_id)
-        if version_id:
-            version = self._models.get_version(app_pk(app), model_id, version_id)
-        else:
-            version = self._models.latest_version(app_pk(app), model_id, trained_only=True)
+        version = find_version(self._models, app_pk(app), model_id, version_id, trained_only=True)
         if version is None:
             raise ModelNotFound("model version", f"{model_id}/{version_id or '(trained)'}")
         if version.status_code != MODEL_TRAINED:
@@ -175,7 +172,7 @@ class EvaluationsService:
                 "ground_truth_dataset.version is not supported: Clarion has no dataset "
                 "versions; leave it empty to evaluate on the dataset as it is"
             )
-        if self._data.get_dataset(app_pk(app), dataset.id) is None:
+        if self._datasets.get_dataset(app_pk(app), dataset.id) is None:
             raise NotFound("dataset", dataset.id)
         return dataset.id
 
@@ -240,7 +237,7 @@ class EvaluationsService:
             raise EvaluationInvalidArgument(
                 "fields.metrics_by_area is for detectors: an embedding-classifier has no regions"
             )
-        message = _to_proto(app, record)
+        message = evaluation_to_proto(app, record)
         if record.status_code == MODEL_EVALUATED and record.metrics:
             version = self._models.get_version(app_pk(app), record.model_id, record.version_id)
             names = {c.id: c.name for c in version.concepts} if version else {}
@@ -319,31 +316,8 @@ def _listing(
 ) -> service_pb2.MultiEvalMetricsResponse:
     messages = []
     for record in records:
-        message = _to_proto(app, record)
+        message = evaluation_to_proto(app, record)
         if record.status_code == MODEL_EVALUATED and record.metrics:
             add_metrics(message, record.metrics, {}, None, summary_only=True)
         messages.append(message)
     return service_pb2.MultiEvalMetricsResponse(eval_metrics=messages)
-
-
-def _to_proto(app: AppRecord, record: EvaluationRecord) -> resources_pb2.EvalMetrics:
-    """An evaluation's identity and status (its metrics are added by the caller)."""
-    message = resources_pb2.EvalMetrics(
-        id=record.id,
-        app_id=app.id,
-        user_id=app.user_id,
-        status=status(record.status_code, record.status_description),
-        model=resources_pb2.Model(
-            id=record.model_id,
-            app_id=app.id,
-            user_id=app.user_id,
-            model_version=resources_pb2.ModelVersion(
-                id=record.version_id, app_id=app.id, user_id=app.user_id
-            ),
-        ),
-    )
-    if record.dataset_id:
-        message.ground_truth_dataset.CopyFrom(
-            resources_pb2.Dataset(id=record.dataset_id, app_id=app.id, user_id=app.user_id)
-        )
-    return message

@@ -12,10 +12,11 @@ from clarion.errors import InvalidArgument, NotFound
 from clarion.media import TINY_THUMBNAIL_SIDE, decode_image, thumbnail_jpeg
 from clarion.services.base import app_pk, require_app
 from clarion.services.context import CallContext
-from clarion.storage.base import AppRecord, InputRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.accounts import AppRecord
+from clarion.storage.inputs import InputRecord, InputStore
 
 SIZES = ("orig", TINY)
+HOSTED_KINDS = ("image", "video")  # a video's tiny size is a still of its first frame
 TINY_SIDE = TINY_THUMBNAIL_SIDE
 _CONTENT_TYPES = {
     "JPEG": "image/jpeg",
@@ -24,6 +25,14 @@ _CONTENT_TYPES = {
     "BMP": "image/bmp",
     "TIFF": "image/tiff",
     "WEBP": "image/webp",
+    # videos, by the short format names of ``clarion.runtime.videos``
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "gif": "image/gif",
+    "avi": "video/x-msvideo",
+    "mpeg": "video/mpeg",
+    "ogg": "video/ogg",
+    "flv": "video/x-flv",
 }
 
 
@@ -34,7 +43,7 @@ class HostedUrls:
         self.base_url = base_url.rstrip("/")
 
     def for_input(self, app: AppRecord, record: InputRecord) -> resources_pb2.HostedURL | None:
-        if not record.blob or record.kind != "image" or not self.base_url:
+        if not record.blob or record.kind not in HOSTED_KINDS or not self.base_url:
             return None
         return resources_pb2.HostedURL(
             prefix=f"{self.base_url}/hosted",
@@ -44,7 +53,7 @@ class HostedUrls:
 
 
 class HostedImages:
-    def __init__(self, data: SqlDataStore, blobs: BlobStore) -> None:
+    def __init__(self, data: InputStore, blobs: BlobStore) -> None:
         self._data = data
         self._blobs = blobs
 
@@ -53,12 +62,21 @@ class HostedImages:
         if size not in SIZES:
             raise InvalidArgument(f"Unknown size '{size}': use {' or '.join(SIZES)}")
         record = self._data.get_input(app_pk(require_app(ctx)), input_id)
-        if record is None or record.kind != "image" or not record.blob:
+        if record is None or record.kind not in HOSTED_KINDS or not record.blob:
             raise NotFound("hosted image of input", input_id)
         if size == "orig":
             raw = self._blobs.get(record.blob)
             return raw, _CONTENT_TYPES.get(record.format, "application/octet-stream")
+        if record.kind == "video":
+            return self._video_still(record.blob), "image/jpeg"
         return self._tiny(record.blob), "image/jpeg"
+
+    def _video_still(self, digest: str) -> bytes:
+        """A video's thumbnail, made at ingestion; not there while the video is pending."""
+        try:
+            return self._blobs.get_rendition(digest, TINY)
+        except BlobNotFound:
+            raise NotFound("thumbnail of the video (still ingesting)", digest[:12]) from None
 
     def _tiny(self, digest: str) -> bytes:
         """The thumbnail, made once: at ingestion, or here for an input ingested before

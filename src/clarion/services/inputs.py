@@ -35,21 +35,24 @@ from clarion.services.base import (
 )
 from clarion.services.batches import POST_INPUTS
 from clarion.services.context import CallContext
-from clarion.services.convert import input_to_proto, json_of, status, struct_to_dict
 from clarion.services.hosted import HostedUrls
+from clarion.services.messages.data import input_to_proto
+from clarion.services.messages.values import json_of, status, struct_to_dict
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_by_id, patched_metadata
-from clarion.storage.base import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.annotations import AnnotationRecord, AnnotationStore
+from clarion.storage.datasets import DatasetStore
+from clarion.storage.inputs import (
     INPUT_FAILED,
     INPUT_IN_PROGRESS,
     INPUT_PENDING,
     INPUT_SUCCESS,
-    AnnotationRecord,
-    AppRecord,
     InputRecord,
+    InputStore,
 )
-from clarion.storage.data import SqlDataStore
-from clarion.storage.reindexing import SqlReindexing
+from clarion.storage.searches import SearchStore
+from clarion.storage.videos import VideoFacts
 
 _SKIP = 1  # InputIDConflictResolution.SKIP
 _SUFFIX = 2  # InputIDConflictResolution.SUFFIX
@@ -64,6 +67,20 @@ class InputChecks(Protocol):
         ...
 
 
+class VideoChecks(Protocol):
+    """What ``PostInputs`` checks of uploaded video bytes (``clarion.runtime.videos``)."""
+
+    def check_video(self, data: bytes) -> tuple[int, int, str]:
+        """Decode the video through under the limits; its (width, height, format)."""
+        ...
+
+
+class VideoFactsReader(Protocol):
+    """What ingestion found of video inputs (``clarion.storage.videos.SqlVideoStore``)."""
+
+    def video_facts(self, input_pks: Sequence[int]) -> dict[int, VideoFacts]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Accepted:
     record: InputRecord
@@ -74,14 +91,22 @@ class _Accepted:
 class InputsService:
     def __init__(
         self,
-        data: SqlDataStore,
+        inputs: InputStore,
+        annotations: AnnotationStore,
+        datasets: DatasetStore,
         blobs: BlobStore,
         checks: InputChecks,
         wake_workers: Callable[[], None],
         hosted: HostedUrls,
-        reindexing: SqlReindexing | None = None,
+        reindexing: SearchStore | None = None,
+        videos: VideoChecks | None = None,
+        video_facts: VideoFactsReader | None = None,
     ) -> None:
-        self._data = data
+        self._inputs = inputs
+        self._annotations = annotations
+        self._datasets = datasets
+        self._videos = videos
+        self._video_facts = video_facts
         self._blobs = blobs
         self._checks = checks
         self._wake_workers = wake_workers
@@ -109,7 +134,7 @@ class InputsService:
     ) -> service_pb2.MultiInputResponse:
         app = require_app(ctx)
         _check_batch_size(len(request.inputs))
-        taken = self._data.existing_input_ids(app_pk(app), [m.id for m in request.inputs if m.id])
+        taken = self._inputs.existing_input_ids(app_pk(app), [m.id for m in request.inputs if m.id])
         ids = _assign_ids(request, taken)
         results: list[_Accepted | InputRejected] = []
         for message, input_id in zip(request.inputs, ids, strict=True):
@@ -193,19 +218,39 @@ class InputsService:
             if data.text.url and not data.text.raw:
                 self._checks.check_url(data.text.url)
             return replace(record, kind="text", url=data.text.url, text=data.text.raw), None
+        if data.HasField("video") and self._videos is not None:
+            return self._with_video(record, data.video, self._videos)
         if data.HasField("video") or data.HasField("audio"):
             raise InputRejected(
                 INPUT_UNSUPPORTED_FORMAT,
-                "Video and audio inputs are not supported yet: send an image or text",
+                "Audio inputs are not supported (nor video on this server): send an image, "
+                "a text or a video",
             )
         raise InputRejected(
             INPUT_INVALID_ARGUMENT,
-            "The input has no data: set data.image (url or base64) or data.text (raw or url)",
+            "The input has no data: set data.image, data.video (url or base64) or data.text "
+            "(raw or url)",
+        )
+
+    def _with_video(
+        self, record: InputRecord, video: resources_pb2.Video, checks: VideoChecks
+    ) -> tuple[InputRecord, bytes | None]:
+        """Uploaded video bytes are decoded through here, so a truncated, corrupt or
+        too long video is refused before anything is stored."""
+        if video.base64:
+            width, height, video_format = checks.check_video(video.base64)
+            checked = replace(record, kind="video", width=width, height=height, format=video_format)
+            return checked, video.base64
+        if video.url:
+            self._checks.check_url(video.url)
+            return replace(record, kind="video", url=video.url), None
+        raise InputRejected(
+            INPUT_INVALID_ARGUMENT, "The video has no data: set data.video.url or base64"
         )
 
     def _check_datasets(self, app: AppRecord, dataset_ids: Sequence[str]) -> None:
         for dataset_id in dataset_ids:
-            if self._data.get_dataset(app_pk(app), dataset_id) is None:
+            if self._datasets.get_dataset(app_pk(app), dataset_id) is None:
                 raise InputRejected(
                     INPUT_INVALID_ARGUMENT, f"dataset '{dataset_id}' does not exist in this app"
                 )
@@ -218,13 +263,15 @@ class InputsService:
     ) -> list[_Accepted | InputRejected]:
         """A URL already in the app (or twice in the request) needs ``allow_duplicate_url``."""
         urls = [r.record.url for r in results if isinstance(r, _Accepted) and r.record.url]
-        seen = set(self._data.existing_urls(app_pk(app), urls))
+        seen = set(self._inputs.existing_urls(app_pk(app), urls))
         checked: list[_Accepted | InputRejected] = []
         for message, result in zip(messages, results, strict=True):
             if isinstance(result, _Accepted) and result.record.url:
                 url = result.record.url
                 allowed = (
-                    message.data.image.allow_duplicate_url or message.data.text.allow_duplicate_url
+                    message.data.image.allow_duplicate_url
+                    or message.data.text.allow_duplicate_url
+                    or message.data.video.allow_duplicate_url
                 )
                 if url in seen and not allowed:
                     result = InputRejected(
@@ -247,7 +294,7 @@ class InputsService:
                 record = replace(record, blob=self._blobs.put(item.image_bytes))
             records.append(record)
         annotations = [item.annotation for item in accepted if item.annotation is not None]
-        stored = self._data.add_inputs(app_pk(app), records, annotations)
+        stored = self._inputs.add_inputs(app_pk(app), records, annotations)
         return {record.id: record for record in stored}
 
     # reading and changing inputs
@@ -256,7 +303,7 @@ class InputsService:
         self, request: service_pb2.GetInputRequest, ctx: CallContext
     ) -> service_pb2.SingleInputResponse:
         app = require_app(ctx)
-        record = self._data.get_input(app_pk(app), request.input_id)
+        record = self._inputs.get_input(app_pk(app), request.input_id)
         if record is None:
             raise NotFound("input", request.input_id)
         return service_pb2.SingleInputResponse(input=self._to_proto(app, [record])[0])
@@ -265,7 +312,7 @@ class InputsService:
         self, request: service_pb2.ListInputsRequest, ctx: CallContext
     ) -> service_pb2.MultiInputResponse:
         app = require_app(ctx)
-        found = self._data.list_inputs(
+        found = self._inputs.list_inputs(
             app_pk(app),
             page_of(request.page, request.per_page),
             ids=list(request.ids),
@@ -278,7 +325,7 @@ class InputsService:
     ) -> service_pb2.MultiInputResponse:
         app = require_app(ctx)
         per_page = page_of(1, request.per_page).per_page
-        found = self._data.stream_inputs(
+        found = self._inputs.stream_inputs(
             app_pk(app), per_page, request.last_id, descending=request.descending
         )
         return service_pb2.MultiInputResponse(inputs=self._to_proto(app, found))
@@ -299,7 +346,7 @@ class InputsService:
         self, request: service_pb2.DeleteInputRequest, ctx: CallContext
     ) -> status_pb2.BaseResponse:
         app = require_app(ctx)
-        if not self._data.delete_inputs(app_pk(app), [request.input_id]):
+        if not self._inputs.delete_inputs(app_pk(app), [request.input_id]):
             raise NotFound("input", request.input_id)
         return status_pb2.BaseResponse()
 
@@ -309,14 +356,14 @@ class InputsService:
         app = require_app(ctx)
         if not request.ids:
             raise InvalidArgument("DeleteInputs needs the ids to delete")
-        self._data.delete_inputs(app_pk(app), list(request.ids))
+        self._inputs.delete_inputs(app_pk(app), list(request.ids))
         return status_pb2.BaseResponse()
 
     def get_input_count(
         self, request: service_pb2.GetInputCountRequest, ctx: CallContext
     ) -> service_pb2.SingleInputCountResponse:
         pk = app_pk(require_app(ctx))
-        counts = self._data.count_inputs_by_status(pk)
+        counts = self._inputs.count_inputs_by_status(pk)
         count = resources_pb2.InputCount(
             processed=counts.get(INPUT_SUCCESS, 0),
             to_process=counts.get(INPUT_PENDING, 0),
@@ -334,7 +381,7 @@ class InputsService:
         self, request: service_pb2.GetInputsAddJobRequest, ctx: CallContext
     ) -> service_pb2.SingleInputsAddJobResponse:
         app = require_app(ctx)
-        counts = self._data.count_add_job(app_pk(app), request.id)
+        counts = self._inputs.count_add_job(app_pk(app), request.id)
         if not counts:
             raise NotFound("inputs add job", request.id)
         return service_pb2.SingleInputsAddJobResponse(inputs_add_job=_add_job(request.id, counts))
@@ -343,14 +390,14 @@ class InputsService:
         self, request: service_pb2.ListInputsAddJobsRequest, ctx: CallContext
     ) -> service_pb2.MultiInputsAddJobResponse:
         app = require_app(ctx)
-        job_ids = self._data.list_add_jobs(app_pk(app), page_of(request.page, request.per_page))
+        job_ids = self._inputs.list_add_jobs(app_pk(app), page_of(request.page, request.per_page))
         jobs = [
-            _add_job(job_id, self._data.count_add_job(app_pk(app), job_id)) for job_id in job_ids
+            _add_job(job_id, self._inputs.count_add_job(app_pk(app), job_id)) for job_id in job_ids
         ]
         return service_pb2.MultiInputsAddJobResponse(inputs_add_jobs=jobs)
 
     def _existing(self, app: AppRecord, input_id: str) -> InputRecord:
-        record = self._data.get_input(app_pk(app), input_id) if input_id else None
+        record = self._inputs.get_input(app_pk(app), input_id) if input_id else None
         if record is None:
             raise NotFound("input", input_id)
         return record
@@ -370,8 +417,10 @@ class InputsService:
         metadata = patched_metadata(record.metadata, struct_to_dict(patch.data.metadata), action)
         check_merged_metadata(ctx, metadata, f"input '{record.id}'")
         geo = _geo(patch.data) or (None if action == "overwrite" else record.geo)
-        updated = self._data.update_input(app_pk(app), replace(record, metadata=metadata, geo=geo))
-        self._data.set_input_level_concepts(
+        updated = self._inputs.update_input(
+            app_pk(app), replace(record, metadata=metadata, geo=geo)
+        )
+        self._annotations.set_input_level_concepts(
             app_pk(app), record.id, {"concepts": concepts}, uuid.uuid4().hex
         )
         return updated
@@ -379,7 +428,7 @@ class InputsService:
     def input_level_data(
         self, app: AppRecord, input_ids: Sequence[str]
     ) -> dict[str, Mapping[str, Any]]:
-        found = self._data.list_annotations(
+        found = self._annotations.list_annotations(
             app_pk(app), page_of(1, 1000), input_ids=list(input_ids), input_level=True
         )
         return {annotation.input_id: annotation.data for annotation in found}
@@ -388,10 +437,22 @@ class InputsService:
         self, app: AppRecord, records: Sequence[InputRecord]
     ) -> list[resources_pb2.Input]:
         data = self.input_level_data(app, [record.id for record in records]) if records else {}
+        facts = self._facts_of(records)
         return [
-            input_to_proto(record, data.get(record.id), self._hosted.for_input(app, record))
+            input_to_proto(
+                record,
+                data.get(record.id),
+                self._hosted.for_input(app, record),
+                facts.get(record.pk) if record.pk is not None else None,
+            )
             for record in records
         ]
+
+    def _facts_of(self, records: Sequence[InputRecord]) -> dict[int, VideoFacts]:
+        videos = [r.pk for r in records if r.kind == "video" and r.pk is not None]
+        if not videos or self._video_facts is None:
+            return {}
+        return self._video_facts.video_facts(videos)
 
 
 def _assign_ids(request: service_pb2.PostInputsRequest, taken: set[str]) -> list[str]:
@@ -508,6 +569,9 @@ def _echo(
     echoed.data.image.ClearField("base64")
     if not echoed.data.image.ListFields():
         echoed.data.ClearField("image")
+    echoed.data.video.ClearField("base64")
+    if not echoed.data.video.ListFields():
+        echoed.data.ClearField("video")
     if isinstance(result, InputRejected):
         echoed.status.CopyFrom(status(result.code, result.description))
         return echoed
@@ -518,6 +582,9 @@ def _echo(
     if proto.data.image.HasField("hosted"):
         echoed.data.image.url = echoed.data.image.url or proto.data.image.url
         echoed.data.image.hosted.CopyFrom(proto.data.image.hosted)
+    if proto.data.video.HasField("hosted"):
+        echoed.data.video.url = echoed.data.video.url or proto.data.video.url
+        echoed.data.video.hosted.CopyFrom(proto.data.video.hosted)
     echoed.id = record.id
     echoed.status.CopyFrom(proto.status)
     echoed.created_at.CopyFrom(proto.created_at)

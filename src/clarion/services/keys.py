@@ -14,17 +14,22 @@ from clarion.errors import InvalidArgument, NotFound, PermissionDenied
 from clarion.protocol.descriptor import MethodSpec, all_scope_names, v2_methods
 from clarion.services.base import HandlerTable, require_app, require_own_user
 from clarion.services.context import ALL_SCOPES, CallContext, Principal
-from clarion.services.convert import app_to_proto, key_to_proto
+from clarion.services.messages.accounts import app_to_proto, key_to_proto
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
 from clarion.services.tokens import hash_token, new_ref, new_token
-from clarion.storage.base import APP_SPECIFIC_KEY, PERSONAL_ACCESS_TOKEN, KeyRecord, Store
+from clarion.storage.accounts import (
+    APP_SPECIFIC_KEY,
+    PERSONAL_ACCESS_TOKEN,
+    AccountStore,
+    KeyRecord,
+)
 
 KEY_TYPES = (APP_SPECIFIC_KEY, PERSONAL_ACCESS_TOKEN)
 
 
 class KeysService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AccountStore) -> None:
         self._store = store
 
     def handlers(self) -> HandlerTable:
@@ -36,6 +41,8 @@ class KeysService:
             "PatchKeys": self.patch_keys,
             "DeleteKey": self.delete_key,
             "MyScopes": self.my_scopes,
+            "MyScopesUser": self.my_scopes_user,
+            "MyScopesRoot": self.my_scopes_root,
             "ListScopes": self.list_scopes,
         }
 
@@ -109,6 +116,27 @@ class KeysService:
         if ctx.app is not None:
             response.app.CopyFrom(app_to_proto(ctx.app))
         return response
+
+    def my_scopes_user(
+        self, request: service_pb2.MyScopesUserRequest, ctx: CallContext
+    ) -> service_pb2.MultiScopeUserResponse:
+        """The PAT's scopes and the methods it may call, user-level ones included; Clarion has
+        no feature flags, so ``user_feature_flags`` stays empty."""
+        caller = ctx.caller
+        return service_pb2.MultiScopeUserResponse(
+            scopes=list(caller.key.scopes),
+            endpoints=[method.name for method in _callable_methods(caller)],
+        )
+
+    def my_scopes_root(
+        self, request: service_pb2.MyScopesRootRequest, ctx: CallContext
+    ) -> service_pb2.MultiScopeRootResponse:
+        """As ``MyScopesUser``, at the root (no user in the path): the caller's own."""
+        caller = ctx.caller
+        return service_pb2.MultiScopeRootResponse(
+            scopes=list(caller.key.scopes),
+            endpoints=[method.name for method in _callable_methods(caller)],
+        )
 
     def list_scopes(
         self, request: service_pb2.ListScopesRequest, ctx: CallContext

@@ -20,7 +20,7 @@ from google.protobuf import struct_pb2
 from clarion.errors import ModelInvalidArgument, NotFound
 from clarion.services.base import HandlerTable
 from clarion.services.context import CallContext
-from clarion.services.convert import struct_to_dict
+from clarion.services.messages.values import struct_to_dict
 from clarion.services.paging import page_of
 
 EMBEDDING_CLASSIFIER = "embedding-classifier"

@@ -8,122 +8,49 @@ models (by slug or legacy id). Creating, training and deleting custom models is 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Protocol
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
-from clarion.codes import MODEL_TRAINED
 from clarion.errors import ModelNotFound
-from clarion.inference.base import ImageRunner, ModelInfo, TextRunner
+from clarion.inference.base import ModelInfo
+from clarion.inference.workflow import PUBLIC_APP, PUBLIC_USER
+from clarion.runtime.model_resolver import Models, find_version, require_builtin
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.context import CallContext
-from clarion.services.convert import status, timestamp
-from clarion.services.legacy_types import add_legacy_type, legacy_type
-from clarion.services.model_convert import (
-    concepts_to_proto,
+from clarion.services.messages.concepts import model_concepts_to_proto
+from clarion.services.messages.models import (
+    add_labels,
+    add_version_extras,
+    builtin_concepts_to_proto,
+    builtin_model_to_proto,
+    builtin_version_to_proto,
     custom_model_to_proto,
-    version_to_proto as custom_version_to_proto,
+    custom_version_to_proto,
 )
 from clarion.services.paging import page_of
-from clarion.services.signatures import method_signatures
-from clarion.storage.base import AppRecord
-from clarion.storage.modeldata import ModelRecord, SqlModelStore, VersionRecord
-
-PUBLIC_USER = "clarifai"
-PUBLIC_APP = "main"
-PUBLIC = 50
-# Built-in models ship with Clarion; this date stands for "as old as the release".
-_BUILT_IN_AT = datetime(2026, 1, 1, tzinfo=UTC)
-
+from clarion.storage.accounts import AppRecord
+from clarion.storage.model_extras import ModelExtraStore, VersionExtras
+from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 # A model in a listing: an app's custom model, or a built-in one.
 _Listed = tuple[AppRecord, ModelRecord] | ModelInfo
 
 
-class Models(Protocol):
-    """The catalog of built-in models (``clarion.inference.ModelCatalog``)."""
-
-    def models(self) -> tuple[ModelInfo, ...]: ...
-    def find(self, model_id: str) -> ModelInfo | None: ...
-    def runner(self, model_id: str) -> ImageRunner: ...
-    def text_runner(self, model_id: str) -> TextRunner: ...
-
-
-def find_model(models: Models, model_id: str, version_id: str = "") -> ModelInfo:
-    """A built-in model by slug, legacy id or legacy name, at its one version (named by its
-    id or a legacy version id; any version when empty)."""
-    info = models.find(model_id) if model_id else None
-    if info is None:
-        raise ModelNotFound("model", model_id)
-    if version_id and not info.has_version(version_id):
-        raise ModelNotFound("model version", f"{model_id}/{version_id}")
-    return info
-
-
-def model_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resources_pb2.Model:
-    output_info = _output_info(info, with_concepts)
-    return resources_pb2.Model(
-        id=info.id,
-        name=info.name,
-        display_name=info.name,
-        app_id=PUBLIC_APP,
-        user_id=PUBLIC_USER,
-        model_type_id=info.model_type_id,
-        description=info.description,
-        created_at=timestamp(_BUILT_IN_AT),
-        modified_at=timestamp(_BUILT_IN_AT),
-        visibility=resources_pb2.Visibility(gettable=PUBLIC),  # type: ignore[arg-type]
-        output_info=output_info,
-        model_version=version_to_proto(info, with_concepts=with_concepts),
-    )
-
-
-def version_to_proto(info: ModelInfo, *, with_concepts: bool = False) -> resources_pb2.ModelVersion:
-    return resources_pb2.ModelVersion(
-        id=info.version_id,
-        created_at=timestamp(_BUILT_IN_AT),
-        completed_at=timestamp(_BUILT_IN_AT),
-        status=status(MODEL_TRAINED, "Model is trained and ready"),
-        active_concept_count=len(info.concepts),
-        app_id=PUBLIC_APP,
-        user_id=PUBLIC_USER,
-        visibility=resources_pb2.Visibility(gettable=PUBLIC),  # type: ignore[arg-type]
-        output_info=_output_info(info, with_concepts),
-        method_signatures=method_signatures(info.input_kind, info.output_kind),
-    )
-
-
-def _output_info(info: ModelInfo, with_concepts: bool) -> resources_pb2.OutputInfo:
-    output_info = resources_pb2.OutputInfo()
-    concept_ids = lambda: frozenset(concept.id for concept in info.concepts)  # noqa: E731
-    add_legacy_type(output_info, legacy_type(info.model_type_id, info.output_kind, concept_ids))
-    if with_concepts:
-        output_info.data.concepts.extend(_concepts(info.concepts))
-    return output_info
-
-
-def _concepts(concepts: Sequence[object]) -> list[resources_pb2.Concept]:
-    created_at = timestamp(_BUILT_IN_AT)  # the old clients read every concept's
-    return [
-        resources_pb2.Concept(
-            id=concept.id,  # type: ignore[attr-defined]
-            name=concept.name,  # type: ignore[attr-defined]
-            value=1.0,
-            app_id=PUBLIC_APP,
-            user_id=PUBLIC_USER,
-            created_at=created_at,
-        )
-        for concept in concepts
-    ]
-
-
 class ModelsService:
     """The read side of models: the app's custom models first, then the built-in ones."""
 
-    def __init__(self, models: Models, custom: SqlModelStore | None = None) -> None:
+    def __init__(
+        self,
+        models: Models,
+        custom: ModelStore | None = None,
+        extras: ModelExtraStore | None = None,
+    ) -> None:
         self._models = models
         self._custom = custom
+        self._extras = extras
+
+    def _not_installed(self, info: ModelInfo) -> str | None:
+        return self._models.not_installed(info.id)
 
     def handlers(self) -> HandlerTable:
         return {
@@ -163,11 +90,14 @@ class ModelsService:
         protos = []
         for entry in listed:
             if isinstance(entry, ModelInfo):
-                protos.append(model_to_proto(entry))
+                protos.append(
+                    builtin_model_to_proto(entry, not_installed=self._not_installed(entry))
+                )
                 continue
             app, model = entry
             version = self._custom_version(app, model, "")
-            protos.append(custom_model_to_proto(app, model, version, with_concepts=False))
+            message = custom_model_to_proto(app, model, version, with_concepts=False)
+            protos.append(self._with_extras(app, message))
         return protos
 
     def get_model(
@@ -185,11 +115,13 @@ class ModelsService:
     ) -> resources_pb2.Model:
         found = self._custom_model(ctx, request.model_id)
         if found is None:
-            info = find_model(self._models, request.model_id, request.version_id)
-            return model_to_proto(info, with_concepts=with_concepts)
+            info = require_builtin(self._models, request.model_id, request.version_id)
+            missing = self._not_installed(info)
+            return builtin_model_to_proto(info, with_concepts=with_concepts, not_installed=missing)
         app, model = found
         version = self._custom_version(app, model, request.version_id)
-        return custom_model_to_proto(app, model, version, with_concepts=with_concepts)
+        message = custom_model_to_proto(app, model, version, with_concepts=with_concepts)
+        return self._with_extras(app, message)
 
     def list_model_versions(
         self, request: service_pb2.ListModelVersionsRequest, ctx: CallContext
@@ -198,31 +130,39 @@ class ModelsService:
         page = page_of(request.page, request.per_page)
         found = self._custom_model(ctx, request.model_id)
         if found is None:
-            info = find_model(self._models, request.model_id)
-            versions = [version_to_proto(info)] if page.page == 1 else []
+            info = require_builtin(self._models, request.model_id)
+            missing = self._not_installed(info)
+            versions = (
+                [builtin_version_to_proto(info, not_installed=missing)] if page.page == 1 else []
+            )
             return service_pb2.MultiModelVersionResponse(model_versions=versions)
         app, model = found
         assert self._custom is not None
         stored = self._custom.list_versions(
             app_pk(app), model.id, page, trained_only=request.trained_only
         )
-        return service_pb2.MultiModelVersionResponse(
-            model_versions=[custom_version_to_proto(app, version) for version in stored]
-        )
+        extras = self._version_extras(app, model.id)
+        messages = [custom_version_to_proto(app, version) for version in stored]
+        for message in messages:
+            add_version_extras(message, extras.get(message.id, VersionExtras()))
+        return service_pb2.MultiModelVersionResponse(model_versions=messages)
 
     def get_model_version(
         self, request: service_pb2.GetModelVersionRequest, ctx: CallContext
     ) -> service_pb2.SingleModelVersionResponse:
         found = self._custom_model(ctx, request.model_id)
         if found is None:
-            info = find_model(self._models, request.model_id, request.version_id)
-            version = version_to_proto(info, with_concepts=True)
+            info = require_builtin(self._models, request.model_id, request.version_id)
+            missing = self._not_installed(info)
+            version = builtin_version_to_proto(info, with_concepts=True, not_installed=missing)
         else:
             app, model = found
             stored = self._custom_version(app, model, request.version_id)
             if stored is None:
                 raise ModelNotFound("model version", f"{model.id}/(none yet)")
             version = custom_version_to_proto(app, stored)
+            extras = self._version_extras(app, model.id)
+            add_version_extras(version, extras.get(stored.id, VersionExtras()))
         return service_pb2.SingleModelVersionResponse(model_version=version)
 
     def post_models_searches(
@@ -261,15 +201,34 @@ class ModelsService:
             chosen = [c for c in owner.concepts if search in c.name.lower()]
             paged = chosen[page.offset : page.offset + page.per_page]
             return service_pb2.MultiConceptResponse(
-                concepts=concepts_to_proto(paged, app, owner.created_at)
+                concepts=model_concepts_to_proto(paged, app.id, app.user_id, owner.created_at)
             )
-        info = find_model(self._models, request.model_id, request.version_id)
+        info = require_builtin(self._models, request.model_id, request.version_id)
         builtin = [c for c in info.concepts if search in c.name.lower()]
-        return service_pb2.MultiConceptResponse(
-            concepts=_concepts(builtin[page.offset : page.offset + page.per_page])
-        )
+        paged_builtin = builtin[page.offset : page.offset + page.per_page]
+        return service_pb2.MultiConceptResponse(concepts=builtin_concepts_to_proto(paged_builtin))
 
     # custom models
+
+    def _with_extras(self, app: AppRecord, message: resources_pb2.Model) -> resources_pb2.Model:
+        """A custom model's message with its labels, and its version's visibility, license
+        and metadata."""
+        if self._extras is None:
+            return message
+        labels = self._extras.labels(app_pk(app), message.id)
+        if labels is not None:
+            add_labels(message, labels)
+        if message.HasField("model_version"):
+            extras = self._version_extras(app, message.id)
+            add_version_extras(
+                message.model_version, extras.get(message.model_version.id, VersionExtras())
+            )
+        return message
+
+    def _version_extras(self, app: AppRecord, model_id: str) -> dict[str, VersionExtras]:
+        if self._extras is None:
+            return {}
+        return self._extras.version_extras(app_pk(app), model_id)
 
     def _custom_models(self, ctx: CallContext) -> list[tuple[AppRecord, ModelRecord]]:
         if self._custom is None or ctx.app is None:
@@ -289,12 +248,7 @@ class ModelsService:
     ) -> VersionRecord | None:
         """The version asked for (``ModelNotFound`` if absent), else the newest, if any."""
         assert self._custom is not None
-        if not version_id:
-            return self._custom.latest_version(app_pk(app), model.id)
-        version = self._custom.get_version(app_pk(app), model.id, version_id)
-        if version is None:
-            raise ModelNotFound("model version", f"{model.id}/{version_id}")
-        return version
+        return find_version(self._custom, app_pk(app), model.id, version_id)
 
 
 def _is_public_app(ctx: CallContext) -> bool:

@@ -19,8 +19,7 @@ from clarion.errors import InputRejected
 from clarion.inference.base import InputKind
 from clarion.services.base import app_pk
 from clarion.services.context import CallContext
-from clarion.storage.base import InputRecord
-from clarion.storage.data import SqlDataStore
+from clarion.storage.inputs import InputRecord, InputStore
 
 
 class InputReader(Protocol):
@@ -48,7 +47,7 @@ class Read:
 class InputLoader:
     """Reads prediction inputs through the guarded reader, or from the app's stored inputs."""
 
-    def __init__(self, reader: InputReader, data: SqlDataStore, blobs: BlobStore) -> None:
+    def __init__(self, reader: InputReader, data: InputStore, blobs: BlobStore) -> None:
         self._reader = reader
         self._data = data
         self._blobs = blobs

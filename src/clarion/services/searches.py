@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from PIL import Image
 
 from clarion.codes import SEARCH_INVALID_REQUEST
 from clarion.errors import InputRejected, InvalidArgument, NotFound
+from clarion.runtime.model_resolver import Models
 from clarion.services._nearest import (
     POST_FILTER_FROM,
     FilteredNearest,
@@ -39,20 +40,20 @@ from clarion.services.base import (
     require_writable_app,
 )
 from clarion.services.context import CallContext
-from clarion.services.convert import data_from_json, input_to_proto, json_of, timestamp
 from clarion.services.hosted import HostedUrls
-from clarion.services.models import Models
+from clarion.services.messages.data import input_to_proto
+from clarion.services.messages.values import data_from_json, json_of, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
-from clarion.storage.base import AppRecord
-from clarion.storage.searchdata import (
+from clarion.storage.accounts import AppRecord
+from clarion.storage.searches import (
     EARTH_RADIUS_KM,
     ConceptMatch,
     GeoBox,
     GeoCircle,
     InputFilter,
     SavedSearch,
-    SqlSearchStore,
+    SearchStore,
 )
 
 IMAGE_SPACE = "general-image-embedding"
@@ -101,6 +102,31 @@ class NearestUnderFilters(Protocol):
     ) -> tuple[list[tuple[int, float]], int]: ...
 
 
+class BestFrameTime(Protocol):
+    @property
+    def time_ms(self) -> int: ...
+
+
+class VideoFrames(Protocol):
+    """Video inputs' best frames for a query (``clarion.runtime.frame_indexes``)."""
+
+    def best_frames(
+        self,
+        app: AppRecord,
+        space: str,
+        query: npt.NDArray[np.float32],
+        allowed: set[int] | None = None,
+    ) -> Mapping[int, BestFrameTime]: ...
+
+
+class ConceptTranslations(Protocol):
+    """Concepts' names in other languages (``clarion.storage.concept_graph``)."""
+
+    def concepts_named(
+        self, app_pk: int, language: str, names: Collection[str]
+    ) -> dict[str, str]: ...
+
+
 class ImageReader(Protocol):
     def image_from_bytes(self, data: bytes) -> Image.Image: ...
     def image_from_url(self, url: str) -> Image.Image: ...
@@ -127,16 +153,19 @@ class _Plan:
 class SearchesService:
     def __init__(
         self,
-        search: SqlSearchStore,
+        search: SearchStore,
         indexes: VectorIndexes,
         models: Models,
         reader: ImageReader,
         input_level_data: Callable[[AppRecord, Sequence[str]], dict[str, Any]],
         hosted: HostedUrls,
+        translations: ConceptTranslations,
         *,
         post_filter_from: int = POST_FILTER_FROM,
+        video_frames: VideoFrames | None = None,
         filtered_nearest: NearestUnderFilters | None = None,
     ) -> None:
+        self._frames = video_frames
         self._filtered_nearest = filtered_nearest or FilteredNearest(
             search, indexes, post_filter_from=post_filter_from
         )
@@ -146,6 +175,7 @@ class SearchesService:
         self._reader = reader
         self._input_level_data = input_level_data
         self._hosted = hosted
+        self._translations = translations
 
     def handlers(self) -> HandlerTable:
         return {
@@ -155,6 +185,10 @@ class SearchesService:
             "GetSearch": self.get_search,
             "ListSearches": self.list_searches,
             "PatchSearches": self.patch_searches,
+            # The saved searches of PostInputsSearches and PostAnnotationsSearches (save: true)
+            # are the same saved searches, so their patch methods are PatchSearches too.
+            "PatchInputsSearches": self.patch_searches,
+            "PatchAnnotationsSearches": self.patch_searches,
             "DeleteSearch": self.delete_search,
             "PostSearchesByID": self.post_searches_by_id,
         }
@@ -193,6 +227,18 @@ class SearchesService:
         _parse_json(saved.query, search)
         return self._run(ctx, [search], request.pagination, False)
 
+    def matching_input_ids(
+        self, app: AppRecord, search: resources_pb2.Search, limit: int
+    ) -> list[str]:
+        """The ids of up to ``limit`` inputs a search finds, best first (what a bulk
+        operation over a search covers)."""
+        if search.id and not search.HasField("query"):
+            _parse_json(self._saved(app, search.id).query, search := resources_pb2.Search())
+        scored, _ = self._execute(app, self._plan(app, search.query), limit)
+        keys = [key for key, score in scored[:limit] if score >= search.min_value]
+        records = self._search.inputs_by_pk(keys)
+        return [records[key].id for key in keys if key in records]
+
     def _run(
         self,
         ctx: CallContext,
@@ -217,7 +263,8 @@ class SearchesService:
         response.query.CopyFrom(search.query)
         response.hit_counts.add(estimated_total=total)
         if not only_count:
-            response.hits.extend(self._hits(app, scored[page.offset : page.offset + page.per_page]))
+            shown = scored[page.offset : page.offset + page.per_page]
+            response.hits.extend(self._hits(app, shown, self._best_frames(app, plan, shown)))
         if search.id:
             response.id = search.id
         return response
@@ -281,7 +328,23 @@ class SearchesService:
                     scores[key] = max(scores.get(key, 0.0), value)
         return scores
 
-    def _hits(self, app: AppRecord, scored: Sequence[tuple[int, float]]) -> list[resources_pb2.Hit]:
+    def _best_frames(
+        self, app: AppRecord, plan: _Plan, shown: Sequence[tuple[int, float]]
+    ) -> Mapping[int, BestFrameTime]:
+        """For a search by one picture: each video hit's best frame (``video_frames``)."""
+        vectors = [rank for rank in plan.ranks if rank.vector is not None and not rank.negate]
+        if self._frames is None or len(vectors) != 1 or not shown:
+            return {}
+        rank = vectors[0]
+        assert rank.vector is not None
+        return self._frames.best_frames(app, rank.space, rank.vector, {key for key, _ in shown})
+
+    def _hits(
+        self,
+        app: AppRecord,
+        scored: Sequence[tuple[int, float]],
+        best_frames: Mapping[int, BestFrameTime] | None = None,
+    ) -> list[resources_pb2.Hit]:
         records = self._search.inputs_by_pk([key for key, _ in scored])
         ids = [records[key].id for key, _ in scored if key in records]
         data = self._input_level_data(app, ids)
@@ -300,6 +363,10 @@ class SearchesService:
                     app_id=app.id,
                 )
             )
+            best = (best_frames or {}).get(key)
+            if best is not None:
+                # Where the video matched: its best frame, as the one frame of the hit's input.
+                hits[-1].input.data.frames.add().frame_info.time = best.time_ms
         return hits
 
     # turning a Query into a plan
@@ -308,10 +375,8 @@ class SearchesService:
         """Filters and ranks to run. An empty one is absent: the modern SDKs send an empty
         ``Rank(annotation=Annotation())`` with every filter-only query."""
         plan = _Plan()
-        if query.language not in ("", "en"):
-            raise SearchInvalid(
-                f"Query language '{query.language}': concept names here are in English ('en')"
-            )
+        if query.language:
+            query = self._in_concept_ids(app, query)
         for term in query.ands:
             filters, ranks = _legacy_terms(term)
             plan.filters.extend(_filter(one) for one in filters)
@@ -323,6 +388,23 @@ class SearchesService:
             if not _is_empty(rank):
                 plan.ranks.append(self._rank(app, rank))
         return plan
+
+    def _in_concept_ids(self, app: AppRecord, query: resources_pb2.Query) -> resources_pb2.Query:
+        """The query with each concept named in ``query.language`` (PostConceptLanguages)
+        named by its id instead. A name with no translation in that language stays as it is:
+        it still matches the names annotations gave."""
+        resolved = resources_pb2.Query()
+        resolved.CopyFrom(query)
+        named = [c for c in _query_concepts(resolved) if c.name and not c.id]
+        ids = self._translations.concepts_named(
+            app_pk(app), query.language, {c.name for c in named}
+        )
+        for concept in named:
+            concept_id = ids.get(concept.name.lower())
+            if concept_id:
+                concept.id = concept_id
+                concept.ClearField("name")
+        return resolved
 
     def _rank(self, app: AppRecord, rank: resources_pb2.Rank) -> _Rank:
         annotation = rank.annotation
@@ -514,6 +596,18 @@ def _apply(rank: _Rank, score: float) -> float:
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
+
+
+def _query_concepts(query: resources_pb2.Query) -> Iterator[resources_pb2.Concept]:
+    """Every concept a query names, in its filters, ranks and legacy terms."""
+    for one in query.filters:
+        yield from one.annotation.data.concepts
+        yield from one.input.data.concepts
+    for rank in query.ranks:
+        yield from rank.annotation.data.concepts
+    for term in query.ands:
+        for data in (term.input.data, term.output.data, term.annotation.data):
+            yield from data.concepts
 
 
 def _filter(one: resources_pb2.Filter) -> InputFilter:

@@ -9,15 +9,21 @@ from clarifai_grpc.grpc.api import service_pb2
 from clarion.errors import AlreadyExists, NotFound
 from clarion.services.base import HandlerTable, check_id, conflicts_as
 from clarion.services.context import ALL_SCOPES, CallContext
-from clarion.services.convert import user_to_proto
+from clarion.services.messages.accounts import user_to_proto
 from clarion.services.tokens import hash_token, new_ref, new_token
-from clarion.storage.base import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord, Store, UserRecord
+from clarion.storage.accounts import (
+    PERSONAL_ACCESS_TOKEN,
+    AccountStore,
+    AppRecord,
+    KeyRecord,
+    UserRecord,
+)
 
 PUBLIC_VISIBILITY = 50
 
 
 class UsersService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AccountStore) -> None:
         self._store = store
 
     def handlers(self) -> HandlerTable:

@@ -9,57 +9,57 @@ workflow (``default_workflow_id``) is any of these.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from clarion.blobs.base import BlobStore
-from clarion.codes import SUCCESS, WORKFLOW_NO_MATCHING_INPUT
-from clarion.errors import InvalidArgument, WorkflowInvalidArgument, WorkflowNotFound
+from clarion.errors import (
+    InputRejected,
+    InvalidArgument,
+    WorkflowInvalidArgument,
+    WorkflowNotFound,
+)
 from clarion.inference.workflow import (
     PUBLIC_APP,
     PUBLIC_USER,
     PUBLIC_WORKFLOWS,
     NodeResult,
     NodeSpec,
-    RegionResult,
     graph_order,
     run_graph,
 )
 from clarion.runtime.model_resolver import ModelResolver, ResolvedNode
-from clarion.services.base import HandlerTable, app_pk, conflicts_as, require_app
+from clarion.services.base import (
+    HandlerTable,
+    app_pk,
+    check_workflow_id,
+    conflicts_as,
+    require_app,
+)
 from clarion.services.batches import WORKFLOW_RESULTS
 from clarion.services.context import CallContext
-from clarion.services.convert import now_timestamp, response_id, status, struct_to_dict
-from clarion.services.model_convert import (
-    custom_model_to_proto,
+from clarion.services.messages.frames import frames_result
+from clarion.services.messages.outputs import overall_status
+from clarion.services.messages.values import struct_to_dict
+from clarion.services.messages.workflows import (
     node_of,
-    output_config_of,
-    workflow_to_proto,
+    public_workflow_to_proto,
+    stored_workflow_to_proto,
+    workflow_result,
 )
-from clarion.services.models import model_to_proto
 from clarion.services.paging import page_of
 from clarion.services.patching import Action, patch_action, patched_metadata
-from clarion.services.predict import (
-    echo_input,
-    fill_data,
-    new_output,
-    overall_status,
-    region_to_proto,
-)
-from clarion.services.reading import InputLoader, InputReader, Read
-from clarion.storage.base import AppRecord
-from clarion.storage.data import SqlDataStore
-from clarion.storage.modeldata import SqlModelStore, WorkflowRecord
-
-PUBLIC = 50  # Visibility.gettable
-MAX_WORKFLOW_ID = 32  # "Max workflow ID is capped at 32 chars" (the proto's comment)
-_CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)  # the public workflows ship with Clarion
+from clarion.services.reading import InputLoader, InputReader
+from clarion.services.video_predict import VideoPredictions
+from clarion.storage.accounts import AppRecord
+from clarion.storage.inputs import InputStore
+from clarion.storage.models import ModelStore, WorkflowRecord
+from clarion.storage.workflow_versions import WorkflowVersionStore
 
 
 class WorkflowsService:
@@ -67,13 +67,17 @@ class WorkflowsService:
 
     def __init__(
         self,
-        store: SqlModelStore,
+        store: ModelStore,
         resolver: ModelResolver,
         reader: InputReader,
-        data: SqlDataStore,
+        data: InputStore,
         blobs: BlobStore,
         executor: Executor,
+        videos: VideoPredictions | None = None,
+        versions: WorkflowVersionStore | None = None,
     ) -> None:
+        self._videos = videos
+        self._versions = versions
         self._store = store
         self._resolver = resolver
         self._loader = InputLoader(reader, data, blobs)
@@ -105,11 +109,11 @@ class WorkflowsService:
         with conflicts_as("workflow", ", ".join(ids)):
             created = self._store.create_workflows(app_pk(app), records)
         return service_pb2.MultiWorkflowResponse(
-            workflows=[_stored_proto(app, record) for record in created]
+            workflows=[stored_workflow_to_proto(app, record) for record in created]
         )
 
     def _new_workflow(self, app: AppRecord, workflow: resources_pb2.Workflow) -> WorkflowRecord:
-        workflow_id = _checked_id(workflow.id)
+        workflow_id = check_workflow_id(workflow.id)
         specs = self._checked_specs(app, workflow.nodes)
         return WorkflowRecord(
             id=workflow_id,
@@ -133,7 +137,13 @@ class WorkflowsService:
         self, request: service_pb2.GetWorkflowRequest, ctx: CallContext
     ) -> service_pb2.SingleWorkflowResponse:
         app = require_app(ctx)
-        return service_pb2.SingleWorkflowResponse(workflow=self._proto(app, request.workflow_id))
+        message = self._proto(app, request.workflow_id)
+        newest = self._versions.newest_id(app_pk(app), message.id) if self._versions else None
+        if newest is not None:  # the version the workflow runs
+            message.version.CopyFrom(
+                resources_pb2.WorkflowVersion(id=newest, workflow_id=message.id)
+            )
+        return service_pb2.SingleWorkflowResponse(workflow=message)
 
     def list_workflows(
         self, request: service_pb2.ListWorkflowsRequest, ctx: CallContext
@@ -142,15 +152,15 @@ class WorkflowsService:
         app = require_app(ctx)
         page = page_of(request.page, request.per_page)
         if _is_public(app):
-            listed = [_public_proto(workflow_id) for workflow_id in PUBLIC_WORKFLOWS]
+            listed = [public_workflow_to_proto(workflow_id) for workflow_id in PUBLIC_WORKFLOWS]
             stored = self._store.list_workflows(app_pk(app), page_of(1, 1000))
-            listed += [_stored_proto(app, record) for record in stored]
+            listed += [stored_workflow_to_proto(app, record) for record in stored]
             return service_pb2.MultiWorkflowResponse(
                 workflows=listed[page.offset : page.offset + page.per_page]
             )
         stored = self._store.list_workflows(app_pk(app), page)
         return service_pb2.MultiWorkflowResponse(
-            workflows=[_stored_proto(app, record) for record in stored]
+            workflows=[stored_workflow_to_proto(app, record) for record in stored]
         )
 
     def patch_workflows(
@@ -164,7 +174,7 @@ class WorkflowsService:
             for patch in request.workflows
         ]
         return service_pb2.MultiWorkflowResponse(
-            workflows=[_stored_proto(app, record) for record in patched]
+            workflows=[stored_workflow_to_proto(app, record) for record in patched]
         )
 
     def _patched(
@@ -223,9 +233,9 @@ class WorkflowsService:
     def _proto(self, app: AppRecord, workflow_id: str) -> resources_pb2.Workflow:
         record = self._store.get_workflow(app_pk(app), workflow_id) if workflow_id else None
         if record is not None:
-            return _stored_proto(app, record)
+            return stored_workflow_to_proto(app, record)
         if workflow_id in PUBLIC_WORKFLOWS:
-            return _public_proto(workflow_id)
+            return public_workflow_to_proto(workflow_id)
         raise WorkflowNotFound("workflow", workflow_id)
 
     # PostWorkflowResults
@@ -237,9 +247,7 @@ class WorkflowsService:
         app = require_app(ctx)
         # Counted first, as the HTTP gateway counts before anything else, so both agree.
         WORKFLOW_RESULTS.check(len(request.inputs))
-        specs = self._resolver.workflow_specs(app_pk(app), request.workflow_id)
-        if specs is None:
-            raise WorkflowNotFound("workflow", request.workflow_id)
+        specs = self._specs(app, request.workflow_id, request.version_id)
         _check_some_inputs(len(request.inputs))
         nodes = self._resolver.graph(app_pk(app), specs)
         reads = list(self._executor.map(lambda m: self._loader.read_any(ctx, m), request.inputs))
@@ -249,94 +257,75 @@ class WorkflowsService:
         ran = run_graph([node.graph for node in nodes], list(items.values()))
         by_input: dict[int, dict[str, NodeResult]] = dict(zip(good, ran, strict=True))
         results = [
-            self._result(
-                app, specs, nodes, message, read, by_input.get(index), request.output_config
+            workflow_result(
+                app, specs, nodes, message, read.error, by_input.get(index), request.output_config
             )
             for index, (message, read) in enumerate(zip(request.inputs, reads, strict=True))
         ]
+        if self._videos is not None:
+            results = [
+                self._video_result(app, specs, nodes, message, request.output_config, ctx)
+                if self._videos.is_video(ctx, message)
+                else result
+                for message, result in zip(request.inputs, results, strict=True)
+            ]
         response = service_pb2.PostWorkflowResultsResponse(
             workflow=self._proto(app, request.workflow_id), results=results
         )
         response.status.CopyFrom(overall_status(results))
         return response
 
-    def _result(
+    def _video_result(
         self,
         app: AppRecord,
         specs: Sequence[NodeSpec],
         nodes: Sequence[ResolvedNode],
         message: resources_pb2.Input,
-        read: Read,
-        ran: Mapping[str, NodeResult] | None,
         config: resources_pb2.OutputConfig,
+        ctx: CallContext,
     ) -> resources_pb2.WorkflowResult:
-        result = resources_pb2.WorkflowResult(id=response_id(), created_at=now_timestamp())
-        result.input.CopyFrom(echo_input(message))
-        if read.error is not None:
-            result.status.CopyFrom(status(read.error.code, read.error.description))
-            return result
-        assert ran is not None, "every readable input ran"
-        result.status.CopyFrom(status(SUCCESS, "Ok"))
-        resolved = {node.graph.spec.id: node for node in nodes}
-        region_ids: dict[tuple[str, int], str] = {}
-        for spec in specs:  # the workflow's own node order
-            if not spec.suppress_output:
-                node = resolved[spec.id]
-                output = _node_output(app, node, message, ran[spec.id], config, region_ids)
-                result.outputs.append(output)
-        return result
+        """A video's result: the workflow run on each sampled frame (``video_predict``),
+        batch by batch."""
+        assert self._videos is not None
+        positions: list[tuple[int, int]] = []
+        per_frame: list[resources_pb2.WorkflowResult] = []
+        try:
+            with self._videos.frames(ctx, message, config.sample_ms) as batches:
+                for batch in batches:
+                    ctx.check_deadline("running the workflow on the video's frames")
+                    ran = run_graph([node.graph for node in nodes], [f.image for f in batch])
+                    for frame, results in zip(batch, ran, strict=True):
+                        per_frame.append(
+                            workflow_result(app, specs, nodes, message, None, results, config)
+                        )
+                        positions.append((frame.index, frame.time_ms))
+        except InputRejected as rejected:
+            return workflow_result(app, specs, nodes, message, rejected, None, config)
+        return frames_result(positions, per_frame)
 
-
-def _node_output(
-    app: AppRecord,
-    node: ResolvedNode,
-    message: resources_pb2.Input,
-    ran: NodeResult,
-    request_config: resources_pb2.OutputConfig,
-    region_ids: dict[tuple[str, int], str],
-) -> resources_pb2.Output:
-    spec = node.graph.spec
-    config = output_config_of(spec.output_config) if spec.output_config else request_config
-    output = new_output(_model_proto(app, node), message)
-    if ran.error:
-        output.status.CopyFrom(status(WORKFLOW_NO_MATCHING_INPUT, f"Node '{spec.id}': {ran.error}"))
-        return output
-    output.status.CopyFrom(status(SUCCESS, "Ok"))
-    app_id = app.id if node.custom is not None else PUBLIC_APP
-    if ran.prediction is not None:
-        fill_data(output.data, ran.prediction, config, app_id)
-        for position, region in enumerate(output.data.regions):
-            region.id = _region_id(region_ids, spec.id, position)
-    for passed in ran.regions or ():
-        output.data.regions.append(_fed_region(passed, config, app_id, region_ids))
-    return output
-
-
-def _fed_region(
-    passed: RegionResult,
-    config: resources_pb2.OutputConfig,
-    app_id: str,
-    region_ids: dict[tuple[str, int], str],
-) -> resources_pb2.Region:
-    """A region a parent found, holding what this node said about it."""
-    bare = replace(passed.region, concepts=(), text="")
-    region = region_to_proto(bare, _region_id(region_ids, passed.source, passed.index))
-    if passed.prediction is not None:
-        fill_data(region.data, passed.prediction, config, app_id)
-    return region
-
-
-def _region_id(region_ids: dict[tuple[str, int], str], source: str, index: int) -> str:
-    # One id per region and input, so every node's output names a region the same way.
-    return region_ids.setdefault((source, index), response_id())
-
-
-def _model_proto(app: AppRecord, node: ResolvedNode) -> resources_pb2.Model:
-    if node.custom is not None:
-        custom = node.custom
-        return custom_model_to_proto(app, custom.model, custom.version, with_concepts=False)
-    assert node.info is not None
-    return model_to_proto(node.info)
+    def _specs(self, app: AppRecord, workflow_id: str, version_id: str) -> Sequence[NodeSpec]:
+        """The nodes to run: the workflow's newest version, or the version asked for."""
+        specs = self._resolver.workflow_specs(app_pk(app), workflow_id)
+        if specs is None:
+            raise WorkflowNotFound("workflow", workflow_id)
+        if not version_id:
+            return specs
+        if (
+            workflow_id in PUBLIC_WORKFLOWS
+            and self._store.get_workflow(app_pk(app), workflow_id) is None
+        ):
+            raise WorkflowInvalidArgument(
+                f"Workflow '{workflow_id}' is public and built in: it has no versions, leave "
+                "version_id empty"
+            )
+        found = (
+            self._versions.get_version(app_pk(app), workflow_id, version_id)
+            if self._versions is not None
+            else None
+        )
+        if found is None:
+            raise WorkflowNotFound("workflow version", f"{workflow_id}/{version_id}")
+        return tuple(NodeSpec.from_json(node) for node in found.nodes)
 
 
 def _owned(app: AppRecord, spec: NodeSpec) -> NodeSpec:
@@ -352,21 +341,6 @@ def _owned(app: AppRecord, spec: NodeSpec) -> NodeSpec:
     )
 
 
-def _checked_id(workflow_id: str) -> str:
-    if not workflow_id:
-        raise WorkflowInvalidArgument("Each workflow needs an 'id'")
-    if len(workflow_id) > MAX_WORKFLOW_ID or not all(
-        ch.isascii() and (ch.isalnum() or ch in "-_") for ch in workflow_id
-    ):
-        raise WorkflowInvalidArgument(
-            f"Invalid workflow id '{workflow_id}': use 1 to {MAX_WORKFLOW_ID} letters, "
-            "digits, '_' or '-'"
-        )
-    if workflow_id in PUBLIC_WORKFLOWS:
-        raise WorkflowInvalidArgument(f"'{workflow_id}' is the id of a public workflow")
-    return workflow_id
-
-
 def _check_some_inputs(count: int) -> None:
     if count == 0:
         raise InvalidArgument("PostWorkflowResults needs at least one input")
@@ -374,20 +348,3 @@ def _check_some_inputs(count: int) -> None:
 
 def _is_public(app: AppRecord) -> bool:
     return (app.user_id, app.id) == (PUBLIC_USER, PUBLIC_APP)
-
-
-def _stored_proto(app: AppRecord, record: WorkflowRecord) -> resources_pb2.Workflow:
-    specs = [NodeSpec.from_json(node) for node in record.nodes]
-    return workflow_to_proto(app.id, app.user_id, record, specs)
-
-
-def _public_proto(workflow_id: str) -> resources_pb2.Workflow:
-    record = WorkflowRecord(
-        id=workflow_id,
-        description="Built in: general concepts and image embeddings",
-        created_at=_CREATED_AT,
-        modified_at=_CREATED_AT,
-    )
-    message = workflow_to_proto(PUBLIC_APP, PUBLIC_USER, record, PUBLIC_WORKFLOWS[workflow_id])
-    message.visibility.CopyFrom(resources_pb2.Visibility(gettable=PUBLIC))  # type: ignore[arg-type]
-    return message

@@ -29,7 +29,7 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-# Keys that grow with the inputs: 64-bit on PostgreSQL (migration 0010). SQLite's INTEGER is
+# Keys that grow with the inputs: 64-bit on PostgreSQL (migration 0016). SQLite's INTEGER is
 # 64-bit already, and only ``INTEGER PRIMARY KEY`` is its rowid (BIGINT would not autoincrement).
 BigKey = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -241,7 +241,7 @@ index_log = Table(
     Column("space", String(64), nullable=False),
     Column("input_pk", BigKey, nullable=False),
     Column("op", String(8), nullable=False),  # "add" or "remove"
-    # When the entry was written: entries older than the retention are pruned (0010).
+    # When the entry was written: entries older than the retention are pruned (0016).
     Column("logged_at", DateTime(timezone=True), nullable=True, server_default=func.now()),
 )
 # One row: the log position up to which entries were pruned. An in-memory index that reflects
@@ -286,6 +286,9 @@ custom_models = Table(
     Column("output_config", JSON, nullable=False, default=dict),  # OutputConfig as JSON
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
+    # {"toolkits", "use_cases", "languages", "check_consents"}: lists of strings
+    # (clarion.storage.model_extras).
+    Column("labels", JSON, nullable=True),
     UniqueConstraint("app_pk", "id"),
 )
 
@@ -310,6 +313,10 @@ model_versions = Table(
     Column("completed_at", DateTime(timezone=True), nullable=True),
     # The training parameters asked for (train_info.params: dataset_id, enrich_dataset).
     Column("train_params", JSON, nullable=True),
+    # Set by PatchModelVersions and the publish methods (clarion.storage.model_extras).
+    Column("visibility", Integer, nullable=False, default=10, server_default="10"),
+    Column("metadata", JSON, nullable=True),
+    Column("license", String(64), nullable=False, default="", server_default=""),
     UniqueConstraint("model_pk", "id"),
 )
 
@@ -344,6 +351,174 @@ workflows = Table(
     Column("notes", Text, nullable=False, default=""),
     Column("metadata", JSON, nullable=False, default=dict),
     Column("nodes", JSON, nullable=False, default=list),  # NodeSpec as JSON, in given order
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+# Videos: what probing said of a video input, and the embedding of each sampled frame, so
+# visual search finds a video by any of its frames (``clarion.storage.videos``).
+
+video_info = Table(
+    "video_info",
+    metadata,
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("fps", Float, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("frame_count", Integer, nullable=False),  # frames sampled, one a second
+)
+
+video_frame_vectors = Table(
+    "video_frame_vectors",
+    metadata,
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("space", String(64), primary_key=True),
+    Column("frame_index", Integer, primary_key=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("time_ms", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, L2-normalised
+)
+Index("ix_video_frame_vectors_app_space", video_frame_vectors.c.app_pk, video_frame_vectors.c.space)
+
+# Compute records a runner needs before it serves (compute clusters, nodepools, runners,
+# deployments), one table for the four: each is the user's, named by its id under its
+# parents (``scope``: "" for a cluster, the cluster's id for a nodepool, "cluster/nodepool"
+# for a runner). The record itself is the client's message, kept whole (``body``) so the
+# cloud-only fields Clarion does not act on are shown back as they were sent.
+compute_resources = Table(
+    "compute_resources",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("scope", String(140), nullable=False, default=""),
+    Column("id", String(64), nullable=False),
+    # For runners: the model they serve, "user/app/model" ("" otherwise).
+    Column("model_key", String(200), nullable=False, default=""),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "kind", "scope", "id"),
+    Index("ix_compute_resources_model_key", "model_key"),
+)
+
+# A concept's name (and definition) in other languages than its own (ConceptLanguages).
+concept_languages = Table(
+    "concept_languages",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("concept_id", String(255), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("definition", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "concept_id", "language"),
+)
+# Searches look concepts up by their translated name in one language.
+Index(
+    "ix_concept_languages_app_pk_language",
+    concept_languages.c.app_pk,
+    concept_languages.c.language,
+)
+
+knowledge_graphs = Table(
+    "knowledge_graphs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("name", String(255), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("examples_app_id", String(64), nullable=False, default=""),
+    Column("sampled_examples_app_id", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+# Stored as posted: "subject predicate object"; read from the object's side it is reversed.
+concept_relations = Table(
+    "concept_relations",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("subject_id", String(255), nullable=False),
+    Column("object_id", String(255), nullable=False),
+    Column("predicate", String(16), nullable=False),
+    Column("knowledge_graph_id", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+Index("ix_concept_relations_subject", concept_relations.c.app_pk, concept_relations.c.subject_id)
+Index("ix_concept_relations_object", concept_relations.c.app_pk, concept_relations.c.object_id)
+
+# PostBulkOperations: one change applied to many inputs by a durable job, in steps whose
+# progress (``processed``, ``last_processed_id``) is what Clarifai reports.
+bulk_operations = Table(
+    "bulk_operations",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("source", JSON, nullable=False, default=dict),  # input ids, a query or a dataset
+    Column("operation", JSON, nullable=False, default=dict),
+    Column("state", String(16), nullable=False),  # pending, in_progress, success, failed, ...
+    Column("processed", BigKey, nullable=False, default=0),  # inputs done so far
+    Column("last_processed_id", String(255), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app_pk", "id"),
+)
+
+# A workflow's versions: a new one each time its nodes change (clarion.storage.workflow_versions);
+# the newest is the one the workflow runs.
+workflow_versions = Table(
+    "workflow_versions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_pk", Integer, ForeignKey("workflows.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("nodes", JSON, nullable=False, default=list),
+    Column("description", Text, nullable=False, default=""),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("license", String(64), nullable=False, default=""),
+    Column("visibility", Integer, nullable=False, default=10),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("workflow_pk", "id"),
+)
+
+# Copies of apps (PostAppDuplications): the request, and where its job stands. The source and
+# destination are kept by id, as the user named them: either app may be deleted later.
+app_duplications = Table(
+    "app_duplications",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("source_app_id", String(64), nullable=False),
+    Column("destination_app_id", String(64), nullable=False),
+    Column("filter", JSON, nullable=False, default=dict),  # copy_inputs, ... as booleans
+    Column("status_code", Integer, nullable=False),
+    Column("status_description", Text, nullable=False, default=""),
+    Column("progress", JSON, nullable=False, default=dict),  # what was copied, by kind
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "id"),
+)
+
+# Annotation filters: named searches over an app's annotations (clarion.storage.annotation_filters).
+annotation_filters = Table(
+    "annotation_filters",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("search", JSON, nullable=False),  # the Search message in Clarifai JSON
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("app_pk", "id"),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from clarifai.client.app import App
 from clarifai.client.dataset import Dataset
 from clarifai.client.model import Model
 from clarifai.client.search import Search
@@ -226,6 +227,31 @@ def evaluate() -> dict[str, Any]:
     }
 
 
+def concept_relations() -> dict[str, Any]:
+    """The documented knowledge-graph calls: create, search (all, and one concept's), delete."""
+    app = App(app_id=APP_ID, user_id=USER_ID, base_url=BASE, pat=PAT)
+    app.create_concepts(concept_ids=["animal", "drink"])
+    app.create_concept_relations("cat", ["animal", "coffee"], ["hyponym", "synonym"])
+    app.create_concept_relations("coffee", ["drink"], ["hyponym"])
+
+    def triples(**query: Any) -> list[list[str]]:
+        return [
+            [r.subject_concept.id, r.predicate, r.object_concept.id]
+            for r in app.search_concept_relations(**query)
+        ]
+
+    everything = triples()
+    of_animal = triples(concept_id="animal")
+    hyponyms_of_cat = triples(concept_id="cat", predicate="hyponym")
+    app.delete_concept_relations("cat")  # every relation of cat, as the SDK finds them
+    return {
+        "all": everything,
+        "animal": of_animal,
+        "cat_hyponym": hyponyms_of_cat,
+        "after_delete": triples(),
+    }
+
+
 FLOWS: dict[str, Callable[[], dict[str, Any]]] = {
     "apps_and_datasets": apps_and_datasets,
     "uploads": uploads,
@@ -233,6 +259,7 @@ FLOWS: dict[str, Callable[[], dict[str, Any]]] = {
     "predict_output_config": predict_output_config,
     "predict_image": predict_image,
     "searches": searches,
+    "concept_relations": concept_relations,
     "train_and_predict": train_and_predict,
     "evaluate": evaluate,
 }

@@ -78,7 +78,10 @@ export function metadataLine(metadata = {}) {
 // A tile in a grid: the thumbnail, name, status, concepts and metadata; `score` for search hits.
 export function inputTile(appId, input, { userId = session.userId, score = null, rank = null } = {}) {
   const [statusText, statusKind] = inputStatus(input.status);
-  const hasImage = Boolean(input.data?.image?.hosted) || (score !== null && input.data?.image);
+  // A video's tiny size is a still of its first frame.
+  const hasImage =
+    Boolean(input.data?.image?.hosted || input.data?.video?.hosted) ||
+    (score !== null && (input.data?.image || input.data?.video));
   const thumb = h("div", { class: "thumb" });
   if (hasImage)
     thumb.append(hostedImage(userId, appId, input.id, "tiny", { alt: inputName(input), testid: "thumb" }));

@@ -13,6 +13,7 @@ import {
   PUBLIC_USER,
   regionLabel,
 } from "./outputs.js";
+import { showVideo } from "./video.js";
 
 const DEFAULT_MODEL = `${PUBLIC_USER}/${PUBLIC_APP}/general-image-recognition`;
 
@@ -45,6 +46,10 @@ export async function renderInput(page, appId, inputId) {
   page.title(`${appId} · ${inputName(input)}`);
   page.view.querySelector("[data-testid=page-title]").textContent = inputName(input);
   clear(right, details(input), annotationList(annotations));
+  if (input.data?.video?.hosted) {
+    await showVideo(page, appId, input, left);
+    return;
+  }
   if (!input.data?.image?.hosted) {
     clear(left, h("div", { class: "empty" }, isPending(input) ? "Processing…" : "This input has no image."));
     return;
@@ -111,6 +116,7 @@ function predictionPanel(page, appId, blob, figure, target) {
 function details(input) {
   const [statusText, statusKind] = inputStatus(input.status);
   const info = input.data?.image?.image_info;
+  const video = input.data?.video?.video_info;
   const metadata = input.data?.metadata || {};
   const rows = [
     ["Id", h("span", { class: "mono" }, input.id)],
@@ -124,7 +130,13 @@ function details(input) {
       ),
     ],
     ["Created", when(input.created_at)],
-    ["Image", info ? `${info.width} × ${info.height} ${info.format || ""}` : "—"],
+    video
+      ? [
+          "Video",
+          `${video.width} × ${video.height} ${video.video_format || ""}, ` +
+            `${Number(video.duration_seconds || 0).toFixed(1)} s at ${Number(video.fps || 0).toFixed(0)} fps`,
+        ]
+      : ["Image", info ? `${info.width} × ${info.height} ${info.format || ""}` : "—"],
     [
       "Concepts",
       input.data?.concepts?.length

@@ -1,0 +1,231 @@
+"""``JobQueue`` on SQLAlchemy Core: the durable job queue, a table claimed with leases.
+
+A worker claims a queued job (or a running one whose lease ran out) by writing its own lease
+token; finishing is conditional on still holding that token, so a job taken over by another
+worker after a lease ended is never finished twice. Lease tokens name the host and process, so a
+restarted server can take back at once the jobs of a process on its host that is gone.
+
+``enqueue`` queues a job inside the caller's transaction (the writes that make work use it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, select, update
+
+from clarion.storage.jobs import DONE, FAILED, QUEUED, RUNNING, JobRecord
+from clarion.storage.schema import jobs
+from clarion.storage.sql.base import SqlBase, utcnow
+from clarion.storage.sql.notify import notify_jobs
+
+log = logging.getLogger("clarion.jobs")
+
+# How often claims look for jobs held by processes of this host that have died.
+RECOVERY_INTERVAL_S = 5.0
+
+
+def enqueue(db: Connection, kind: str, payload: Mapping[str, Any], app_pk: int = 0) -> None:
+    """Queue a job inside the caller's transaction; ``app_pk`` says whose work it is (0: no
+    one app's), so that workers can take apps' jobs in turn."""
+    now = datetime.now(UTC)
+    db.execute(
+        insert(jobs).values(
+            kind=kind,
+            app_pk=app_pk,
+            payload=dict(payload),
+            state=QUEUED,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    # Every job is queued here (ingestion, reindexing, training, evaluations, bulk operations,
+    # app copies, blob collection), so every one wakes the listening workers on PostgreSQL.
+    notify_jobs(db)
+
+
+def enqueue_once(db: Connection, kind: str) -> None:
+    """Queue a job of ``kind`` unless one is already waiting (for idempotent sweeps)."""
+    waiting = db.execute(
+        select(jobs.c.pk).where(jobs.c.kind == kind, jobs.c.state == QUEUED).limit(1)
+    ).first()
+    if waiting is None:
+        enqueue(db, kind, {})
+
+
+class SqlJobQueue(SqlBase):
+    """Jobs claimed with leases, by threads of this process and of other processes.
+
+    On PostgreSQL a claim locks the row it takes (``FOR UPDATE SKIP LOCKED``): workers claiming
+    at once take different jobs without waiting for each other or for the other writers.
+    """
+
+    _serialized_writes = False
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        # Lease tokens are ``host:pid:nonce``; the nonce tells this queue from an earlier
+        # process that had the same pid (pids repeat, in containers especially).
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._next_recovery = 0.0
+        self._recovery_lock = threading.Lock()
+
+    def claim(
+        self,
+        kinds: Sequence[str],
+        lease_seconds: float,
+        *,
+        after_app: int = -1,
+        skip_apps: Collection[int] = (),
+    ) -> JobRecord | None:
+        """Take a claimable job of ``kinds``, or None when there is none.
+
+        Claimable: queued, running with its lease over, or (checked every few seconds) held
+        by a process of this host that is gone, such as a worker killed beside this one.
+        Apps take turns: a job whose lease ran out comes first, then the oldest queued job of
+        the next app after ``after_app`` (wrapping round), never one of ``skip_apps``.
+        """
+        self._recover_now_and_then()
+        now = utcnow()
+        ours = and_(jobs.c.kind.in_(kinds), jobs.c.app_pk.not_in(list(skip_apps)))
+        token = f"{self._holder}:{secrets.token_hex(4)}"
+        with self._write() as db:
+            pk = _first_pk(db, ours, jobs.c.state == RUNNING, jobs.c.lease_until < now)
+            if pk is None:
+                pk = _first_pk(db, ours, jobs.c.state == QUEUED, jobs.c.app_pk > after_app)
+            if pk is None:
+                pk = _first_pk(db, ours, jobs.c.state == QUEUED)
+            if pk is None:
+                return None
+            db.execute(
+                update(jobs)
+                .where(jobs.c.pk == pk)
+                .values(
+                    state=RUNNING,
+                    attempts=jobs.c.attempts + 1,
+                    lease_until=now + timedelta(seconds=lease_seconds),
+                    lease_token=token,
+                    updated_at=now,
+                )
+            )
+            job = db.execute(select(jobs).where(jobs.c.pk == pk)).one()
+        return JobRecord(job.pk, job.kind, job.payload, job.attempts, token, job.app_pk)
+
+    def finish(self, job: JobRecord, *, failed: bool = False) -> bool:
+        """Mark the job done (or failed for good); False if another worker has taken it over."""
+        with self._write() as db:
+            result = db.execute(
+                update(jobs)
+                .where(jobs.c.pk == job.pk, jobs.c.lease_token == job.lease_token)
+                .values(state=FAILED if failed else DONE, lease_until=None, updated_at=utcnow())
+            )
+        return bool(result.rowcount)
+
+    def release(self, job: JobRecord) -> None:
+        """Give a job back to the queue, to be tried again."""
+        with self._write() as db:
+            db.execute(
+                update(jobs)
+                .where(jobs.c.pk == job.pk, jobs.c.lease_token == job.lease_token)
+                .values(state=QUEUED, lease_until=None, lease_token=None, updated_at=utcnow())
+            )
+
+    def renew(self, job: JobRecord, lease_seconds: float) -> bool:
+        """Extend the lease of a job still in hand; False if another worker has taken it over."""
+        now = utcnow()
+        with self._write() as db:
+            result = db.execute(
+                update(jobs)
+                .where(jobs.c.pk == job.pk, jobs.c.lease_token == job.lease_token)
+                .values(lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+            )
+        return bool(result.rowcount)
+
+    def _recover_now_and_then(self) -> None:
+        with self._recovery_lock:
+            if time.monotonic() < self._next_recovery:
+                return
+            self._next_recovery = time.monotonic() + RECOVERY_INTERVAL_S
+        # Only other processes: a second queue of this process (a test's second server)
+        # cannot be told from an earlier process with this pid, so that waits for a restart.
+        recovered = self.recover_dead_local_holders(other_processes_only=True)
+        if recovered:
+            log.info("requeued %d jobs left running by a process that is gone", recovered)
+
+    def recover_dead_local_holders(self, *, other_processes_only: bool = False) -> int:
+        """Requeue running jobs held by processes of this host that no longer exist."""
+        host = socket.gethostname()
+        with self._read() as db:
+            rows = db.execute(
+                select(jobs.c.pk, jobs.c.lease_token).where(
+                    jobs.c.state == RUNNING,
+                    jobs.c.lease_token.startswith(f"{host}:", autoescape=True),
+                )
+            ).all()
+        dead = [
+            row for row in rows if not self._holder_alive(row.lease_token, other_processes_only)
+        ]
+        if not dead:
+            return 0
+        recovered = 0
+        with self._write() as db:
+            for row in dead:  # unless another worker has taken it over since
+                recovered += db.execute(
+                    update(jobs)
+                    .where(jobs.c.pk == row.pk, jobs.c.lease_token == row.lease_token)
+                    .values(state=QUEUED, lease_until=None, lease_token=None, updated_at=utcnow())
+                ).rowcount
+        return recovered
+
+    def counts(self) -> dict[str, float]:
+        """Jobs by state (for the metrics gauge)."""
+        with self._read() as db:
+            rows = db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
+        found = {state: 0.0 for state in (QUEUED, RUNNING, DONE, FAILED)}
+        found.update({state: float(count) for state, count in rows})
+        return found
+
+    def count(self, state: str) -> int:
+        with self._read() as db:
+            return int(
+                db.execute(
+                    select(func.count()).select_from(jobs).where(jobs.c.state == state)
+                ).scalar_one()
+            )
+
+    def _holder_alive(self, token: str, other_processes_only: bool = False) -> bool:
+        pid_text = token.split(":")[1] if token.count(":") >= 2 else ""
+        if not pid_text.isdigit():
+            return True  # not ours to judge: wait for the lease to end
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return other_processes_only or token.startswith(f"{self._holder}:")
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def _first_pk(db: Connection, *conditions: ColumnElement[bool]) -> int | None:
+    """The first job meeting ``conditions`` in app order, then age, that no other claim holds
+    (on PostgreSQL the row stays locked until the claim commits)."""
+    row = db.execute(
+        select(jobs.c.pk)
+        .where(*conditions)
+        .order_by(jobs.c.app_pk, jobs.c.pk)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    return None if row is None else int(row.pk)
