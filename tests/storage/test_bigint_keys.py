@@ -97,7 +97,9 @@ def test_an_input_key_past_32_bits_is_stored_with_its_video_rows(tmp_path: Path)
         with engine.begin() as db:
             db.execute(insert(users).values(id="u", created_at=now))
             app_pk = db.execute(
-                insert(apps).values(user_id="u", id="a", created_at=now).returning(apps.c.pk)
+                insert(apps)
+                .values(user_id="u", id="a", created_at=now, modified_at=now)
+                .returning(apps.c.pk)
             ).scalar_one()
             db.execute(text("SELECT setval(pg_get_serial_sequence('inputs', 'pk'), 2147483650)"))
             input_pk = db.execute(
