@@ -200,7 +200,7 @@ class SqlSearchStore(SqlReindexing):
         space: str,
         vector: npt.NDArray[np.float32],
     ) -> None:
-        """Write one vector row (``clarion.storage.pgvector`` also fills its SQL column)."""
+        """Write one vector row (``clarion.storage.sql.pgvector`` also fills its SQL column)."""
         raw = np.asarray(vector, dtype=np.float32).tobytes()
         db.execute(
             insert(input_vectors).values(input_pk=input_pk, space=space, app_pk=app_pk, vector=raw)
