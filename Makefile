@@ -52,6 +52,9 @@ coverage: $(STAMP) system-deps
 # on a Unix socket in a temporary directory, stopped when the pass ends.
 test-postgres: $(STAMP)
 	$(BIN)/python -m tests.postgres_pass tests/api tests/storage
+	# PostgreSQL without pgvector (vectors in each process's memory) stays covered.
+	CLARION_VECTOR_INDEX=embedded $(BIN)/python -m tests.postgres_pass \
+		tests/api/test_search.py tests/api/test_search_large.py tests/api/test_scale_out.py
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests

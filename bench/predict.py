@@ -72,15 +72,15 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import BENCH_PAT, Server, clarion_server, free_port, photo_like_jpegs  # noqa: E402
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2  # noqa: E402
+from _common import BENCH_PAT, Server, clarion_server, free_port, photo_like_jpegs
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
-from clarion.inference import FaceDetector, MobileNetV2, ModelCatalog  # noqa: E402
-from clarion.inference.base import RankedConcepts  # noqa: E402
-from clarion.inference.general_concepts import general_vocabulary  # noqa: E402
-from clarion.inference.mobilenet import softmax  # noqa: E402
-from clarion.media import decode_image  # noqa: E402
-from clarion.media.video import sample_frames  # noqa: E402
+from clarion.inference import FaceDetector, MobileNetV2, ModelCatalog
+from clarion.inference.base import RankedConcepts
+from clarion.inference.general_concepts import general_vocabulary
+from clarion.inference.mobilenet import softmax
+from clarion.media import decode_image
+from clarion.media.video import sample_frames
 
 MODEL = "general-image-recognition"
 METADATA = (("authorization", f"Key {BENCH_PAT}"),)

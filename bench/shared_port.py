@@ -26,9 +26,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import BENCH_PAT, clarion_server, free_port, photo_like_jpegs  # noqa: E402
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2  # noqa: E402
-from predict import (  # noqa: E402
+from _common import BENCH_PAT, clarion_server, free_port, photo_like_jpegs
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from predict import (
     METADATA,
     MODEL,
     grpc_call,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -261,6 +262,18 @@ class Settings(BaseSettings):
     )
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
+    )
+    retention_seconds: float = Field(
+        7 * 24 * 3600.0,
+        ge=0,
+        description="Finished jobs and index_log entries older than this are deleted (hourly, "
+        "by each server); 0 keeps them forever.",
+    )
+    vector_index: Literal["auto", "embedded"] = Field(
+        "auto",
+        description="Where vectors are searched. auto: inside PostgreSQL when it has the "
+        "pgvector extension (no API process keeps a copy), else in each process's memory; "
+        "embedded: always in memory (SQLite always is).",
     )
 
     @field_validator("fetch_ca_certs")

@@ -19,9 +19,10 @@ import pytest
 from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 
 from clarion.storage.schema import input_vectors, jobs
+from clarion.storage.sql import pgvector
 from clarion.testing import database_under_test, database_url_for
 from tests.api.conftest import key_metadata
 from tests.images import image_server, png_bytes
@@ -180,6 +181,9 @@ def test_two_api_processes_and_two_workers_share_one_database(tmp_path: Path) ->
     assert sorted(i.id for i in found) == sorted(acknowledged)
     assert {i.status.code for i in found} == {DONE}
     engine = create_engine(database_url)
+    pgvector_on = os.environ.get("CLARION_VECTOR_INDEX") != "embedded" and pgvector.available(
+        engine
+    )
     try:
         with engine.connect() as db:
             states: dict[str, int] = dict(
@@ -189,6 +193,12 @@ def test_two_api_processes_and_two_workers_share_one_database(tmp_path: Path) ->
             vectors = db.execute(
                 select(input_vectors.c.space, func.count()).group_by(input_vectors.c.space)
             ).all()
+            in_sql = (
+                pgvector_on
+                and db.execute(
+                    text("SELECT count(*) FROM input_vectors WHERE embedding IS NOT NULL")
+                ).scalar_one()
+            )
     finally:
         engine.dispose()
     # Every acknowledged input ingested, once: one job each, done; only the jobs the killed
@@ -196,3 +206,5 @@ def test_two_api_processes_and_two_workers_share_one_database(tmp_path: Path) ->
     assert states == {"done": total}
     assert retried == held
     assert vectors and all(count == total for _, count in vectors)
+    if pgvector_on:  # every worker wrote the vectors pgvector searches
+        assert in_sql == sum(count for _, count in vectors)

@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 
 from clarion.storage.engine import create_db_engine
 from clarion.storage.schema import apps, index_log, input_metadata, input_vectors, inputs
+from clarion.storage.sql import prepare_pgvector
 from clarion.testing import RunningServer, database_url_for, running_server
 from tests.api.conftest import Api, official_stub
 
@@ -93,6 +94,8 @@ def populate(
             insert(index_log),
             [{"app_pk": app_pk, "space": SPACE, "input_pk": pk, "op": "add"} for pk in pks],
         )
+    # On pgvector: the SQL column and the app's HNSW index, as Clarion's writes give them.
+    prepare_pgvector(engine)
     engine.dispose()
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
-from clarion.runtime.frame_indexes import FrameAwareIndexes
+from clarion.runtime.frame_indexes import FrameAwareIndexes, FrameAwareNearest
 from clarion.storage.accounts import AppRecord
 from clarion.storage.videos import FrameMatrix
 
@@ -116,3 +118,45 @@ def test_the_frames_are_read_again_only_when_they_change() -> None:
 
     assert frames.reads == 2
     assert set(best) == {7, 9} and best[9].score == 1.0
+
+
+class Ranked:
+    """A vector rank under filters as pgvector answers it: filters are input keys here."""
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.inputs = inputs
+
+    def nearest(
+        self, app: AppRecord, space: str, vector: Vector, wanted: int, filters: Sequence[Any]
+    ) -> tuple[list[tuple[int, float]], int]:
+        allowed = set(filters[0]) if filters else None
+        return self.inputs.nearest_counted(app, space, vector, wanted, allowed)
+
+
+class Filtered:
+    def filtered_keys(
+        self, app_pk: int, filters: Sequence[Any], among: Iterable[int] | None = None
+    ) -> set[int]:
+        passing = set(filters[0])
+        return passing if among is None else passing & set(among)
+
+
+def keys(*allowed: int) -> Any:
+    """A filter, as these fakes read one: the keys that pass."""
+    return [set(allowed)]
+
+
+def test_a_rank_under_filters_in_sql_scores_frames_too() -> None:
+    inputs = Inputs({7: unit(1, 1, 0), 3: unit(0.2, 1, 0), 4: Z})
+    frames = FrameAwareIndexes(inputs, Frames(VIDEO))
+    nearest = FrameAwareNearest(Ranked(inputs), frames, Filtered())
+    # Unfiltered: the video by its X frame, first and once.
+    found, total = nearest.nearest(APP, SPACE, X, 2, [])
+    assert [key for key, _ in found] == [7, 3] and found[0][1] == pytest.approx(1.0)
+    assert total == 3
+    # A filter the video fails keeps it out, frames and all.
+    found, _ = nearest.nearest(APP, SPACE, X, 2, keys(3, 4))
+    assert [key for key, _ in found] == [3, 4]
+    # One it passes scores it by its best frame.
+    found, _ = nearest.nearest(APP, SPACE, Y, 1, keys(7, 4))
+    assert [key for key, _ in found] == [7] and found[0][1] == pytest.approx(1.0)

@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from clarion.storage.jobs import JobQueue, JobRecord
 
@@ -33,6 +33,13 @@ class JobKind:
     give_up: Callable[[Mapping[str, Any], BaseException], None]
 
 
+class Wakeups(Protocol):
+    """Something that calls ``wake`` when jobs are queued elsewhere (LISTEN/NOTIFY)."""
+
+    def start(self, wake: Callable[[], None]) -> None: ...
+    def stop(self) -> None: ...
+
+
 class WorkerPool:
     def __init__(
         self,
@@ -41,6 +48,7 @@ class WorkerPool:
         *,
         threads: int = 4,
         poll_seconds: float = 1.0,
+        wakeups: Wakeups | None = None,
         lease_seconds: float = 120.0,
         max_attempts: int = 3,
     ) -> None:
@@ -48,6 +56,7 @@ class WorkerPool:
         self._kinds = dict(kinds)
         self._thread_count = threads
         self._poll_seconds = poll_seconds
+        self._wakeups = wakeups
         self._lease_seconds = lease_seconds
         self._max_attempts = max_attempts
         self._wakeup = threading.Condition()
@@ -75,6 +84,8 @@ class WorkerPool:
         renewer = threading.Thread(target=self._renew_leases, name="clarion-leases", daemon=True)
         renewer.start()
         self._threads.append(renewer)
+        if self._wakeups is not None:
+            self._wakeups.start(self.wake)
 
     def wake(self) -> None:
         """New jobs are queued: stop waiting for the next poll."""
@@ -85,6 +96,8 @@ class WorkerPool:
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the jobs in hand, claim no more."""
         self._stopping.set()
+        if self._wakeups is not None:
+            self._wakeups.stop()
         self.wake()
         for thread in self._threads:
             thread.join(timeout)

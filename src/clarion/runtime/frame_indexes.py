@@ -10,13 +10,16 @@ their count or keys change (one small query per search).
 
 The frame scan is exact: its cost grows with the app's sampled frames (a 2.5 GHz core scores
 about a million 1024-d frames in 0.2 s), fine for apps of thousands of videos, not for
-millions; such apps would need the frames in an ANN index of their own.
+millions; such apps would need the frames in an ANN index of their own. On pgvector the app
+indexes are PostgreSQL's and a vector rank under filters is one SQL statement
+(``PgvectorNearest``); ``FrameAwareNearest`` adds the frames' scores to its hits the same way,
+the frames still scanned exactly here (frames are not in pgvector's indexes).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from clarion.storage.accounts import AppRecord
+from clarion.storage.searches import InputFilter
 from clarion.storage.videos import FrameMatrix
 
 
@@ -149,6 +153,56 @@ class FrameAwareIndexes:
         with self._lock:
             self._cache[(app.pk, space)] = (token, matrix)
         return matrix
+
+
+class RankUnderFilters(Protocol):
+    """A vector rank under filters (``clarion.runtime.pgvector_indexes.PgvectorNearest``)."""
+
+    def nearest(
+        self,
+        app: AppRecord,
+        space: str,
+        vector: npt.NDArray[np.float32],
+        wanted: int,
+        filters: Sequence[InputFilter],
+    ) -> tuple[list[tuple[int, float]], int]: ...
+
+
+class FilteredKeys(Protocol):
+    """Which inputs pass filters (``clarion.storage.searches.SearchStore``)."""
+
+    def filtered_keys(
+        self, app_pk: int, filters: Sequence[InputFilter], among: Iterable[int] | None = None
+    ) -> set[int]: ...
+
+
+class FrameAwareNearest:
+    """A vector rank under filters with video frames scored too: the inner rank's hits and
+    the best frames of the videos that pass the filters, one hit per input."""
+
+    def __init__(
+        self, nearest: RankUnderFilters, frames: FrameAwareIndexes, search: FilteredKeys
+    ) -> None:
+        self._nearest = nearest
+        self._frames = frames
+        self._search = search
+
+    def nearest(
+        self,
+        app: AppRecord,
+        space: str,
+        vector: npt.NDArray[np.float32],
+        wanted: int,
+        filters: Sequence[InputFilter],
+    ) -> tuple[list[tuple[int, float]], int]:
+        found, total = self._nearest.nearest(app, space, vector, wanted, filters)
+        frames = self._frames.best_frames(app, space, vector)
+        if frames and filters:
+            assert app.pk is not None
+            passing = self._search.filtered_keys(app.pk, filters, among=list(frames))
+            frames = {key: best for key, best in frames.items() if key in passing}
+        # A video has its own vector in the index, so the inner total counts it once.
+        return _merged(found, frames, wanted), total
 
 
 def _normalised(matrix: FrameMatrix) -> FrameMatrix:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,8 +53,11 @@ class IndexRegistry:
         search: SearchStore,
         directory: Path | None = None,
         params: HnswParams | None = None,
+        pruned_through: Callable[[], int] | None = None,
     ) -> None:
         self._search = search
+        # The log position up to which index_log was pruned (``clarion.storage.sql.pruning``).
+        self._pruned_through = pruned_through
         self._directory = directory
         # The settings of every HNSW index, snapshots loaded included: the search settings
         # are this version's, whatever the graph was built with (``m`` and storage are kept).
@@ -168,6 +171,11 @@ class IndexRegistry:
             except (IndexFormatError, ValueError) as error:
                 log.warning("rebuilding the index %s: its snapshot is unusable (%s)", name, error)
                 shutil.rmtree(snapshot, ignore_errors=True)
+        self._build(entry, app, space)
+
+    def _build(self, entry: _Entry, app: AppRecord, space: str) -> None:
+        assert app.pk is not None
+        entry.index, entry.sample = None, None
         entry.seq, chunks = self._search.vector_chunks(app.pk, space)
         for keys, vectors in chunks:
             if entry.index is None:
@@ -176,6 +184,10 @@ class IndexRegistry:
 
     def _catch_up(self, entry: _Entry, app: AppRecord, space: str) -> None:
         assert app.pk is not None
+        if self._pruned_through is not None and entry.seq < self._pruned_through():
+            # Entries this index has not seen were pruned: only the stored vectors can say.
+            log.info("rebuilding the index of app %d %s: the log was pruned past it", app.pk, space)
+            self._build(entry, app, space)
         removed, keys, vectors, seq = self._search.changes_since(app.pk, space, entry.seq)
         if entry.index is None and len(keys):
             entry.index = AdaptiveIndex(vectors.shape[1], params=self._params)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from clarion.blobs.files import FileBlobStore
 from clarion.config import Settings
@@ -28,12 +28,13 @@ from clarion.jobs.ingest import IngestJob
 from clarion.jobs.ingest_video import VideoIngestion
 from clarion.jobs.reindex import ReindexJob
 from clarion.jobs.training import EvaluateJob, TrainJob
-from clarion.jobs.worker import JobKind, WorkerPool
+from clarion.jobs.worker import JobKind, Wakeups, WorkerPool
 from clarion.media.archives import ArchiveLimits
 from clarion.media.video import VideoLimits
-from clarion.runtime.frame_indexes import FrameAwareIndexes
+from clarion.runtime.frame_indexes import FrameAwareIndexes, FrameAwareNearest
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
+from clarion.runtime.pgvector_indexes import PgvectorIndexes, PgvectorNearest, shared_counts
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
 from clarion.runtime.videos import UntrustedVideos
@@ -114,16 +115,24 @@ from clarion.storage.sql import (
     SqlModelExportStore,
     SqlModelExtras,
     SqlModelStore,
+    SqlPruning,
     SqlRenames,
     SqlSearchStore,
     SqlUploadStore,
+    SqlVectorSearch,
+    SqlVectorSearchStore,
     SqlVideoStore,
     SqlWorkflowVersions,
+    job_notifications,
+    prepare_pgvector,
 )
 
 log = logging.getLogger("clarion.server")
 
 ADMIN_PAT_FILE = "admin-pat.txt"
+# On PostgreSQL workers are woken by LISTEN/NOTIFY; they poll this seldom besides, to take over
+# the expired leases of a worker that died.
+NOTIFIED_POLL_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +172,17 @@ class Backends:
     dataset_versions: SqlDatasetVersionStore
     collaborators: SqlCollaboratorStore
     queue: SqlJobQueue
+    pruning: SqlPruning
+    # On PostgreSQL: a listener that wakes a worker pool when any process queues a job.
+    notifications: Callable[[], Wakeups] | None
     blobs: FileBlobStore
     fetcher: UrlFetcher
     # Archives and S3 objects for PostInputsDataSources: the same policy, larger and slower.
     archive_fetcher: UrlFetcher
     models: ModelCatalog
-    indexes: IndexRegistry
+    indexes: IndexRegistry | PgvectorIndexes
+    # A vector rank under filters: in SQL on pgvector, else by ``FilteredNearest``'s plans.
+    filtered_nearest: PgvectorNearest | None
     videos: SqlVideoStore
     labelling: SqlLabellingStore
     video_limits: VideoLimits
@@ -202,6 +216,7 @@ def open_backends(settings: Settings) -> Backends:
         settings.resolved_database_url, settings.database_lock_timeout_seconds
     )
     migrate(engine)
+    on_pgvector = settings.vector_index == "auto" and prepare_pgvector(engine)
     policy = FetchPolicy(
         allow_private=settings.allow_private_urls,
         allowed_hosts=frozenset(settings.url_allow_list),
@@ -215,7 +230,7 @@ def open_backends(settings: Settings) -> Backends:
         bulk_operations=SqlBulkOperationStore(engine),
         annotations=SqlAnnotationStore(engine),
         datasets=SqlDatasetStore(engine),
-        search=SqlSearchStore(engine),
+        search=SqlVectorSearchStore(engine) if on_pgvector else SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         model_exports=SqlModelExportStore(engine),
@@ -232,6 +247,8 @@ def open_backends(settings: Settings) -> Backends:
         dataset_versions=SqlDatasetVersionStore(engine),
         collaborators=SqlCollaboratorStore(engine),
         queue=SqlJobQueue(engine),
+        pruning=SqlPruning(engine),
+        notifications=job_notifications(engine),
         blobs=FileBlobStore(settings.data_dir / "blobs"),
         fetcher=UrlFetcher(policy),
         archive_fetcher=UrlFetcher(
@@ -242,7 +259,12 @@ def open_backends(settings: Settings) -> Backends:
             intra_op_threads=settings.inference_threads or None,
             people_concepts=settings.general_people_concepts,
         ),
-        indexes=IndexRegistry(SqlSearchStore(engine), settings.data_dir / "indexes"),
+        **_vector_search(
+            settings,
+            SqlSearchStore(engine),
+            SqlVectorSearch(engine) if on_pgvector else None,
+            SqlPruning(engine),
+        ),
         videos=SqlVideoStore(engine),
         labelling=SqlLabellingStore(engine),
         video_limits=video_limits(settings),
@@ -252,6 +274,33 @@ def open_backends(settings: Settings) -> Backends:
             thread_name_prefix="clarion-compute",
         ),
     )
+
+
+def _vector_search(
+    settings: Settings,
+    search: SqlSearchStore,
+    in_database: SqlVectorSearch | None,
+    pruning: SqlPruning,
+) -> dict[str, Any]:
+    """The vector indexes: PostgreSQL's own (pgvector), else one in memory per process."""
+    if in_database is not None:
+        counts = shared_counts(in_database)
+        return {
+            "indexes": PgvectorIndexes(in_database, counts),
+            "filtered_nearest": PgvectorNearest(in_database, counts),
+        }
+    registry = IndexRegistry(
+        search, settings.data_dir / "indexes", pruned_through=pruning.pruned_through
+    )
+    return {"indexes": registry, "filtered_nearest": None}
+
+
+def _frames_too(backends: Backends, frames: FrameAwareIndexes) -> FrameAwareNearest | None:
+    """pgvector's rank under filters with videos' frames scored too (None: the embedded
+    indexes, where ``FilteredNearest`` reaches the frames through ``frames`` itself)."""
+    if backends.filtered_nearest is None:
+        return None
+    return FrameAwareNearest(backends.filtered_nearest, frames, backends.search)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +389,16 @@ def build_worker_pool(
         settings.s3_endpoint,
     )
     kinds[EXTRACT_INPUTS_JOB] = JobKind(run=extract, give_up=extract.give_up)
+    if backends.notifications is not None:
+        # Woken by the database when any process queues a job; the poll is the safety net.
+        wakeups = backends.notifications()
+        return WorkerPool(
+            backends.queue,
+            kinds,
+            threads=threads,
+            poll_seconds=NOTIFIED_POLL_SECONDS,
+            wakeups=wakeups,
+        )
     return WorkerPool(backends.queue, kinds, threads=threads)
 
 
@@ -380,6 +439,7 @@ def build_handlers(
         hosted,
         backends.concept_graph,
         video_frames=frame_indexes,
+        filtered_nearest=_frames_too(backends, frame_indexes),
     )
     services = (
         UsersService(store),
@@ -583,7 +643,7 @@ def _limits(settings: Settings) -> Limits:
 
 
 def _no_wakeup() -> None:
-    """Workers in other processes poll the queue."""
+    """Workers in other processes poll the queue (on PostgreSQL: are notified by it)."""
 
 
 def _ensure_private_dir(path: Path) -> None:

@@ -37,6 +37,8 @@ log = logging.getLogger("clarion.server")
 
 # gRPC keeps a little room under the limit for the framing around the message.
 _GRPC_MAX_SEND = 2**31 - 1
+# How often a server deletes finished jobs and index_log entries past the retention.
+PRUNE_SECONDS = 3600.0
 # The largest HTTP/2 frame clients may send: an image of up to 1 MiB then arrives in one DATA
 # frame rather than in 16 KiB pieces (the default), each of which the transport handles on its
 # own. On the predict bench (32 clients, 640x480 JPEGs) the event loop spent 1.44 CPU ms an
@@ -88,6 +90,7 @@ class ClarionServer:
         self._http: _Uvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._unloader: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
         self._calls = ThreadPoolExecutor(max_workers=64, thread_name_prefix="clarion-call")
         self._connections = ConnectionGuard(
             ConnectionLimits(
@@ -118,6 +121,8 @@ class ClarionServer:
         self._readiness.ready = True
         if self.settings.model_idle_seconds:
             self._unloader = asyncio.create_task(self._unload_idle_models())
+        if self.settings.retention_seconds:
+            self._pruner = asyncio.create_task(self._prune())
         scheme = "https" if self.settings.tls_enabled else "http"
         log.info(
             "Clarion serving gRPC on %s:%d and HTTP on %s://%s:%d",
@@ -136,6 +141,8 @@ class ClarionServer:
         self._readiness.ready = False
         if self._unloader is not None:
             self._unloader.cancel()
+        if self._pruner is not None:
+            self._pruner.cancel()
         await self._health.enter_graceful_shutdown()
         await asyncio.sleep(self.settings.drain_delay_seconds)
         grace = self.settings.shutdown_grace_seconds
@@ -174,6 +181,23 @@ class ClarionServer:
             unloaded = await asyncio.to_thread(self.backends.models.unload_idle, idle_seconds)
             if unloaded:
                 log.info("unloaded idle models: %s", ", ".join(unloaded))
+
+    async def _prune(self) -> None:
+        """Finished jobs and old index_log entries, deleted every PRUNE_SECONDS (and at start)."""
+        while True:
+            try:
+                pruned = await asyncio.to_thread(
+                    self.backends.pruning.prune, self.settings.retention_seconds
+                )
+                if pruned.jobs or pruned.log_entries:
+                    log.info(
+                        "pruned %d finished jobs and %d index log entries",
+                        pruned.jobs,
+                        pruned.log_entries,
+                    )
+            except Exception:  # the database busy or gone a while: the next round retries
+                log.exception("pruning failed")
+            await asyncio.sleep(PRUNE_SECONDS)
 
     async def _set_health(self, status: int) -> None:
         for service in ("", SERVICE_NAME):

@@ -88,6 +88,20 @@ class VectorIndexes(NearestIndexes, Protocol):
     ) -> dict[int, float]: ...
 
 
+class NearestUnderFilters(Protocol):
+    """A vector rank under filters: the ``wanted`` nearest inputs that pass, and the total
+    (``FilteredNearest`` over the in-memory indexes, or one SQL statement on pgvector)."""
+
+    def nearest(
+        self,
+        app: AppRecord,
+        space: str,
+        vector: npt.NDArray[np.float32],
+        wanted: int,
+        filters: Sequence[InputFilter],
+    ) -> tuple[list[tuple[int, float]], int]: ...
+
+
 class BestFrameTime(Protocol):
     @property
     def time_ms(self) -> int: ...
@@ -149,9 +163,12 @@ class SearchesService:
         *,
         post_filter_from: int = POST_FILTER_FROM,
         video_frames: VideoFrames | None = None,
+        filtered_nearest: NearestUnderFilters | None = None,
     ) -> None:
         self._frames = video_frames
-        self._filtered_nearest = FilteredNearest(search, indexes, post_filter_from=post_filter_from)
+        self._filtered_nearest = filtered_nearest or FilteredNearest(
+            search, indexes, post_filter_from=post_filter_from
+        )
         self._search = search
         self._indexes = indexes
         self._models = models

@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Connection, Engine, Integer, any_, literal, text
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Connection, Engine, any_, literal, text
 from sqlalchemy.engine import URL, make_url
 
 from clarion.storage.errors import StorageError
@@ -131,5 +131,5 @@ def keys_in(
     """``column IN keys`` for any number of integer keys."""
     values = [int(key) for key in keys]
     if is_postgresql(bind):
-        return column == any_(literal(values, ARRAY(Integer)))
+        return column == any_(literal(values, ARRAY(BigInteger)))
     return column.in_(values)

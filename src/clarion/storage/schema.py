@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData(
@@ -28,6 +29,9 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+# Keys that grow with the inputs: 64-bit on PostgreSQL (migration 0016). SQLite's INTEGER is
+# 64-bit already, and only ``INTEGER PRIMARY KEY`` is its rowid (BIGINT would not autoincrement).
+BigKey = BigInteger().with_variant(Integer(), "sqlite")
 
 users = Table(
     "users",
@@ -79,7 +83,7 @@ api_keys = Table(
 inputs = Table(
     "inputs",
     metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("pk", BigKey, primary_key=True, autoincrement=True),
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
     Column("id", String(64), nullable=False),
     Column("kind", String(16), nullable=False),  # image, text
@@ -118,10 +122,10 @@ concepts = Table(
 annotation_table = Table(
     "annotations",
     metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("pk", BigKey, primary_key=True, autoincrement=True),
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
     Column("id", String(64), nullable=False),
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
     Column("input_level", Boolean, nullable=False, default=False),
     # The annotation's Data in Clarifai JSON form (concepts, regions), as plain JSON.
     Column("data", JSON, nullable=False, default=dict),
@@ -152,14 +156,14 @@ dataset_inputs = Table(
     "dataset_inputs",
     metadata,
     Column("dataset_pk", Integer, ForeignKey("datasets.pk", ondelete="CASCADE"), primary_key=True),
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 jobs = Table(
     "jobs",
     metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("pk", BigKey, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),
     Column("payload", JSON, nullable=False, default=dict),
     Column("state", String(16), nullable=False, index=True),  # queued, running, done, failed
@@ -184,7 +188,7 @@ Index("ix_jobs_state_app_pk", jobs.c.state, jobs.c.app_pk, jobs.c.pk)
 input_vectors = Table(
     "input_vectors",
     metadata,
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
     Column("space", String(64), primary_key=True),  # the embedding model's id
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
     Column("vector", LargeBinary, nullable=False),  # float32, L2-normalised
@@ -194,7 +198,7 @@ Index("ix_input_vectors_app_space", input_vectors.c.app_pk, input_vectors.c.spac
 input_predictions = Table(
     "input_predictions",
     metadata,
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
     Column("concept_id", String(255), primary_key=True),
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
     Column("name", String(255), nullable=False),
@@ -207,7 +211,7 @@ Index(
 input_metadata = Table(
     "input_metadata",
     metadata,
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
     Column("path", String(512), nullable=False),  # "a.b", and "a.tags[]" for list items
     Column("value", Text, nullable=False),  # canonical JSON of one leaf value
 )
@@ -219,11 +223,11 @@ annotation_concepts = Table(
     metadata,
     Column(
         "annotation_pk",
-        Integer,
+        BigKey,
         ForeignKey("annotations.pk", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
     Column("concept_id", String(255), nullable=False),
     Column("name", String(255), nullable=False),
     Column("value", Float, nullable=False),
@@ -235,11 +239,21 @@ Index("ix_annotation_concepts_annotation", annotation_concepts.c.annotation_pk)
 index_log = Table(
     "index_log",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", BigKey, primary_key=True, autoincrement=True),
     Column("app_pk", Integer, nullable=False),
     Column("space", String(64), nullable=False),
-    Column("input_pk", Integer, nullable=False),
+    Column("input_pk", BigKey, nullable=False),
     Column("op", String(8), nullable=False),  # "add" or "remove"
+    # When the entry was written: entries older than the retention are pruned (0016).
+    Column("logged_at", DateTime(timezone=True), nullable=True, server_default=func.now()),
+)
+# One row: the log position up to which entries were pruned. An in-memory index that reflects
+# an older position cannot catch up from the log and is built again.
+index_log_pruned = Table(
+    "index_log_pruned",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigKey, nullable=False),
 )
 Index("ix_index_log_app_space_seq", index_log.c.app_pk, index_log.c.space, index_log.c.seq)
 
@@ -355,7 +369,7 @@ workflows = Table(
 video_info = Table(
     "video_info",
     metadata,
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
     Column("fps", Float, nullable=False),
     Column("duration_ms", Integer, nullable=False),
     Column("frame_count", Integer, nullable=False),  # frames sampled, one a second
@@ -364,7 +378,7 @@ video_info = Table(
 video_frame_vectors = Table(
     "video_frame_vectors",
     metadata,
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
     Column("space", String(64), primary_key=True),
     Column("frame_index", Integer, primary_key=True),
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
@@ -458,7 +472,7 @@ bulk_operations = Table(
     Column("source", JSON, nullable=False, default=dict),  # input ids, a query or a dataset
     Column("operation", JSON, nullable=False, default=dict),
     Column("state", String(16), nullable=False),  # pending, in_progress, success, failed, ...
-    Column("processed", Integer, nullable=False, default=0),
+    Column("processed", BigKey, nullable=False, default=0),  # inputs done so far
     Column("last_processed_id", String(255), nullable=False, default=""),
     Column("description", Text, nullable=False, default=""),
     Column("created_by", String(64), nullable=False, default=""),
@@ -609,7 +623,7 @@ task_assignments = Table(
         "task_pk", Integer, ForeignKey("labelling_tasks.pk", ondelete="CASCADE"), nullable=False
     ),
     Column("id", String(64), nullable=False, unique=True),
-    Column("input_pk", Integer, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
+    Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), nullable=False),
     Column("worker_user_id", String(64), nullable=False),
     Column("status_code", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -26,6 +26,13 @@ from clarion.storage.sql.labelling import SqlLabellingStore
 from clarion.storage.sql.model_exports import SqlModelExportStore
 from clarion.storage.sql.model_extras import SqlModelExtras
 from clarion.storage.sql.models import SqlModelStore
+from clarion.storage.sql.notify import SqlJobNotifications, job_notifications
+from clarion.storage.sql.pgvector import (
+    SqlVectorSearch,
+    SqlVectorSearchStore,
+    prepare as prepare_pgvector,
+)
+from clarion.storage.sql.pruning import SqlPruning
 from clarion.storage.sql.renames import SqlRenames
 from clarion.storage.sql.searches import SqlSearchStore
 from clarion.storage.sql.uploads import SqlUploadStore
@@ -49,14 +56,20 @@ __all__ = [
     "SqlEvaluationStore",
     "SqlExtractionStore",
     "SqlInputStore",
+    "SqlJobNotifications",
     "SqlJobQueue",
     "SqlLabellingStore",
     "SqlModelExportStore",
     "SqlModelExtras",
     "SqlModelStore",
+    "SqlPruning",
     "SqlRenames",
     "SqlSearchStore",
     "SqlUploadStore",
+    "SqlVectorSearch",
+    "SqlVectorSearchStore",
     "SqlVideoStore",
     "SqlWorkflowVersions",
+    "job_notifications",
+    "prepare_pgvector",
 ]

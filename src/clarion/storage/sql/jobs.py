@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, se
 from clarion.storage.jobs import DONE, FAILED, QUEUED, RUNNING, JobRecord
 from clarion.storage.schema import jobs
 from clarion.storage.sql.base import SqlBase, utcnow
+from clarion.storage.sql.notify import notify_jobs
 
 log = logging.getLogger("clarion.jobs")
 
@@ -47,6 +48,9 @@ def enqueue(db: Connection, kind: str, payload: Mapping[str, Any], app_pk: int =
             updated_at=now,
         )
     )
+    # Every job is queued here (ingestion, reindexing, training, evaluations, bulk operations,
+    # app copies, blob collection), so every one wakes the listening workers on PostgreSQL.
+    notify_jobs(db)
 
 
 def enqueue_once(db: Connection, kind: str) -> None:

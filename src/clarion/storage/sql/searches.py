@@ -172,11 +172,7 @@ class SqlSearchStore(SqlReindexing):
                         input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
                     )
                 )
-                db.execute(
-                    insert(input_vectors).values(
-                        input_pk=input_pk, space=space, app_pk=app_pk, vector=raw
-                    )
-                )
+                self._insert_vector(db, app_pk, input_pk, space, vector)
                 db.execute(
                     insert(index_log).values(app_pk=app_pk, space=space, input_pk=input_pk, op=ADD)
                 )
@@ -195,6 +191,20 @@ class SqlSearchStore(SqlReindexing):
                         for concept_id, name, value in predictions
                     ],
                 )
+
+    def _insert_vector(
+        self,
+        db: Connection,
+        app_pk: int,
+        input_pk: int,
+        space: str,
+        vector: npt.NDArray[np.float32],
+    ) -> None:
+        """Write one vector row (``clarion.storage.sql.pgvector`` also fills its SQL column)."""
+        raw = np.asarray(vector, dtype=np.float32).tobytes()
+        db.execute(
+            insert(input_vectors).values(input_pk=input_pk, space=space, app_pk=app_pk, vector=raw)
+        )
 
     # read by the indexes
 
