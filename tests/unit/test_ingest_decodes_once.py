@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +69,7 @@ def jpeg(color: str, size: tuple[int, int] = (64, 48)) -> bytes:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
+def world(tmp_path: Path) -> Iterator[World]:
     engine = create_db_engine(database_url_for(tmp_path))
     migrate(engine)
     accounts = SqlAccountStore(engine)
@@ -81,7 +81,8 @@ def world(tmp_path: Path) -> World:
     blobs, decoded, network = FileBlobStore(tmp_path / "blobs"), DecodedImages(), RecordingNetwork()
     fetcher = UrlFetcher(FetchPolicy())
     job = IngestJob(data, blobs, fetcher, Indexer(network, search), results=search, decoded=decoded)
-    return World(data, search, blobs, decoded, network, job, app.pk, engine)
+    yield World(data, search, blobs, decoded, network, job, app.pk, engine)
+    engine.dispose()
 
 
 def upload(world: World, raw: bytes, input_id: str) -> int:
