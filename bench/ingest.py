@@ -12,6 +12,7 @@ upload, the durable enqueue, the workers, and (for URLs) fetching from a local H
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import BENCH_PAT, clarion_server, median, photo_like_jpegs
+from _common import BENCH_PAT, Server, clarion_server, median, photo_like_jpegs
 from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 
@@ -35,9 +36,17 @@ BATCH = 128
 WORKERS = 4
 
 
-def bare_pipeline(images: list[bytes], catalog: ModelCatalog | None = None) -> float:
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bare_pipeline(
+    images: list[bytes], catalog: ModelCatalog | None = None, cpu: list[float] | None = None
+) -> float:
     """Seconds to decode and store every image (and index it, given the models), WORKERS
-    threads, no server."""
+    threads, no server; the CPU seconds it took are appended to ``cpu``."""
     with tempfile.TemporaryDirectory() as tmp:
         store = FileBlobStore(Path(tmp))
 
@@ -47,9 +56,11 @@ def bare_pipeline(images: list[bytes], catalog: ModelCatalog | None = None) -> f
                 catalog.analyze_general([image.image])
             store.put(data)
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(WORKERS) as pool:
             list(pool.map(one, images))
+        if cpu is not None:
+            cpu.append(time.process_time() - cpu_started)
         return time.perf_counter() - started
 
 
@@ -71,8 +82,12 @@ def serve_images(images: list[bytes]) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def through_server(grpc_port: int, app_id: str, inputs: list[resources_pb2.Input]) -> float:
-    """Seconds from the first upload until every input is ingested."""
+def through_server(
+    server: Server, app_id: str, inputs: list[resources_pb2.Input], cpu: list[float] | None = None
+) -> float:
+    """Seconds from the first upload until every input is ingested; the server process's CPU
+    seconds over that time are appended to ``cpu``."""
+    grpc_port = server.grpc_port
     stub = service_pb2_grpc.V2Stub(
         ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=grpc_port)
     )
@@ -80,7 +95,7 @@ def through_server(grpc_port: int, app_id: str, inputs: list[resources_pb2.Input
     stub.PostApps(
         service_pb2.PostAppsRequest(apps=[resources_pb2.App(id=app_id)]), metadata=METADATA
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), process_cpu_seconds(server.pid)
     for offset in range(0, len(inputs), BATCH):
         response = stub.PostInputs(
             service_pb2.PostInputsRequest(
@@ -95,6 +110,8 @@ def through_server(grpc_port: int, app_id: str, inputs: list[resources_pb2.Input
         ).counts
         if counts.processed + counts.errors == len(inputs):
             assert counts.errors == 0, counts
+            if cpu is not None:
+                cpu.append(process_cpu_seconds(server.pid) - cpu_started)
             return time.perf_counter() - started
         time.sleep(0.05)
 
@@ -112,15 +129,24 @@ def main() -> None:
     models_dir = tempfile.TemporaryDirectory()
     catalog = ModelCatalog(Path(models_dir.name))
     catalog.analyze_general([decode_image(images[0]).image])
+    bare_cpu: list[float] = []
+    bytes_cpu: list[float] = []
+    url_cpu: list[float] = []
     with clarion_server("--allow-private-urls", env={"CLARION_WORKERS": str(WORKERS)}) as server:
+        # The server loads its models on its first ingestion, as the bare pipeline did above.
+        warm_up = [
+            resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
+            for data in images[:WORKERS]
+        ]
+        through_server(server, "warm-up", warm_up)
         for run in range(args.repeats):
             bare.append(bare_pipeline(images))
-            bare_indexed.append(bare_pipeline(images, catalog))
+            bare_indexed.append(bare_pipeline(images, catalog, bare_cpu))
             byte_inputs = [
                 resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
                 for data in images
             ]
-            by_bytes.append(through_server(server.grpc_port, f"bytes-{run}", byte_inputs))
+            by_bytes.append(through_server(server, f"bytes-{run}", byte_inputs, bytes_cpu))
             url_inputs = [
                 resources_pb2.Input(
                     data=resources_pb2.Data(
@@ -129,7 +155,7 @@ def main() -> None:
                 )
                 for n in range(len(images))
             ]
-            by_url.append(through_server(server.grpc_port, f"url-{run}", url_inputs))
+            by_url.append(through_server(server, f"url-{run}", url_inputs, url_cpu))
     http_server.shutdown()
     count = len(images)
     rows = [
@@ -138,11 +164,25 @@ def main() -> None:
         ("server, by bytes", by_bytes),
         ("server, by URL", by_url),
     ]
-    baseline = count / median(bare)
-    print(f"{'pipeline':<22}{'inputs/s (median)':>18}{'ratio to bare':>15}")
+    baseline, indexed = count / median(bare), count / median(bare_indexed)
+    print(f"{'pipeline':<22}{'inputs/s (median)':>18}{'ratio to bare':>15}{'to bare + index':>17}")
     for name, seconds in rows:
         rate = count / median(seconds)
-        print(f"{name:<22}{rate:>18.0f}{rate / baseline:>15.2f}")
+        print(f"{name:<22}{rate:>18.1f}{rate / baseline:>15.2f}{rate / indexed:>17.2f}")
+    # Each round's own ratio: the rounds are interleaved, so a busy moment on the shared
+    # machine slows the bare pipeline and the server of that round alike.
+    for name, seconds in rows[2:]:
+        ratios = [b / s for b, s in zip(bare_indexed, seconds, strict=True)]
+        print(f"{name}: per-round ratio to bare + index {', '.join(f'{r:.2f}' for r in ratios)}")
+    # CPU per input, what the shared machine's other work disturbs least.
+    per_input = {
+        "bare, + indexing": median(bare_cpu) / count,
+        "server, by bytes": median(bytes_cpu) / count,
+        "server, by URL (server process only)": median(url_cpu) / count,
+    }
+    for name, seconds in per_input.items():
+        ratio = per_input["bare, + indexing"] / seconds
+        print(f"CPU per input, {name}: {seconds * 1000:.1f} ms (bare + index / this: {ratio:.2f})")
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ from clarion.codes import INPUT_INVALID_ARGUMENT, INPUT_VIDEO_UNSUPPORTED_FORMAT
 from clarion.errors import InputRejected
 from clarion.fetch import FetchRejected, UrlFetcher
 from clarion.jobs.ingest_video import VideoIngestion
-from clarion.media import ImageRejected, decode_image, thumbnail_jpeg
+from clarion.media import DecodedImage, ImageRejected, decode_image, thumbnail_jpeg
+from clarion.runtime.decoded import DecodedImages
 from clarion.runtime.indexing import Indexer
+from clarion.storage.ingestion import IngestedFacts, IngestionResults
 from clarion.storage.inputs import (
     INPUT_FAILED,
     INPUT_PENDING,
-    INPUT_SUCCESS,
     InputRecord,
     InputStore,
 )
@@ -30,6 +31,7 @@ log = logging.getLogger("clarion.ingest")
 
 SUCCEEDED = "success"
 FAILED = "failed"
+DOWNLOADED = "Download complete"
 
 
 class IngestJob:
@@ -43,8 +45,15 @@ class IngestJob:
         indexer: Indexer,
         on_outcome: Callable[[str], None] | None = None,
         videos: VideoIngestion | None = None,
+        *,
+        results: IngestionResults,
+        decoded: DecodedImages | None = None,
     ) -> None:
         self._data = data
+        # The search data and the success status, written in one transaction.
+        self._results = results
+        # Uploads PostInputs decoded in this process: their pixels, so they are not decoded twice.
+        self._decoded = decoded
         self._videos = videos
         self._blobs = blobs
         self._fetcher = fetcher
@@ -83,28 +92,37 @@ class IngestJob:
             self._videos.ingest(app_pk, pk, record)
             return
         if record.kind == "image":
-            raw = self._blobs.get(record.blob) if record.blob else self._fetcher.fetch(record.url)
-            image = decode_image(raw)
-            digest = record.blob or self._blobs.put(raw)
-            # The hosted thumbnail, made while the picture is decoded anyway.
-            self._blobs.put_rendition(digest, TINY, thumbnail_jpeg(image.image))
-            self._indexer.index_image(app_pk, pk, image.image)
-            self._data.set_input_status(
-                pk,
-                INPUT_SUCCESS,
-                "Download complete",
-                blob=digest,
-                size=(image.width, image.height),
-                image_format=image.format,
-            )
+            self._ingest_image(app_pk, pk, record)
             return
         text = record.text
         fetched: str | None = None
         if record.url and not text:
             raw = self._fetcher.fetch(record.url)
             text, fetched = _text_of(raw), self._blobs.put(raw)
-        self._indexer.index_text(app_pk, pk, text)
-        self._data.set_input_status(pk, INPUT_SUCCESS, "Download complete", blob=fetched)
+        analysis = self._indexer.analyse_text(app_pk, text)
+        facts = IngestedFacts(DOWNLOADED, blob=fetched)
+        self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
+
+    def _ingest_image(self, app_pk: int, pk: int, record: InputRecord) -> None:
+        image, digest = self._decoded_image(record)
+        # The hosted thumbnail, made while the picture is decoded anyway.
+        self._blobs.put_rendition(digest, TINY, thumbnail_jpeg(image.image))
+        analysis = self._indexer.analyse_image(app_pk, image.image)
+        facts = IngestedFacts(
+            DOWNLOADED, blob=digest, size=(image.width, image.height), image_format=image.format
+        )
+        self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
+
+    def _decoded_image(self, record: InputRecord) -> tuple[DecodedImage, str]:
+        """The picture and its blob: an upload as PostInputs decoded it when this process
+        still holds that, else fetched or read from the blob store and decoded here."""
+        if record.blob and self._decoded is not None:
+            kept = self._decoded.take(record.blob)
+            if kept is not None:
+                return kept, record.blob
+        raw = self._blobs.get(record.blob) if record.blob else self._fetcher.fetch(record.url)
+        image = decode_image(raw)
+        return image, record.blob or self._blobs.put(raw)
 
 
 def _text_of(raw: bytes) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -53,6 +54,14 @@ class _HasGraph(Protocol):
     def graph(self) -> GraphNode: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What search keeps of one input: an embedding per space, and the top predicted concepts."""
+
+    vectors: dict[str, npt.NDArray[np.float32]]
+    predictions: list[tuple[str, str, float]]
+
+
 class Indexer:
     """Computes and stores what search needs of each input, as ingestion finishes it."""
 
@@ -64,6 +73,11 @@ class Indexer:
         self._workflows = workflows
 
     def index_image(self, app_pk: int, input_pk: int, image: Image.Image) -> None:
+        analysis = self.analyse_image(app_pk, image)
+        self._search.save_analysis(app_pk, input_pk, analysis.vectors, analysis.predictions)
+
+    def analyse_image(self, app_pk: int, image: Image.Image) -> Analysis:
+        """What ``index_image`` stores, not stored: ingestion stores it with the status."""
         nodes = self._base_workflow(app_pk)
         if nodes is None:
             general = self._models.analyze_general([image])[0]
@@ -75,7 +89,7 @@ class Indexer:
                 embedding = self._models.runner(IMAGE_SPACE).predict([image])[0].embedding
             predictions = _workflow_concepts(results.values())
         vectors = {IMAGE_SPACE: embedding} if embedding is not None else {}
-        self._search.save_analysis(app_pk, input_pk, vectors, predictions)
+        return Analysis(vectors, predictions)
 
     def index_video(
         self, app_pk: int, input_pk: int, batches: Iterable[Sequence[Image.Image]]
@@ -117,15 +131,20 @@ class Indexer:
         return embeddings, concepts
 
     def index_text(self, app_pk: int, input_pk: int, text: str) -> None:
+        analysis = self.analyse_text(app_pk, text)
+        if analysis.vectors or analysis.predictions:
+            self._search.save_analysis(app_pk, input_pk, analysis.vectors, analysis.predictions)
+
+    def analyse_text(self, app_pk: int, text: str) -> Analysis:
+        """What ``index_text`` stores (nothing when both parts are empty), not stored."""
         nodes = self._base_workflow(app_pk)
         results = run_graph(nodes, [text])[0] if nodes else {}
         embedding = _embedding_of(nodes or [], results, TEXT_SPACE)
         if embedding is None:
             embedding = self._models.text_runner(TEXT_SPACE).predict([text])[0].embedding
         predictions = _workflow_concepts(results.values())
-        if embedding is not None or predictions:
-            vectors = {TEXT_SPACE: embedding} if embedding is not None else {}
-            self._search.save_analysis(app_pk, input_pk, vectors, predictions)
+        vectors = {TEXT_SPACE: embedding} if embedding is not None else {}
+        return Analysis(vectors, predictions)
 
     def _base_workflow(self, app_pk: int) -> list[GraphNode] | None:
         if self._workflows is None:

@@ -8,6 +8,7 @@ from clarion.codes import INPUT_DOWNLOAD_FAILED, INPUT_INVALID_ARGUMENT
 from clarion.errors import InputRejected
 from clarion.fetch import FetchRejected, UrlFetcher
 from clarion.media import ImageRejected, decode_image
+from clarion.runtime.decoded import DecodedImages
 
 
 class UntrustedInputs:
@@ -17,8 +18,10 @@ class UntrustedInputs:
     to predict on. Every refusal is an ``InputRejected`` carrying the input's status code.
     """
 
-    def __init__(self, fetcher: UrlFetcher) -> None:
+    def __init__(self, fetcher: UrlFetcher, decoded: DecodedImages | None = None) -> None:
         self._fetcher = fetcher
+        # Where checked uploads are kept for this process's ingest jobs (None: no workers here).
+        self._decoded = decoded
 
     def image_from_bytes(self, data: bytes) -> Image.Image:
         try:
@@ -55,4 +58,6 @@ class UntrustedInputs:
             image = decode_image(data)
         except ImageRejected as rejected:
             raise InputRejected(rejected.code, rejected.description) from rejected
+        if self._decoded is not None:
+            self._decoded.keep(data, image)
         return image.width, image.height, image.format

@@ -10,7 +10,7 @@ import os
 import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,6 +31,7 @@ from clarion.jobs.training import EvaluateJob, TrainJob
 from clarion.jobs.worker import JobKind, Wakeups, WorkerPool
 from clarion.media.archives import ArchiveLimits
 from clarion.media.video import VideoLimits
+from clarion.runtime.decoded import DecodedImages
 from clarion.runtime.frame_indexes import FrameAwareIndexes, FrameAwareNearest
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
@@ -190,6 +191,8 @@ class Backends:
     readers: ThreadPoolExecutor
     # Predictions on inputs sent in the request: computation alone, on about one thread a core.
     compute: ThreadPoolExecutor
+    # Uploads PostInputs decoded, kept for this process's ingest jobs (one decode per upload).
+    decoded: DecodedImages = field(default_factory=DecodedImages)
 
     @property
     def untrusted_videos(self) -> UntrustedVideos:
@@ -351,7 +354,16 @@ def build_worker_pool(
     videos = VideoIngestion(
         backends.inputs, backends.blobs, backends.untrusted_videos, indexer, backends.videos
     )
-    ingest = IngestJob(backends.inputs, backends.blobs, backends.fetcher, indexer, outcome, videos)
+    ingest = IngestJob(
+        backends.inputs,
+        backends.blobs,
+        backends.fetcher,
+        indexer,
+        outcome,
+        videos,
+        results=backends.search,
+        decoded=backends.decoded,
+    )
     collect = CollectBlobsJob(
         backends.inputs,
         backends.blobs,
@@ -414,7 +426,8 @@ def build_handlers(
     def is_built_in_model(model_id: str) -> bool:
         return backends.models.find(model_id) is not None
 
-    untrusted = UntrustedInputs(backends.fetcher)
+    # Checked uploads are kept decoded only for workers in this process to take.
+    untrusted = UntrustedInputs(backends.fetcher, backends.decoded if settings.workers else None)
     videos = backends.untrusted_videos
     inputs = InputsService(
         data,

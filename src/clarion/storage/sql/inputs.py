@@ -23,6 +23,7 @@ from clarion.storage.sql.annotations import insert_annotation
 from clarion.storage.sql.base import SqlBase, input_from_row, utcnow, with_dataset_ids
 from clarion.storage.sql.concepts import ensure_concepts, named_concepts
 from clarion.storage.sql.datasets import dataset_pks_of, link_datasets
+from clarion.storage.sql.ingestion import update_input_status
 from clarion.storage.sql.jobs import enqueue, enqueue_once
 from clarion.storage.sql.searches import flat_metadata, log_removals, write_metadata_rows
 
@@ -139,19 +140,10 @@ class SqlInputStore(SqlBase):
         image_format: str = "",
     ) -> None:
         """Record where ingestion of one input stands (workers call this)."""
-        values: dict[str, Any] = {
-            "status_code": code,
-            "status_description": description,
-            "modified_at": utcnow(),
-        }
-        if blob is not None:
-            values["blob"] = blob
-        if size is not None:
-            values["width"], values["height"] = size
-        if image_format:
-            values["format"] = image_format
         with self._write() as db:
-            db.execute(update(inputs).where(inputs.c.pk == input_pk).values(**values))
+            update_input_status(
+                db, input_pk, code, description, blob=blob, size=size, image_format=image_format
+            )
 
     def delete_inputs(self, app_pk: int, ids: Sequence[str]) -> list[str]:
         """Delete inputs (their annotations and dataset links go with them); the ids deleted."""

@@ -28,7 +28,8 @@ from sqlalchemy import (
 )
 
 from clarion.storage.dialect import keys_in
-from clarion.storage.inputs import InputRecord
+from clarion.storage.ingestion import IngestedFacts
+from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
 from clarion.storage.schema import (
     annotation_concepts,
     dataset_inputs,
@@ -55,6 +56,7 @@ from clarion.storage.sql.base import (
     utcnow,
     with_dataset_ids,
 )
+from clarion.storage.sql.ingestion import update_input_status
 from clarion.storage.sql.reindexing import SqlReindexing
 
 ADD = "add"
@@ -158,39 +160,70 @@ class SqlSearchStore(SqlReindexing):
     ) -> None:
         """Store an input's embeddings (one per space) and predicted concepts, and log them."""
         with self._write() as db:
-            for space, vector in vectors.items():
-                raw = np.asarray(vector, dtype=np.float32).tobytes()
-                stored = db.execute(
-                    select(input_vectors.c.vector).where(
-                        input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
-                    )
-                ).scalar_one_or_none()
-                if stored is not None and bytes(stored) == raw:
-                    continue  # reindexed to the same vector: the indexes have it already
-                db.execute(
-                    delete(input_vectors).where(
-                        input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
-                    )
+            self._write_analysis(db, app_pk, input_pk, vectors, predictions)
+
+    def save_ingested(
+        self,
+        app_pk: int,
+        input_pk: int,
+        vectors: Mapping[str, npt.NDArray[np.float32]],
+        predictions: Sequence[tuple[str, str, float]],
+        facts: IngestedFacts,
+    ) -> None:
+        """``save_analysis`` and the input's success status, in one transaction."""
+        with self._write() as db:
+            self._write_analysis(db, app_pk, input_pk, vectors, predictions)
+            update_input_status(
+                db,
+                input_pk,
+                INPUT_SUCCESS,
+                facts.description,
+                blob=facts.blob,
+                size=facts.size,
+                image_format=facts.image_format,
+            )
+
+    def _write_analysis(
+        self,
+        db: Connection,
+        app_pk: int,
+        input_pk: int,
+        vectors: Mapping[str, npt.NDArray[np.float32]],
+        predictions: Sequence[tuple[str, str, float]],
+    ) -> None:
+        for space, vector in vectors.items():
+            raw = np.asarray(vector, dtype=np.float32).tobytes()
+            stored = db.execute(
+                select(input_vectors.c.vector).where(
+                    input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
                 )
-                self._insert_vector(db, app_pk, input_pk, space, vector)
-                db.execute(
-                    insert(index_log).values(app_pk=app_pk, space=space, input_pk=input_pk, op=ADD)
+            ).scalar_one_or_none()
+            if stored is not None and bytes(stored) == raw:
+                continue  # reindexed to the same vector: the indexes have it already
+            db.execute(
+                delete(input_vectors).where(
+                    input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
                 )
-            db.execute(delete(input_predictions).where(input_predictions.c.input_pk == input_pk))
-            if predictions:
-                db.execute(
-                    insert(input_predictions),
-                    [
-                        {
-                            "input_pk": input_pk,
-                            "concept_id": concept_id,
-                            "app_pk": app_pk,
-                            "name": name,
-                            "value": value,
-                        }
-                        for concept_id, name, value in predictions
-                    ],
-                )
+            )
+            self._insert_vector(db, app_pk, input_pk, space, vector)
+            db.execute(
+                insert(index_log).values(app_pk=app_pk, space=space, input_pk=input_pk, op=ADD)
+            )
+        db.execute(delete(input_predictions).where(input_predictions.c.input_pk == input_pk))
+        if predictions:
+            db.execute(
+                insert(input_predictions),
+                [
+                    {
+                        "input_pk": input_pk,
+                        "concept_id": concept_id,
+                        "app_pk": app_pk,
+                        "name": name,
+                        "value": value,
+                    }
+                    for concept_id, name, value in predictions
+                ],
+            )
 
     def _insert_vector(
         self,
