@@ -34,6 +34,7 @@ from clarion.media.video import VideoLimits
 from clarion.runtime.frame_indexes import FrameAwareIndexes
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
+from clarion.runtime.model_runners import RunnerLimits, server_python
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
 from clarion.runtime.videos import UntrustedVideos
@@ -71,6 +72,7 @@ from clarion.services.model_exports import ModelExportsService
 from clarion.services.model_extras import ModelExtrasService
 from clarion.services.model_references import ModelReferencesService
 from clarion.services.model_types import ModelTypesService
+from clarion.services.model_uploads import ModelUploadsService, RunnerSetup
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.reference import ReferenceService
@@ -537,6 +539,9 @@ def build_server(settings: Settings) -> ClarionServer:
     handlers = build_handlers(backends, wake, hosted, settings, usage)
     broker = RunnerBroker(backends.compute_records)
     stream_handlers = build_runner_handlers(backends, handlers, broker)
+    started: list[ClarionServer] = []  # the server, once made: its gRPC port is the runners'
+    uploads = model_uploads(settings, backends, broker, lambda: _grpc_base(settings, started))
+    stream_handlers = {**stream_handlers, **uploads.stream_handlers()}
     metrics.watch(
         "clarion_runners",
         "Runner streams open, and model calls waiting for or running on runners.",
@@ -561,9 +566,45 @@ def build_server(settings: Settings) -> ClarionServer:
         DatasetExports(backends.dataset_versions, hosted),
         model_exports(backends, hosted),
     )
-    return ClarionServer(
+    server = ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics
     )
+    started.append(server)
+    server.on_stop.append(uploads.processes.stop_all)
+    return server
+
+
+def model_uploads(
+    settings: Settings, backends: Backends, broker: RunnerBroker, api_base: Callable[[], str]
+) -> ModelUploadsService:
+    """Uploaded models, built and served by runner processes this server starts."""
+    setup = RunnerSetup(
+        root=settings.data_dir / "model_runners",
+        base_python=settings.runner_python or server_python(),
+        limits=RunnerLimits(
+            memory_bytes=settings.runner_memory_bytes,
+            cpu_seconds=settings.runner_cpu_seconds,
+            open_files=settings.runner_open_files,
+        ),
+        build_seconds=settings.runner_build_seconds,
+        api_base=api_base,
+    )
+    return ModelUploadsService(
+        backends.modeldata,
+        backends.compute_records,
+        backends.store,
+        backends.blobs.put,
+        setup,
+        broker.connected,
+        broker.forget_runners,
+    )
+
+
+def _grpc_base(settings: Settings, started: list[ClarionServer]) -> str:
+    """This server's gRPC address as the SDK takes it (http:// meaning plaintext)."""
+    scheme = "https" if settings.tls_enabled else "http"
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
+    return f"{scheme}://{host}:{started[0].grpc_port}"
 
 
 def _metrics(backends: Backends) -> Metrics:

@@ -9,7 +9,7 @@ import logging
 import resource
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -98,6 +98,8 @@ class ClarionServer:
             )
         )
         self._repeat_limit = RepeatLimit()
+        # Run when the server stops (the runner processes it started for uploaded models).
+        self.on_stop: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         """Bind both ports and serve; ready (``/health``, gRPC health) once both listen."""
@@ -134,6 +136,8 @@ class ClarionServer:
         """Drain: report not ready (still serving, so a load balancer can notice), then stop
         accepting, let in-flight calls finish within the grace period, and close."""
         self._readiness.ready = False
+        for stop in self.on_stop:
+            await asyncio.to_thread(stop)
         if self._unloader is not None:
             self._unloader.cancel()
         await self._health.enter_graceful_shutdown()
