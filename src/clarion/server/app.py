@@ -118,6 +118,7 @@ from clarion.storage.sql import (
     SqlModelStore,
     SqlRenames,
     SqlSearchStore,
+    SqlUploadedModelStore,
     SqlUploadStore,
     SqlVideoStore,
     SqlWorkflowVersions,
@@ -152,6 +153,7 @@ class Backends:
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
     model_exports: SqlModelExportStore
+    model_uploads: SqlUploadedModelStore
     compute_records: SqlComputeStore
     renames: SqlRenames
     model_extras: SqlModelExtras
@@ -221,6 +223,7 @@ def open_backends(settings: Settings) -> Backends:
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         model_exports=SqlModelExportStore(engine),
+        model_uploads=SqlUploadedModelStore(engine),
         compute_records=SqlComputeStore(engine),
         renames=SqlRenames(engine),
         model_extras=SqlModelExtras(engine),
@@ -309,7 +312,9 @@ def build_worker_pool(
         backends.inputs,
         backends.blobs,
         settings.blob_grace_seconds,
-        also_referenced=backends.model_exports.export_blobs,
+        also_referenced=lambda: (
+            backends.model_exports.export_blobs() | backends.model_uploads.upload_blobs()
+        ),
     )
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),

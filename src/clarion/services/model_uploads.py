@@ -47,6 +47,7 @@ from clarion.services.context import ALL_SCOPES, CallContext
 from clarion.services.tokens import hash_token, new_ref, new_token
 from clarion.storage.accounts import PERSONAL_ACCESS_TOKEN, AccountStore, AppRecord, KeyRecord
 from clarion.storage.compute import RUNNER, ComputeRecord, ComputeStore, model_key, runner_scope
+from clarion.storage.model_uploads import ARCHIVE_KEY
 from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 log = logging.getLogger("clarion.model_uploads")
@@ -165,7 +166,7 @@ class ModelUploadsService:
             status_code=MODEL_BUILDING,
             status_description="Model is building: installing its requirements",
             description=asked.description,
-            train_params={"archive": digest},
+            train_params={ARCHIVE_KEY: digest},
             method_signatures=tuple(
                 MessageToDict(signature, preserving_proto_field_name=True)
                 for signature in asked.method_signatures
