@@ -6,6 +6,7 @@ user's. A requirement pip cannot install fails the version with MODEL_BUILDING_F
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -34,14 +35,46 @@ from tests.sdks.test_runners import output_text
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(INSTALL_TIMEOUT + 600)]
 
 UPLOAD_SECONDS = 300
+SECRET = "CLARION_TEST_SERVER_SECRET"  # set in the server's environment, never the runner's
+MEMORY_LIMIT = 6 * 1024**3
+OPEN_FILES = 512
+
+# A model that answers what its process can see: its environment's names, its directory, and
+# its resource limits.
+PROBE = textwrap.dedent(
+    """
+    import json
+    import os
+    import resource
+
+    from clarifai.runners.models.model_class import ModelClass
+
+
+    class Probe(ModelClass):
+        def load_model(self) -> None:
+            pass
+
+        @ModelClass.method
+        def predict(self, prompt: str) -> str:
+            limits = {
+                "as": resource.getrlimit(resource.RLIMIT_AS)[0],
+                "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+                "cpu": resource.getrlimit(resource.RLIMIT_CPU)[0],
+            }
+            env = sorted(os.environ)
+            return json.dumps({"env": env, "cwd": os.getcwd(), "limits": limits})
+    """
+)
 SDK_PIN = next(pin for pin in PINS if pin.startswith("clarifai=="))
 
 
-def upload_folder(parent: Path, model_id: str, app_id: str, requirements: str) -> Path:
+def upload_folder(
+    parent: Path, model_id: str, app_id: str, requirements: str, code: str = MODEL
+) -> Path:
     """A model folder as `clarifai model init` makes it, with the compute an upload needs."""
     folder = parent / model_id
     (folder / "1").mkdir(parents=True)
-    (folder / "1" / "model.py").write_text(MODEL)
+    (folder / "1" / "model.py").write_text(code)
     (folder / "requirements.txt").write_text(requirements)
     config = f"""
         model:
@@ -70,9 +103,9 @@ class Uploader:
     def pat(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Key {self.server.admin_pat}"),)
 
-    def upload(self, model_id: str, app_id: str, requirements: str) -> str:
+    def upload(self, model_id: str, app_id: str, requirements: str, code: str = MODEL) -> str:
         """Run `clarifai model upload` on a new folder; its output."""
-        folder = upload_folder(self.tmp, model_id, app_id, requirements)
+        folder = upload_folder(self.tmp, model_id, app_id, requirements, code)
         env = {
             **_inherited_environment(),
             **offline_environment(self.tmp / "home"),
@@ -125,8 +158,10 @@ def uploader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uploader]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
         patch.setenv("PIP_NO_INPUT", "1")
+        patch.setenv(SECRET, "not for uploaded code")
         tmp = tmp_path_factory.mktemp("upload")
-        with running_server(tmp / "data", runner_python=python) as server:
+        limits = {"runner_memory_bytes": MEMORY_LIMIT, "runner_open_files": OPEN_FILES}
+        with running_server(tmp / "data", runner_python=python, **limits) as server:
             yield Uploader(server, admin_user_id(server), python, tmp)
 
 
@@ -154,6 +189,28 @@ def test_an_uploaded_model_answers_predictions_without_a_user_runner(uploader: U
     body = answer.json()
     assert answer.status_code == 200, body
     assert output_text_json(body) == "OVER JSON"
+
+
+def test_an_uploaded_model_runs_limited_in_its_own_folder_without_server_secrets(
+    uploader: Uploader,
+) -> None:
+    app_id, model_id = unique_id("up"), unique_id("probe")
+    output = uploader.upload(model_id, app_id, f"{SDK_PIN}\n", PROBE)
+    (version,) = uploader.versions(app_id, model_id, output)
+    assert version.status.code == status_code_pb2.MODEL_TRAINED, (version.status, output[-4000:])
+    ids = resources_pb2.UserAppIDSet(user_id=uploader.user_id, app_id=app_id)
+    data = resources_pb2.Data(text=resources_pb2.Text(raw="what do you see?"))
+    request = service_pb2.PostModelOutputsRequest(
+        user_app_id=ids, model_id=model_id, inputs=[resources_pb2.Input(data=data)]
+    )
+    response = admin_stub(uploader.server).PostModelOutputs(request, metadata=uploader.pat)
+    assert response.status.code == status_code_pb2.SUCCESS, response.status
+    seen = json.loads(output_text(response))
+    assert SECRET not in seen["env"]
+    assert not [name for name in seen["env"] if name.startswith("CLARION_")]
+    assert "CLARIFAI_PAT" in seen["env"]  # its own credential
+    assert Path(seen["cwd"]).name == version.id
+    assert seen["limits"] == {"as": MEMORY_LIMIT, "nofile": OPEN_FILES, "cpu": 24 * 3600}
 
 
 def output_text_json(body: dict[str, object]) -> str:
