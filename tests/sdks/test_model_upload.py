@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,6 +212,32 @@ def test_an_uploaded_model_runs_limited_in_its_own_folder_without_server_secrets
     assert "CLARIFAI_PAT" in seen["env"]  # its own credential
     assert Path(seen["cwd"]).name == version.id
     assert seen["limits"] == {"as": MEMORY_LIMIT, "nofile": OPEN_FILES, "cpu": 24 * 3600}
+
+
+def test_an_uploaded_model_is_served_again_after_a_restart(uploader: Uploader) -> None:
+    """A second server on its own data directory: upload, stop, start again, predict."""
+    data = uploader.tmp / "restarted"
+    app_id, model_id = unique_id("up"), unique_id("again")
+    with running_server(data, runner_python=uploader.python) as first:
+        before = Uploader(first, admin_user_id(first), uploader.python, uploader.tmp)
+        output = before.upload(model_id, app_id, f"{SDK_PIN}\n")
+        (version,) = before.versions(app_id, model_id, output)
+        assert version.status.code == status_code_pb2.MODEL_TRAINED, output[-4000:]
+    with running_server(data, runner_python=uploader.python) as second:
+        ids = resources_pb2.UserAppIDSet(user_id=before.user_id, app_id=app_id)
+        text = resources_pb2.Data(text=resources_pb2.Text(raw="back again"))
+        request = service_pb2.PostModelOutputsRequest(
+            user_app_id=ids, model_id=model_id, inputs=[resources_pb2.Input(data=text)]
+        )
+        pat = (("authorization", f"Key {second.admin_pat}"),)
+        deadline = time.monotonic() + 90
+        while True:
+            response = admin_stub(second).PostModelOutputs(request, metadata=pat)
+            if response.status.code == status_code_pb2.SUCCESS or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert response.status.code == status_code_pb2.SUCCESS, response.status
+        assert output_text(response) == "BACK AGAIN"
 
 
 def output_text_json(body: dict[str, object]) -> str:

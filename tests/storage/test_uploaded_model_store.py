@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from clarion.storage.model_uploads import ARCHIVE_KEY
+from clarion.codes import MODEL_BUILDING, MODEL_TRAINED
+from clarion.storage.model_uploads import ARCHIVE_KEY, UploadedVersion
 from clarion.storage.models import ModelConcept, ModelRecord, VersionRecord
 from clarion.storage.sql import SqlModelStore, SqlUploadedModelStore
 from tests.storage.test_backends import app_pk, backend, engine, url  # noqa: F401 (fixtures)
@@ -29,6 +30,14 @@ def test_an_uploaded_versions_archive_is_kept_until_the_version_goes(
     )
     models.create_version(app_pk, "trained", trained, False)
     assert uploads.upload_blobs() == {"a" * 64}
+    assert uploads.served_versions(MODEL_TRAINED) == []  # still building
+    version = models.get_version(app_pk, "served", "up")
+    assert version is not None and version.pk is not None
+    models.set_training_status(version.pk, MODEL_TRAINED, "served")
+    (served,) = uploads.served_versions(MODEL_TRAINED)
+    assert (served.model_id, served.version_id, served.archive) == ("served", "up", "a" * 64)
+    assert isinstance(served, UploadedVersion) and served.user_id and served.app_id
+    assert uploads.served_versions(MODEL_BUILDING) == []
 
     assert models.delete_version(app_pk, "served", "up")
     assert uploads.upload_blobs() == set()

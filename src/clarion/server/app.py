@@ -575,6 +575,7 @@ def build_server(settings: Settings) -> ClarionServer:
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics
     )
     started.append(server)
+    server.on_start.append(uploads.restart_served)
     server.on_stop.append(uploads.processes.stop_all)
     return server
 
@@ -598,7 +599,8 @@ def model_uploads(
         backends.modeldata,
         backends.compute_records,
         backends.store,
-        backends.blobs.put,
+        backends.model_uploads,
+        backends.blobs,
         setup,
         broker.connected,
         broker.forget_runners,

@@ -98,7 +98,9 @@ class ClarionServer:
             )
         )
         self._repeat_limit = RepeatLimit()
-        # Run when the server stops (the runner processes it started for uploaded models).
+        # Run once the server listens, and when it stops: the runner processes it starts for
+        # uploaded models (they connect to its gRPC port).
+        self.on_start: list[Callable[[], None]] = []
         self.on_stop: list[Callable[[], None]] = []
 
     async def start(self) -> None:
@@ -118,6 +120,8 @@ class ClarionServer:
             await self._start_shared_port(self.settings.port)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._readiness.ready = True
+        for start in self.on_start:
+            await asyncio.to_thread(start)
         if self.settings.model_idle_seconds:
             self._unloader = asyncio.create_task(self._unload_idle_models())
         scheme = "https" if self.settings.tls_enabled else "http"

@@ -12,13 +12,15 @@ a runner record and a credential of the model's own, and the SDK's runner proces
 (runtime/model_runners.py) connecting back here. The version is ``MODEL_TRAINED`` once that
 runner is connected, ``MODEL_BUILDING_FAILED`` (saying why, with pip's or the runner's last
 lines) otherwise. The runner lives in the server process's care: calls to the model must reach
-this process (runners.py), and it is stopped with the server.
+this process (runners.py); it is stopped with the server and started again when the server
+starts (``restart_served``, from the kept folder).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +31,7 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from google.protobuf.json_format import MessageToDict
 
+from clarion.blobs.base import BlobStore
 from clarion.codes import MODEL_BUILDING, MODEL_BUILDING_FAILED, MODEL_TRAINED, UPLOAD_IN_PROGRESS
 from clarion.errors import InvalidArgument, ModelInvalidArgument, ModelNotFound
 from clarion.runtime.model_resolver import RUNNER_SERVED_TYPES
@@ -47,7 +50,7 @@ from clarion.services.context import ALL_SCOPES, CallContext
 from clarion.services.tokens import hash_token, new_ref, new_token
 from clarion.storage.accounts import PERSONAL_ACCESS_TOKEN, AccountStore, AppRecord, KeyRecord
 from clarion.storage.compute import RUNNER, ComputeRecord, ComputeStore, model_key, runner_scope
-from clarion.storage.model_uploads import ARCHIVE_KEY
+from clarion.storage.model_uploads import ARCHIVE_KEY, UploadedModelStore
 from clarion.storage.models import ModelRecord, ModelStore, VersionRecord
 
 log = logging.getLogger("clarion.model_uploads")
@@ -72,6 +75,24 @@ class RunnerSetup:
 
 
 @dataclass(frozen=True, slots=True)
+class _Served:
+    """The version a runner serves, by its ids."""
+
+    user_id: str
+    app_id: str
+    model_id: str
+    version_id: str
+
+    @property
+    def runner_id(self) -> str:
+        return f"upload-{self.version_id}"
+
+    @property
+    def model_key(self) -> str:
+        return model_key(self.user_id, self.app_id, self.model_id)
+
+
+@dataclass(frozen=True, slots=True)
 class _Upload:
     app: AppRecord
     model: ModelRecord
@@ -85,7 +106,8 @@ class ModelUploadsService:
         models: ModelStore,
         compute: ComputeStore,
         accounts: AccountStore,
-        put_blob: Callable[[bytes], str],
+        uploaded: UploadedModelStore,
+        blobs: BlobStore,
         setup: RunnerSetup,
         connected: Callable[[str], bool],
         runners_changed: Callable[[], None],
@@ -93,7 +115,8 @@ class ModelUploadsService:
         self._models = models
         self._compute = compute
         self._accounts = accounts  # the runner's own credential
-        self._put_blob = put_blob
+        self._uploaded = uploaded
+        self._blobs = blobs
         self._setup = setup
         self._connected = connected  # the broker's view: has the model a runner stream open
         self._runners_changed = runners_changed
@@ -159,7 +182,7 @@ class ModelUploadsService:
         asked: resources_pb2.ModelVersion,
         archive: bytes,
     ) -> VersionRecord:
-        digest = self._put_blob(archive)
+        digest = self._blobs.put(archive)
         version = VersionRecord(
             id=uuid.uuid4().hex,
             model_id=model.id,
@@ -191,27 +214,15 @@ class ModelUploadsService:
 
     def _build_and_start(self, upload: _Upload) -> tuple[int, str]:
         app, model, version = upload.app, upload.model, upload.version
-        folder = self._setup.root / app.user_id / app.id / model.id / version.id
-        try:
-            unpack(upload.archive, folder)
-        except UnsafeArchive as exc:
-            return MODEL_BUILDING_FAILED, f"The upload is not a model folder's tar.gz: {exc}"
-        home = clean_environment(folder, {})
-        built = build_environment(folder, self._setup.base_python, home, self._setup.build_seconds)
-        if not built.ok:
-            return MODEL_BUILDING_FAILED, (
-                "Installing the model's requirements.txt failed (fix it and upload again): "
-                + built.log.strip()
-            )
-        runner_id = f"upload-{version.id}"
-        self._declare_runner(app, model, version, runner_id)
-        environment = clean_environment(folder, self._runner_variables(app, runner_id))
-        process = start_runner(folder, environment, self._setup.limits)
-        key = model_key(app.user_id, app.id, model.id)
-        self.processes.add(key, process)
+        served = _Served(app.user_id, app.id, model.id, version.id)
+        folder = self._folder(served)
+        failure = self._prepare(folder, upload.archive)
+        if failure:
+            return MODEL_BUILDING_FAILED, failure
+        process = self._start(served, folder)
         deadline = time.monotonic() + CONNECT_SECONDS
         while time.monotonic() < deadline:
-            if self._connected(key):
+            if self._connected(served.model_key):
                 return MODEL_TRAINED, "Served by the runner Clarion started for this version"
             if process.poll() is not None:
                 return MODEL_BUILDING_FAILED, (
@@ -224,38 +235,85 @@ class ModelUploadsService:
             + log_tail(folder).strip()
         )
 
-    def _declare_runner(
-        self, app: AppRecord, model: ModelRecord, version: VersionRecord, runner_id: str
-    ) -> None:
-        """The runner record the started runner names, serving this version of the model."""
-        served = resources_pb2.Model(
-            id=model.id,
-            user_id=app.user_id,
-            app_id=app.id,
-            model_version=resources_pb2.ModelVersion(id=version.id),
+    def restart_served(self) -> None:
+        """Start again the runners of the uploaded versions served before this server
+        started (their folders and virtualenvs kept; remade from the archive if gone)."""
+        for version in self._uploaded.served_versions(MODEL_TRAINED):
+            served = _Served(version.user_id, version.app_id, version.model_id, version.version_id)
+            folder = self._folder(served)
+            try:
+                ready = (folder / ".venv" / "bin" / "python").exists()
+                failure = "" if ready else self._prepare(folder, self._blobs.get(version.archive))
+                if failure:
+                    log.error("uploaded model %s not restarted: %s", served.model_key, failure)
+                    continue
+                self._start(served, folder)
+            except Exception:
+                log.exception("restarting the runner of %s failed", served.model_key)
+
+    def _folder(self, served: _Served) -> Path:
+        return (
+            self._setup.root / served.user_id / served.app_id / served.model_id / served.version_id
+        )
+
+    def _prepare(self, folder: Path, archive: bytes) -> str:
+        """Unpack and install; what went wrong, or "" when ready."""
+        try:
+            unpack(archive, folder)
+        except UnsafeArchive as exc:
+            return f"The upload is not a model folder's tar.gz: {exc}"
+        home = clean_environment(folder, {})
+        built = build_environment(folder, self._setup.base_python, home, self._setup.build_seconds)
+        if not built.ok:
+            return (
+                "Installing the model's requirements.txt failed (fix it and upload again): "
+                + built.log.strip()
+            )
+        return ""
+
+    def _start(self, served: _Served, folder: Path) -> subprocess.Popen[bytes]:
+        self._declare_runner(served)
+        environment = clean_environment(folder, self._runner_variables(served))
+        process = start_runner(folder, environment, self._setup.limits)
+        self.processes.add(served.model_key, process)
+        return process
+
+    def _declare_runner(self, served: _Served) -> None:
+        """The runner record the started runner names, serving this version of the model
+        (kept from an earlier start)."""
+        scope = runner_scope(UPLOADS_CLUSTER, UPLOADS_NODEPOOL)
+        if self._compute.get_record(RUNNER, served.user_id, scope, served.runner_id):
+            return
+        model = resources_pb2.Model(
+            id=served.model_id,
+            user_id=served.user_id,
+            app_id=served.app_id,
+            model_version=resources_pb2.ModelVersion(id=served.version_id),
         )
         nodepool = resources_pb2.Nodepool(
             id=UPLOADS_NODEPOOL,
-            compute_cluster=resources_pb2.ComputeCluster(id=UPLOADS_CLUSTER, user_id=app.user_id),
+            compute_cluster=resources_pb2.ComputeCluster(
+                id=UPLOADS_CLUSTER, user_id=served.user_id
+            ),
         )
         runner = resources_pb2.Runner(
-            id=runner_id,
-            description=f"Started by Clarion for the uploaded version {version.id}",
-            worker=resources_pb2.Worker(model=served),
+            id=served.runner_id,
+            description=f"Started by Clarion for the uploaded version {served.version_id}",
+            worker=resources_pb2.Worker(model=model),
             nodepool=nodepool,
         )
         record = ComputeRecord(
             kind=RUNNER,
-            user_id=app.user_id,
-            id=runner_id,
+            user_id=served.user_id,
+            id=served.runner_id,
             body=runner.SerializeToString(),
-            scope=runner_scope(UPLOADS_CLUSTER, UPLOADS_NODEPOOL),
-            model_key=model_key(app.user_id, app.id, model.id),
+            scope=scope,
+            model_key=served.model_key,
         )
         self._compute.create_records([record])
         self._runners_changed()
 
-    def _runner_variables(self, app: AppRecord, runner_id: str) -> dict[str, str]:
+    def _runner_variables(self, served: _Served) -> dict[str, str]:
         """The runner's own credential (a PAT of the model's owner, made for it) and where
         it connects; the server's own secrets never reach it."""
         token = new_token()
@@ -263,18 +321,18 @@ class ModelUploadsService:
             KeyRecord(
                 ref=new_ref(),
                 token_hash=hash_token(token),
-                user_id=app.user_id,
+                user_id=served.user_id,
                 type=PERSONAL_ACCESS_TOKEN,
-                description=f"Runner {runner_id} (Clarion-started, uploaded model)",
+                description=f"Runner {served.runner_id} (Clarion-started, uploaded model)",
                 scopes=(ALL_SCOPES,),
             )
         )
         return {
             "CLARIFAI_PAT": token,
-            "CLARIFAI_USER_ID": app.user_id,
+            "CLARIFAI_USER_ID": served.user_id,
             "CLARIFAI_COMPUTE_CLUSTER_ID": UPLOADS_CLUSTER,
             "CLARIFAI_NODEPOOL_ID": UPLOADS_NODEPOOL,
-            "CLARIFAI_RUNNER_ID": runner_id,
+            "CLARIFAI_RUNNER_ID": served.runner_id,
             "CLARIFAI_API_BASE": self._setup.api_base(),
         }
 
