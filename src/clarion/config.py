@@ -275,6 +275,26 @@ class Settings(BaseSettings):
         "pgvector extension (no API process keeps a copy), else in each process's memory; "
         "embedded: always in memory (SQLite always is).",
     )
+    runner_python: Path | None = Field(
+        None,
+        description="The Python whose installed packages (the clarifai SDK, at least) an "
+        "uploaded model's virtualenv sees beneath its own requirements; unset: this server's.",
+    )
+    runner_memory_bytes: int = Field(
+        4 * 1024**3, ge=64 * 1024**2, description="RLIMIT_AS of an uploaded model's runner."
+    )
+    runner_cpu_seconds: int = Field(
+        24 * 3600,
+        ge=1,
+        description="RLIMIT_CPU of an uploaded model's runner: CPU time over its whole life "
+        "(the kernel kills it past that; restart the server to start it again).",
+    )
+    runner_open_files: int = Field(
+        1024, ge=16, description="RLIMIT_NOFILE of an uploaded model's runner."
+    )
+    runner_build_seconds: float = Field(
+        900, gt=0, description="Longest an uploaded model's requirements may take to install."
+    )
 
     @field_validator("fetch_ca_certs")
     @classmethod

@@ -58,6 +58,10 @@ def call(channel: grpc.Channel, method: MethodSpec, request: Message, token: str
 
 def request_for(method: MethodSpec, user_id: str, app_id: str) -> Message:
     request = method.request_type()
+    if "upload_config" in request.DESCRIPTOR.fields_by_name:
+        # PostModelVersionsUpload names its app in its first message's upload_config.
+        config = request.upload_config  # type: ignore[attr-defined]
+        config.user_app_id.user_id, config.user_app_id.app_id = user_id, app_id
     if "user_app_id" in request.DESCRIPTOR.fields_by_name:
         request.user_app_id.user_id = user_id  # type: ignore[attr-defined]
         request.user_app_id.app_id = app_id  # type: ignore[attr-defined]

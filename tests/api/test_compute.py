@@ -330,15 +330,15 @@ def test_generating_needs_a_runner(api: Api) -> None:
     assert "runner" in responses[0].status.description
 
 
-def test_model_upload_says_it_is_not_supported(api: Api) -> None:
+def test_model_upload_needs_its_upload_config_first(api: Api) -> None:
     if api.transport != "grpc":
         return  # PostModelVersionsUpload streams: gRPC only
     responses = api.stub.PostModelVersionsUpload(
         iter([service_pb2.PostModelVersionsUploadRequest()]), metadata=api.pat
     )
     [response] = list(responses)
-    assert response.status.code == status_code_pb2.NOT_IMPLEMENTED
-    assert "local-runner" in response.status.description
+    assert response.status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "upload_config" in response.status.description
 
 
 def test_lists_filter_and_parents_outlive_no_children(api: Api) -> None:

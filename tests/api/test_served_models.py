@@ -7,6 +7,7 @@ The SDK's own CLI serving such a model is tested in tests/sdks/test_local_runner
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
@@ -321,3 +322,63 @@ def test_a_runner_served_model_is_no_workflow_node(api: Api) -> None:
     )
     assert response.status.code == status_code_pb2.WORKFLOW_INVALID_ARGUMENT, response.status
     assert "served by runners" in response.status.description
+
+
+def upload(
+    api: Api, app_id: str, model_id: str, total: int, parts: list[bytes]
+) -> list[service_pb2.PostModelVersionsUploadResponse]:
+    """PostModelVersionsUpload as the SDK streams it: upload_config, then content parts."""
+    config = service_pb2.PostModelVersionsUploadConfig(
+        user_app_id=resources_pb2.UserAppIDSet(app_id=app_id),
+        model_id=model_id,
+        model_version=resources_pb2.ModelVersion(),
+        total_size=total,
+    )
+    requests = [service_pb2.PostModelVersionsUploadRequest(upload_config=config)]
+    requests += [
+        service_pb2.PostModelVersionsUploadRequest(
+            content_part=resources_pb2.UploadContentPart(data=data, part_number=number + 1)
+        )
+        for number, data in enumerate(parts)
+    ]
+    return list(api.stub.PostModelVersionsUpload(iter(requests), metadata=api.pat))
+
+
+def test_an_upload_is_refused_when_it_cannot_be_a_served_models_folder(api: Api) -> None:
+    if api.transport != "grpc":
+        return  # PostModelVersionsUpload streams: gRPC only
+    app = create_app(api)
+    model_id, _ = create_served_model(api, app.id)
+    short = upload(api, app.id, model_id, 10, [b"12345"])
+    assert short[-1].status.code == status_code_pb2.CONN_INVALID_REQUEST, short[-1].status
+    assert "5 of 10 bytes" in short[-1].status.description
+    unknown = upload(api, app.id, "no-such-model", 3, [b"abc"])
+    assert unknown[-1].status.code == status_code_pb2.MODEL_DOES_NOT_EXIST
+    empty = upload(api, app.id, model_id, 0, [])
+    assert empty[-1].status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "total_size" in empty[-1].status.description
+
+
+def test_an_upload_that_is_no_archive_fails_its_version_with_a_reason(api: Api) -> None:
+    if api.transport != "grpc":
+        return  # PostModelVersionsUpload streams: gRPC only
+    app = create_app(api)
+    model_id, _ = create_served_model(api, app.id)
+    responses = upload(api, app.id, model_id, 8, [b"not a ", b"gz"])
+    assert [r.status.code for r in responses[:-1]] == [status_code_pb2.UPLOAD_IN_PROGRESS] * 3
+    assert [r.status.percent_completed for r in responses[:-1]] == [0, 75, 100]
+    assert responses[-1].status.code == status_code_pb2.MODEL_BUILDING, responses[-1].status
+    version_id = responses[-1].model_version_id
+    request = service_pb2.GetModelVersionRequest(
+        user_app_id=resources_pb2.UserAppIDSet(app_id=app.id),
+        model_id=model_id,
+        version_id=version_id,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        version = _ok(api.stub.GetModelVersion(request, metadata=api.pat)).model_version
+        if version.status.code != status_code_pb2.MODEL_BUILDING or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert version.status.code == status_code_pb2.MODEL_BUILDING_FAILED, version.status
+    assert "not a model folder's tar.gz" in version.status.description

@@ -35,6 +35,7 @@ from clarion.runtime.decoded import DecodedImages
 from clarion.runtime.frame_indexes import FrameAwareIndexes, FrameAwareNearest
 from clarion.runtime.indexing import Indexer
 from clarion.runtime.model_resolver import ModelResolver
+from clarion.runtime.model_runners import RunnerLimits, server_python
 from clarion.runtime.pgvector_indexes import PgvectorIndexes, PgvectorNearest, shared_counts
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.runtime.vector_indexes import IndexRegistry
@@ -73,6 +74,7 @@ from clarion.services.model_exports import ModelExportsService
 from clarion.services.model_extras import ModelExtrasService
 from clarion.services.model_references import ModelReferencesService
 from clarion.services.model_types import ModelTypesService
+from clarion.services.model_uploads import ModelUploadsService, RunnerSetup
 from clarion.services.models import ModelsService
 from clarion.services.predict import PredictService
 from clarion.services.reference import ReferenceService
@@ -119,6 +121,7 @@ from clarion.storage.sql import (
     SqlPruning,
     SqlRenames,
     SqlSearchStore,
+    SqlUploadedModelStore,
     SqlUploadStore,
     SqlVectorSearch,
     SqlVectorSearchStore,
@@ -160,6 +163,7 @@ class Backends:
     modeldata: SqlModelStore
     evaluations: SqlEvaluationStore
     model_exports: SqlModelExportStore
+    model_uploads: SqlUploadedModelStore
     compute_records: SqlComputeStore
     renames: SqlRenames
     model_extras: SqlModelExtras
@@ -237,6 +241,7 @@ def open_backends(settings: Settings) -> Backends:
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         model_exports=SqlModelExportStore(engine),
+        model_uploads=SqlUploadedModelStore(engine),
         compute_records=SqlComputeStore(engine),
         renames=SqlRenames(engine),
         model_extras=SqlModelExtras(engine),
@@ -368,7 +373,9 @@ def build_worker_pool(
         backends.inputs,
         backends.blobs,
         settings.blob_grace_seconds,
-        also_referenced=backends.model_exports.export_blobs,
+        also_referenced=lambda: (
+            backends.model_exports.export_blobs() | backends.model_uploads.upload_blobs()
+        ),
     )
     kinds = {
         INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
@@ -610,6 +617,9 @@ def build_server(settings: Settings) -> ClarionServer:
     handlers = build_handlers(backends, wake, hosted, settings, usage)
     broker = RunnerBroker(backends.compute_records)
     stream_handlers = build_runner_handlers(backends, handlers, broker)
+    started: list[ClarionServer] = []  # the server, once made: its gRPC port is the runners'
+    uploads = model_uploads(settings, backends, broker, lambda: _grpc_base(settings, started))
+    stream_handlers = {**stream_handlers, **uploads.stream_handlers()}
     metrics.watch(
         "clarion_runners",
         "Runner streams open, and model calls waiting for or running on runners.",
@@ -634,9 +644,47 @@ def build_server(settings: Settings) -> ClarionServer:
         DatasetExports(backends.dataset_versions, hosted),
         model_exports(backends, hosted),
     )
-    return ClarionServer(
+    server = ClarionServer(
         settings, backends, dispatcher, admin_pat, workers, hosted, hosted_route, metrics
     )
+    started.append(server)
+    server.on_start.append(uploads.restart_served)
+    server.on_stop.append(uploads.processes.stop_all)
+    return server
+
+
+def model_uploads(
+    settings: Settings, backends: Backends, broker: RunnerBroker, api_base: Callable[[], str]
+) -> ModelUploadsService:
+    """Uploaded models, built and served by runner processes this server starts."""
+    setup = RunnerSetup(
+        root=settings.data_dir / "model_runners",
+        base_python=settings.runner_python or server_python(),
+        limits=RunnerLimits(
+            memory_bytes=settings.runner_memory_bytes,
+            cpu_seconds=settings.runner_cpu_seconds,
+            open_files=settings.runner_open_files,
+        ),
+        build_seconds=settings.runner_build_seconds,
+        api_base=api_base,
+    )
+    return ModelUploadsService(
+        backends.modeldata,
+        backends.compute_records,
+        backends.store,
+        backends.model_uploads,
+        backends.blobs,
+        setup,
+        broker.connected,
+        broker.forget_runners,
+    )
+
+
+def _grpc_base(settings: Settings, started: list[ClarionServer]) -> str:
+    """This server's gRPC address as the SDK takes it (http:// meaning plaintext)."""
+    scheme = "https" if settings.tls_enabled else "http"
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
+    return f"{scheme}://{host}:{started[0].grpc_port}"
 
 
 def _metrics(backends: Backends) -> Metrics:

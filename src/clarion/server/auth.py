@@ -299,6 +299,9 @@ def _check_method_allowed(method: MethodSpec, principal: Principal) -> None:
 
 
 def _requested_user_app(request: Message) -> tuple[str, str]:
+    if "upload_config" in request.DESCRIPTOR.fields_by_name:
+        # PostModelVersionsUpload names its app inside its first message's upload_config.
+        request = request.upload_config  # type: ignore[attr-defined]
     if "user_app_id" not in request.DESCRIPTOR.fields_by_name:
         return "", ""
     user_app_id = request.user_app_id  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ import logging
 import resource
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -101,6 +101,10 @@ class ClarionServer:
             )
         )
         self._repeat_limit = RepeatLimit()
+        # Run once the server listens, and when it stops: the runner processes it starts for
+        # uploaded models (they connect to its gRPC port).
+        self.on_start: list[Callable[[], None]] = []
+        self.on_stop: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         """Bind both ports and serve; ready (``/health``, gRPC health) once both listen."""
@@ -119,6 +123,8 @@ class ClarionServer:
             await self._start_shared_port(self.settings.port)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._readiness.ready = True
+        for start in self.on_start:
+            await asyncio.to_thread(start)
         if self.settings.model_idle_seconds:
             self._unloader = asyncio.create_task(self._unload_idle_models())
         if self.settings.retention_seconds:
@@ -139,6 +145,8 @@ class ClarionServer:
         """Drain: report not ready (still serving, so a load balancer can notice), then stop
         accepting, let in-flight calls finish within the grace period, and close."""
         self._readiness.ready = False
+        for stop in self.on_stop:
+            await asyncio.to_thread(stop)
         if self._unloader is not None:
             self._unloader.cancel()
         if self._pruner is not None:

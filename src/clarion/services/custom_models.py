@@ -258,8 +258,8 @@ class CustomModelsService:
             raise NotImplementedMethod(
                 f"Model '{model.id}' is of type '{model.model_type_id}', served by runners: "
                 "Clarion stores versions for a runner of your own "
-                "(pretrained_model_config.local_dev, as `clarifai model local-runner` sends), "
-                "not uploaded model code (`clarifai model upload`)"
+                "(pretrained_model_config.local_dev, as `clarifai model local-runner` sends); "
+                "upload model code with `clarifai model upload` (PostModelVersionsUpload)"
             )
         version = VersionRecord(
             id=uuid.uuid4().hex,

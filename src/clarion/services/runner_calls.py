@@ -57,7 +57,6 @@ class RunnerCallsService:
     def handlers(self) -> HandlerTable:
         return {
             "PostModelOutputs": self.post_model_outputs,
-            "PostModelVersionsUpload": self.post_model_versions_upload,
         }
 
     def stream_handlers(self) -> StreamHandlerTable:
@@ -76,15 +75,6 @@ class RunnerCallsService:
         async for response in self._broker.call(model, UNARY_UNARY, request, ctx):
             return response
         raise Unavailable(f"The runner of model {model} closed without an answer")
-
-    def post_model_versions_upload(
-        self, request: service_pb2.PostModelVersionsUploadRequest, ctx: CallContext
-    ) -> service_pb2.PostModelVersionsUploadResponse:
-        raise NotImplementedMethod(
-            "Model upload (PostModelVersionsUpload, `clarifai model upload`) is not supported "
-            "by Clarion yet: serve the model from your machine with the SDK's runner "
-            "(`clarifai model local-runner`, or ModelRunner) instead"
-        )
 
     async def generate_model_outputs(
         self,

@@ -25,6 +25,7 @@ from clarion.storage.sql.jobs import SqlJobQueue
 from clarion.storage.sql.labelling import SqlLabellingStore
 from clarion.storage.sql.model_exports import SqlModelExportStore
 from clarion.storage.sql.model_extras import SqlModelExtras
+from clarion.storage.sql.model_uploads import SqlUploadedModelStore
 from clarion.storage.sql.models import SqlModelStore
 from clarion.storage.sql.notify import SqlJobNotifications, job_notifications
 from clarion.storage.sql.pgvector import (
@@ -66,6 +67,7 @@ __all__ = [
     "SqlRenames",
     "SqlSearchStore",
     "SqlUploadStore",
+    "SqlUploadedModelStore",
     "SqlVectorSearch",
     "SqlVectorSearchStore",
     "SqlVideoStore",
