@@ -202,8 +202,9 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         2.0,
         ge=0,
-        description="How long a server process trusts keys and apps it has read, and that an "
-        "app has no custom model of some id; a key or app deleted, or a model created, through "
+        description="How long a server process trusts keys and apps it has read, that an "
+        "app has no custom model of some id, and that a user is no collaborator on a public "
+        "app they read; a key or app deleted, or a model created, through "
         "another process is seen within this (0: read on every call).",
     )
     rate_limit_per_key: float = Field(

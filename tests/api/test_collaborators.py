@@ -8,6 +8,7 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
+from clarion.protocol.descriptor import v2_methods
 from clarion.storage.accounts import UserRecord
 from tests.api.conftest import Api, key_metadata
 from tests.api.test_apps_keys import create_app
@@ -229,3 +230,33 @@ def test_a_narrow_role_on_a_public_app_still_reads_what_anyone_may(api: Api) -> 
         metadata=key_metadata(pat),
     )
     assert write.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+
+
+def save_search(api: Api, app_id: str, pat: str) -> Any:
+    return api.stub.PostInputsSearches(
+        service_pb2.PostInputsSearchesRequest(
+            user_app_id=owner_app(app_id),
+            searches=[
+                resources_pb2.Search(id=unique_id("s"), query=resources_pb2.Query(), save=True)
+            ],
+        ),
+        metadata=key_metadata(pat),
+    )
+
+
+def test_a_public_apps_reader_made_collaborator_is_narrowed_at_once(api: Api) -> None:
+    """Who does not collaborate on a public app is remembered for reads of it (so predicting
+    with a public model costs no query a call); adding them forgets that at once."""
+    app = create_app(
+        api, visibility=resources_pb2.Visibility(gettable=resources_pb2.Visibility.Gettable.PUBLIC)
+    ).id
+    user_id, pat = new_user(api)
+    as_stranger = save_search(api, app, pat)  # her PAT holds every scope: refused as a reader
+    assert as_stranger.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+    assert "may read but not change" in as_stranger.status.description
+
+    added = add_collaborator(api, app, user_id, sorted(v2_methods()["PostInputsSearches"].scopes))
+    assert added.status.code == SUCCESS, added.status
+    as_collaborator = save_search(api, app, pat)  # now narrowed to her role's scopes
+    assert as_collaborator.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
+    assert "SavedSearch_Add" in as_collaborator.status.description

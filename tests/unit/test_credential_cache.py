@@ -11,8 +11,10 @@ from sqlalchemy import Engine
 from clarion.errors import Unauthenticated
 from clarion.protocol.descriptor import MethodSpec, v2_methods
 from clarion.server.auth import Authenticator, CredentialCache
+from clarion.services.apps import PUBLIC
 from clarion.services.tokens import hash_token
-from clarion.storage.accounts import PERSONAL_ACCESS_TOKEN, KeyRecord
+from clarion.storage.accounts import PERSONAL_ACCESS_TOKEN, AppRecord, KeyRecord, UserRecord
+from clarion.storage.collaborators import CollaboratorRecord
 from clarion.storage.sql import SqlAccountStore
 from tests.unit.conftest import Clock
 
@@ -103,3 +105,74 @@ def test_authenticate_cached_answers_only_from_the_cache(store: SqlAccountStore)
 
     clock.now += 2.0
     assert authenticator.authenticate_cached(method, request, metadata, "r7") is None
+
+
+class Collaborators:
+    """A hand-written collaborator table that counts its reads."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[int, str], CollaboratorRecord] = {}
+        self.reads = 0
+
+    def get_collaborator(self, app_pk: int, user_id: str) -> CollaboratorRecord | None:
+        self.reads += 1
+        return self.records.get((app_pk, user_id))
+
+
+PUBLIC_APP = AppRecord("ana", "photos", visibility=PUBLIC, pk=7)
+
+
+def test_a_public_reads_absent_collaborator_is_kept_until_its_time_runs_out(
+    store: SqlAccountStore,
+) -> None:
+    clock, table = Clock(), Collaborators()
+    cache = CredentialCache(store, ttl_seconds=2.0, clock=clock, collaborators=table)
+
+    assert cache.collaborator_reading_public(PUBLIC_APP, "bo") is None
+    table.records[(7, "bo")] = CollaboratorRecord("bo", scopes=("Inputs_Get",))
+    assert cache.collaborator_reading_public(PUBLIC_APP, "bo") is None  # as remembered
+    assert table.reads == 1
+    assert cache.get_collaborator(PUBLIC_APP, "bo") is not None  # other paths read each time
+    clock.now += 2.0
+    assert cache.collaborator_reading_public(PUBLIC_APP, "bo") is not None
+
+
+def test_a_found_collaborator_is_never_kept_and_forget_drops_absences(
+    store: SqlAccountStore,
+) -> None:
+    table = Collaborators()
+    cache = CredentialCache(store, ttl_seconds=60.0, clock=Clock(), collaborators=table)
+    table.records[(7, "bo")] = CollaboratorRecord("bo")
+
+    assert cache.collaborator_reading_public(PUBLIC_APP, "bo") is not None
+    del table.records[(7, "bo")]  # removed: no longer narrowed, at once
+    assert cache.collaborator_reading_public(PUBLIC_APP, "bo") is None
+    table.records[(7, "bo")] = CollaboratorRecord("bo")  # added again, through this process
+    cache.forget()
+    assert cache.collaborator_reading_public(PUBLIC_APP, "bo") is not None
+
+
+def test_a_public_read_by_a_stranger_authenticates_from_the_cache(
+    store: SqlAccountStore,
+) -> None:
+    """A prediction on someone else's public app (``clarifai/main``) by a user who is no
+    collaborator there runs its authentication on the event loop once the absence is known,
+    with no thread hand-off or query; a write to that app still reads the table each time."""
+    photos = store.get_app("ana", "photos")
+    assert photos is not None
+    store.update_app(replace(photos, visibility=PUBLIC))
+    store.create_user(UserRecord("bo"))
+    store.create_key(
+        KeyRecord("ref-bo", hash_token("tb"), "bo", PERSONAL_ACCESS_TOKEN, scopes=("All",))
+    )
+    table = Collaborators()
+    authenticator = Authenticator(store, cache_seconds=60.0, clock=Clock(), collaborators=table)
+    method, request = predict_call()
+    metadata = {"authorization": "Key tb"}
+
+    assert authenticator.authenticate_cached(method, request, metadata, "r1") is None
+    authenticator.authenticate(method, request, metadata, "r2")
+    reads = table.reads
+    ctx = authenticator.authenticate_cached(method, request, metadata, "r3")
+    assert ctx is not None and ctx.caller.user_id == "bo"
+    assert table.reads == reads

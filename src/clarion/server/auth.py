@@ -32,9 +32,11 @@ _KEY_PREFIX = "Key "
 _Record = TypeVar("_Record", KeyRecord, AppRecord)
 _Key = TypeVar("_Key", str, tuple[str, str])
 # Methods after which what the cache holds may be wrong: a key or app changed or went away
-# (a renamed workflow changes the app's record when it was the app's base workflow).
+# (a renamed workflow changes the app's record when it was the app's base workflow), or a
+# user became a collaborator (the cache remembers who is not one, for reads of public apps).
 _CREDENTIAL_WRITES = re.compile(
     r"^(Patch|Delete)(Key|Keys|App|Apps)$|^PatchApps(Ids|Details)$|^PatchWorkflowIds$"
+    r"|^(Post|Patch|Delete)Collaborators$"
 )
 
 
@@ -65,6 +67,8 @@ class CredentialCache:
         self._clock = clock
         self._keys: dict[str, tuple[float, KeyRecord]] = {}
         self._apps: dict[tuple[str, str], tuple[float, AppRecord]] = {}
+        # Until when a user is known not to collaborate on an app (by the app's pk).
+        self._not_collaborators: dict[tuple[int, str], float] = {}
         self._lock = threading.Lock()
 
     def find_key(self, token_hash: str) -> KeyRecord | None:
@@ -76,10 +80,35 @@ class CredentialCache:
         )
 
     def get_collaborator(self, app: AppRecord, user_id: str) -> CollaboratorRecord | None:
-        """Read each time, never cached: a collaborator removed loses access at once."""
+        """Read each time, never cached: a collaborator removed loses access at once (reads of
+        a public app go through ``collaborator_reading_public``)."""
         if self._collaborators is None or app.pk is None:
             return None
         return self._collaborators.get_collaborator(app.pk, user_id)
+
+    def collaborator_reading_public(
+        self, app: AppRecord, user_id: str
+    ) -> CollaboratorRecord | None:
+        """As ``get_collaborator``, for a read of a public app: there an absence is kept for
+        ``ttl_seconds``. Reading a public app as a collaborator only narrows the caller's PAT
+        to the role's scopes, so an absence seen late costs nothing a stranger could not do;
+        a found record is never kept (a collaborator removed is narrowed no more at once).
+        Looking it up each call cost a thread hand-off and a query on every prediction with
+        a public model (``clarifai/main``) by a user who does not own it: bench/predict.py."""
+        if self.known_not_collaborator(app, user_id):
+            return None
+        record = self.get_collaborator(app, user_id)
+        if record is None and app.pk is not None and self._ttl > 0:
+            with self._lock:
+                self._not_collaborators[(app.pk, user_id)] = self._clock() + self._ttl
+        return record
+
+    def known_not_collaborator(self, app: AppRecord, user_id: str) -> bool:
+        """True while the cache holds that ``user_id`` does not collaborate on ``app``."""
+        if self._collaborators is None or app.pk is None:
+            return True  # nothing to look up: get_collaborator answers None without reading
+        until = self._not_collaborators.get((app.pk, user_id))
+        return until is not None and until > self._clock()
 
     def cached_only(self) -> CachedRecords:
         """These records as cached now, refusing (``NotCached``) to read the database."""
@@ -89,6 +118,7 @@ class CredentialCache:
         with self._lock:
             self._keys.clear()
             self._apps.clear()
+            self._not_collaborators.clear()
 
     def cached_key(self, token_hash: str) -> KeyRecord:
         return self._fresh(self._keys, token_hash)
@@ -136,6 +166,13 @@ class CachedRecords:
     def get_collaborator(self, app: AppRecord, user_id: str) -> CollaboratorRecord | None:
         raise NotCached((app.user_id, app.id, user_id))
 
+    def collaborator_reading_public(
+        self, app: AppRecord, user_id: str
+    ) -> CollaboratorRecord | None:
+        if self._cache.known_not_collaborator(app, user_id):
+            return None
+        raise NotCached((app.user_id, app.id, user_id))
+
 
 class _Records(Protocol):
     """Where keys, apps and collaborators are looked up: the cache, falling back to the
@@ -144,6 +181,9 @@ class _Records(Protocol):
     def find_key(self, token_hash: str) -> KeyRecord | None: ...
     def get_app(self, user_id: str, app_id: str) -> AppRecord | None: ...
     def get_collaborator(self, app: AppRecord, user_id: str) -> CollaboratorRecord | None: ...
+    def collaborator_reading_public(
+        self, app: AppRecord, user_id: str
+    ) -> CollaboratorRecord | None: ...
 
 
 class Authenticator:
@@ -229,7 +269,11 @@ def _as_collaborator(
 ) -> Principal:
     """The caller on another user's app: as a collaborator, with the scopes (and endpoints)
     both their PAT and their role there grant; a reader of a public app keeps their PAT."""
-    collaborator = records.get_collaborator(app, principal.user_id)
+    public_read = app.visibility == PUBLIC and method.read_only
+    if public_read:
+        collaborator = records.collaborator_reading_public(app, principal.user_id)
+    else:
+        collaborator = records.get_collaborator(app, principal.user_id)
     if collaborator is None:
         return principal  # _pat_target let it in: a read of a public app
     key = principal.key
@@ -239,7 +283,7 @@ def _as_collaborator(
     try:
         _check_method_allowed(method, narrowed)
     except PermissionDenied:
-        if app.visibility == PUBLIC and method.read_only:
+        if public_read:
             return principal  # what anyone may read of a public app, a collaborator may too
         raise
     return narrowed
