@@ -42,7 +42,7 @@ async function showLoad(page, box) {
     box,
     h(
       "div",
-      { class: "row small" },
+      { class: "row small", style: { marginBottom: ".8rem" } },
       h("strong", {}, "Load, all runners on this server:"),
       LOAD_STATES.map(([state, label]) =>
         badge(`${figures[state] ?? 0} ${label}`, state === "streams" && figures[state] > 0 ? "ok" : "neutral", `load-${state}`),
