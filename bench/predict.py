@@ -32,6 +32,11 @@ at the default ``sample_ms`` (a frame a second), against the bare pipeline on th
 PyAV's sampling (``clarion.media.video.sample_frames``) and the classifier on the frames in
 one batch, as the server does; in interleaved rounds, frames/s and the median ratio.
 
+The runner-hop row (``runner_hop_row``, ``--runner-hop-only`` runs it alone) is
+``bench/runner_hop.py``'s: an identity ``ModelClass`` served by the SDK's runner through Clarion,
+its calls/s as a ratio to the same model called in-process (needs the SDK's environment the
+test suite builds; skipped, saying so, without it).
+
 It starts with what the general concepts (sums over ImageNet's classes, ``general_concepts``)
 cost against a whole prediction, timed in turn on the same images (``--concepts-only`` stops
 there).
@@ -74,6 +79,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import BENCH_PAT, Server, clarion_server, free_port, photo_like_jpegs
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from runner_hop import print_runner_hop
 
 from clarion.inference import FaceDetector, MobileNetV2, ModelCatalog
 from clarion.inference.base import RankedConcepts
@@ -692,11 +698,17 @@ def main() -> None:
         help="measure only what the general concepts cost against a prediction",
     )
     parser.add_argument("--video-only", action="store_true", help="measure only the video row")
+    parser.add_argument(
+        "--runner-hop-only", action="store_true", help="measure only the runner-hop row"
+    )
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_floor:
         serve_floor(args.serve_floor, args.models)
+        return
+    if args.runner_hop_only:
+        runner_hop_row(args.seconds)
         return
     images = photo_like_jpegs(args.images)
     with tempfile.TemporaryDirectory() as models_dir:
@@ -714,6 +726,14 @@ def main() -> None:
             f"{bare_cpu * 1000:.1f} CPU ms/image"
         )
         serve_and_measure(images, args, best, Path(models_dir))
+    runner_hop_row(args.seconds)
+
+
+def runner_hop_row(seconds: float) -> None:
+    """A runner-served identity model against the same model in-process (bench/runner_hop.py):
+    what the runner hop costs a call, apart from any model's own work."""
+    print("\nrunner hop, an identity ModelClass:")
+    print_runner_hop(seconds)
 
 
 def serve_and_measure(

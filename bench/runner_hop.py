@@ -7,6 +7,7 @@ environment (what a call costs the model code itself). Through Clarion, clients 
 PostModelOutputs over gRPC, Clarion queues each call as a runner item, the SDK's
 ``ModelRunner`` (another process, ``num_parallel_polls`` streams) answers it and Clarion returns
 the output. The ratio of the two is the cost of the hop; concurrency 1 and 8.
+``bench/predict.py`` prints the same row at its end (``--runner-hop-only`` runs it alone).
 
 Needs the SDK's environment the test suite builds (``.cache/clients/clarifai-python-*``:
 run ``pytest tests/sdks/test_runners.py`` once).
@@ -66,12 +67,14 @@ IDENTITY = textwrap.dedent(
 )
 
 
-def sdk_python() -> Path:
+def sdk_python() -> Path | None:
+    """The SDK's environment the test suite builds, or None when it has not been built."""
     found = sorted((REPO / ".cache" / "clients").glob("clarifai-python-*/bin/python"))
     found = [p for p in found if "clarifai-python-2-" not in str(p)]
-    if not found:
-        sys.exit("The SDK's environment is missing: run pytest tests/sdks/test_runners.py once")
-    return found[0]
+    return found[0] if found else None
+
+
+MISSING_SDK = "the SDK's environment is missing: run pytest tests/sdks/test_runners.py once"
 
 
 def declare(stub: service_pb2_grpc.V2Stub, user: str) -> None:
@@ -137,22 +140,40 @@ def through_clarion(port: int, user: str, concurrency: int, seconds: float) -> f
     return total / (time.perf_counter() - started)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    args = parser.parse_args()
+def print_runner_hop(seconds: float) -> None:
+    """Measure and print the hop: in-process calls/s, then runner-served calls/s and their
+    ratio to it at each concurrency (also bench/predict.py's runner-hop row)."""
     python = sdk_python()
+    if python is None:
+        print(f"runner hop skipped: {MISSING_SDK}")
+        return
     program = Path("/tmp") / f"clarion-runner-hop-{os.getpid()}.py"
     program.write_text(IDENTITY)
-    in_process = float(
-        subprocess.run(
-            [str(python), str(program), "in-process", str(args.seconds)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[-1]
+    try:
+        in_process = in_process_rate(python, program, seconds)
+        print(f"in-process predict_wrapper: {in_process:.0f} calls/s")
+        for concurrency, rate in runner_served_rates(python, program, seconds):
+            print(
+                f"runner-served, {concurrency} client(s): {rate:.0f} calls/s, "
+                f"ratio to in-process {rate / in_process:.4f}"
+            )
+    finally:
+        program.unlink()
+
+
+def in_process_rate(python: Path, program: Path, seconds: float) -> float:
+    """The identity model's predict_wrapper called in a loop in the SDK's environment."""
+    answer = subprocess.run(
+        [str(python), str(program), "in-process", str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    print(f"in-process predict_wrapper: {in_process:.0f} calls/s")
+    return float(answer.stdout.split()[-1])
+
+
+def runner_served_rates(python: Path, program: Path, seconds: float) -> list[tuple[int, float]]:
+    """Calls/s through a fresh Clarion and the SDK's runner, at each of CONCURRENCY."""
     limits_off = {"CLARION_RATE_LIMIT_PER_KEY": "0", "CLARION_RATE_LIMIT_PER_APP": "0"}
     with clarion_server(env=limits_off) as server:
         channel = ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
@@ -178,16 +199,22 @@ def main() -> None:
         try:
             time.sleep(8)  # the runner imports the SDK and connects
             through_clarion(server.grpc_port, user, 1, 2)  # warm up
-            for concurrency in CONCURRENCY:
-                rate = through_clarion(server.grpc_port, user, concurrency, args.seconds)
-                print(
-                    f"runner-served, {concurrency} client(s): {rate:.0f} calls/s, "
-                    f"ratio to in-process {rate / in_process:.4f}"
-                )
+            return [
+                (concurrency, through_clarion(server.grpc_port, user, concurrency, seconds))
+                for concurrency in CONCURRENCY
+            ]
         finally:
             os.killpg(runner.pid, signal.SIGKILL)
             runner.wait()
-    program.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    if sdk_python() is None:
+        sys.exit(MISSING_SDK)
+    print_runner_hop(args.seconds)
 
 
 if __name__ == "__main__":

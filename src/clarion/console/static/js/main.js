@@ -10,6 +10,7 @@ import { renderKeys } from "./pages/keys.js";
 import { renderTask, renderTasks } from "./pages/labelling.js";
 import { renderModels } from "./pages/models.js";
 import { renderPredict } from "./pages/predict.js";
+import { renderRunners } from "./pages/runners.js";
 import { renderSearch } from "./pages/search.js";
 import { renderSignIn } from "./pages/signin.js";
 import { renderCustomModel, renderCustomModels } from "./pages/training.js";
@@ -29,6 +30,7 @@ const ROUTES = [
   [/^models$/, (page) => renderModels(page)],
   [/^models\/([^/]+)\/([^/]+)\/([^/]+)$/, (page, user, app, model) => renderPredict(page, user, app, model)],
   [/^keys$/, (page) => renderKeys(page, null)],
+  [/^runners$/, (page) => renderRunners(page)],
 ];
 
 const view = document.getElementById("view");
