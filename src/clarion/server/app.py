@@ -553,7 +553,12 @@ def build_handlers(
     )
     handlers: dict[str, Handler] = {}
     for service in services:
-        handlers.update(service.handlers())
+        table = service.handlers()
+        # One method, one handler: a second one would silently replace the first.
+        clash = sorted(handlers.keys() & table.keys())
+        if clash:
+            raise RuntimeError(f"{type(service).__name__} handles {clash} a second time")
+        handlers.update(table)
     return handlers
 
 
