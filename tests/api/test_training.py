@@ -67,18 +67,22 @@ def image_input(content: bytes, *concepts: resources_pb2.Concept) -> resources_p
 
 
 def post_inputs(api: Api, ua: resources_pb2.UserAppIDSet, inputs: Sequence[Any]) -> None:
+    """Post ``inputs`` and wait until they are processed (or failed), counting from what the
+    app had already finished, so a second call on one app waits for its own inputs."""
+
+    def counts() -> resources_pb2.InputCount:
+        found: resources_pb2.InputCount = api.stub.GetInputCount(
+            service_pb2.GetInputCountRequest(user_app_id=ua), metadata=api.pat
+        ).counts
+        return found
+
+    before = counts()
     response = api.stub.PostInputs(
         service_pb2.PostInputsRequest(user_app_id=ua, inputs=list(inputs)), metadata=api.pat
     )
     assert response.status.code == SUCCESS, response.status
-    until(
-        lambda: (
-            api.stub.GetInputCount(
-                service_pb2.GetInputCountRequest(user_app_id=ua), metadata=api.pat
-            ).counts
-        ),
-        lambda counts: counts.processed + counts.errors == len(inputs),
-    )
+    finished_before = before.processed + before.errors
+    until(counts, lambda now: now.processed + now.errors == finished_before + len(inputs))
 
 
 def post_model(
