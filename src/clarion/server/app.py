@@ -223,7 +223,9 @@ def open_backends(settings: Settings) -> Backends:
         settings.resolved_database_url, settings.database_lock_timeout_seconds
     )
     migrate(engine)
-    on_pgvector = settings.vector_index == "auto" and prepare_pgvector(engine)
+    on_pgvector = settings.vector_index == "auto" and prepare_pgvector(
+        engine, settings.pgvector_type
+    )
     policy = FetchPolicy(
         allow_private=settings.allow_private_urls,
         allowed_hosts=frozenset(settings.url_allow_list),
@@ -237,7 +239,9 @@ def open_backends(settings: Settings) -> Backends:
         bulk_operations=SqlBulkOperationStore(engine),
         annotations=SqlAnnotationStore(engine),
         datasets=SqlDatasetStore(engine),
-        search=SqlVectorSearchStore(engine) if on_pgvector else SqlSearchStore(engine),
+        search=SqlVectorSearchStore(engine, settings.pgvector_type)
+        if on_pgvector
+        else SqlSearchStore(engine),
         modeldata=SqlModelStore(engine, absent_seconds=settings.auth_cache_seconds),
         evaluations=SqlEvaluationStore(engine),
         model_exports=SqlModelExportStore(engine),
@@ -270,7 +274,7 @@ def open_backends(settings: Settings) -> Backends:
         **_vector_search(
             settings,
             SqlSearchStore(engine),
-            SqlVectorSearch(engine) if on_pgvector else None,
+            SqlVectorSearch(engine, settings.pgvector_type) if on_pgvector else None,
             SqlPruning(engine),
         ),
         videos=SqlVideoStore(engine),

@@ -1,15 +1,20 @@
 """Vectors searched inside PostgreSQL with pgvector: no process keeps a copy of them (the
 SQL behind ``clarion.storage.pgvector.VectorSearch``).
 
-On a PostgreSQL with the ``vector`` extension, ``input_vectors`` gets an ``embedding vector``
-column beside the float32 bytes (which training and ``vector_of`` keep reading), and each
+On a PostgreSQL with the ``vector`` extension, ``input_vectors`` gets an ``embedding`` column
+beside the float32 bytes (which training and ``vector_of`` keep reading, exact), and each
 (app, embedding space) gets its own partial HNSW index on it (cosine distance), created when
-the space stores its first vector. A search is one statement: the distance ranks, the query's
-filters narrow (as correlated EXISTS probes, so each candidate of the index scan is checked by
-key), and LIMIT pages. pgvector 0.8's iterative index scans keep reading the graph while
-candidates fail the filters, so a selective filter still returns k hits; if the scan gives up
-(``hnsw.max_scan_tuples``) before k pass, the same statement runs exactly, over the inputs the
-filters allow, which is then cheap because they are few.
+the space stores its first vector. The column is ``halfvec`` (float16) by default, as the
+embedded index stores its graph: half the disk, memory and build time of ``vector`` (float32)
+for the same recall (bench/scale.py); ``CLARION_PGVECTOR_TYPE=vector`` keeps float32, and a
+start with the other type converts the column and rebuilds the indexes.
+
+A search is one statement: the distance ranks, the query's filters narrow (as correlated EXISTS
+probes, so each candidate of the index scan is checked by key), and LIMIT pages. pgvector 0.8's
+iterative index scans keep reading the graph while candidates fail the filters, so a selective
+filter still returns k hits; if the scan gives up (``hnsw.max_scan_tuples``) before k pass, the
+same statement runs exactly, over the inputs the filters allow, which is then cheap because
+they are few.
 
 Why partial indexes rather than partitions: each app's graph holds only its own vectors (the
 search never walks another tenant's), the table stays one table for the rest of the storage
@@ -27,7 +32,7 @@ import math
 import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -62,6 +67,13 @@ from clarion.storage.sql.searches import SqlSearchStore, _restrict
 log = logging.getLogger("clarion.pgvector")
 
 EXTENSION = "vector"
+# pgvector's types for the ``embedding`` column: float16 or float32 values.
+ColumnType = Literal["halfvec", "vector"]
+COLUMN_TYPES: tuple[ColumnType, ...] = get_args(ColumnType)
+_COSINE_OPS: dict[ColumnType, str] = {
+    "vector": "vector_cosine_ops",
+    "halfvec": "halfvec_cosine_ops",
+}
 # HNSW build settings (pgvector's defaults): recall@10 >= 0.95 at 1M inputs with ef_search 100
 # (bench/scale.py).
 HNSW_M = 16
@@ -78,15 +90,16 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 
 
 class Vector(UserDefinedType[Any]):
-    """pgvector's ``vector(dim)`` type, for casts."""
+    """pgvector's ``vector(dim)`` or ``halfvec(dim)`` type, for casts."""
 
     cache_ok = True
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, column_type: ColumnType = "vector") -> None:
         self.dim = int(dim)
+        self.column_type = column_type
 
     def get_col_spec(self, **_: Any) -> str:
-        return f"vector({self.dim})"
+        return f"{self.column_type}({self.dim})"
 
 
 def vector_literal(vector: npt.ArrayLike) -> str:
@@ -96,18 +109,21 @@ def vector_literal(vector: npt.ArrayLike) -> str:
 
 
 class PgVector:
-    """A vector sent to PostgreSQL in pgvector's binary form (``CAST(:x AS vector)``): a
-    fifth of the bytes of the text form, and no printing of 1,280 floats per row."""
+    """A vector sent to PostgreSQL in pgvector's binary form (``CAST(:x AS vector)`` or
+    ``halfvec``): a fifth of the bytes of the text form, and no printing of 1,280 floats per
+    row."""
 
-    __slots__ = ("values",)
+    __slots__ = ("column_type", "values")
 
-    def __init__(self, vector: npt.ArrayLike) -> None:
+    def __init__(self, vector: npt.ArrayLike, column_type: ColumnType = "vector") -> None:
         self.values = np.asarray(vector, dtype=np.float32).ravel()
+        self.column_type = column_type
 
 
 def _binary_vectors(db: Connection) -> None:
-    """Let this connection send ``PgVector`` as pgvector's binary input (``vector_recv``: the
-    dimension and a reserved word as 16-bit integers, then big-endian float32 values). The
+    """Let this connection send ``PgVector`` as pgvector's binary input (``vector_recv`` and
+    ``halfvec_recv``: the dimension and a reserved word as 16-bit integers, then big-endian
+    float32 or float16 values). The
     type's oid differs per database, so none is given: the statement's cast names it. Per
     connection, as SQLAlchemy gives its connections an adapters map of their own."""
     adapters = db.connection.driver_connection.adapters  # type: ignore[union-attr]
@@ -124,7 +140,8 @@ def _vector_dumper() -> type[Any]:
 
         def dump(self, obj: Any) -> bytes:
             values: npt.NDArray[np.float32] = obj.values
-            return struct.pack(">HH", len(values), 0) + values.astype(">f4").tobytes()
+            wire = ">f2" if obj.column_type == "halfvec" else ">f4"
+            return struct.pack(">HH", len(values), 0) + values.astype(wire).tobytes()
 
     return VectorDumper
 
@@ -147,13 +164,14 @@ def available(engine: Engine) -> bool:
     return found is not None
 
 
-def prepare(engine: Engine) -> bool:
+def prepare(engine: Engine, column_type: ColumnType = "halfvec") -> bool:
     """Make the database ready for vectors in SQL; False (and why, in the log) when it cannot.
 
-    Creates the extension and the ``embedding`` column where missing, fills the column of rows
-    written without it (by a Clarion that ran with the embedded index), creates the missing
-    indexes and drops those of deleted apps. Under the migrations' lock: processes that start
-    together do it once.
+    Creates the extension and the ``embedding`` column (of ``column_type``) where missing,
+    converts a column of the other type (its indexes dropped and rebuilt), fills the column of
+    rows written without it (by a Clarion that ran with the embedded index), creates the
+    missing indexes and drops those of deleted apps. Under the migrations' lock: processes that
+    start together do it once.
     """
     if not is_postgresql(engine):
         return False  # SQLite: the embedded index, as always
@@ -167,7 +185,12 @@ def prepare(engine: Engine) -> bool:
         with engine.begin() as db:
             lock_migrations(db)
             db.execute(text(f"CREATE EXTENSION IF NOT EXISTS {EXTENSION}"))
-            db.execute(text("ALTER TABLE input_vectors ADD COLUMN IF NOT EXISTS embedding vector"))
+            db.execute(
+                text(
+                    "ALTER TABLE input_vectors ADD COLUMN IF NOT EXISTS embedding "
+                    f"{_checked(column_type)}"
+                )
+            )
             # Rows still to fill, found without reading the table (empty once all are filled):
             # every start looks for them.
             db.execute(
@@ -185,11 +208,54 @@ def prepare(engine: Engine) -> bool:
         return False
     with engine.begin() as db:
         lock_migrations(db)
+        _convert_column(db, column_type)
         fill_embeddings(db)
         index_every_space(db)
         _drop_indexes_of_deleted_apps(db)
-    log.info("vectors are searched in PostgreSQL (pgvector HNSW indexes)")
+    log.info("vectors are searched in PostgreSQL (pgvector HNSW indexes, %s)", column_type)
     return True
+
+
+def _checked(column_type: str) -> ColumnType:
+    """``column_type`` if it is one of pgvector's types Clarion stores (it goes into DDL)."""
+    if column_type not in COLUMN_TYPES:
+        raise ValueError(f"the embedding column is halfvec or vector, not {column_type!r}")
+    return column_type
+
+
+def column_type_of(db: Connection) -> ColumnType:
+    """The type the ``embedding`` column has in this database."""
+    found = db.execute(
+        text(
+            "SELECT t.typname FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = 'input_vectors'::regclass AND a.attname = 'embedding' "
+            "AND NOT a.attisdropped"
+        )
+    ).scalar_one()
+    return _checked(str(found))
+
+
+def _convert_column(db: Connection, column_type: ColumnType) -> None:
+    """Give the column ``column_type`` if it has the other one: the indexes cast the column to
+    its type, so they are dropped first and rebuilt by ``index_every_space``. Rewrites the
+    table once (pgvector converts between its types)."""
+    current = column_type_of(db)
+    if current == column_type:
+        return
+    log.warning(
+        "converting the embedding column from %s to %s and rebuilding its HNSW indexes "
+        "(CLARION_PGVECTOR_TYPE); this rewrites the vectors once",
+        current,
+        column_type,
+    )
+    for name in _index_names(db):
+        db.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+    db.execute(
+        text(
+            f"ALTER TABLE input_vectors ALTER COLUMN embedding TYPE {column_type} "
+            f"USING embedding::{column_type}"
+        )
+    )
 
 
 def fill_embeddings(db: Connection) -> None:
@@ -198,11 +264,12 @@ def fill_embeddings(db: Connection) -> None:
     A batch's vectors go into a scratch table in one pipelined statement, then one UPDATE:
     an UPDATE per row would cost several times the conversion.
     """
+    column_type = column_type_of(db)
     _binary_vectors(db)
     db.execute(
         text(
-            "CREATE TEMP TABLE clarion_fill (input_pk bigint, space text, embedding vector) "
-            "ON COMMIT DROP"
+            "CREATE TEMP TABLE clarion_fill (input_pk bigint, space text, "
+            f"embedding {column_type}) ON COMMIT DROP"
         )
     )
     while True:
@@ -218,13 +285,13 @@ def fill_embeddings(db: Connection) -> None:
         db.execute(
             text(
                 "INSERT INTO clarion_fill (input_pk, space, embedding) "
-                "VALUES (:input_pk, :space, CAST(:embedding AS vector))"
+                f"VALUES (:input_pk, :space, CAST(:embedding AS {column_type}))"
             ),
             [
                 {
                     "input_pk": row.input_pk,
                     "space": row.space,
-                    "embedding": PgVector(np.frombuffer(row.vector, dtype=np.float32)),
+                    "embedding": PgVector(np.frombuffer(row.vector, dtype=np.float32), column_type),
                 }
                 for row in rows
             ],
@@ -241,6 +308,7 @@ def fill_embeddings(db: Connection) -> None:
 
 def index_every_space(db: Connection) -> None:
     """Give every (app, space) with vectors its HNSW index, where it has none."""
+    column_type = column_type_of(db)
     spaces = db.execute(text("SELECT DISTINCT app_pk, space FROM input_vectors")).all()
     for app_pk, space in spaces:
         if db.execute(
@@ -255,25 +323,32 @@ def index_every_space(db: Connection) -> None:
             {"app_pk": app_pk, "space": space},
         ).scalar()
         if dim:
-            ensure_index(db, app_pk, space, int(dim))
+            ensure_index(db, app_pk, space, int(dim), column_type)
+
+
+def _index_names(db: Connection) -> list[str]:
+    return list(
+        db.execute(
+            text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'input_vectors' "
+                "AND indexname LIKE :prefix"
+            ),
+            {"prefix": _INDEX_PREFIX + "%"},
+        ).scalars()
+    )
 
 
 def _drop_indexes_of_deleted_apps(db: Connection) -> None:
-    names = db.execute(
-        text(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'input_vectors' "
-            "AND indexname LIKE :prefix"
-        ),
-        {"prefix": _INDEX_PREFIX + "%"},
-    ).scalars()
     live = {int(pk) for pk in db.execute(text("SELECT pk FROM apps")).scalars()}
-    for name in names:
+    for name in _index_names(db):
         app_pk = int(name[len(_INDEX_PREFIX) :].split("_", 1)[0])
         if app_pk not in live:
             db.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
 
 
-def ensure_index(db: Connection, app_pk: int, space: str, dim: int) -> None:
+def ensure_index(
+    db: Connection, app_pk: int, space: str, dim: int, column_type: ColumnType
+) -> None:
     """Create the HNSW index of an app's space if it has none (inside a write transaction)."""
     name = index_name(app_pk, space)
     if db.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar() is not None:
@@ -285,7 +360,8 @@ def ensure_index(db: Connection, app_pk: int, space: str, dim: int) -> None:
     db.execute(
         text(
             f'CREATE INDEX IF NOT EXISTS "{name}" ON input_vectors USING hnsw '
-            f"((CAST(embedding AS vector({int(dim)}))) vector_cosine_ops) "
+            f"((CAST(embedding AS {_checked(column_type)}({int(dim)}))) "
+            f"{_COSINE_OPS[column_type]}) "
             f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE {predicate}"
         )
     )
@@ -301,8 +377,9 @@ class SqlVectorSearchStore(SqlSearchStore):
     """``SqlSearchStore`` that also writes each vector to the ``embedding`` column, and gives
     a space its HNSW index with its first vector."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, column_type: ColumnType = "halfvec") -> None:
         super().__init__(engine)
+        self._column_type = _checked(column_type)
         self._indexed: set[tuple[int, str]] = set()
 
     def _insert_vector(
@@ -314,27 +391,32 @@ class SqlVectorSearchStore(SqlSearchStore):
         vector: npt.NDArray[np.float32],
     ) -> None:
         if (app_pk, space) not in self._indexed:
-            ensure_index(db, app_pk, space, len(vector))
+            ensure_index(db, app_pk, space, len(vector), self._column_type)
             self._indexed.add((app_pk, space))
         _binary_vectors(db)
         db.execute(
             text(
                 "INSERT INTO input_vectors (input_pk, space, app_pk, vector, embedding) "
-                "VALUES (:input_pk, :space, :app_pk, :vector, CAST(:embedding AS vector))"
+                "VALUES (:input_pk, :space, :app_pk, :vector, "
+                f"CAST(:embedding AS {self._column_type}))"
             ),
             {
                 "input_pk": input_pk,
                 "space": space,
                 "app_pk": app_pk,
                 "vector": np.asarray(vector, dtype=np.float32).tobytes(),
-                "embedding": PgVector(vector),
+                "embedding": PgVector(vector, self._column_type),
             },
         )
 
 
 class SqlVectorSearch(SqlBase):
     """``VectorSearch`` (``clarion.storage.pgvector``): nearest-neighbour searches and counts
-    over ``input_vectors`` in SQL."""
+    over ``input_vectors`` in SQL, on an ``embedding`` column of ``column_type``."""
+
+    def __init__(self, engine: Engine, column_type: ColumnType = "halfvec") -> None:
+        super().__init__(engine)
+        self._column_type = _checked(column_type)
 
     def nearest(
         self,
@@ -350,11 +432,14 @@ class SqlVectorSearch(SqlBase):
         statement = _space_rows(query, filters, keys)
         with self._read() as db:
             _tune_scan(db, query.k)
-            rows = db.execute(_ranked(statement, query, exact=False)).all()
+            rows = db.execute(self._ranked(statement, query, exact=False)).all()
             if len(rows) < query.k:
                 # The scan stopped before k passed, or the app has fewer: exact settles it.
-                rows = db.execute(_ranked(statement, query, exact=True)).all()
+                rows = db.execute(self._ranked(statement, query, exact=True)).all()
         return _scored(rows)
+
+    def _ranked(self, statement: Select[Any], query: VectorQuery, *, exact: bool) -> Select[Any]:
+        return ranked(statement, query, self._column_type, exact=exact)
 
     def count(self, app_pk: int, space: str, filters: Sequence[InputFilter] = ()) -> int:
         """How many inputs of an app have a vector in ``space`` and pass ``filters``."""
@@ -371,7 +456,7 @@ class SqlVectorSearch(SqlBase):
             return {}
         query = VectorQuery(app_pk, space, vector, len(keys))
         with self._read() as db:
-            rows = db.execute(_ranked(_space_rows(query, (), keys), query, exact=True)).all()
+            rows = db.execute(self._ranked(_space_rows(query, (), keys), query, exact=True)).all()
         return dict(_scored(rows))
 
     def index_sizes(self) -> Mapping[str, int]:
@@ -387,13 +472,12 @@ class SqlVectorSearch(SqlBase):
         return {row.indexname: int(row.size) for row in rows}
 
 
-def _embedding(dim: int) -> ColumnElement[Any]:
-    return cast(literal_column("input_vectors.embedding"), Vector(dim))
-
-
-def _distance(query: VectorQuery) -> ColumnElement[float]:
-    target = cast(bindparam("target", vector_literal(query.vector)), Vector(len(query.vector)))
-    return _embedding(len(query.vector)).op("<=>", return_type=Float)(target)
+def _distance(query: VectorQuery, column_type: ColumnType) -> ColumnElement[float]:
+    """Cosine distance from the query, the column cast as the app's index casts it."""
+    kind = Vector(len(query.vector), column_type)
+    embedding = cast(literal_column("input_vectors.embedding"), kind)
+    target = cast(bindparam("target", vector_literal(query.vector)), kind)
+    return embedding.op("<=>", return_type=Float)(target)
 
 
 def _space_rows(
@@ -442,8 +526,11 @@ def _with_circle(statement: Select[Any], one: InputFilter) -> Select[Any]:
     return statement.where(distance <= circle.radius_km)
 
 
-def _ranked(statement: Select[Any], query: VectorQuery, *, exact: bool) -> Select[Any]:
-    distance = _distance(query)
+def ranked(
+    statement: Select[Any], query: VectorQuery, column_type: ColumnType, *, exact: bool
+) -> Select[Any]:
+    """``statement``'s rows nearest the query first (by the index unless ``exact``), k of them."""
+    distance = _distance(query, column_type)
     # ``+ 0`` is no longer the indexed expression: the planner computes every distance.
     order = (distance + 0) if exact else distance
     return statement.add_columns(distance.label("distance")).order_by(order).limit(query.k)
