@@ -253,18 +253,20 @@ class SearchesService:
         page = page_of(pagination.page, pagination.per_page)
         # A caller who may not save is refused before any work is done.
         saving_in = _app_to_save_in(ctx) if search.save else None
-        plan = self._plan(app, search.query)  # may embed an image or a text: the slow part
-        if saving_in is not None:  # once the query is known to be valid: a refused one is not kept
-            self._save(saving_in, search)
-        ctx.check_deadline("searching the index")
-        scored, total = self._execute(app, plan, page.page * page.per_page)
-        scored = [(key, score) for key, score in scored if score >= search.min_value]
-        response = service_pb2.MultiSearchResponse(searches=[search])
+        # One read transaction for the query's reads: its vector, the index's catch-up, the
+        # filters' checks and the hits (a connection per statement cost more than them).
+        with self._search.reading():
+            plan = self._plan(app, search.query)  # may embed an image or a text: the slow part
+            if saving_in is not None:  # once the query is known valid: a refused one is not kept
+                self._save(saving_in, search)
+            ctx.check_deadline("searching the index")
+            scored, total = self._execute(app, plan, page.page * page.per_page)
+            scored = [(key, score) for key, score in scored if score >= search.min_value]
+            shown = [] if only_count else scored[page.offset : page.offset + page.per_page]
+            hits = self._hits(app, shown, self._best_frames(app, plan, shown)) if shown else []
+        response = service_pb2.MultiSearchResponse(searches=[search], hits=hits)
         response.query.CopyFrom(search.query)
         response.hit_counts.add(estimated_total=total)
-        if not only_count:
-            shown = scored[page.offset : page.offset + page.per_page]
-            response.hits.extend(self._hits(app, shown, self._best_frames(app, plan, shown)))
         if search.id:
             response.id = search.id
         return response
@@ -345,19 +347,18 @@ class SearchesService:
         scored: Sequence[tuple[int, float]],
         best_frames: Mapping[int, BestFrameTime] | None = None,
     ) -> list[resources_pb2.Hit]:
-        records = self._search.inputs_by_pk([key for key, _ in scored])
-        ids = [records[key].id for key, _ in scored if key in records]
-        data = self._input_level_data(app, ids)
+        found = self._search.inputs_with_data([key for key, _ in scored])
         hits = []
         for key, score in scored:
-            record = records.get(key)
-            if record is None:
+            one = found.get(key)
+            if one is None:
                 continue  # deleted since the index saw it
+            record = one.record
             hits.append(
                 resources_pb2.Hit(
                     score=float(min(1.0, max(0.0, score))),
                     input=input_to_proto(
-                        record, data.get(record.id), self._hosted.for_input(app, record)
+                        record, one.annotation_data, self._hosted.for_input(app, record)
                     ),
                     user_id=app.user_id,
                     app_id=app.id,
