@@ -41,7 +41,7 @@ from clarion.services.base import (
 )
 from clarion.services.context import CallContext
 from clarion.services.hosted import HostedUrls
-from clarion.services.messages.data import input_to_proto
+from clarion.services.messages.data import fill_input
 from clarion.services.messages.values import data_from_json, json_of, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
@@ -262,9 +262,10 @@ class SearchesService:
             ctx.check_deadline("searching the index")
             scored, total = self._execute(app, plan, page.page * page.per_page)
             scored = [(key, score) for key, score in scored if score >= search.min_value]
+            response = service_pb2.MultiSearchResponse(searches=[search])
             shown = [] if only_count else scored[page.offset : page.offset + page.per_page]
-            hits = self._hits(app, shown, self._best_frames(app, plan, shown)) if shown else []
-        response = service_pb2.MultiSearchResponse(searches=[search], hits=hits)
+            if shown:
+                self._add_hits(response, app, shown, self._best_frames(app, plan, shown))
         response.query.CopyFrom(search.query)
         response.hit_counts.add(estimated_total=total)
         if search.id:
@@ -341,34 +342,28 @@ class SearchesService:
         assert rank.vector is not None
         return self._frames.best_frames(app, rank.space, rank.vector, {key for key, _ in shown})
 
-    def _hits(
+    def _add_hits(
         self,
+        response: service_pb2.MultiSearchResponse,
         app: AppRecord,
         scored: Sequence[tuple[int, float]],
-        best_frames: Mapping[int, BestFrameTime] | None = None,
-    ) -> list[resources_pb2.Hit]:
+        best_frames: Mapping[int, BestFrameTime],
+    ) -> None:
+        """The hits, written into ``response`` where they lie (no message copied)."""
         found = self._search.inputs_with_data([key for key, _ in scored])
-        hits = []
         for key, score in scored:
             one = found.get(key)
             if one is None:
                 continue  # deleted since the index saw it
-            record = one.record
-            hits.append(
-                resources_pb2.Hit(
-                    score=float(min(1.0, max(0.0, score))),
-                    input=input_to_proto(
-                        record, one.annotation_data, self._hosted.for_input(app, record)
-                    ),
-                    user_id=app.user_id,
-                    app_id=app.id,
-                )
+            hit = response.hits.add(
+                score=float(min(1.0, max(0.0, score))), user_id=app.user_id, app_id=app.id
             )
-            best = (best_frames or {}).get(key)
+            record = one.record
+            fill_input(hit.input, record, one.annotation_data, self._hosted.for_input(app, record))
+            best = best_frames.get(key)
             if best is not None:
                 # Where the video matched: its best frame, as the one frame of the hit's input.
-                hits[-1].input.data.frames.add().frame_info.time = best.time_ms
-        return hits
+                hit.input.data.frames.add().frame_info.time = best.time_ms
 
     # turning a Query into a plan
 
