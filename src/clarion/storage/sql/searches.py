@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -392,6 +393,8 @@ class SqlSearchStore(SqlReindexing):
     def _keys_for(
         self, db: Connection, app_pk: int, one: InputFilter, among: Sequence[int] | None
     ) -> set[int]:
+        if among is not None and _metadata_only(one):
+            return _candidates_with_metadata(db, app_pk, one, among)
         columns = (inputs.c.pk, inputs.c.app_pk, inputs.c.geo_longitude, inputs.c.geo_latitude)
         # Candidates are looked up by key; the app is then checked on each row, so that no
         # database is tempted to scan the app's inputs instead.
@@ -516,6 +519,37 @@ class SqlSearchStore(SqlReindexing):
                 )
             )
         return bool(result.rowcount)
+
+
+def _metadata_only(one: InputFilter) -> bool:
+    """Whether a filter asks for metadata values and nothing else (the common filter, which
+    ``_candidates_with_metadata`` checks on the driver)."""
+    return bool(one.metadata) and replace(one, metadata={}) == InputFilter()
+
+
+def _candidates_with_metadata(
+    db: Connection, app_pk: int, one: InputFilter, among: Sequence[int]
+) -> set[int]:
+    """The candidates whose metadata has every (path, value) pair of ``one``: what
+    ``_restrict(..., per_key=True)`` asks, as plain SQL on the driver. A query's candidates
+    are checked on every filtered search, and through SQLAlchemy building and running this
+    statement for a few hundred keys cost ten times what SQLite took to answer it."""
+    if not among:
+        return set()
+    leaves = sorted(set(metadata_leaves(one.metadata)))
+    postgresql = is_postgresql(db)
+    keys = "= ANY(?)" if postgresql else f"IN ({', '.join('?' * len(among))})"
+    pairs = " AND ".join(
+        "EXISTS (SELECT 1 FROM input_metadata m WHERE m.input_pk = i.pk AND m.path = ? "
+        "AND m.value = ?)"
+        for _ in leaves
+    )
+    # By key, the app checked on each row (as ``_keys_for``): no database is tempted to scan
+    # the app's inputs instead.
+    sql = f"SELECT i.pk, i.app_pk FROM inputs i WHERE i.pk {keys} AND {pairs}"
+    values = [pair for leaf in leaves for pair in leaf]
+    params = [list(among), *values] if postgresql else [*among, *values]
+    return {pk for pk, owner in driver_rows(db, sql, params) if owner == app_pk}
 
 
 def _input_of(row: Sequence[Any]) -> InputRecord:
