@@ -374,7 +374,7 @@ def start_rows(stack: ExitStack, directory: Path, base: Path | None) -> list[Row
     """The floor, this build's server and (with ``--base``) the base build's, all warm."""
     rows = [Row("gRPC floor", by_api(stub_at(stack.enter_context(grpc_floor()))))]
     servers: list[tuple[str, Path, Path | None]] = [("this build", directory, None)]
-    if base is not None:
+    if base is not None:  # copied before this build's server migrates the original
         servers.append(("base build", base_copy(directory), base))
     for name, data_dir, src in servers:
         env = {"PYTHONPATH": str(src.resolve())} if src is not None else None
