@@ -441,17 +441,15 @@ class SqlSearchStore(SqlReindexing):
     def inputs_with_data(self, pks: Sequence[int]) -> dict[int, InputWithData]:
         """The inputs with these keys, their datasets and input-level annotation data, from
         one statement on the driver (a search's hits)."""
-        if not pks:
-            return {}
-        keys = [int(pk) for pk in pks]
         with self._read() as db:
-            postgresql = is_postgresql(db)
-            sql = _inputs_with_data_sql(postgresql, len(keys))
-            rows = driver_rows(db, sql, (True, keys) if postgresql else (True, *keys))
-        found: dict[int, InputWithData] = {}
-        for row in rows:
-            if row[0] not in found:  # else a second input-level annotation: the oldest counts
-                found[row[0]] = InputWithData(_input_of(row), _json_value(row[-1]))
+            found = _inputs_with_data(db, pks)
+        missing = [pk for pk in pks if pk not in found]
+        if missing and self._pinned.connection is not None:
+            # Read in a search's own transaction, the hits may be newer than its snapshot: the
+            # in-memory index is shared, and another search may have brought it past this
+            # one's snapshot. What a fresh read cannot find either was deleted.
+            with self._fresh_read() as db:
+                found.update(_inputs_with_data(db, missing))
         return found
 
     def newest_first(self, app_pk: int, keys: set[int], limit: int, offset: int) -> list[int]:
@@ -550,6 +548,19 @@ def _candidates_with_metadata(
     values = [pair for leaf in leaves for pair in leaf]
     params = [list(among), *values] if postgresql else [*among, *values]
     return {pk for pk, owner in driver_rows(db, sql, params) if owner == app_pk}
+
+
+def _inputs_with_data(db: Connection, pks: Sequence[int]) -> dict[int, InputWithData]:
+    if not pks:
+        return {}
+    keys = [int(pk) for pk in pks]
+    postgresql = is_postgresql(db)
+    sql = _inputs_with_data_sql(postgresql, len(keys))
+    found: dict[int, InputWithData] = {}
+    for row in driver_rows(db, sql, (True, keys) if postgresql else (True, *keys)):
+        if row[0] not in found:  # else a second input-level annotation: the oldest counts
+            found[row[0]] = InputWithData(_input_of(row), _json_value(row[-1]))
+    return found
 
 
 def _input_of(row: Sequence[Any]) -> InputRecord:
