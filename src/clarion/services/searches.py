@@ -26,12 +26,9 @@ from PIL import Image
 
 from clarion.codes import SEARCH_INVALID_REQUEST
 from clarion.errors import InputRejected, InvalidArgument, NotFound
+from clarion.runtime.frame_indexes import AppIndexes
 from clarion.runtime.model_resolver import Models
-from clarion.services._nearest import (
-    POST_FILTER_FROM,
-    FilteredNearest,
-    VectorIndexes as NearestIndexes,
-)
+from clarion.services._nearest import POST_FILTER_FROM, FilteredNearest
 from clarion.services.base import (
     HandlerTable,
     app_pk,
@@ -77,15 +74,6 @@ class SearchInvalid(InvalidArgument):
     """A query that cannot run as asked."""
 
     status_code = SEARCH_INVALID_REQUEST
-
-
-class VectorIndexes(NearestIndexes, Protocol):
-    """The in-memory vector indexes of apps, kept current with the database: what filtered
-    nearest-neighbour search needs, and the scores of given inputs."""
-
-    def scores(
-        self, app: AppRecord, space: str, query: npt.NDArray[np.float32], keys: Sequence[int]
-    ) -> dict[int, float]: ...
 
 
 class NearestUnderFilters(Protocol):
@@ -154,7 +142,7 @@ class SearchesService:
     def __init__(
         self,
         search: SearchStore,
-        indexes: VectorIndexes,
+        indexes: AppIndexes,
         models: Models,
         reader: ImageReader,
         input_level_data: Callable[[AppRecord, Sequence[str]], dict[str, Any]],
