@@ -31,6 +31,7 @@ from clarion.storage.errors import InvalidValue
 from clarion.storage.inputs import InputRecord
 from clarion.storage.jobs import DONE, INGEST_JOB
 from clarion.storage.schema import index_log, input_vectors, inputs, metadata
+from clarion.storage.searches import InputFilter
 from clarion.storage.sql import (
     SqlAccountStore,
     SqlDatasetStore,
@@ -365,6 +366,30 @@ def test_a_search_hit_reads_as_the_input_store_reads_it(engine: Engine, app_pk: 
     assert found[full.pk].annotation_data == concepts
     assert found[bare.pk].record == as_stored[bare.pk]
     assert found[bare.pk].annotation_data is None
+
+
+def test_the_candidates_check_of_a_metadata_filter_agrees_with_the_full_filter(
+    engine: Engine, app_pk: int
+) -> None:
+    """A metadata-only filter checked on given keys (plain SQL on the driver) keeps exactly
+    the keys that the filter run over the whole app (SQLAlchemy) finds among them."""
+    data, search = SqlInputStore(engine), SqlSearchStore(engine)
+    records = data.add_inputs(
+        app_pk,
+        [
+            InputRecord(id=f"in-{n}", kind="image", metadata={"g": n % 3, "tags": ["a", n % 2]})
+            for n in range(12)
+        ],
+        [],
+    )
+    keys = [record.pk for record in records if record.pk is not None]
+    among = [*keys[::2], 10**9]  # a key of no input
+    for values in ({"g": 1}, {"g": 2, "tags": [1]}, {"tags": ["a"]}, {"g": 7}):
+        wanted = InputFilter(metadata=values)
+        everywhere = search.filtered_keys(app_pk, [wanted])
+        checked = search.filtered_keys(app_pk, [wanted], among=among)
+        assert checked == everywhere & set(among), values
+    assert search.filtered_keys(app_pk + 1, [InputFilter(metadata={"g": 1})], among=keys) == set()
 
 
 def test_a_search_reads_one_snapshot_yet_finds_hits_newer_than_it(
