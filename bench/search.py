@@ -16,8 +16,19 @@ A server then answers ``PostInputsSearches`` ranked by the vector of a random in
 inputs. Recall@10 is against exact search, the filter included. Latencies are medians and
 99th percentiles of sequential calls over gRPC, in a separate process from the server.
 
+The gRPC floor is measured in the same run, with the same client and requests: a bare
+``grpc.aio`` server in its own process answering an empty ``MultiSearchResponse`` after one
+thread hand-off (what Clarion's dispatcher does before any work). The API's own work is then
+its p50 less the floor's and the bare index's (for the filtered query, the bare index running
+the API's plan: candidates first). With ``--base SRC`` a second server runs another build
+(``git archive main src | tar -x -C /tmp/base`` gives ``/tmp/base/src``) on a copy of the
+data directory (``DIR/<size>-<data>-base``, copied once, before this build migrates it: an
+older build refuses a newer schema). The rows take turns, a slice of the queries each, so the
+machine's drift falls on every row alike.
+
     .venv/bin/python bench/search.py [--sizes 100000 1000000] [--queries 200]
-        [--data mixture|clustered] [--keep DIR] [--ef-sweep 32 64 256 ...]
+        [--data mixture|clustered] [--keep DIR] [--ef-sweep 32 64 256 ...] [--base SRC]
+        [--rounds 5]
 
 ``--keep DIR`` keeps the populated data directories (``DIR/<size>-<data>``) and reuses them
 on the next run, the bare index loaded from the snapshot instead of built.
@@ -26,23 +37,28 @@ on the next run, the bare index loaded from the snapshot instead of built.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import grpc
 import numpy as np
 import numpy.typing as npt
-from _common import BENCH_PAT, clarion_server, median
+from _common import BENCH_PAT, clarion_server, free_port, median
 from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
+from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf import struct_pb2
 from search_index import vectors as synthetic
 from sqlalchemy import func, insert, select
@@ -206,7 +222,8 @@ def api_search(stub: Any, input_id: str, filtered: bool) -> tuple[float, list[in
     elapsed = time.perf_counter() - started
     assert response.status.code == 10000, response.status
     found = [int(hit.input.id.split("-")[1]) for hit in response.hits]
-    return elapsed, found, int(response.hit_counts[0].estimated_total)
+    total = response.hit_counts[0].estimated_total if response.hit_counts else 0  # the floor
+    return elapsed, found, int(total)
 
 
 def recall(found: list[list[int]], truth: list[list[int]]) -> float:
@@ -257,7 +274,13 @@ def rss_gib(pid: int) -> float:
 
 
 def run_size(
-    size: int, query_count: int, data: str, keep: Path | None, ef_sweep: list[int]
+    size: int,
+    query_count: int,
+    data: str,
+    keep: Path | None,
+    ef_sweep: list[int],
+    base: Path | None = None,
+    rounds: int = 5,
 ) -> None:
     print(f"\n== {size:,} inputs, {DIM}-d {data} vectors ==", flush=True)
     vectors = synthetic(size, DIM, data, seed=1)
@@ -294,44 +317,197 @@ def run_size(
             f"{plan:.2f} ms (recall {recall(plan_hits, truth_filtered):.3f})",
             flush=True,
         )
-        del index, vectors
-        rows = []
-        with clarion_server(data_dir=directory) as server:
-            stub = service_pb2_grpc.V2Stub(
-                ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
-            )
-            first, _, _ = api_search(stub, "in-0", False)
-            first_filtered, _, _ = api_search(stub, "in-1", True)
-            print(
-                f"first search (loads the snapshot): {first:.1f} s; first filtered search "
-                f"(samples the filter's share): {first_filtered * 1000:.0f} ms",
-                flush=True,
-            )
-            for filtered, truths in ((False, truth), (True, truth_filtered)):
-                latencies, found, totals = [], [], []
-                for q in queries:
-                    elapsed, hits, total = api_search(stub, f"in-{q}", filtered)
-                    latencies.append(elapsed)
-                    found.append(hits)
-                    totals.append(total)
-                ordered = sorted(latencies)
-                p50 = median(latencies) * 1000
-                p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
-                rows.append((filtered, p50, p99, recall(found, truths), median(totals)))
-            memory = rss_gib(server.pid)
+        # The bare index takes its turns with the servers, on the query vectors alone.
+        bare_row = Row("bare index", bare_answer(index, vectors[queries], allowed))
+        del vectors
+        with ExitStack() as stack:
+            rows = [bare_row, *start_rows(stack, directory, base)]
+            memory = measure(rows, queries, (truth, truth_filtered), rounds)
     print(f"server memory after the queries: {memory:.2f} GiB (peak here {peak_gib():.1f} GiB)")
-    print(
-        f"{'query':<22}{'p50 ms':>9}{'p99 ms':>9}{'recall@10':>11}{'vs bare p50':>13}"
-        f"{'vs bare plan':>14}{'total (median)':>16}"
-    )
-    for filtered, p50, p99, mean_recall, total in rows:
-        floor = bare_filtered if filtered else bare
-        same_plan = f"{p50 / plan:>13.1f}x" if filtered else f"{'':>14}"
-        name = "filter group=3 (10%)" if filtered else "no filter"
+    report(rows, bare_filtered)
+
+
+# (query number, filtered) -> (seconds, hits as row numbers, total)
+Answer = Callable[[int, str, bool], tuple[float, list[int], int]]
+
+
+@dataclass
+class Row:
+    """One thing under measurement (a server, the floor, the bare index), and its answers."""
+
+    name: str
+    answer: Answer
+    pid: int | None = None
+    latencies: dict[bool, list[float]] = field(default_factory=lambda: {False: [], True: []})
+    recalls: dict[bool, list[float]] = field(default_factory=lambda: {False: [], True: []})
+    totals: dict[bool, list[int]] = field(default_factory=lambda: {False: [], True: []})
+
+
+def stub_at(port: int) -> Any:
+    channel = ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=port)
+    return service_pb2_grpc.V2Stub(channel)
+
+
+def by_api(stub: Any) -> Answer:
+    return lambda _, input_id, filtered: api_search(stub, input_id, filtered)
+
+
+def bare_answer(index: HnswIndex, query_vectors: Matrix, allowed: npt.NDArray[np.bool_]) -> Answer:
+    """The bare index answering query number ``i``: unfiltered, a plain search; filtered, the
+    API's plan (the nearest candidates, checked against an in-memory mask)."""
+    fetch = first_fetch(10, float(allowed.mean()))
+    assert fetch is not None
+
+    def answer(i: int, _: str, filtered: bool) -> tuple[float, list[int], int]:
+        started = time.perf_counter()
+        if filtered:
+            candidates = index.search(query_vectors[i], 2 * fetch)[:fetch]
+            hits = [hit.key - 1 for hit in candidates if allowed[hit.key - 1]][:10]
+        else:
+            hits = [hit.key - 1 for hit in index.search(query_vectors[i], 10)]
+        return time.perf_counter() - started, hits, 0
+
+    return answer
+
+
+def start_rows(stack: ExitStack, directory: Path, base: Path | None) -> list[Row]:
+    """The floor, this build's server and (with ``--base``) the base build's, all warm."""
+    rows = [Row("gRPC floor", by_api(stub_at(stack.enter_context(grpc_floor()))))]
+    servers: list[tuple[str, Path, Path | None]] = [("this build", directory, None)]
+    if base is not None:  # copied before this build's server migrates the original
+        servers.append(("base build", base_copy(directory), base))
+    for name, data_dir, src in servers:
+        env = {"PYTHONPATH": str(src.resolve())} if src is not None else None
+        server = stack.enter_context(clarion_server(data_dir=data_dir, env=env))
+        stub = stub_at(server.grpc_port)
+        rows.append(Row(name, by_api(stub), server.pid))
+        first, _, _ = api_search(stub, "in-0", False)
+        first_filtered, _, _ = api_search(stub, "in-1", True)
         print(
-            f"{name:<22}{p50:>9.1f}{p99:>9.1f}{mean_recall:>11.3f}{p50 / floor:>12.1f}x"
-            f"{same_plan}{total:>16,.0f}"
+            f"{name}: first search (loads the snapshot): {first:.1f} s; first filtered "
+            f"search (samples the filter's share): {first_filtered * 1000:.0f} ms",
+            flush=True,
         )
+    for _ in range(20):  # warm the floor's channel and server as the others were
+        rows[0].answer(0, "in-0", False)
+    return rows
+
+
+def base_copy(directory: Path) -> Path:
+    """The base build's data directory: a copy of this one, made once (before this build's
+    server migrates the original, when run first with ``--base``)."""
+    copy = directory.with_name(directory.name + "-base")
+    if not copy.exists():
+        shutil.copytree(directory, copy)
+    return copy
+
+
+def measure(
+    rows: list[Row],
+    queries: list[int],
+    truths: tuple[list[list[int]], list[list[int]]],
+    rounds: int,
+) -> float:
+    """Every row answers every query, unfiltered then filtered; in each round each row takes
+    its slice of the queries in turn (the order reversed every other round). Returns the
+    servers' largest memory afterwards (GiB).
+
+    Each row first answers every query once, unmeasured: the rows the queries read (their
+    vectors, metadata, the hits) are then in the page cache for every server alike, which on
+    a machine short of memory they were not for the first server to ask."""
+    for filtered in (False, True):
+        for row in rows:
+            for i, q in enumerate(queries):
+                row.answer(i, f"in-{q}", filtered)
+    for filtered in (False, True):
+        truth = truths[filtered]
+        for number in range(rounds):
+            chunk = range(len(queries))[number::rounds]
+            for row in rows if number % 2 == 0 else rows[::-1]:
+                for i in chunk:
+                    elapsed, hits, total = row.answer(i, f"in-{queries[i]}", filtered)
+                    row.latencies[filtered].append(elapsed)
+                    row.recalls[filtered].append(len(set(hits) & set(truth[i])) / 10)
+                    row.totals[filtered].append(total)
+    return max(rss_gib(row.pid) for row in rows if row.pid is not None)
+
+
+def percentile_ms(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+def report(rows: list[Row], bare_filtered: float) -> None:
+    bare_row, floor_row, servers = rows[0], rows[1], rows[2:]
+    print(
+        f"{'query':<22}{'server':<12}{'p50 ms':>8}{'p99 ms':>8}{'recall@10':>11}"
+        f"{'floor p50':>11}{'bare p50':>10}{'own work':>10}{'vs bare':>9}{'total':>10}"
+    )
+    for filtered in (False, True):
+        name = "filter group=3 (10%)" if filtered else "no filter"
+        floor = median(floor_row.latencies[filtered]) * 1000
+        bare = median(bare_row.latencies[filtered]) * 1000
+        for row in servers:
+            p50 = median(row.latencies[filtered]) * 1000
+            p99 = percentile_ms(row.latencies[filtered], 0.99)
+            recall_10 = float(np.mean(row.recalls[filtered]))
+            total = float(np.median(row.totals[filtered]))
+            print(
+                f"{name:<22}{row.name:<12}{p50:>8.2f}{p99:>8.1f}{recall_10:>11.3f}"
+                f"{floor:>11.2f}{bare:>10.2f}{p50 - floor - bare:>10.2f}"
+                f"{p50 / bare:>8.1f}x{total:>10,.0f}"
+            )
+        print(
+            f"{name:<22}{'bare index':<12}{bare:>8.2f}"
+            f"{percentile_ms(bare_row.latencies[filtered], 0.99):>8.1f}"
+            f"{float(np.mean(bare_row.recalls[filtered])):>11.3f}"
+        )
+    print(
+        "own work = p50 - floor p50 - bare p50, all taking turns in the same rounds (bare: the "
+        "index alone; filtered, the index running the API's plan, candidates first; its own "
+        f"filtered graph walk took {bare_filtered:.2f} ms before the rounds)"
+    )
+
+
+@contextmanager
+def grpc_floor() -> Iterator[int]:
+    """The floor server (``serve_floor``) in its own process, as Clarion's is; its port."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--floor-server", str(port)])
+    try:
+        stub = stub_at(port)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                api_search(stub, "in-0", False)
+                break
+            except grpc.RpcError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+class _Floor(service_pb2_grpc.V2Servicer):
+    """Answers a search with an empty ``MultiSearchResponse`` after one thread hand-off."""
+
+    async def PostInputsSearches(self, request: Any, context: Any) -> Any:
+        return await asyncio.to_thread(_empty_response)
+
+
+def _empty_response() -> service_pb2.MultiSearchResponse:
+    return service_pb2.MultiSearchResponse(status=status_pb2.Status(code=status_code_pb2.SUCCESS))
+
+
+async def serve_floor(port: int) -> None:
+    server = grpc.aio.server()
+    service_pb2_grpc.add_V2Servicer_to_server(_Floor(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
 
 
 def peak_gib() -> float:
@@ -347,9 +523,15 @@ def main() -> None:
     parser.add_argument(
         "--ef-sweep", type=int, nargs="*", default=[], help="also time the bare index at these"
     )
+    parser.add_argument("--base", type=Path, help="also run this build's src folder")
+    parser.add_argument("--rounds", type=int, default=5, help="turns each server takes")
+    parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)  # grpc_floor's child
     args = parser.parse_args()
+    if args.floor_server:
+        asyncio.run(serve_floor(args.floor_server))
+        return
     for size in args.sizes:
-        run_size(size, args.queries, args.data, args.keep, args.ef_sweep)
+        run_size(size, args.queries, args.data, args.keep, args.ef_sweep, args.base, args.rounds)
 
 
 if __name__ == "__main__":

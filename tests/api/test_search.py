@@ -788,3 +788,37 @@ def test_a_concept_rank_by_its_name_in_the_query_language(api: Api) -> None:
     in_french = search(api, resources_pb2.Query(ranks=by_name, language=f"fr-{api.transport}"))
     assert set(ids(in_french)[:3]) == set(VARIANTS)
     assert ids(search(api, resources_pb2.Query(ranks=by_name))) == []
+
+
+def test_a_hit_shows_its_input_as_get_input_does(api: Api) -> None:
+    # The hits are read in one statement (inputs, datasets, input-level concepts): each must
+    # show its input as GetInput reads it, an input in two datasets among them.
+    ua = resources_pb2.UserAppIDSet(app_id=APP)
+    second = f"more-{api.transport}"
+    for request in (
+        service_pb2.PostDatasetsRequest(
+            user_app_id=ua, datasets=[resources_pb2.Dataset(id=second)]
+        ),
+        service_pb2.PostDatasetInputsRequest(
+            user_app_id=ua,
+            dataset_id=second,
+            dataset_inputs=[resources_pb2.DatasetInput(input=resources_pb2.Input(id="chelsea"))],
+        ),
+    ):
+        method = type(request).__name__.removesuffix("Request")
+        answered = getattr(api.stub, method)(request, metadata=api.pat)
+        assert answered.status.code == SUCCESS, answered.status
+
+    by_id = resources_pb2.Rank(annotation=resources_pb2.Annotation(input_id="chelsea"))
+    found = search(api, resources_pb2.Query(ranks=[by_id]), per_page=5)
+
+    assert len(found.hits) == 5
+    for hit in found.hits:
+        got = api.stub.GetInput(
+            service_pb2.GetInputRequest(user_app_id=ua, input_id=hit.input.id), metadata=api.pat
+        )
+        assert hit.input == got.input
+    chelsea = next(hit.input for hit in found.hits if hit.input.id == "chelsea")
+    assert {"photos", second} <= set(chelsea.dataset_ids)  # the other transport's run adds one
+    assert [c.id for c in chelsea.data.concepts] == ["cat"]
+    assert chelsea.data.metadata["owner"]["name"] == "ann"

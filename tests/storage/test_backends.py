@@ -24,12 +24,21 @@ from sqlalchemy import Engine, insert, select, text
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.storage import SchemaTooNew
 from clarion.storage.accounts import AppRecord, UserRecord
+from clarion.storage.annotations import AnnotationRecord
+from clarion.storage.datasets import DatasetRecord
 from clarion.storage.engine import create_db_engine, head_revision, migrate, schema_revision
 from clarion.storage.errors import InvalidValue
 from clarion.storage.inputs import InputRecord
 from clarion.storage.jobs import DONE, INGEST_JOB
 from clarion.storage.schema import index_log, input_vectors, inputs, metadata
-from clarion.storage.sql import SqlAccountStore, SqlInputStore, SqlJobQueue, SqlSearchStore
+from clarion.storage.searches import InputFilter
+from clarion.storage.sql import (
+    SqlAccountStore,
+    SqlDatasetStore,
+    SqlInputStore,
+    SqlJobQueue,
+    SqlSearchStore,
+)
 from clarion.storage.sql.jobs import enqueue
 from clarion.testing import database_under_test, database_url_for
 
@@ -323,6 +332,83 @@ def test_reads_see_one_snapshot(engine: Engine, app_pk: int) -> None:
     search.save_analysis(app_pk, record.pk, {SPACE: np.full(4, 0.5, np.float32)}, [])
     keys, vectors, seq = search.all_vectors(app_pk, SPACE)
     assert keys.tolist() == [record.pk] and vectors.shape == (1, 4) and seq >= 1
+
+
+def test_a_search_hit_reads_as_the_input_store_reads_it(engine: Engine, app_pk: int) -> None:
+    """``inputs_with_data`` (one statement on the driver) decodes an input as the SQLAlchemy
+    reads do: JSON, times, geo, dataset ids in order, and the input-level annotation's data."""
+    data, search = SqlInputStore(engine), SqlSearchStore(engine)
+    SqlDatasetStore(engine).create_datasets(app_pk, [DatasetRecord("b"), DatasetRecord("a")])
+    concepts = {"concepts": [{"id": "cat", "name": "cat", "value": 1.0}]}
+    full, bare = data.add_inputs(
+        app_pk,
+        [
+            InputRecord(
+                id="full",
+                kind="image",
+                url="https://example.com/x.jpg",
+                metadata={"n": 2**53, "f": 0.1, "nested": {"list": [1, "two", None, True]}},
+                geo=(2.35, 48.85),
+                dataset_ids=("b", "a"),
+            ),
+            InputRecord(id="bare", kind="text", text="hello"),
+        ],
+        [AnnotationRecord(id="ann", input_id="full", data=concepts, input_level=True)],
+    )
+    assert full.pk is not None and bare.pk is not None
+
+    found = search.inputs_with_data([full.pk, bare.pk, 10**9])
+
+    assert set(found) == {full.pk, bare.pk}
+    as_stored = search.inputs_by_pk([full.pk, bare.pk])
+    assert found[full.pk].record == as_stored[full.pk]
+    assert found[full.pk].record.dataset_ids == ("a", "b")
+    assert found[full.pk].annotation_data == concepts
+    assert found[bare.pk].record == as_stored[bare.pk]
+    assert found[bare.pk].annotation_data is None
+
+
+def test_the_candidates_check_of_a_metadata_filter_agrees_with_the_full_filter(
+    engine: Engine, app_pk: int
+) -> None:
+    """A metadata-only filter checked on given keys (plain SQL on the driver) keeps exactly
+    the keys that the filter run over the whole app (SQLAlchemy) finds among them."""
+    data, search = SqlInputStore(engine), SqlSearchStore(engine)
+    records = data.add_inputs(
+        app_pk,
+        [
+            InputRecord(id=f"in-{n}", kind="image", metadata={"g": n % 3, "tags": ["a", n % 2]})
+            for n in range(12)
+        ],
+        [],
+    )
+    keys = [record.pk for record in records if record.pk is not None]
+    among = [*keys[::2], 10**9]  # a key of no input
+    for values in ({"g": 1}, {"g": 2, "tags": [1]}, {"tags": ["a"]}, {"g": 7}):
+        wanted = InputFilter(metadata=values)
+        everywhere = search.filtered_keys(app_pk, [wanted])
+        checked = search.filtered_keys(app_pk, [wanted], among=among)
+        assert checked == everywhere & set(among), values
+    assert search.filtered_keys(app_pk + 1, [InputFilter(metadata={"g": 1})], among=keys) == set()
+
+
+def test_a_search_reads_one_snapshot_yet_finds_hits_newer_than_it(
+    engine: Engine, app_pk: int
+) -> None:
+    """In ``reading``, every store on the engine reads one snapshot (the index log included),
+    but a hit the shared in-memory index knows from a newer snapshot is still found."""
+    data, search = SqlInputStore(engine), SqlSearchStore(engine)
+    (first,) = data.add_inputs(app_pk, [InputRecord(id="first", kind="image")], [])
+    assert first.pk is not None
+    search.save_analysis(app_pk, first.pk, {SPACE: np.full(4, 0.5, np.float32)}, [])
+    with search.reading():
+        *_, seq = search.changes_since(app_pk, SPACE, 0)  # the snapshot starts here
+        (later,) = data.add_inputs(app_pk, [InputRecord(id="later", kind="image")], [])
+        assert later.pk is not None
+        search.save_analysis(app_pk, later.pk, {SPACE: np.full(4, 0.25, np.float32)}, [])
+        assert search.changes_since(app_pk, SPACE, seq)[1].tolist() == []  # not in the snapshot
+        assert set(search.inputs_with_data([first.pk, later.pk])) == {first.pk, later.pk}
+    assert search.changes_since(app_pk, SPACE, seq)[1].tolist() == [later.pk]
 
 
 def test_values_the_database_cannot_store_are_storage_errors(engine: Engine, backend: str) -> None:

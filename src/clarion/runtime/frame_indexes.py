@@ -32,7 +32,9 @@ from clarion.storage.videos import FrameMatrix
 
 
 class AppIndexes(Protocol):
-    """The app indexes this wraps (``clarion.runtime.vector_indexes.IndexRegistry``)."""
+    """The vector indexes of apps as search sees them: ``IndexRegistry`` (in memory, kept
+    current from ``index_log``), ``PgvectorIndexes`` (in PostgreSQL), or ``FrameAwareIndexes``
+    over either (the one declaration; ``services`` import it from here)."""
 
     def nearest(
         self,

@@ -21,11 +21,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from clarion.runtime.frame_indexes import AppIndexes
 from clarion.storage.accounts import AppRecord
 from clarion.storage.searches import InputFilter, SearchStore
 
@@ -37,30 +37,6 @@ MAX_CANDIDATES = 2_000
 SHARE_SECONDS = 30.0
 _SHARES_KEPT = 256
 _GROWTH = 4  # the second fetch, when the first came back short
-
-
-class VectorIndexes(Protocol):
-    """The in-memory vector indexes of apps (``clarion.runtime.vector_indexes.IndexRegistry``)."""
-
-    def nearest(
-        self,
-        app: AppRecord,
-        space: str,
-        query: npt.NDArray[np.float32],
-        k: int,
-        allowed: set[int] | None,
-    ) -> list[tuple[int, float]]: ...
-
-    def nearest_counted(
-        self,
-        app: AppRecord,
-        space: str,
-        query: npt.NDArray[np.float32],
-        k: int,
-        allowed: set[int] | None,
-    ) -> tuple[list[tuple[int, float]], int]: ...
-
-    def sample(self, app: AppRecord, space: str) -> tuple[npt.NDArray[np.int64], int]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +55,7 @@ class FilteredNearest:
     def __init__(
         self,
         search: SearchStore,
-        indexes: VectorIndexes,
+        indexes: AppIndexes,
         *,
         post_filter_from: int = POST_FILTER_FROM,
         clock: Callable[[], float] = time.monotonic,

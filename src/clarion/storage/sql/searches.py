@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 
-from clarion.storage.dialect import keys_in
+from clarion.storage.dialect import is_postgresql, keys_in
 from clarion.storage.ingestion import IngestedFacts
 from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
 from clarion.storage.schema import (
@@ -47,11 +49,13 @@ from clarion.storage.searches import (
     ConceptMatch,
     GeoCircle,
     InputFilter,
+    InputWithData,
     SavedSearch,
 )
 from clarion.storage.sql.base import (
     annotation_concepts_of,
     aware,
+    driver_rows,
     input_from_row,
     utcnow,
     with_dataset_ids,
@@ -61,6 +65,37 @@ from clarion.storage.sql.reindexing import SqlReindexing
 
 ADD = "add"
 REMOVE = "remove"
+
+# A search's statements, written once. Plain SQL on the driver (``driver_rows``), ``?`` for
+# parameters; both databases read them the same.
+_CHANGES_SINCE = (
+    "SELECT seq, input_pk, op FROM index_log WHERE app_pk = ? AND space = ? AND seq > ? "
+    "ORDER BY seq"
+)
+_VECTOR_OF = (
+    "SELECT v.vector FROM input_vectors v JOIN inputs i ON i.pk = v.input_pk "
+    "WHERE i.app_pk = ? AND i.id = ? AND v.space = ?"
+)
+# The columns of an input record, in ``_input_of``'s order.
+_INPUT_COLUMNS = (
+    "i.pk, i.id, i.kind, i.url, i.text, i.blob, i.metadata, i.geo_longitude, i.geo_latitude, "
+    "i.width, i.height, i.format, i.status_code, i.status_description, i.add_job_id, "
+    "i.created_at, i.modified_at"
+)
+
+
+def _inputs_with_data_sql(postgresql: bool, count: int) -> str:
+    """The hits of a search in one statement: the inputs, their datasets' ids (ids are
+    letters, digits, '_' and '-', so a comma parts them), and the data of their input-level
+    annotation (the oldest, should an input have two)."""
+    joined = "string_agg(d.id, ',')" if postgresql else "group_concat(d.id, ',')"
+    keys = "= ANY(?)" if postgresql else f"IN ({', '.join('?' * count)})"
+    return (
+        f"SELECT {_INPUT_COLUMNS}, (SELECT {joined} FROM dataset_inputs di "
+        "JOIN datasets d ON d.pk = di.dataset_pk WHERE di.input_pk = i.pk), a.data "
+        "FROM inputs i LEFT JOIN annotations a ON a.input_pk = i.pk AND a.input_level = ? "
+        f"WHERE i.pk {keys} ORDER BY i.pk, a.created_at, a.pk"
+    )
 
 
 def metadata_leaves(metadata: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -245,7 +280,7 @@ class SqlSearchStore(SqlReindexing):
         self, app_pk: int, space: str
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], int]:
         """Every vector of an app's space, and the log position they are current as of."""
-        with self._read() as db:
+        with self._fresh_read() as db:
             seq = self._last_seq(db, app_pk, space)
             rows = db.execute(
                 select(input_vectors.c.input_pk, input_vectors.c.vector).where(
@@ -266,7 +301,7 @@ class SqlSearchStore(SqlReindexing):
         index is thus built without its whole float32 matrix in memory, and without a read
         transaction held open for as long as the build takes.
         """
-        with self._read() as db:
+        with self._fresh_read() as db:
             seq = self._last_seq(db, app_pk, space)
             low, high = db.execute(
                 select(
@@ -283,7 +318,7 @@ class SqlSearchStore(SqlReindexing):
         # Windows of keys on the primary key (input_pk, space): a range scan in key order, on
         # any database. Rows of other apps in a window are skipped here.
         for start in range(low, high + 1, rows):
-            with self._read() as db:
+            with self._fresh_read() as db:
                 found = db.execute(
                     select(
                         input_vectors.c.input_pk, input_vectors.c.app_pk, input_vectors.c.vector
@@ -302,16 +337,11 @@ class SqlSearchStore(SqlReindexing):
     ) -> tuple[list[int], npt.NDArray[np.int64], npt.NDArray[np.float32], int]:
         """Keys removed, keys and vectors added, since log position ``seq``; the new position."""
         with self._read() as db:
-            rows = db.execute(
-                select(index_log.c.seq, index_log.c.input_pk, index_log.c.op)
-                .where(
-                    index_log.c.app_pk == app_pk, index_log.c.space == space, index_log.c.seq > seq
-                )
-                .order_by(index_log.c.seq)
-            ).all()
+            # Every search asks, and nearly always nothing changed: straight to the driver.
+            rows = driver_rows(db, _CHANGES_SINCE, (app_pk, space, seq))
             if not rows:
                 return [], np.empty(0, np.int64), np.empty((0, 0), np.float32), seq
-            final = {row.input_pk: row.op for row in rows}  # the last op per key wins
+            final = {input_pk: op for _, input_pk, op in rows}  # the last op per key wins
             added = [pk for pk, op in final.items() if op == ADD]
             vector_rows = db.execute(
                 select(input_vectors.c.input_pk, input_vectors.c.vector).where(
@@ -321,20 +351,12 @@ class SqlSearchStore(SqlReindexing):
         present = {row.input_pk for row in vector_rows}
         removed = [pk for pk, op in final.items() if op == REMOVE or pk not in present]
         keys, matrix = _matrix(vector_rows)
-        return removed, keys, matrix, int(rows[-1].seq)
+        return removed, keys, matrix, int(rows[-1][0])
 
     def vector_of(self, app_pk: int, space: str, input_id: str) -> npt.NDArray[np.float32] | None:
         with self._read() as db:
-            row = db.execute(
-                select(input_vectors.c.vector)
-                .join(inputs, inputs.c.pk == input_vectors.c.input_pk)
-                .where(
-                    inputs.c.app_pk == app_pk,
-                    inputs.c.id == input_id,
-                    input_vectors.c.space == space,
-                )
-            ).first()
-        return np.frombuffer(row.vector, dtype=np.float32) if row else None
+            rows = driver_rows(db, _VECTOR_OF, (app_pk, input_id, space))
+        return np.frombuffer(rows[0][0], dtype=np.float32) if rows else None
 
     @staticmethod
     def _last_seq(db: Connection, app_pk: int, space: str) -> int:
@@ -371,6 +393,8 @@ class SqlSearchStore(SqlReindexing):
     def _keys_for(
         self, db: Connection, app_pk: int, one: InputFilter, among: Sequence[int] | None
     ) -> set[int]:
+        if among is not None and _metadata_only(one):
+            return _candidates_with_metadata(db, app_pk, one, among)
         columns = (inputs.c.pk, inputs.c.app_pk, inputs.c.geo_longitude, inputs.c.geo_latitude)
         # Candidates are looked up by key; the app is then checked on each row, so that no
         # database is tempted to scan the app's inputs instead.
@@ -413,6 +437,20 @@ class SqlSearchStore(SqlReindexing):
             rows = db.execute(select(inputs).where(keys_in(db, inputs.c.pk, pks))).all()
             records = with_dataset_ids(db, [input_from_row(row) for row in rows])
         return {record.pk or 0: record for record in records}
+
+    def inputs_with_data(self, pks: Sequence[int]) -> dict[int, InputWithData]:
+        """The inputs with these keys, their datasets and input-level annotation data, from
+        one statement on the driver (a search's hits)."""
+        with self._read() as db:
+            found = _inputs_with_data(db, pks)
+        missing = [pk for pk in pks if pk not in found]
+        if missing and self._pinned.connection is not None:
+            # Read in a search's own transaction, the hits may be newer than its snapshot: the
+            # in-memory index is shared, and another search may have brought it past this
+            # one's snapshot. What a fresh read cannot find either was deleted.
+            with self._fresh_read() as db:
+                found.update(_inputs_with_data(db, missing))
+        return found
 
     def newest_first(self, app_pk: int, keys: set[int], limit: int, offset: int) -> list[int]:
         """A page of ``keys`` by creation time, newest first (a query with filters only)."""
@@ -479,6 +517,92 @@ class SqlSearchStore(SqlReindexing):
                 )
             )
         return bool(result.rowcount)
+
+
+def _metadata_only(one: InputFilter) -> bool:
+    """Whether a filter asks for metadata values and nothing else (the common filter, which
+    ``_candidates_with_metadata`` checks on the driver)."""
+    return bool(one.metadata) and replace(one, metadata={}) == InputFilter()
+
+
+def _candidates_with_metadata(
+    db: Connection, app_pk: int, one: InputFilter, among: Sequence[int]
+) -> set[int]:
+    """The candidates whose metadata has every (path, value) pair of ``one``: what
+    ``_restrict(..., per_key=True)`` asks, as plain SQL on the driver. A query's candidates
+    are checked on every filtered search, and through SQLAlchemy building and running this
+    statement for a few hundred keys cost ten times what SQLite took to answer it."""
+    if not among:
+        return set()
+    leaves = sorted(set(metadata_leaves(one.metadata)))
+    postgresql = is_postgresql(db)
+    keys = "= ANY(?)" if postgresql else f"IN ({', '.join('?' * len(among))})"
+    # The first pair is looked up in the covering (input_pk, path, value) index, and only the
+    # inputs that have it are read, to check their app (so no database is tempted to scan
+    # the app's inputs) and the other pairs: reading every candidate's row from ``inputs``
+    # cost four times the whole check.
+    having = (
+        f"SELECT m.input_pk FROM input_metadata m WHERE m.input_pk {keys} "
+        "AND m.path = ? AND m.value = ?"
+    )
+    others = "".join(
+        " AND EXISTS (SELECT 1 FROM input_metadata o WHERE o.input_pk = i.pk AND o.path = ? "
+        "AND o.value = ?)"
+        for _ in leaves[1:]
+    )
+    sql = f"SELECT i.pk, i.app_pk FROM inputs i WHERE i.pk IN ({having}){others}"
+    values = [pair for leaf in leaves for pair in leaf]
+    params = [list(among), *values] if postgresql else [*among, *values]
+    return {pk for pk, owner in driver_rows(db, sql, params) if owner == app_pk}
+
+
+def _inputs_with_data(db: Connection, pks: Sequence[int]) -> dict[int, InputWithData]:
+    if not pks:
+        return {}
+    keys = [int(pk) for pk in pks]
+    postgresql = is_postgresql(db)
+    sql = _inputs_with_data_sql(postgresql, len(keys))
+    found: dict[int, InputWithData] = {}
+    for row in driver_rows(db, sql, (True, keys) if postgresql else (True, *keys)):
+        if row[0] not in found:  # else a second input-level annotation: the oldest counts
+            found[row[0]] = InputWithData(_input_of(row), _json_value(row[-1]))
+    return found
+
+
+def _input_of(row: Sequence[Any]) -> InputRecord:
+    """An input record from a row of ``_INPUT_COLUMNS`` and the dataset ids, as the driver
+    decodes them: SQLite gives JSON and times as text, PostgreSQL as values."""
+    (pk, input_id, kind, url, text, blob, metadata, longitude, latitude) = row[:9]
+    (width, height, image_format, code, description, job_id, created, modified) = row[9:17]
+    return InputRecord(
+        id=input_id,
+        kind=kind,
+        url=url,
+        text=text,
+        blob=blob,
+        metadata=_json_value(metadata) or {},
+        geo=None if longitude is None or latitude is None else (float(longitude), float(latitude)),
+        width=width,
+        height=height,
+        format=image_format,
+        status_code=code,
+        status_description=description,
+        add_job_id=job_id,
+        dataset_ids=tuple(sorted(row[17].split(","))) if row[17] else (),
+        created_at=_time_value(created),
+        modified_at=_time_value(modified),
+        pk=pk,
+    )
+
+
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _time_value(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return aware(value)
 
 
 def _saved(row: Any) -> SavedSearch:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 
 from clarion.storage.dialect import keys_in
 from clarion.storage.schema import video_frame_vectors, video_info
-from clarion.storage.sql.base import SqlBase
+from clarion.storage.sql.base import SqlBase, driver_rows
 from clarion.storage.videos import FrameMatrix, FrameVector, VideoFacts
+
+_FRAMES_TOKEN = (
+    "SELECT count(*), coalesce(sum(input_pk), 0) FROM video_frame_vectors "
+    "WHERE app_pk = ? AND space = ?"
+)
 
 
 class SqlVideoStore(SqlBase):
@@ -68,13 +73,8 @@ class SqlVideoStore(SqlBase):
         of the same bytes), so replacing a video's frames in place needs no new token.
         """
         with self._read() as db:
-            count, total = db.execute(
-                select(
-                    func.count(), func.coalesce(func.sum(video_frame_vectors.c.input_pk), 0)
-                ).where(
-                    video_frame_vectors.c.app_pk == app_pk, video_frame_vectors.c.space == space
-                )
-            ).one()
+            # Every visual search asks: straight to the driver.
+            ((count, total),) = driver_rows(db, _FRAMES_TOKEN, (app_pk, space))
         return int(count), int(total)
 
     def frame_matrix(self, app_pk: int, space: str) -> FrameMatrix:
