@@ -2,12 +2,19 @@
 
 Running the same job twice is harmless: an input that is no longer pending is left alone, and
 blobs are content-addressed.
+
+Workers run ingest jobs in batches of one app's inputs (``run_batch``): the inputs are read in
+one query, the pictures go through the models together, and every input's outcome is written
+with the batch's jobs finished in one transaction. An input that cannot be ingested (an
+undecodable file, an unreachable URL) is stored as failed with its reason beside the others;
+an unexpected error fails only its own job, which the worker retries alone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from clarion.blobs.base import TINY, BlobStore
@@ -17,14 +24,20 @@ from clarion.fetch import FetchRejected, UrlFetcher
 from clarion.jobs.ingest_video import VideoIngestion
 from clarion.media import DecodedImage, ImageRejected, decode_image, thumbnail_jpeg
 from clarion.runtime.decoded import DecodedImages
-from clarion.runtime.indexing import Indexer
-from clarion.storage.ingestion import IngestedFacts, IngestionResults
+from clarion.runtime.indexing import Analysis, Indexer
+from clarion.storage.ingestion import (
+    IngestedFacts,
+    IngestedInput,
+    IngestionResults,
+    RejectedInput,
+)
 from clarion.storage.inputs import (
     INPUT_FAILED,
     INPUT_PENDING,
     InputRecord,
     InputStore,
 )
+from clarion.storage.jobs import JobRecord
 
 log = logging.getLogger("clarion.ingest")
 
@@ -32,6 +45,29 @@ log = logging.getLogger("clarion.ingest")
 SUCCEEDED = "success"
 FAILED = "failed"
 DOWNLOADED = "Download complete"
+
+Rejection = FetchRejected | ImageRejected | InputRejected
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What a batch of ingest jobs comes to, gathered for its one write."""
+
+    ingested: list[IngestedInput] = field(default_factory=list)
+    rejected: list[RejectedInput] = field(default_factory=list)
+    errors: dict[int, BaseException] = field(default_factory=dict)  # by job pk
+    videos: int = 0  # ingested on their own (a video writes as it goes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Picture:
+    """A batch's image input, decoded, waiting for the models."""
+
+    job_pk: int
+    app_pk: int
+    input_pk: int
+    image: DecodedImage
+    digest: str
 
 
 class IngestJob:
@@ -76,6 +112,83 @@ class IngestJob:
         else:
             self._on_outcome(SUCCEEDED)
 
+    def run_batch(self, jobs: Sequence[JobRecord]) -> dict[int, BaseException]:
+        """Ingest a batch of jobs (``WorkerPool`` gives one app's): every outcome and the jobs
+        finished in one transaction. The unexpected error of each job not finished, by pk."""
+        batch = _Batch()
+        pictures: list[_Picture] = []
+        found = self._data.get_inputs_by_pks([int(job.payload["input_pk"]) for job in jobs])
+        for job in jobs:
+            entry = found.get(int(job.payload["input_pk"]))
+            if entry is None or entry[1].status_code != INPUT_PENDING or entry[1].pk is None:
+                continue  # deleted, or ingested already (a re-run after a crash): just finish
+            self._gather(batch, job.pk, entry[0], entry[1], pictures)
+        self._analyse_pictures(batch, pictures)
+        finished = [job for job in jobs if job.pk not in batch.errors]
+        self._results.save_batch(batch.ingested, batch.rejected, finished)
+        for _ in range(len(batch.ingested) + batch.videos):
+            self._on_outcome(SUCCEEDED)
+        for _ in batch.rejected:
+            self._on_outcome(FAILED)
+        return batch.errors
+
+    def _gather(
+        self,
+        batch: _Batch,
+        job_pk: int,
+        app_pk: int,
+        record: InputRecord,
+        pictures: list[_Picture],
+    ) -> None:
+        """One input of the batch: a picture decoded for the models, a text analysed, a video
+        ingested (on its own: it writes as it goes), or its rejection noted."""
+        pk = record.pk
+        assert pk is not None
+        try:
+            if record.kind == "image":
+                image, digest = self._decoded_image(record)
+                self._keep_thumbnail(digest, image)
+                pictures.append(_Picture(job_pk, app_pk, pk, image, digest))
+            elif record.kind == "video":
+                self._ingest(app_pk, pk, record)
+                batch.videos += 1
+            else:
+                text, facts = self._text(record)
+                analysis = self._indexer.analyse_text(app_pk, text)
+                batch.ingested.append(_ingested(app_pk, pk, analysis, facts))
+        except (FetchRejected, ImageRejected, InputRejected) as rejected:
+            batch.rejected.append(RejectedInput(pk, _failure(record, rejected)))
+        except Exception as error:  # the worker retries this job alone, or gives up on it
+            log.exception("ingesting input %d failed", pk)
+            batch.errors[job_pk] = error
+
+    def _analyse_pictures(self, batch: _Batch, pictures: Sequence[_Picture]) -> None:
+        """The batch's pictures through the models in one run (they are of one app, so of one
+        base workflow); should that fail, each alone, so that a picture the models choke on
+        fails only its own job."""
+        if not pictures:
+            return
+        app_pk = pictures[0].app_pk
+        if all(picture.app_pk == app_pk for picture in pictures):
+            try:
+                analyses = self._indexer.analyse_images(
+                    app_pk, [picture.image.image for picture in pictures]
+                )
+            except Exception:
+                log.exception("a batch of %d pictures failed; analysing each", len(pictures))
+            else:
+                for picture, analysis in zip(pictures, analyses, strict=True):
+                    batch.ingested.append(_picture_ingested(picture, analysis))
+                return
+        for picture in pictures:
+            try:
+                analysis = self._indexer.analyse_image(picture.app_pk, picture.image.image)
+            except Exception as error:
+                log.exception("analysing input %d failed", picture.input_pk)
+                batch.errors[picture.job_pk] = error
+            else:
+                batch.ingested.append(_picture_ingested(picture, analysis))
+
     def give_up(self, payload: Mapping[str, Any], error: BaseException) -> None:
         """The job failed for good on an unexpected error: say so on the input."""
         description = f"Ingestion failed on an internal error ({type(error).__name__})"
@@ -94,24 +207,29 @@ class IngestJob:
         if record.kind == "image":
             self._ingest_image(app_pk, pk, record)
             return
+        text, facts = self._text(record)
+        analysis = self._indexer.analyse_text(app_pk, text)
+        self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
+
+    def _text(self, record: InputRecord) -> tuple[str, IngestedFacts]:
+        """A text input's text (fetched, and its bytes stored, when it came by URL)."""
         text = record.text
         fetched: str | None = None
         if record.url and not text:
             raw = self._fetcher.fetch(record.url)
             text, fetched = _text_of(raw), self._blobs.put(raw)
-        analysis = self._indexer.analyse_text(app_pk, text)
-        facts = IngestedFacts(DOWNLOADED, blob=fetched)
-        self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
+        return text, IngestedFacts(DOWNLOADED, blob=fetched)
 
     def _ingest_image(self, app_pk: int, pk: int, record: InputRecord) -> None:
         image, digest = self._decoded_image(record)
-        # The hosted thumbnail, made while the picture is decoded anyway.
-        self._blobs.put_rendition(digest, TINY, thumbnail_jpeg(image.image))
+        self._keep_thumbnail(digest, image)
         analysis = self._indexer.analyse_image(app_pk, image.image)
-        facts = IngestedFacts(
-            DOWNLOADED, blob=digest, size=(image.width, image.height), image_format=image.format
-        )
+        facts = _picture_facts(image, digest)
         self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
+
+    def _keep_thumbnail(self, digest: str, image: DecodedImage) -> None:
+        """The hosted thumbnail, made while the picture is decoded anyway."""
+        self._blobs.put_rendition(digest, TINY, thumbnail_jpeg(image.image))
 
     def _decoded_image(self, record: InputRecord) -> tuple[DecodedImage, str]:
         """The picture and its blob: an upload as PostInputs decoded it when this process
@@ -132,6 +250,23 @@ def _text_of(raw: bytes) -> str:
         raise ImageRejected(INPUT_INVALID_ARGUMENT, "The text at the URL is not UTF-8") from exc
 
 
-def _failure(record: InputRecord, rejected: FetchRejected | ImageRejected | InputRejected) -> str:
+def _picture_facts(image: DecodedImage, digest: str) -> IngestedFacts:
+    return IngestedFacts(
+        DOWNLOADED, blob=digest, size=(image.width, image.height), image_format=image.format
+    )
+
+
+def _picture_ingested(picture: _Picture, analysis: Analysis) -> IngestedInput:
+    facts = _picture_facts(picture.image, picture.digest)
+    return _ingested(picture.app_pk, picture.input_pk, analysis, facts)
+
+
+def _ingested(
+    app_pk: int, input_pk: int, analysis: Analysis, facts: IngestedFacts
+) -> IngestedInput:
+    return IngestedInput(app_pk, input_pk, analysis.vectors, analysis.predictions, facts)
+
+
+def _failure(record: InputRecord, rejected: Rejection) -> str:
     where = f" from {record.url}" if record.url else ""
     return f"Input could not be ingested{where}: {rejected.description} (code {rejected.code})"

@@ -28,8 +28,9 @@ from sqlalchemy import (
 )
 
 from clarion.storage.dialect import keys_in
-from clarion.storage.ingestion import IngestedFacts
-from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
+from clarion.storage.ingestion import IngestedFacts, IngestedInput, RejectedInput
+from clarion.storage.inputs import INPUT_FAILED, INPUT_SUCCESS, InputRecord
+from clarion.storage.jobs import JobRecord
 from clarion.storage.schema import (
     annotation_concepts,
     dataset_inputs,
@@ -57,6 +58,7 @@ from clarion.storage.sql.base import (
     with_dataset_ids,
 )
 from clarion.storage.sql.ingestion import update_input_status
+from clarion.storage.sql.jobs import finish_held
 from clarion.storage.sql.reindexing import SqlReindexing
 
 ADD = "add"
@@ -173,15 +175,33 @@ class SqlSearchStore(SqlReindexing):
         """``save_analysis`` and the input's success status, in one transaction."""
         with self._write() as db:
             self._write_analysis(db, app_pk, input_pk, vectors, predictions)
-            update_input_status(
-                db,
-                input_pk,
-                INPUT_SUCCESS,
-                facts.description,
-                blob=facts.blob,
-                size=facts.size,
-                image_format=facts.image_format,
-            )
+            self._write_success(db, input_pk, facts)
+
+    def save_batch(
+        self,
+        ingested: Sequence[IngestedInput],
+        rejected: Sequence[RejectedInput],
+        finished: Sequence[JobRecord],
+    ) -> set[int]:
+        """Every input's outcome and the batch's jobs finished, in one transaction."""
+        with self._write() as db:
+            for done in ingested:
+                self._write_analysis(db, done.app_pk, done.input_pk, done.vectors, done.predictions)
+                self._write_success(db, done.input_pk, done.facts)
+            for failed in rejected:
+                update_input_status(db, failed.input_pk, INPUT_FAILED, failed.description)
+            return finish_held(db, finished)
+
+    def _write_success(self, db: Connection, input_pk: int, facts: IngestedFacts) -> None:
+        update_input_status(
+            db,
+            input_pk,
+            INPUT_SUCCESS,
+            facts.description,
+            blob=facts.blob,
+            size=facts.size,
+            image_format=facts.image_format,
+        )
 
     def _write_analysis(
         self,
