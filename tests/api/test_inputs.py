@@ -462,6 +462,28 @@ def test_hosted_image_serves_original_and_thumbnail(api: Api, app_id: str) -> No
     assert refused.json()["status"]["code"] == 11008
 
 
+@pytest.mark.parametrize("left_by_a_crash", [b"", b"\xff\xd8\xff\xe0 and no more"])
+def test_a_thumbnail_a_crash_cut_short_is_made_again(
+    api: Api, app_id: str, left_by_a_crash: bytes
+) -> None:
+    """Ingestion writes the thumbnail without waiting for the disk; what a crash of the
+    machine can leave of it (nothing, or its head) is not served but made again."""
+    original = png_bytes((600, 300))
+    post(api, app_id, image_input("cut", data=original))
+    hosted = wait_until_done(api, app_id, "cut").data.image.hosted
+    digest = hashlib.sha256(original).hexdigest()
+    blobs = api.server.settings.data_dir / "blobs"
+    (thumbnail,) = blobs.glob(f"{digest[:2]}/{digest[2:4]}/{digest}.tiny")
+    thumbnail.write_bytes(left_by_a_crash)
+
+    headers = {"Authorization": f"Key {api.server.admin_pat}"}
+    tiny = httpx.get(f"{hosted.prefix}/tiny/{hosted.suffix}", headers=headers)
+
+    assert tiny.status_code == 200
+    assert Image.open(io.BytesIO(tiny.content)).size == (256, 128)
+    assert thumbnail.read_bytes() == tiny.content  # kept whole for the next request
+
+
 def test_base64_that_is_not_base64_is_a_bad_request(
     open_server: RunningServer, app_id: str
 ) -> None:

@@ -228,8 +228,10 @@ class IngestJob:
         self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
 
     def _keep_thumbnail(self, digest: str, image: DecodedImage) -> None:
-        """The hosted thumbnail, made while the picture is decoded anyway."""
-        self._blobs.put_rendition(digest, TINY, thumbnail_jpeg(image.image))
+        """The hosted thumbnail, made while the picture is decoded anyway. Not waited onto
+        the disk: a crash of the machine can only lose it or cut it short, and the hosted
+        endpoint then makes it again from the original (``HostedImages``)."""
+        self._blobs.put_rendition(digest, TINY, thumbnail_jpeg(image.image), durable=False)
 
     def _decoded_image(self, record: InputRecord) -> tuple[DecodedImage, str]:
         """The picture and its blob: an upload as PostInputs decoded it when this process
