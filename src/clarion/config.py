@@ -268,8 +268,8 @@ class Settings(BaseSettings):
         8,
         ge=1,
         le=256,
-        description="Inputs a worker thread claims and ingests together, of one app: one model "
-        "run and one transaction for the batch.",
+        description="Inputs of one app a worker thread claims at once and ingests together: "
+        "one transaction claims the batch, one stores its results and finishes its jobs.",
     )
     retention_seconds: float = Field(
         7 * 24 * 3600.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import secrets
 import ssl
 import time
 from collections.abc import Iterator
@@ -462,26 +463,41 @@ def test_hosted_image_serves_original_and_thumbnail(api: Api, app_id: str) -> No
     assert refused.json()["status"]["code"] == 11008
 
 
+@pytest.mark.parametrize(
+    ("size", "made_at_ingestion"),
+    # Over 4 MP at ingestion (a request never decodes a huge original); else on demand.
+    [((600, 300), False), ((2400, 1800), True)],
+)
 @pytest.mark.parametrize("left_by_a_crash", [b"", b"\xff\xd8\xff\xe0 and no more"])
-def test_a_thumbnail_a_crash_cut_short_is_made_again(
-    api: Api, app_id: str, left_by_a_crash: bytes
+def test_the_thumbnail_is_kept_and_made_again_when_a_crash_cut_it_short(
+    api: Api,
+    app_id: str,
+    size: tuple[int, int],
+    made_at_ingestion: bool,
+    left_by_a_crash: bytes,
 ) -> None:
-    """Ingestion writes the thumbnail without waiting for the disk; what a crash of the
-    machine can leave of it (nothing, or its head) is not served but made again."""
-    original = png_bytes((600, 300))
+    """Ingestion writes a big picture's thumbnail without waiting for the disk, and leaves a
+    small one's to its first request; what a crash of the machine can leave of a thumbnail
+    (nothing, or its head) is not served but made again."""
+    original = png_bytes(size, f"#{secrets.token_hex(3)}")  # bytes no other test stored
     post(api, app_id, image_input("cut", data=original))
-    hosted = wait_until_done(api, app_id, "cut").data.image.hosted
+    hosted = wait_until_done(api, app_id, "cut", timeout=60).data.image.hosted
     digest = hashlib.sha256(original).hexdigest()
-    blobs = api.server.settings.data_dir / "blobs"
-    (thumbnail,) = blobs.glob(f"{digest[:2]}/{digest[2:4]}/{digest}.tiny")
+    shard = api.server.settings.data_dir / "blobs" / digest[:2] / digest[2:4]
+    thumbnail = shard / f"{digest}.tiny"
+    assert thumbnail.exists() == made_at_ingestion
+    headers = {"Authorization": f"Key {api.server.admin_pat}"}
+    url = f"{hosted.prefix}/tiny/{hosted.suffix}"
+    first = httpx.get(url, headers=headers)
+    assert thumbnail.read_bytes() == first.content  # kept for the next request
     thumbnail.write_bytes(left_by_a_crash)
 
-    headers = {"Authorization": f"Key {api.server.admin_pat}"}
-    tiny = httpx.get(f"{hosted.prefix}/tiny/{hosted.suffix}", headers=headers)
+    again = httpx.get(url, headers=headers)
 
-    assert tiny.status_code == 200
-    assert Image.open(io.BytesIO(tiny.content)).size == (256, 128)
-    assert thumbnail.read_bytes() == tiny.content  # kept whole for the next request
+    assert again.status_code == 200
+    expected = (256, 128) if size[0] > size[1] * 1.5 else (256, 192)
+    assert Image.open(io.BytesIO(again.content)).size == expected
+    assert thumbnail.read_bytes() == again.content
 
 
 def test_base64_that_is_not_base64_is_a_bad_request(

@@ -4,8 +4,8 @@ Running the same job twice is harmless: an input that is no longer pending is le
 blobs are content-addressed.
 
 Workers run ingest jobs in batches of one app's inputs (``run_batch``): the inputs are read in
-one query, the pictures go through the models together, and every input's outcome is written
-with the batch's jobs finished in one transaction. An input that cannot be ingested (an
+one query, and every input's outcome is written with the batch's jobs finished in one
+transaction. An input that cannot be ingested (an
 undecodable file, an unreachable URL) is stored as failed with its reason beside the others;
 an unexpected error fails only its own job, which the worker retries alone.
 """
@@ -47,6 +47,12 @@ FAILED = "failed"
 DOWNLOADED = "Download complete"
 
 Rejection = FetchRejected | ImageRejected | InputRejected
+
+# Pictures up to this size get their hosted thumbnail on its first request: decoding one again
+# then takes at most about 16 MB and a few tens of ms, once. Bigger ones get it at ingestion,
+# so a request never decodes a huge original (a 60 MP PNG took 1.5 GB). At ingestion the
+# thumbnail was a fifth of the server's time per 640x480 picture (bench/README.md).
+LAZY_THUMBNAIL_PIXELS = 4_000_000
 
 
 @dataclass(slots=True)
@@ -163,23 +169,10 @@ class IngestJob:
             batch.errors[job_pk] = error
 
     def _analyse_pictures(self, batch: _Batch, pictures: Sequence[_Picture]) -> None:
-        """The batch's pictures through the models in one run (they are of one app, so of one
-        base workflow); should that fail, each alone, so that a picture the models choke on
-        fails only its own job."""
-        if not pictures:
-            return
-        app_pk = pictures[0].app_pk
-        if all(picture.app_pk == app_pk for picture in pictures):
-            try:
-                analyses = self._indexer.analyse_images(
-                    app_pk, [picture.image.image for picture in pictures]
-                )
-            except Exception:
-                log.exception("a batch of %d pictures failed; analysing each", len(pictures))
-            else:
-                for picture, analysis in zip(pictures, analyses, strict=True):
-                    batch.ingested.append(_picture_ingested(picture, analysis))
-                return
+        """The batch's pictures through the models one at a time, as the bare pipeline runs
+        them: on a CPU a run of 8 costs 20-50% more per picture than 8 runs of one (bigger
+        activations, out of cache; bench/README.md), and a picture the models choke on fails
+        only its own job."""
         for picture in pictures:
             try:
                 analysis = self._indexer.analyse_image(picture.app_pk, picture.image.image)
@@ -228,9 +221,12 @@ class IngestJob:
         self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
 
     def _keep_thumbnail(self, digest: str, image: DecodedImage) -> None:
-        """The hosted thumbnail, made while the picture is decoded anyway. Not waited onto
-        the disk: a crash of the machine can only lose it or cut it short, and the hosted
-        endpoint then makes it again from the original (``HostedImages``)."""
+        """The hosted thumbnail of a big picture, made while it is decoded anyway; a smaller
+        one's is made on its first request (``HostedImages``), as most are never asked for.
+        Not waited onto the disk: a crash of the machine can only lose it or cut it short,
+        and the hosted endpoint then makes it again from the original."""
+        if image.width * image.height <= LAZY_THUMBNAIL_PIXELS:
+            return
         self._blobs.put_rendition(digest, TINY, thumbnail_jpeg(image.image), durable=False)
 
     def _decoded_image(self, record: InputRecord) -> tuple[DecodedImage, str]:

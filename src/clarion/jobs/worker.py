@@ -9,9 +9,10 @@ input waiting behind them. And no app runs more than all threads but one: one ap
 (URLs that take a minute to answer) leave a thread for the others.
 
 A kind with a batch handler (ingestion) is claimed in batches: a thread takes up to
-``batch_size`` jobs of one app at once and runs them together, which lets the models see a
-batch and the results be written in one transaction. A batch counts as one claim for the
-turns above, and each of its jobs fails, is retried and is given up on by itself.
+``batch_size`` jobs of one app at once and runs them together, so that the claim and the
+results (with the jobs' finishing) are one transaction each for the whole batch. A batch
+counts as one claim for the turns above, and each of its jobs fails, is retried and is given
+up on by itself.
 """
 
 from __future__ import annotations

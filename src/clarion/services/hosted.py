@@ -79,9 +79,9 @@ class HostedImages:
             raise NotFound("thumbnail of the video (still ingesting)", digest[:12]) from None
 
     def _tiny(self, digest: str) -> bytes:
-        """The thumbnail, made once: at ingestion, or here for an input ingested before
-        thumbnails were kept, or whose thumbnail a crash of the machine lost or cut short
-        (ingestion does not wait for it to reach the disk). Decoding the original on every
+        """The thumbnail, made once and kept: at ingestion for a big picture, else here on
+        its first request, and here again when a crash of the machine lost or cut short the
+        one ingestion made (it does not wait for the disk). Decoding the original on every
         request cost up to 1.5 GB each."""
         try:
             kept = self._blobs.get_rendition(digest, TINY)
