@@ -305,30 +305,29 @@ class SqlVectorSearchStore(SqlSearchStore):
         super().__init__(engine)
         self._indexed: set[tuple[int, str]] = set()
 
-    def _insert_vector(
-        self,
-        db: Connection,
-        app_pk: int,
-        input_pk: int,
-        space: str,
-        vector: npt.NDArray[np.float32],
+    def _insert_vectors(
+        self, db: Connection, rows: Sequence[tuple[int, int, str, npt.NDArray[np.float32]]]
     ) -> None:
-        if (app_pk, space) not in self._indexed:
-            ensure_index(db, app_pk, space, len(vector))
-            self._indexed.add((app_pk, space))
+        for app_pk, _, space, vector in rows:
+            if (app_pk, space) not in self._indexed:
+                ensure_index(db, app_pk, space, len(vector))
+                self._indexed.add((app_pk, space))
         _binary_vectors(db)
         db.execute(
             text(
                 "INSERT INTO input_vectors (input_pk, space, app_pk, vector, embedding) "
                 "VALUES (:input_pk, :space, :app_pk, :vector, CAST(:embedding AS vector))"
             ),
-            {
-                "input_pk": input_pk,
-                "space": space,
-                "app_pk": app_pk,
-                "vector": np.asarray(vector, dtype=np.float32).tobytes(),
-                "embedding": PgVector(vector),
-            },
+            [
+                {
+                    "input_pk": input_pk,
+                    "space": space,
+                    "app_pk": app_pk,
+                    "vector": np.asarray(vector, dtype=np.float32).tobytes(),
+                    "embedding": PgVector(vector),
+                }
+                for app_pk, input_pk, space, vector in rows
+            ],
         )
 
 
