@@ -198,6 +198,24 @@ def test_a_batch_is_of_one_app_and_kind_and_takes_expired_leases_too(engine: Eng
     assert [job.payload["n"] for job in alone] == [2]
 
 
+def test_a_few_jobs_are_spread_over_claims_and_a_long_queue_taken_in_full_batches(
+    engine: Engine,
+) -> None:
+    queue_jobs(engine, 6)
+    queue, sizes = SqlJobQueue(engine), {INGEST_JOB: 8}
+
+    def claim_sizes() -> list[int]:
+        taken = []
+        while batch := queue.claim_batch([INGEST_JOB], 60, batch_sizes=sizes, spread=3):
+            taken.append(len(batch))
+        return taken
+
+    # Six slow URLs go to three threads two by two, not to one thread eight at a time.
+    assert claim_sizes() == [2, 2, 1, 1]
+    queue_jobs(engine, 40)
+    assert claim_sizes() == [8, 8, 8, 6, 4, 2, 2, 1, 1]  # the tail spread too
+
+
 def test_claims_take_apps_in_turn_and_skip_the_apps_asked(engine: Engine) -> None:
     with engine.begin() as db:
         for n, app in enumerate([1, 1, 1, 2, 3, 3]):

@@ -157,6 +157,8 @@ class WorkerPool:
                 list(self._kinds),
                 self._lease_seconds,
                 batch_sizes=self._batch_sizes,
+                # A few jobs go to as many threads as one app may have, not to one batch.
+                spread=cap,
                 after_app=self._last_app,
                 skip_apps=busier,
             )

@@ -60,11 +60,15 @@ class JobQueue(Protocol):
         lease_seconds: float,
         *,
         batch_sizes: Mapping[str, int] | None = None,
+        spread: int = 1,
         after_app: int = -1,
         skip_apps: Collection[int] = (),
     ) -> list[JobRecord]:
         """The job ``claim`` takes, then more claimable jobs of its kind and app up to
-        ``batch_sizes[kind]`` (1 when absent), in one transaction; empty when there is none."""
+        ``batch_sizes[kind]`` (1 when absent), in one transaction; empty when there is none.
+        A batch takes at most a ``spread``-th of the app's jobs of that kind waiting (rounded
+        up): a few jobs are spread over that many claims, a long queue taken in full batches.
+        """
         ...
 
     def finish(self, job: JobRecord, *, failed: bool = False) -> bool:

@@ -103,13 +103,14 @@ class SqlJobQueue(SqlBase):
         lease_seconds: float,
         *,
         batch_sizes: Mapping[str, int] | None = None,
+        spread: int = 1,
         after_app: int = -1,
         skip_apps: Collection[int] = (),
     ) -> list[JobRecord]:
         """The job ``claim`` takes, then more claimable jobs of its kind and app up to
-        ``batch_sizes[kind]`` (1 when absent), all in one transaction under one lease token;
-        empty when there is none. Each job of the batch is leased, renewed, finished and
-        recovered on its own, as if claimed alone."""
+        ``batch_sizes[kind]`` (1 when absent) and to a ``spread``-th of those waiting, all in
+        one transaction under one lease token; empty when there is none. Each job of the
+        batch is leased, renewed, finished and recovered on its own, as if claimed alone."""
         self._recover_now_and_then()
         now = utcnow()
         ours = and_(jobs.c.kind.in_(kinds), jobs.c.app_pk.not_in(list(skip_apps)))
@@ -119,8 +120,8 @@ class SqlJobQueue(SqlBase):
             if first is None:
                 return []
             pk, kind, app_pk = first
-            limit = (batch_sizes or {}).get(kind, 1)
-            pks = [pk, *_more_claimable(db, kind, app_pk, pk, now, limit - 1)]
+            size = _share(db, (batch_sizes or {}).get(kind, 1), spread, kind, app_pk, pk, now)
+            pks = [pk, *_more_claimable(db, kind, app_pk, pk, now, size - 1)]
             db.execute(
                 update(jobs)
                 .where(jobs.c.pk.in_(pks))
@@ -265,6 +266,33 @@ def _first_claimable(
     return None
 
 
+def _share(
+    db: Connection,
+    limit: int,
+    spread: int,
+    kind: str,
+    app_pk: int,
+    first_pk: int,
+    now: datetime,
+) -> int:
+    """How many jobs the batch takes: up to ``limit``, and no more than a ``spread``-th of
+    those waiting (rounded up), so that a few jobs (slow URLs, say) still go to several threads
+    at once while a long queue is taken in full batches. The count stops where it no longer
+    matters, so a million queued jobs cost no more to count than ``limit * spread``."""
+    if limit <= 1:
+        return 1
+    if spread <= 1:
+        return limit
+    bounded = (
+        select(jobs.c.pk)
+        .where(_claimable_beside(kind, app_pk, first_pk, now))
+        .limit(limit * spread)
+        .subquery()
+    )
+    waiting = 1 + int(db.execute(select(func.count()).select_from(bounded)).scalar_one())
+    return min(limit, -(-waiting // spread))
+
+
 def _more_claimable(
     db: Connection, kind: str, app_pk: int, first_pk: int, now: datetime, limit: int
 ) -> list[int]:
@@ -274,20 +302,23 @@ def _more_claimable(
         return []
     rows = db.execute(
         select(jobs.c.pk)
-        .where(
-            jobs.c.kind == kind,
-            jobs.c.app_pk == app_pk,
-            jobs.c.pk != first_pk,
-            or_(
-                jobs.c.state == QUEUED,
-                and_(jobs.c.state == RUNNING, jobs.c.lease_until < now),
-            ),
-        )
+        .where(_claimable_beside(kind, app_pk, first_pk, now))
         .order_by(jobs.c.pk)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     return [int(row.pk) for row in rows]
+
+
+def _claimable_beside(kind: str, app_pk: int, first_pk: int, now: datetime) -> ColumnElement[bool]:
+    """Jobs that could join a batch begun with ``first_pk``: of its kind and app, queued or
+    with their lease run out."""
+    return and_(
+        jobs.c.kind == kind,
+        jobs.c.app_pk == app_pk,
+        jobs.c.pk != first_pk,
+        or_(jobs.c.state == QUEUED, and_(jobs.c.state == RUNNING, jobs.c.lease_until < now)),
+    )
 
 
 def _first_row(db: Connection, *conditions: ColumnElement[bool]) -> Any:
