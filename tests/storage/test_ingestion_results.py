@@ -1,6 +1,6 @@
-"""``save_ingested`` on both databases: an input's search data and its success status in one
-transaction, so neither is ever seen without the other; and ``save_batch``: a batch's outcomes
-and its jobs finished in one transaction.
+"""``save_batch`` on both databases: an input's search data and its success status in one
+transaction, so neither is ever seen without the other, and a batch's outcomes with its jobs
+finished in the same transaction.
 
 SQLite always runs; PostgreSQL runs when ``CLARION_TEST_DATABASE=postgresql``.
 """
@@ -60,8 +60,9 @@ def test_the_search_data_and_the_status_land_together(
 ) -> None:
     app_pk, pk = input_pk
     facts = IngestedFacts("Download complete", blob="ab" * 32, size=(640, 480), image_format="JPEG")
-    SqlSearchStore(engine).save_ingested(
-        app_pk, pk, {SPACE: np.full(4, 0.5, np.float32)}, [("cat", "cat", 0.9)], facts
+    vectors = {SPACE: np.full(4, 0.5, np.float32)}
+    SqlSearchStore(engine).save_batch(
+        [IngestedInput(app_pk, pk, vectors, [("cat", "cat", 0.9)], facts)], [], []
     )
     assert counts(engine, pk) == (1, 1, 1)
     found = SqlInputStore(engine).get_input_by_pk(pk)
@@ -84,9 +85,10 @@ def test_a_status_the_database_refuses_stores_no_search_data(
     app_pk, pk = input_pk
     too_wide = IngestedFacts("Download complete", size=(2**70, 1))  # no integer column holds it
     # SQLite's driver refuses to bind it; PostgreSQL refuses it (a storage error).
+    vectors = {SPACE: np.full(4, 0.5, np.float32)}
     with pytest.raises((OverflowError, StorageError)):
-        SqlSearchStore(engine).save_ingested(
-            app_pk, pk, {SPACE: np.full(4, 0.5, np.float32)}, [("cat", "cat", 0.9)], too_wide
+        SqlSearchStore(engine).save_batch(
+            [IngestedInput(app_pk, pk, vectors, [("cat", "cat", 0.9)], too_wide)], [], []
         )
     assert counts(engine, pk) == (0, 0, 0)
     found = SqlInputStore(engine).get_input_by_pk(pk)

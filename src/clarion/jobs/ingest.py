@@ -104,34 +104,33 @@ class IngestJob:
         self._on_outcome = on_outcome or (lambda outcome: None)
 
     def __call__(self, payload: Mapping[str, Any]) -> None:
-        found = self._data.get_input_by_pk(int(payload["input_pk"]))
-        if found is None:
-            return  # deleted before it was ingested
-        app_pk, record = found
-        if record.status_code != INPUT_PENDING or record.pk is None:
-            return  # already ingested: this is a re-run after a crash
-        try:
-            self._ingest(app_pk, record.pk, record)
-        except (FetchRejected, ImageRejected, InputRejected) as rejected:
-            self._data.set_input_status(record.pk, INPUT_FAILED, _failure(record, rejected))
-            self._on_outcome(FAILED)
-        else:
-            self._on_outcome(SUCCEEDED)
+        """Ingest one input (a batch of one, its job finished by the caller)."""
+        errors = self._ingest_all([(0, int(payload["input_pk"]))], finished=[])
+        if errors:
+            raise next(iter(errors.values()))
 
     def run_batch(self, jobs: Sequence[JobRecord]) -> dict[int, BaseException]:
         """Ingest a batch of jobs (``WorkerPool`` gives one app's): every outcome and the jobs
         finished in one transaction. The unexpected error of each job not finished, by pk."""
+        wanted = [(job.pk, int(job.payload["input_pk"])) for job in jobs]
+        return self._ingest_all(wanted, finished=jobs)
+
+    def _ingest_all(
+        self, wanted: Sequence[tuple[int, int]], finished: Sequence[JobRecord]
+    ) -> dict[int, BaseException]:
+        """Ingest the inputs of (job pk, input pk) pairs, and store every outcome with the
+        ``finished`` jobs (those without an unexpected error) done, in one transaction."""
         batch = _Batch()
         pictures: list[_Picture] = []
-        found = self._data.get_inputs_by_pks([int(job.payload["input_pk"]) for job in jobs])
-        for job in jobs:
-            entry = found.get(int(job.payload["input_pk"]))
+        found = self._data.get_inputs_by_pks([input_pk for _, input_pk in wanted])
+        for job_pk, input_pk in wanted:
+            entry = found.get(input_pk)
             if entry is None or entry[1].status_code != INPUT_PENDING or entry[1].pk is None:
                 continue  # deleted, or ingested already (a re-run after a crash): just finish
-            self._gather(batch, job.pk, entry[0], entry[1], pictures)
+            self._gather(batch, job_pk, entry[0], entry[1], pictures)
         self._analyse_pictures(batch, pictures)
-        finished = [job for job in jobs if job.pk not in batch.errors]
-        self._results.save_batch(batch.ingested, batch.rejected, finished)
+        done = [job for job in finished if job.pk not in batch.errors]
+        self._results.save_batch(batch.ingested, batch.rejected, done)
         for _ in range(len(batch.ingested) + batch.videos):
             self._on_outcome(SUCCEEDED)
         for _ in batch.rejected:
@@ -156,7 +155,7 @@ class IngestJob:
                 self._keep_thumbnail(digest, image)
                 pictures.append(_Picture(job_pk, app_pk, pk, image, digest))
             elif record.kind == "video":
-                self._ingest(app_pk, pk, record)
+                self._ingest_video(app_pk, pk, record)
                 batch.videos += 1
             else:
                 text, facts = self._text(record)
@@ -188,21 +187,13 @@ class IngestJob:
         self._data.set_input_status(int(payload["input_pk"]), INPUT_FAILED, description)
         self._on_outcome(FAILED)
 
-    def _ingest(self, app_pk: int, pk: int, record: InputRecord) -> None:
-        """Fetch or read the bytes, decode, index for search, then mark the input done."""
-        if record.kind == "video":
-            if self._videos is None:
-                raise InputRejected(
-                    INPUT_VIDEO_UNSUPPORTED_FORMAT, "this worker was started without video support"
-                )
-            self._videos.ingest(app_pk, pk, record)
-            return
-        if record.kind == "image":
-            self._ingest_image(app_pk, pk, record)
-            return
-        text, facts = self._text(record)
-        analysis = self._indexer.analyse_text(app_pk, text)
-        self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
+    def _ingest_video(self, app_pk: int, pk: int, record: InputRecord) -> None:
+        """A video is indexed and stored on its own, batch by batch of its frames."""
+        if self._videos is None:
+            raise InputRejected(
+                INPUT_VIDEO_UNSUPPORTED_FORMAT, "this worker was started without video support"
+            )
+        self._videos.ingest(app_pk, pk, record)
 
     def _text(self, record: InputRecord) -> tuple[str, IngestedFacts]:
         """A text input's text (fetched, and its bytes stored, when it came by URL)."""
@@ -212,13 +203,6 @@ class IngestJob:
             raw = self._fetcher.fetch(record.url)
             text, fetched = _text_of(raw), self._blobs.put(raw)
         return text, IngestedFacts(DOWNLOADED, blob=fetched)
-
-    def _ingest_image(self, app_pk: int, pk: int, record: InputRecord) -> None:
-        image, digest = self._decoded_image(record)
-        self._keep_thumbnail(digest, image)
-        analysis = self._indexer.analyse_image(app_pk, image.image)
-        facts = _picture_facts(image, digest)
-        self._results.save_ingested(app_pk, pk, analysis.vectors, analysis.predictions, facts)
 
     def _keep_thumbnail(self, digest: str, image: DecodedImage) -> None:
         """The hosted thumbnail of a big picture, made while it is decoded anyway; a smaller

@@ -52,25 +52,14 @@ class RejectedInput:
 
 
 class IngestionResults(Protocol):
-    def save_ingested(
-        self,
-        app_pk: int,
-        input_pk: int,
-        vectors: Mapping[str, npt.NDArray[np.float32]],
-        predictions: Sequence[tuple[str, str, float]],
-        facts: IngestedFacts,
-    ) -> None:
-        """In one transaction: what ``SearchStore.save_analysis`` stores, and the input's
-        success status with ``facts``."""
-        ...
-
     def save_batch(
         self,
         ingested: Sequence[IngestedInput],
         rejected: Sequence[RejectedInput],
         finished: Sequence[JobRecord],
     ) -> set[int]:
-        """In one transaction: each ingested input as ``save_ingested`` stores it, each
+        """In one transaction: each ingested input's search data (what
+        ``SearchStore.save_analysis`` stores) and success status with its facts, each
         rejected input's failure status, and the ``finished`` jobs marked done. A job is
         finished only while its lease token still holds it; the pks of those finished."""
         ...

@@ -181,19 +181,6 @@ class SqlSearchStore(SqlReindexing):
         with self._write() as db:
             self._write_analysis(db, app_pk, input_pk, vectors, predictions)
 
-    def save_ingested(
-        self,
-        app_pk: int,
-        input_pk: int,
-        vectors: Mapping[str, npt.NDArray[np.float32]],
-        predictions: Sequence[tuple[str, str, float]],
-        facts: IngestedFacts,
-    ) -> None:
-        """``save_analysis`` and the input's success status, in one transaction."""
-        with self._write() as db:
-            self._write_analysis(db, app_pk, input_pk, vectors, predictions)
-            self._write_success(db, input_pk, facts)
-
     def save_batch(
         self,
         ingested: Sequence[IngestedInput],
