@@ -62,6 +62,7 @@ class _Batch:
     ingested: list[IngestedInput] = field(default_factory=list)
     rejected: list[RejectedInput] = field(default_factory=list)
     errors: dict[int, BaseException] = field(default_factory=dict)  # by job pk
+    job_of: dict[int, int] = field(default_factory=dict)  # input pk -> its job's pk
     videos: int = 0  # ingested on their own (a video writes as it goes)
 
 
@@ -127,15 +128,46 @@ class IngestJob:
             entry = found.get(input_pk)
             if entry is None or entry[1].status_code != INPUT_PENDING or entry[1].pk is None:
                 continue  # deleted, or ingested already (a re-run after a crash): just finish
+            if input_pk in batch.job_of:
+                continue  # a second job for the input: it finishes with the first
+            batch.job_of[input_pk] = job_pk
             self._gather(batch, job_pk, entry[0], entry[1], pictures)
         self._analyse_pictures(batch, pictures)
-        done = [job for job in finished if job.pk not in batch.errors]
-        self._results.save_batch(batch.ingested, batch.rejected, done)
-        for _ in range(len(batch.ingested) + batch.videos):
+        self._save(batch, [job for job in finished if job.pk not in batch.errors])
+        stored = [i for i in batch.ingested if batch.job_of[i.input_pk] not in batch.errors]
+        for _ in range(len(stored) + batch.videos):
             self._on_outcome(SUCCEEDED)
-        for _ in batch.rejected:
-            self._on_outcome(FAILED)
+        for rejected in batch.rejected:
+            if batch.job_of[rejected.input_pk] not in batch.errors:
+                self._on_outcome(FAILED)
         return batch.errors
+
+    def _save(self, batch: _Batch, done: Sequence[JobRecord]) -> None:
+        """The batch's outcomes and its ``done`` jobs in one transaction; should the database
+        refuse it, each input's alone, so that one input it refuses fails only its own job."""
+        try:
+            self._results.save_batch(batch.ingested, batch.rejected, done)
+        except Exception:
+            if len(batch.job_of) <= 1:
+                raise
+            log.exception("a batch of %d inputs could not be stored; each alone", len(done))
+        else:
+            return
+        jobs = {job.pk: job for job in done}
+        alone: list[tuple[int, Sequence[IngestedInput], Sequence[RejectedInput]]] = [
+            *((i.input_pk, [i], []) for i in batch.ingested),
+            *((r.input_pk, [], [r]) for r in batch.rejected),
+        ]
+        for input_pk, ingested, rejected in alone:
+            job_pk = batch.job_of[input_pk]
+            job = [jobs.pop(job_pk)] if job_pk in jobs else []
+            try:
+                self._results.save_batch(ingested, rejected, job)
+            except Exception as error:
+                log.exception("storing input %d failed", input_pk)
+                batch.errors[job_pk] = error
+        if jobs:  # the batch's jobs with nothing to store (deleted inputs, videos)
+            self._results.save_batch([], [], list(jobs.values()))
 
     def _gather(
         self,
