@@ -6,7 +6,11 @@ bytes in a blob store; and the same plus the indexing the server does at ingesti
 general classifier and embedding, one network pass). The server's numbers include the gRPC
 upload, the durable enqueue, the workers, and (for URLs) fetching from a local HTTP server.
 
-    .venv/bin/python bench/ingest.py [--images 1000] [--repeats 3]
+    .venv/bin/python bench/ingest.py [--images 1000] [--repeats 3] [--base /tmp/base/src]
+
+With ``--base``, a second server runs another build's source (main's, say) beside this
+checkout's, and each round measures both after the bare pipelines: two builds compared at
+the same moment of a shared machine's load.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -116,73 +121,96 @@ def through_server(
         time.sleep(0.05)
 
 
+def byte_inputs(images: list[bytes]) -> list[resources_pb2.Input]:
+    return [
+        resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
+        for data in images
+    ]
+
+
+def url_inputs(base: str, count: int) -> list[resources_pb2.Input]:
+    return [
+        resources_pb2.Input(
+            data=resources_pb2.Data(
+                image=resources_pb2.Image(url=f"{base}/{n}.jpg", allow_duplicate_url=True)
+            )
+        )
+        for n in range(count)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="another build's src folder (say `git archive main src | tar -x -C /tmp/base`), "
+        "served beside this checkout's and measured in the same rounds",
+    )
     args = parser.parse_args()
     images = photo_like_jpegs(args.images)
     mean_kb = sum(map(len, images)) / len(images) / 1024
     print(f"{len(images)} JPEGs, 640x480, {mean_kb:.0f} KB on average; {WORKERS} worker threads")
     http_server, base = serve_images(images)
-    bare, bare_indexed, by_bytes, by_url = [], [], [], []
     models_dir = tempfile.TemporaryDirectory()
     catalog = ModelCatalog(Path(models_dir.name))
     catalog.analyze_general([decode_image(images[0]).image])
-    bare_cpu: list[float] = []
-    bytes_cpu: list[float] = []
-    url_cpu: list[float] = []
-    with clarion_server("--allow-private-urls", env={"CLARION_WORKERS": str(WORKERS)}) as server:
-        # The server loads its models on its first ingestion, as the bare pipeline did above.
-        warm_up = [
-            resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
-            for data in images[:WORKERS]
-        ]
-        through_server(server, "warm-up", warm_up)
+    trees = {"": Path(__file__).parent.parent / "src"}
+    if args.base is not None:
+        trees = {"base ": args.base, "new ": trees[""]}
+    seconds: dict[str, list[float]] = {"bare decode + store": [], "bare, + indexing": []}
+    cpu: dict[str, list[float]] = {"bare, + indexing": []}
+    with ExitStack() as stack:
+        servers = {}
+        for name, src in trees.items():
+            env = {"CLARION_WORKERS": str(WORKERS), "PYTHONPATH": str(src.resolve())}
+            server = stack.enter_context(clarion_server("--allow-private-urls", env=env))
+            # The server loads its models on its first ingestion, as the bare pipeline did.
+            through_server(server, "warm-up", byte_inputs(images[:WORKERS]))
+            servers[name] = server
+            for way in ("by bytes", "by URL"):
+                seconds[f"{name}server, {way}"], cpu[f"{name}server, {way}"] = [], []
         for run in range(args.repeats):
-            bare.append(bare_pipeline(images))
-            bare_indexed.append(bare_pipeline(images, catalog, bare_cpu))
-            byte_inputs = [
-                resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
-                for data in images
-            ]
-            by_bytes.append(through_server(server, f"bytes-{run}", byte_inputs, bytes_cpu))
-            url_inputs = [
-                resources_pb2.Input(
-                    data=resources_pb2.Data(
-                        image=resources_pb2.Image(url=f"{base}/{n}.jpg", allow_duplicate_url=True)
-                    )
-                )
-                for n in range(len(images))
-            ]
-            by_url.append(through_server(server, f"url-{run}", url_inputs, url_cpu))
+            seconds["bare decode + store"].append(bare_pipeline(images))
+            seconds["bare, + indexing"].append(
+                bare_pipeline(images, catalog, cpu["bare, + indexing"])
+            )
+            for name, server in servers.items():
+                row = f"{name}server, by bytes"
+                took = through_server(server, f"bytes-{run}", byte_inputs(images), cpu[row])
+                seconds[row].append(took)
+                row = f"{name}server, by URL"
+                took = through_server(server, f"url-{run}", url_inputs(base, len(images)), cpu[row])
+                seconds[row].append(took)
     http_server.shutdown()
-    count = len(images)
-    rows = [
-        ("bare decode + store", bare),
-        ("bare, + indexing", bare_indexed),
-        ("server, by bytes", by_bytes),
-        ("server, by URL", by_url),
-    ]
-    baseline, indexed = count / median(bare), count / median(bare_indexed)
-    print(f"{'pipeline':<22}{'inputs/s (median)':>18}{'ratio to bare':>15}{'to bare + index':>17}")
-    for name, seconds in rows:
-        rate = count / median(seconds)
-        print(f"{name:<22}{rate:>18.1f}{rate / baseline:>15.2f}{rate / indexed:>17.2f}")
+    report(len(images), seconds, cpu)
+
+
+def report(count: int, seconds: dict[str, list[float]], cpu: dict[str, list[float]]) -> None:
+    baseline = count / median(seconds["bare decode + store"])
+    indexed = count / median(seconds["bare, + indexing"])
+    print(f"{'pipeline':<27}{'inputs/s (median)':>18}{'ratio to bare':>15}{'to bare + index':>17}")
+    for name, taken in seconds.items():
+        rate = count / median(taken)
+        print(f"{name:<27}{rate:>18.1f}{rate / baseline:>15.2f}{rate / indexed:>17.2f}")
     # Each round's own ratio: the rounds are interleaved, so a busy moment on the shared
-    # machine slows the bare pipeline and the server of that round alike.
-    for name, seconds in rows[2:]:
-        ratios = [b / s for b, s in zip(bare_indexed, seconds, strict=True)]
+    # machine slows the bare pipeline and the servers of that round alike.
+    servers = [name for name in seconds if "server" in name]
+    for name in servers:
+        pairs = zip(seconds["bare, + indexing"], seconds[name], strict=True)
+        ratios = [b / s for b, s in pairs]
         print(f"{name}: per-round ratio to bare + index {', '.join(f'{r:.2f}' for r in ratios)}")
-    # CPU per input, what the shared machine's other work disturbs least.
-    per_input = {
-        "bare, + indexing": median(bare_cpu) / count,
-        "server, by bytes": median(bytes_cpu) / count,
-        "server, by URL (server process only)": median(url_cpu) / count,
-    }
-    for name, seconds in per_input.items():
-        ratio = per_input["bare, + indexing"] / seconds
-        print(f"CPU per input, {name}: {seconds * 1000:.1f} ms (bare + index / this: {ratio:.2f})")
+    # CPU per input, what the shared machine's other work disturbs least (for URLs, the
+    # server process only: the local HTTP server runs in this one).
+    bare_cpu = median(cpu["bare, + indexing"]) / count
+    for name, spent in cpu.items():
+        per_input = median(spent) / count
+        ratio = bare_cpu / per_input
+        print(
+            f"CPU per input, {name}: {per_input * 1000:.1f} ms (bare + index / this: {ratio:.2f})"
+        )
 
 
 if __name__ == "__main__":

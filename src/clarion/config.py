@@ -264,6 +264,13 @@ class Settings(BaseSettings):
     workers: int = Field(
         4, ge=0, description="Ingestion worker threads in the server (0: use `clarion worker`)."
     )
+    ingest_batch: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Inputs of one app a worker thread claims at once and ingests together: "
+        "one transaction claims the batch, one stores its results and finishes its jobs.",
+    )
     retention_seconds: float = Field(
         7 * 24 * 3600.0,
         ge=0,

@@ -124,3 +124,58 @@ def test_separate_worker_process_ingests(tmp_path: Path) -> None:
             found = wait_all_done(stub, 1, timeout=60)
         served.terminate()
     assert found[0].status.code == 30000
+
+
+def wait_jobs(data_dir: Path, state: str, at_least: int, timeout: float = 60) -> dict[str, int]:
+    """Jobs by state, once at least ``at_least`` are in ``state``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = job_states(data_dir)
+        if states.get(state, 0) >= at_least:
+            return states
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} jobs {state}: {job_states(data_dir)}")
+
+
+def test_a_worker_killed_mid_batch_leaves_no_input_stuck(tmp_path: Path) -> None:
+    from tests.processes import clarion_process
+
+    data_dir = tmp_path / "data"
+    # One thread claiming 12 at a time, each fetch slow: the kill lands with a batch in hand.
+    batch_env = {**ENV, "CLARION_INGEST_BATCH": "12"}
+    with (
+        image_server(delay=0.3) as images,
+        serve_process(data_dir, "--allow-private-urls", env={**ENV, "CLARION_WORKERS": "0"}) as api,
+    ):
+        stub = stub_for(api.grpc_port)
+        stub.PostApps(
+            service_pb2.PostAppsRequest(apps=[resources_pb2.App(id="durable")]),
+            metadata=key_metadata(PAT),
+        )
+        image = png_bytes((32, 32))
+        inputs = [url_input(f"in-{n}", images.add(f"/{n}.png", image)) for n in range(30)]
+        response = stub.PostInputs(
+            service_pb2.PostInputsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(app_id="durable"), inputs=inputs
+            ),
+            metadata=key_metadata(PAT),
+        )
+        assert response.status.code == status_code_pb2.SUCCESS, response.status
+        worker_args = ("worker", "--data-dir", str(data_dir), "--threads", "1")
+        with clarion_process(*worker_args, "--allow-private-urls", env=batch_env) as doomed:
+            # One thread holding 12 jobs at once: the batch is in hand, none of it stored.
+            held = wait_jobs(data_dir, "running", 12)
+            os.kill(doomed.pid, signal.SIGKILL)
+            doomed.wait(timeout=30)
+        assert held.get("done", 0) == 0, held
+        assert job_states(data_dir).get("running") == 12  # left behind by the dead worker
+        assert {i.status.code for i in all_inputs(stub)} == {30001}
+
+        # The next worker on this host takes the dead one's batch back at once (its process
+        # is gone), not after the lease runs out, and ingests everything once.
+        with clarion_process(*worker_args, "--allow-private-urls", env=batch_env):
+            found = wait_all_done(stub, len(inputs), timeout=60)
+        api.terminate()
+
+    assert {i.status.code for i in found} == {30000}
+    assert job_states(data_dir) == {"done": len(inputs)}

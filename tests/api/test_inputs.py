@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import secrets
 import ssl
 import time
 from collections.abc import Iterator
@@ -460,6 +461,43 @@ def test_hosted_image_serves_original_and_thumbnail(api: Api, app_id: str) -> No
     refused = httpx.get(f"{hosted.prefix}/orig/{hosted.suffix}")
     assert refused.status_code == 401
     assert refused.json()["status"]["code"] == 11008
+
+
+@pytest.mark.parametrize(
+    ("size", "made_at_ingestion"),
+    # Over 4 MP at ingestion (a request never decodes a huge original); else on demand.
+    [((600, 300), False), ((2400, 1800), True)],
+)
+@pytest.mark.parametrize("left_by_a_crash", [b"", b"\xff\xd8\xff\xe0 and no more"])
+def test_the_thumbnail_is_kept_and_made_again_when_a_crash_cut_it_short(
+    api: Api,
+    app_id: str,
+    size: tuple[int, int],
+    made_at_ingestion: bool,
+    left_by_a_crash: bytes,
+) -> None:
+    """Ingestion writes a big picture's thumbnail without waiting for the disk, and leaves a
+    small one's to its first request; what a crash of the machine can leave of a thumbnail
+    (nothing, or its head) is not served but made again."""
+    original = png_bytes(size, f"#{secrets.token_hex(3)}")  # bytes no other test stored
+    post(api, app_id, image_input("cut", data=original))
+    hosted = wait_until_done(api, app_id, "cut", timeout=60).data.image.hosted
+    digest = hashlib.sha256(original).hexdigest()
+    shard = api.server.settings.data_dir / "blobs" / digest[:2] / digest[2:4]
+    thumbnail = shard / f"{digest}.tiny"
+    assert thumbnail.exists() == made_at_ingestion
+    headers = {"Authorization": f"Key {api.server.admin_pat}"}
+    url = f"{hosted.prefix}/tiny/{hosted.suffix}"
+    first = httpx.get(url, headers=headers)
+    assert thumbnail.read_bytes() == first.content  # kept for the next request
+    thumbnail.write_bytes(left_by_a_crash)
+
+    again = httpx.get(url, headers=headers)
+
+    assert again.status_code == 200
+    expected = (256, 128) if size[0] > size[1] * 1.5 else (256, 192)
+    assert Image.open(io.BytesIO(again.content)).size == expected
+    assert thumbnail.read_bytes() == again.content
 
 
 def test_base64_that_is_not_base64_is_a_bad_request(

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from clarion.storage.datasets import DatasetRecord
 from clarion.storage.engine import create_db_engine, head_revision, migrate, schema_revision
 from clarion.storage.errors import InvalidValue
 from clarion.storage.inputs import InputRecord
-from clarion.storage.jobs import DONE, INGEST_JOB
+from clarion.storage.jobs import DONE, INGEST_JOB, REINDEX_JOB, JobRecord
 from clarion.storage.schema import index_log, input_vectors, inputs, metadata
 from clarion.storage.searches import InputFilter
 from clarion.storage.sql import (
@@ -159,6 +159,72 @@ def test_concurrent_claims_take_each_job_once(engine: Engine) -> None:
     assert queues[0].counts()[DONE] == 60
 
 
+def test_concurrent_batch_claims_take_each_job_once(engine: Engine) -> None:
+    queue_jobs(engine, 60)
+    queues = [SqlJobQueue(engine) for _ in range(3)]
+    claimed: list[int] = []
+    sizes: list[int] = []
+    lock = threading.Lock()
+
+    def drain(queue: SqlJobQueue) -> None:
+        sizes_of = {INGEST_JOB: 7}
+        while batch := queue.claim_batch([INGEST_JOB], lease_seconds=60, batch_sizes=sizes_of):
+            with lock:
+                claimed.extend(job.pk for job in batch)
+                sizes.append(len(batch))
+            for job in batch:
+                assert queue.finish(job)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(drain, queues * 2))
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 60
+    assert max(sizes) == 7
+    assert queues[0].counts()[DONE] == 60
+
+
+def test_a_batch_is_of_one_app_and_kind_and_takes_expired_leases_too(engine: Engine) -> None:
+    with engine.begin() as db:
+        for n, (kind, app) in enumerate(
+            [(INGEST_JOB, 1), (INGEST_JOB, 2), (REINDEX_JOB, 1), (INGEST_JOB, 1), (INGEST_JOB, 1)]
+        ):
+            enqueue(db, kind, {"n": n}, app)
+    queue = SqlJobQueue(engine)
+    lapsed = queue.claim([INGEST_JOB], lease_seconds=0.05)  # app 1's first, lease soon over
+    assert lapsed is not None and lapsed.payload["n"] == 0
+    time.sleep(0.1)
+
+    batch = queue.claim_batch(
+        [INGEST_JOB, REINDEX_JOB], lease_seconds=60, batch_sizes={INGEST_JOB: 3}
+    )
+
+    # The expired job first, then app 1's other ingest jobs; not app 2's, not the reindex.
+    assert [job.payload["n"] for job in batch] == [0, 3, 4]
+    assert [job.attempts for job in batch] == [2, 1, 1]
+    assert not queue.finish(lapsed)  # taken over by the batch
+    # A kind without a batch size is claimed alone.
+    alone = queue.claim_batch([REINDEX_JOB], lease_seconds=60, batch_sizes={INGEST_JOB: 3})
+    assert [job.payload["n"] for job in alone] == [2]
+
+
+def test_a_few_jobs_are_spread_over_claims_and_a_long_queue_taken_in_full_batches(
+    engine: Engine,
+) -> None:
+    queue_jobs(engine, 6)
+    queue, sizes = SqlJobQueue(engine), {INGEST_JOB: 8}
+
+    def claim_sizes() -> list[int]:
+        taken = []
+        while batch := queue.claim_batch([INGEST_JOB], 60, batch_sizes=sizes, spread=3):
+            taken.append(len(batch))
+        return taken
+
+    # Six slow URLs go to three threads two by two, not to one thread eight at a time.
+    assert claim_sizes() == [2, 2, 1, 1]
+    queue_jobs(engine, 40)
+    assert claim_sizes() == [8, 8, 8, 6, 4, 2, 2, 1, 1]  # the tail spread too
+
+
 def test_claims_take_apps_in_turn_and_skip_the_apps_asked(engine: Engine) -> None:
     with engine.begin() as db:
         for n, app in enumerate([1, 1, 1, 2, 3, 3]):
@@ -212,6 +278,45 @@ def test_one_app_never_takes_every_thread_of_a_pool(engine: Engine) -> None:
         release.set()
         pool.stop()
     assert sorted(running) == [0, 1, 2, 3, 4, 5, 100]
+
+
+def test_a_job_failing_in_a_batch_is_retried_alone(engine: Engine) -> None:
+    queue_jobs(engine, 6)
+    runs: list[list[tuple[int, int]]] = []
+    done = threading.Event()
+
+    def run_batch(batch: Sequence[JobRecord]) -> Mapping[int, BaseException]:
+        runs.append([(int(job.payload["input_pk"]), job.attempts) for job in batch])
+        failing: dict[int, BaseException] = {
+            job.pk: RuntimeError("boom")
+            for job in batch
+            if job.payload["input_pk"] == 2 and job.attempts == 1
+        }
+        for job in batch:
+            if job.pk not in failing:
+                assert queue.finish(job)
+        if queue.count(DONE) == 6:
+            done.set()
+        return failing
+
+    def run_alone(payload: Mapping[str, Any]) -> None:
+        raise AssertionError("a batch kind runs through run_batch")
+
+    kinds = {
+        INGEST_JOB: JobKind(
+            run=run_alone, give_up=lambda payload, error: None, run_batch=run_batch, batch_size=8
+        )
+    }
+    queue = SqlJobQueue(engine)
+    pool = WorkerPool(queue, kinds, threads=2, poll_seconds=0.05)
+    pool.start()
+    try:
+        assert done.wait(10), runs
+    finally:
+        pool.stop()
+    assert runs[0] == [(n, 1) for n in range(6)]  # the whole queue, one claim
+    assert runs[1] == [(2, 2)]  # the failed job, by itself, on its second attempt
+    assert len(runs) == 2
 
 
 def test_a_thread_freed_goes_to_the_app_with_the_fewest_jobs_running(engine: Engine) -> None:

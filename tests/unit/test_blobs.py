@@ -153,6 +153,28 @@ def test_a_failed_write_leaves_no_partial_blob(
     assert all_files(store.root) == []
 
 
+def test_a_rendition_that_can_be_made_again_is_written_without_waiting_for_the_disk(
+    store: FileBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest = store.put(b"original")
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counted_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counted_fsync)
+
+    store.put_rendition(digest, "tiny", b"remade if lost", durable=False)
+    assert synced == []
+    assert store.get_rendition(digest, "tiny") == b"remade if lost"
+    assert [p.name for p in all_files(store.root)] == [digest, f"{digest}.tiny"]  # no temp file
+
+    store.put_rendition(digest, "tiny", b"kept")  # durable: the file and the rename
+    assert len(synced) == 2
+
+
 def test_a_rendition_lives_beside_its_blob_and_goes_with_it(store: FileBlobStore) -> None:
     digest = store.put(b"original")
     with pytest.raises(BlobNotFound):

@@ -1,7 +1,8 @@
 """Ingestion decodes an upload once: the ingest job takes the pixels PostInputs' check decoded
 (``DecodedImages``), and decodes the blob itself only when this process no longer holds them.
 The job runs on a real store (SQLite, or PostgreSQL with ``CLARION_TEST_DATABASE``) with a
-real blob store; only the network is a fake, which records the pictures it is given."""
+real blob store; only the network is a fake, which records the pictures it is given. And a batch
+whose store refuses one input stores the others."""
 
 from __future__ import annotations
 
@@ -26,9 +27,12 @@ from clarion.runtime.indexing import IMAGE_SPACE, Indexer
 from clarion.runtime.untrusted import UntrustedInputs
 from clarion.storage.accounts import AppRecord, UserRecord
 from clarion.storage.engine import create_db_engine, migrate
-from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
+from clarion.storage.errors import StorageError
+from clarion.storage.ingestion import IngestedInput, RejectedInput
+from clarion.storage.inputs import INPUT_PENDING, INPUT_SUCCESS, InputRecord
+from clarion.storage.jobs import DONE, INGEST_JOB, RUNNING, JobRecord
 from clarion.storage.schema import input_predictions, input_vectors
-from clarion.storage.sql import SqlAccountStore, SqlInputStore, SqlSearchStore
+from clarion.storage.sql import SqlAccountStore, SqlInputStore, SqlJobQueue, SqlSearchStore
 from clarion.testing import database_url_for
 
 
@@ -168,3 +172,49 @@ def test_a_picture_larger_than_the_budget_is_not_held() -> None:
     raw = jpeg("red")
     decoded.keep(raw, decode_image(raw))
     assert decoded.held == 0
+
+
+@dataclass
+class RefusingResults:
+    """The real store, except that the database refuses whatever holds input ``refused``
+    (as it would a row it cannot take)."""
+
+    store: SqlSearchStore
+    refused: int
+
+    def save_batch(
+        self,
+        ingested: Sequence[IngestedInput],
+        rejected: Sequence[RejectedInput],
+        finished: Sequence[JobRecord],
+    ) -> set[int]:
+        if self.refused in {i.input_pk for i in ingested} | {r.input_pk for r in rejected}:
+            raise StorageError(f"input {self.refused} refused")
+        return self.store.save_batch(ingested, rejected, finished)
+
+
+def test_an_input_the_database_refuses_fails_only_its_own_job_of_the_batch(world: World) -> None:
+    pks = [upload(world, jpeg(color), color) for color in ("red", "green", "blue")]
+    results = RefusingResults(world.search, refused=pks[1])
+    job = IngestJob(
+        world.data,
+        world.blobs,
+        UrlFetcher(FetchPolicy()),
+        Indexer(world.network, world.search),
+        results=results,
+        decoded=world.decoded,
+    )
+    queue = SqlJobQueue(world.engine)
+    batch = queue.claim_batch([INGEST_JOB], 60, batch_sizes={INGEST_JOB: 8})
+    assert [j.payload["input_pk"] for j in batch] == pks
+
+    errors = job.run_batch(batch)
+
+    assert list(errors) == [batch[1].pk] and isinstance(errors[batch[1].pk], StorageError)
+    statuses = world.data.get_inputs_by_pks(pks)
+    assert [statuses[pk][1].status_code for pk in pks] == [
+        INPUT_SUCCESS,
+        INPUT_PENDING,  # for the worker to try again, alone
+        INPUT_SUCCESS,
+    ]
+    assert queue.counts()[DONE] == 2 and queue.counts()[RUNNING] == 1

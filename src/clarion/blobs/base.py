@@ -84,9 +84,13 @@ class BlobStore(Protocol):
         """Return the blob's length in bytes; raise ``BlobNotFound`` if there is none."""
         ...
 
-    def put_rendition(self, digest: str, name: str, data: bytes) -> None:
+    def put_rendition(self, digest: str, name: str, data: bytes, *, durable: bool = True) -> None:
         """Keep ``data`` as blob ``digest``'s rendition ``name`` (a thumbnail), made once and
-        read many times; it goes when the blob is deleted. Putting it again replaces it."""
+        read many times; it goes when the blob is deleted. Putting it again replaces it.
+
+        Not ``durable``, it is written without waiting for the disk: for a rendition that can
+        be made again from its blob, which a crash of the machine may leave missing or cut
+        short (never a process's end: what it wrote is the system's to write)."""
         ...
 
     def get_rendition(self, digest: str, name: str) -> bytes:

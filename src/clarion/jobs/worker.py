@@ -7,6 +7,12 @@ Apps share the threads fairly: a claim goes to an app with the fewest jobs runni
 apps tied for that taking turns, so one app's thousand queued inputs do not keep another's one
 input waiting behind them. And no app runs more than all threads but one: one app's slow jobs
 (URLs that take a minute to answer) leave a thread for the others.
+
+A kind with a batch handler (ingestion) is claimed in batches: a thread takes up to
+``batch_size`` jobs of one app at once and runs them together, so that the claim and the
+results (with the jobs' finishing) are one transaction each for the whole batch. A batch
+counts as one claim for the turns above, and each of its jobs fails, is retried and is given
+up on by itself.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +29,9 @@ from clarion.storage.jobs import JobQueue, JobRecord
 log = logging.getLogger("clarion.worker")
 
 JobHandler = Callable[[Mapping[str, Any]], None]
+# Runs a batch of jobs and finishes (``JobQueue.finish``'s work, in the transaction that stores
+# their results) those that succeed; the error of each job that did not, by pk.
+BatchHandler = Callable[[Sequence[JobRecord]], Mapping[int, BaseException]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +40,9 @@ class JobKind:
 
     run: JobHandler
     give_up: Callable[[Mapping[str, Any], BaseException], None]
+    # Set, the kind's jobs are claimed up to ``batch_size`` at a time and run by it.
+    run_batch: BatchHandler | None = None
+    batch_size: int = 1
 
 
 class Wakeups(Protocol):
@@ -54,6 +66,9 @@ class WorkerPool:
     ) -> None:
         self._queue = queue
         self._kinds = dict(kinds)
+        self._batch_sizes = {
+            name: kind.batch_size for name, kind in kinds.items() if kind.run_batch is not None
+        }
         self._thread_count = threads
         self._poll_seconds = poll_seconds
         self._wakeups = wakeups
@@ -106,45 +121,50 @@ class WorkerPool:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                job = self._claim()
+                batch = self._claim()
             except Exception:
                 log.exception("could not claim a job")
-                job = None
-            if job is None:
-                self._wait()
+                batch = []
+            if batch:
+                self._run(batch)
             else:
-                self._run(job)
+                self._wait()
 
-    def _claim(self) -> JobRecord | None:
-        """A job of an app with the fewest jobs running here; held at once, so that the next
-        claim counts it."""
+    def _claim(self) -> list[JobRecord]:
+        """A job (or a batch of one app's jobs) of an app with the fewest claims running here;
+        held at once, so that the next claim counts it."""
         with self._claim_lock:
-            job = self._claim_fairly()
-            if job is not None:
-                self._last_app = job.app_pk
+            batch = self._claim_fairly()
+            if batch:
+                self._last_app = batch[0].app_pk
                 with self._held_lock:
-                    self._held[job.pk] = job
-            return job
+                    self._held.update((job.pk, job) for job in batch)
+            return batch
 
-    def _claim_fairly(self) -> JobRecord | None:
-        """Apps with nothing running here first, then those with one job running, and so on,
-        below the cap of all threads but one."""
+    def _claim_fairly(self) -> list[JobRecord]:
+        """Apps with nothing running here first, then those with one claim running, and so
+        on, below the cap of all threads but one."""
         with self._held_lock:
-            running = Counter(job.app_pk for job in self._held.values())
+            # A claim's jobs share its lease token: a batch counts as the one thread it takes.
+            claims = {(job.app_pk, job.lease_token) for job in self._held.values()}
+        running = Counter(app for app, _ in claims)
         cap = max(1, self._thread_count - 1)
         for level in sorted({0, *running.values()}):
             if level >= cap:
                 break
             busier = {app for app, count in running.items() if count > level}
-            job = self._queue.claim(
+            batch = self._queue.claim_batch(
                 list(self._kinds),
                 self._lease_seconds,
+                batch_sizes=self._batch_sizes,
+                # A few jobs go to as many threads as one app may have, not to one batch.
+                spread=cap,
                 after_app=self._last_app,
                 skip_apps=busier,
             )
-            if job is not None:
-                return job
-        return None
+            if batch:
+                return batch
+        return []
 
     def _wait(self) -> None:
         with self._wakeup:
@@ -166,23 +186,49 @@ class WorkerPool:
                 except Exception:
                     log.exception("could not renew the lease of job %s", job.pk)
 
-    def _run(self, job: JobRecord) -> None:
+    def _run(self, batch: Sequence[JobRecord]) -> None:
         try:
-            self._run_held(job)
+            kind = self._kinds[batch[0].kind]
+            if kind.run_batch is None:
+                self._run_held(kind, batch[0])
+            else:
+                self._run_batch(kind, kind.run_batch, batch)
         finally:
             with self._held_lock:
-                del self._held[job.pk]
+                for job in batch:
+                    del self._held[job.pk]
 
-    def _run_held(self, job: JobRecord) -> None:
-        kind = self._kinds[job.kind]
+    def _run_held(self, kind: JobKind, job: JobRecord) -> None:
         try:
             kind.run(job.payload)
         except Exception as error:
             log.exception("job %s (%s) failed, attempt %d", job.pk, job.kind, job.attempts)
-            if job.attempts < self._max_attempts:
-                self._queue.release(job)
-                return
-            kind.give_up(job.payload, error)
-            self._queue.finish(job, failed=True)
+            self._failed(kind, job, error)
             return
         self._queue.finish(job)
+
+    def _run_batch(
+        self, kind: JobKind, run_batch: BatchHandler, batch: Sequence[JobRecord]
+    ) -> None:
+        """The handler finishes the jobs that succeed; each that failed is retried or given
+        up on by itself, the rest of the batch unaffected."""
+        try:
+            failures = run_batch(batch)
+        except Exception as error:
+            log.exception("a batch of %d %s jobs failed", len(batch), batch[0].kind)
+            failures = {job.pk: error for job in batch}
+        for job in batch:
+            failure = failures.get(job.pk)
+            if failure is not None:
+                log.error(
+                    "job %s (%s) failed, attempt %d: %r", job.pk, job.kind, job.attempts, failure
+                )
+                self._failed(kind, job, failure)
+
+    def _failed(self, kind: JobKind, job: JobRecord, error: BaseException) -> None:
+        """Back to the queue for another attempt, or given up on after the last."""
+        if job.attempts < self._max_attempts:
+            self._queue.release(job)
+            return
+        kind.give_up(job.payload, error)
+        self._queue.finish(job, failed=True)

@@ -382,7 +382,12 @@ def build_worker_pool(
         ),
     )
     kinds = {
-        INGEST_JOB: JobKind(run=ingest, give_up=ingest.give_up),
+        INGEST_JOB: JobKind(
+            run=ingest,
+            give_up=ingest.give_up,
+            run_batch=ingest.run_batch,
+            batch_size=settings.ingest_batch,
+        ),
         COLLECT_BLOBS_JOB: JobKind(run=collect, give_up=collect.give_up),
     }
     versions = backends.dataset_versions

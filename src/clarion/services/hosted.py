@@ -79,12 +79,23 @@ class HostedImages:
             raise NotFound("thumbnail of the video (still ingesting)", digest[:12]) from None
 
     def _tiny(self, digest: str) -> bytes:
-        """The thumbnail, made once: at ingestion, or here for an input ingested before
-        thumbnails were kept. Decoding the original on every request cost up to 1.5 GB each."""
+        """The thumbnail, made once and kept: at ingestion for a big picture, else here on
+        its first request, and here again when a crash of the machine lost or cut short the
+        one ingestion made (it does not wait for the disk). Decoding the original on every
+        request cost up to 1.5 GB each."""
         try:
-            return self._blobs.get_rendition(digest, TINY)
+            kept = self._blobs.get_rendition(digest, TINY)
         except BlobNotFound:
             pass
+        else:
+            if _whole_jpeg(kept):
+                return kept
         thumbnail = thumbnail_jpeg(decode_image(self._blobs.get(digest)).image, TINY_SIDE)
         self._blobs.put_rendition(digest, TINY, thumbnail)
         return thumbnail
+
+
+def _whole_jpeg(data: bytes) -> bool:
+    """A JPEG written to its end: it starts with SOI and ends with EOI. A thumbnail cut short
+    by a crash (empty, or its tail never written) fails this."""
+    return data.startswith(b"\xff\xd8") and data.endswith(b"\xff\xd9")

@@ -4,6 +4,10 @@ Ingesting an image or a text ends with two writes that belong together: the inpu
 data (vectors, predicted concepts, the index log) and its status. One transaction for both
 halves the job's write transactions and means a reader never sees an input "done" without its
 search data.
+
+Workers ingest inputs in batches (``save_batch``): every input's outcome, and the finishing of
+the batch's jobs, are one transaction, so a batch costs one write however many inputs it holds,
+and no job is marked done without its input's results (nor the other way round).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from clarion.storage.jobs import JobRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +32,34 @@ class IngestedFacts:
     image_format: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class IngestedInput:
+    """An input ingested: what search keeps of it, and what its success status says."""
+
+    app_pk: int
+    input_pk: int
+    vectors: Mapping[str, npt.NDArray[np.float32]]
+    predictions: Sequence[tuple[str, str, float]]
+    facts: IngestedFacts
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedInput:
+    """An input that cannot be ingested (undecodable, unreachable): its failure status."""
+
+    input_pk: int
+    description: str
+
+
 class IngestionResults(Protocol):
-    def save_ingested(
+    def save_batch(
         self,
-        app_pk: int,
-        input_pk: int,
-        vectors: Mapping[str, npt.NDArray[np.float32]],
-        predictions: Sequence[tuple[str, str, float]],
-        facts: IngestedFacts,
-    ) -> None:
-        """In one transaction: what ``SearchStore.save_analysis`` stores, and the input's
-        success status with ``facts``."""
+        ingested: Sequence[IngestedInput],
+        rejected: Sequence[RejectedInput],
+        finished: Sequence[JobRecord],
+    ) -> set[int]:
+        """In one transaction: each ingested input's search data (what
+        ``SearchStore.save_analysis`` stores) and success status with its facts, each
+        rejected input's failure status, and the ``finished`` jobs marked done. A job is
+        finished only while its lease token still holds it; the pks of those finished."""
         ...

@@ -66,6 +66,10 @@ class InputStore(Protocol):
         """The input and its app's pk (for workers, which know only the pk)."""
         ...
 
+    def get_inputs_by_pks(self, input_pks: Sequence[int]) -> dict[int, tuple[int, InputRecord]]:
+        """``get_input_by_pk`` for a batch, in one read: by pk, those that exist."""
+        ...
+
     def list_inputs(
         self, app_pk: int, page: Page, *, ids: Sequence[str] = (), status_code: int = 0
     ) -> list[InputRecord]: ...

@@ -3,7 +3,9 @@ protocol.
 
 A worker claims a queued job (or a running one whose lease ran out) by writing its own lease
 token; finishing is conditional on still holding that token, so a job taken over by another
-worker after a lease ended is never finished twice.
+worker after a lease ended is never finished twice. Jobs of a kind that runs in batches
+(ingestion) are claimed several at once, of one app, in one transaction under one token; each
+is still leased, finished and recovered on its own.
 """
 
 from __future__ import annotations
@@ -49,6 +51,23 @@ class JobQueue(Protocol):
         by a process of this host that is gone, such as a worker killed beside this one.
         Apps take turns: a job whose lease ran out comes first, then the oldest queued job of
         the next app after ``after_app`` (wrapping round), never one of ``skip_apps``.
+        """
+        ...
+
+    def claim_batch(
+        self,
+        kinds: Sequence[str],
+        lease_seconds: float,
+        *,
+        batch_sizes: Mapping[str, int] | None = None,
+        spread: int = 1,
+        after_app: int = -1,
+        skip_apps: Collection[int] = (),
+    ) -> list[JobRecord]:
+        """The job ``claim`` takes, then more claimable jobs of its kind and app up to
+        ``batch_sizes[kind]`` (1 when absent), in one transaction; empty when there is none.
+        A batch takes at most a ``spread``-th of the app's jobs of that kind waiting (rounded
+        up): a few jobs are spread over that many claims, a long queue taken in full batches.
         """
         ...
 

@@ -1,5 +1,5 @@
 """The status write of an ingested input, shared by ``SqlInputStore.set_input_status`` and
-``SqlSearchStore.save_ingested`` (which writes it in the search data's transaction)."""
+``SqlSearchStore.save_batch`` (which writes it in the search data's transaction)."""
 
 from __future__ import annotations
 

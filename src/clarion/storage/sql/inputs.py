@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from clarion.storage.annotations import AnnotationRecord
 from clarion.storage.base import Page
-from clarion.storage.dialect import EncodedJson, encode_json
+from clarion.storage.dialect import EncodedJson, encode_json, keys_in
 from clarion.storage.inputs import InputRecord
 from clarion.storage.jobs import COLLECT_BLOBS_JOB, INGEST_JOB
 from clarion.storage.schema import inputs
@@ -83,6 +83,12 @@ class SqlInputStore(SqlBase):
         with self._read() as db:
             row = db.execute(select(inputs).where(inputs.c.pk == input_pk)).first()
         return (int(row.app_pk), input_from_row(row)) if row else None
+
+    def get_inputs_by_pks(self, input_pks: Sequence[int]) -> dict[int, tuple[int, InputRecord]]:
+        """``get_input_by_pk`` for a batch, in one read: by pk, those that exist."""
+        with self._read() as db:
+            rows = db.execute(select(inputs).where(keys_in(db, inputs.c.pk, input_pks))).all()
+        return {int(row.pk): (int(row.app_pk), input_from_row(row)) for row in rows}
 
     def list_inputs(
         self, app_pk: int, page: Page, *, ids: Sequence[str] = (), status_code: int = 0

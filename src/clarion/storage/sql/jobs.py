@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or_, select, update
 
 from clarion.storage.jobs import DONE, FAILED, QUEUED, RUNNING, JobRecord
 from clarion.storage.schema import jobs
@@ -94,21 +94,37 @@ class SqlJobQueue(SqlBase):
         Apps take turns: a job whose lease ran out comes first, then the oldest queued job of
         the next app after ``after_app`` (wrapping round), never one of ``skip_apps``.
         """
+        batch = self.claim_batch(kinds, lease_seconds, after_app=after_app, skip_apps=skip_apps)
+        return batch[0] if batch else None
+
+    def claim_batch(
+        self,
+        kinds: Sequence[str],
+        lease_seconds: float,
+        *,
+        batch_sizes: Mapping[str, int] | None = None,
+        spread: int = 1,
+        after_app: int = -1,
+        skip_apps: Collection[int] = (),
+    ) -> list[JobRecord]:
+        """The job ``claim`` takes, then more claimable jobs of its kind and app up to
+        ``batch_sizes[kind]`` (1 when absent) and to a ``spread``-th of those waiting, all in
+        one transaction under one lease token; empty when there is none. Each job of the
+        batch is leased, renewed, finished and recovered on its own, as if claimed alone."""
         self._recover_now_and_then()
         now = utcnow()
         ours = and_(jobs.c.kind.in_(kinds), jobs.c.app_pk.not_in(list(skip_apps)))
         token = f"{self._holder}:{secrets.token_hex(4)}"
         with self._write() as db:
-            pk = _first_pk(db, ours, jobs.c.state == RUNNING, jobs.c.lease_until < now)
-            if pk is None:
-                pk = _first_pk(db, ours, jobs.c.state == QUEUED, jobs.c.app_pk > after_app)
-            if pk is None:
-                pk = _first_pk(db, ours, jobs.c.state == QUEUED)
-            if pk is None:
-                return None
+            first = _first_claimable(db, ours, now, after_app)
+            if first is None:
+                return []
+            pk, kind, app_pk = first
+            size = _share(db, (batch_sizes or {}).get(kind, 1), spread, kind, app_pk, pk, now)
+            pks = [pk, *_more_claimable(db, kind, app_pk, pk, now, size - 1)]
             db.execute(
                 update(jobs)
-                .where(jobs.c.pk == pk)
+                .where(jobs.c.pk.in_(pks))
                 .values(
                     state=RUNNING,
                     attempts=jobs.c.attempts + 1,
@@ -117,25 +133,25 @@ class SqlJobQueue(SqlBase):
                     updated_at=now,
                 )
             )
-            job = db.execute(select(jobs).where(jobs.c.pk == pk)).one()
-        return JobRecord(job.pk, job.kind, job.payload, job.attempts, token, job.app_pk)
+            rows = db.execute(select(jobs).where(jobs.c.pk.in_(pks)).order_by(jobs.c.pk)).all()
+        return [JobRecord(r.pk, r.kind, r.payload, r.attempts, token, r.app_pk) for r in rows]
 
     def finish(self, job: JobRecord, *, failed: bool = False) -> bool:
         """Mark the job done (or failed for good); False if another worker has taken it over."""
         with self._write() as db:
-            result = db.execute(
-                update(jobs)
-                .where(jobs.c.pk == job.pk, jobs.c.lease_token == job.lease_token)
-                .values(state=FAILED if failed else DONE, lease_until=None, updated_at=utcnow())
-            )
-        return bool(result.rowcount)
+            return job.pk in finish_held(db, [job], failed=failed)
 
     def release(self, job: JobRecord) -> None:
         """Give a job back to the queue, to be tried again."""
         with self._write() as db:
             db.execute(
                 update(jobs)
-                .where(jobs.c.pk == job.pk, jobs.c.lease_token == job.lease_token)
+                .where(
+                    jobs.c.pk == job.pk,
+                    jobs.c.lease_token == job.lease_token,
+                    # A job finished keeps its token: never queue it again.
+                    jobs.c.state == RUNNING,
+                )
                 .values(state=QUEUED, lease_until=None, lease_token=None, updated_at=utcnow())
             )
 
@@ -218,14 +234,100 @@ class SqlJobQueue(SqlBase):
         return True
 
 
-def _first_pk(db: Connection, *conditions: ColumnElement[bool]) -> int | None:
+def finish_held(db: Connection, held: Sequence[JobRecord], *, failed: bool = False) -> set[int]:
+    """Mark the ``held`` jobs done (or failed for good) in the caller's transaction, each
+    only while its lease token still holds it; the pks of those finished."""
+    finished: set[int] = set()
+    for token in {job.lease_token for job in held}:
+        pks = [job.pk for job in held if job.lease_token == token]
+        result = db.execute(
+            update(jobs)
+            .where(jobs.c.pk.in_(pks), jobs.c.lease_token == token)
+            .values(state=FAILED if failed else DONE, lease_until=None, updated_at=utcnow())
+            .returning(jobs.c.pk)
+        )
+        finished.update(int(pk) for pk in result.scalars())
+    return finished
+
+
+def _first_claimable(
+    db: Connection, ours: ColumnElement[bool], now: datetime, after_app: int
+) -> tuple[int, str, int] | None:
+    """The job a claim takes first: one whose lease ran out, else the oldest queued job of
+    the next app after ``after_app``, wrapping round. (pk, kind, app_pk)."""
+    for condition in (
+        and_(jobs.c.state == RUNNING, jobs.c.lease_until < now),
+        and_(jobs.c.state == QUEUED, jobs.c.app_pk > after_app),
+        jobs.c.state == QUEUED,
+    ):
+        row = _first_row(db, ours, condition)
+        if row is not None:
+            return int(row.pk), str(row.kind), int(row.app_pk)
+    return None
+
+
+def _share(
+    db: Connection,
+    limit: int,
+    spread: int,
+    kind: str,
+    app_pk: int,
+    first_pk: int,
+    now: datetime,
+) -> int:
+    """How many jobs the batch takes: up to ``limit``, and no more than a ``spread``-th of
+    those waiting (rounded up), so that a few jobs (slow URLs, say) still go to several threads
+    at once while a long queue is taken in full batches. The count stops where it no longer
+    matters, so a million queued jobs cost no more to count than ``limit * spread``."""
+    if limit <= 1:
+        return 1
+    if spread <= 1:
+        return limit
+    bounded = (
+        select(jobs.c.pk)
+        .where(_claimable_beside(kind, app_pk, first_pk, now))
+        .limit(limit * spread)
+        .subquery()
+    )
+    waiting = 1 + int(db.execute(select(func.count()).select_from(bounded)).scalar_one())
+    return min(limit, -(-waiting // spread))
+
+
+def _more_claimable(
+    db: Connection, kind: str, app_pk: int, first_pk: int, now: datetime, limit: int
+) -> list[int]:
+    """Up to ``limit`` more claimable jobs of ``kind`` and ``app_pk`` for the same batch, the
+    oldest first: queued ones, or running ones whose lease ran out."""
+    if limit <= 0:
+        return []
+    rows = db.execute(
+        select(jobs.c.pk)
+        .where(_claimable_beside(kind, app_pk, first_pk, now))
+        .order_by(jobs.c.pk)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [int(row.pk) for row in rows]
+
+
+def _claimable_beside(kind: str, app_pk: int, first_pk: int, now: datetime) -> ColumnElement[bool]:
+    """Jobs that could join a batch begun with ``first_pk``: of its kind and app, queued or
+    with their lease run out."""
+    return and_(
+        jobs.c.kind == kind,
+        jobs.c.app_pk == app_pk,
+        jobs.c.pk != first_pk,
+        or_(jobs.c.state == QUEUED, and_(jobs.c.state == RUNNING, jobs.c.lease_until < now)),
+    )
+
+
+def _first_row(db: Connection, *conditions: ColumnElement[bool]) -> Any:
     """The first job meeting ``conditions`` in app order, then age, that no other claim holds
     (on PostgreSQL the row stays locked until the claim commits)."""
-    row = db.execute(
-        select(jobs.c.pk)
+    return db.execute(
+        select(jobs.c.pk, jobs.c.kind, jobs.c.app_pk)
         .where(*conditions)
         .order_by(jobs.c.app_pk, jobs.c.pk)
         .limit(1)
         .with_for_update(skip_locked=True)
     ).first()
-    return None if row is None else int(row.pk)

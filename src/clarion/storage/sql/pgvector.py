@@ -382,17 +382,13 @@ class SqlVectorSearchStore(SqlSearchStore):
         self._column_type = _checked(column_type)
         self._indexed: set[tuple[int, str]] = set()
 
-    def _insert_vector(
-        self,
-        db: Connection,
-        app_pk: int,
-        input_pk: int,
-        space: str,
-        vector: npt.NDArray[np.float32],
+    def _insert_vectors(
+        self, db: Connection, rows: Sequence[tuple[int, int, str, npt.NDArray[np.float32]]]
     ) -> None:
-        if (app_pk, space) not in self._indexed:
-            ensure_index(db, app_pk, space, len(vector), self._column_type)
-            self._indexed.add((app_pk, space))
+        for app_pk, _, space, vector in rows:
+            if (app_pk, space) not in self._indexed:
+                ensure_index(db, app_pk, space, len(vector), self._column_type)
+                self._indexed.add((app_pk, space))
         _binary_vectors(db)
         db.execute(
             text(
@@ -400,13 +396,16 @@ class SqlVectorSearchStore(SqlSearchStore):
                 "VALUES (:input_pk, :space, :app_pk, :vector, "
                 f"CAST(:embedding AS {self._column_type}))"
             ),
-            {
-                "input_pk": input_pk,
-                "space": space,
-                "app_pk": app_pk,
-                "vector": np.asarray(vector, dtype=np.float32).tobytes(),
-                "embedding": PgVector(vector, self._column_type),
-            },
+            [
+                {
+                    "input_pk": input_pk,
+                    "space": space,
+                    "app_pk": app_pk,
+                    "vector": np.asarray(vector, dtype=np.float32).tobytes(),
+                    "embedding": PgVector(vector, self._column_type),
+                }
+                for app_pk, input_pk, space, vector in rows
+            ],
         )
 
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -30,8 +30,9 @@ from sqlalchemy import (
 )
 
 from clarion.storage.dialect import is_postgresql, keys_in
-from clarion.storage.ingestion import IngestedFacts
-from clarion.storage.inputs import INPUT_SUCCESS, InputRecord
+from clarion.storage.ingestion import IngestedFacts, IngestedInput, RejectedInput
+from clarion.storage.inputs import INPUT_FAILED, INPUT_SUCCESS, InputRecord
+from clarion.storage.jobs import JobRecord
 from clarion.storage.schema import (
     annotation_concepts,
     dataset_inputs,
@@ -61,6 +62,7 @@ from clarion.storage.sql.base import (
     with_dataset_ids,
 )
 from clarion.storage.sql.ingestion import update_input_status
+from clarion.storage.sql.jobs import finish_held
 from clarion.storage.sql.reindexing import SqlReindexing
 
 ADD = "add"
@@ -181,6 +183,23 @@ def log_removals(db: Connection, input_pks: Sequence[int]) -> None:
         )
 
 
+# (app_pk, input_pk, space, vector)
+_VectorRow = tuple[int, int, str, npt.NDArray[np.float32]]
+
+
+class _Analysed(NamedTuple):
+    """What ``_write_analyses`` stores of one input."""
+
+    app_pk: int
+    input_pk: int
+    vectors: Mapping[str, npt.NDArray[np.float32]]
+    predictions: Sequence[tuple[str, str, float]]
+
+
+def _raw(vector: npt.NDArray[np.float32]) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
 class SqlSearchStore(SqlReindexing):
     """Search data of inputs, saved searches, and the reindex chains of apps."""
 
@@ -197,26 +216,33 @@ class SqlSearchStore(SqlReindexing):
         with self._write() as db:
             self._write_analysis(db, app_pk, input_pk, vectors, predictions)
 
-    def save_ingested(
+    def save_batch(
         self,
-        app_pk: int,
-        input_pk: int,
-        vectors: Mapping[str, npt.NDArray[np.float32]],
-        predictions: Sequence[tuple[str, str, float]],
-        facts: IngestedFacts,
-    ) -> None:
-        """``save_analysis`` and the input's success status, in one transaction."""
+        ingested: Sequence[IngestedInput],
+        rejected: Sequence[RejectedInput],
+        finished: Sequence[JobRecord],
+    ) -> set[int]:
+        """Every input's outcome and the batch's jobs finished, in one transaction."""
         with self._write() as db:
-            self._write_analysis(db, app_pk, input_pk, vectors, predictions)
-            update_input_status(
-                db,
-                input_pk,
-                INPUT_SUCCESS,
-                facts.description,
-                blob=facts.blob,
-                size=facts.size,
-                image_format=facts.image_format,
+            self._write_analyses(
+                db, [_Analysed(i.app_pk, i.input_pk, i.vectors, i.predictions) for i in ingested]
             )
+            for done in ingested:
+                self._write_success(db, done.input_pk, done.facts)
+            for failed in rejected:
+                update_input_status(db, failed.input_pk, INPUT_FAILED, failed.description)
+            return finish_held(db, finished)
+
+    def _write_success(self, db: Connection, input_pk: int, facts: IngestedFacts) -> None:
+        update_input_status(
+            db,
+            input_pk,
+            INPUT_SUCCESS,
+            facts.description,
+            blob=facts.blob,
+            size=facts.size,
+            image_format=facts.image_format,
+        )
 
     def _write_analysis(
         self,
@@ -226,52 +252,63 @@ class SqlSearchStore(SqlReindexing):
         vectors: Mapping[str, npt.NDArray[np.float32]],
         predictions: Sequence[tuple[str, str, float]],
     ) -> None:
-        for space, vector in vectors.items():
-            raw = np.asarray(vector, dtype=np.float32).tobytes()
-            stored = db.execute(
-                select(input_vectors.c.vector).where(
-                    input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
-                )
-            ).scalar_one_or_none()
-            if stored is not None and bytes(stored) == raw:
-                continue  # reindexed to the same vector: the indexes have it already
-            db.execute(
-                delete(input_vectors).where(
-                    input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
-                )
-            )
-            self._insert_vector(db, app_pk, input_pk, space, vector)
-            db.execute(
-                insert(index_log).values(app_pk=app_pk, space=space, input_pk=input_pk, op=ADD)
-            )
-        db.execute(delete(input_predictions).where(input_predictions.c.input_pk == input_pk))
-        if predictions:
-            db.execute(
-                insert(input_predictions),
-                [
-                    {
-                        "input_pk": input_pk,
-                        "concept_id": concept_id,
-                        "app_pk": app_pk,
-                        "name": name,
-                        "value": value,
-                    }
-                    for concept_id, name, value in predictions
-                ],
-            )
+        self._write_analyses(db, [_Analysed(app_pk, input_pk, vectors, predictions)])
 
-    def _insert_vector(
-        self,
-        db: Connection,
-        app_pk: int,
-        input_pk: int,
-        space: str,
-        vector: npt.NDArray[np.float32],
-    ) -> None:
-        """Write one vector row (``clarion.storage.sql.pgvector`` also fills its SQL column)."""
-        raw = np.asarray(vector, dtype=np.float32).tobytes()
+    def _write_analyses(self, db: Connection, analysed: Sequence[_Analysed]) -> None:
+        """Inputs' vectors (each logged for the indexes) and predicted concepts, a few
+        statements for them all: a batch's writes cost about what one input's did."""
+        pks = [entry.input_pk for entry in analysed]
+        stored = {
+            (int(row.input_pk), str(row.space)): bytes(row.vector)
+            for row in db.execute(
+                select(
+                    input_vectors.c.input_pk, input_vectors.c.space, input_vectors.c.vector
+                ).where(keys_in(db, input_vectors.c.input_pk, pks))
+            )
+        }
+        new = [
+            (entry.app_pk, entry.input_pk, space, vector)
+            for entry in analysed
+            for space, vector in entry.vectors.items()
+            # Reindexed to the same vector: the indexes have it already.
+            if stored.get((entry.input_pk, space)) != _raw(vector)
+        ]
+        for _, input_pk, space, _ in new:
+            if (input_pk, space) in stored:
+                db.execute(
+                    delete(input_vectors).where(
+                        input_vectors.c.input_pk == input_pk, input_vectors.c.space == space
+                    )
+                )
+        if new:
+            self._insert_vectors(db, new)
+            db.execute(
+                insert(index_log),
+                [{"app_pk": a, "space": s, "input_pk": i, "op": ADD} for a, i, s, _ in new],
+            )
+        db.execute(delete(input_predictions).where(keys_in(db, input_predictions.c.input_pk, pks)))
+        rows = [
+            {
+                "input_pk": entry.input_pk,
+                "concept_id": concept_id,
+                "app_pk": entry.app_pk,
+                "name": name,
+                "value": value,
+            }
+            for entry in analysed
+            for concept_id, name, value in entry.predictions
+        ]
+        if rows:
+            db.execute(insert(input_predictions), rows)
+
+    def _insert_vectors(self, db: Connection, rows: Sequence[_VectorRow]) -> None:
+        """Write vector rows (``clarion.storage.sql.pgvector`` also fills its SQL column)."""
         db.execute(
-            insert(input_vectors).values(input_pk=input_pk, space=space, app_pk=app_pk, vector=raw)
+            insert(input_vectors),
+            [
+                {"input_pk": input_pk, "space": space, "app_pk": app_pk, "vector": _raw(vector)}
+                for app_pk, input_pk, space, vector in rows
+            ],
         )
 
     # read by the indexes
