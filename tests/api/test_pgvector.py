@@ -399,7 +399,6 @@ def test_searches_run_on_the_apps_hnsw_index(large: Large, no_vectors_in_process
 def test_a_filter_allowing_a_tenth_still_fills_a_page_of_100(
     large: Large, no_vectors_in_process: None
 ) -> None:
-    before = large.index_scans()
     for row in QUERIES:
         group = int(large.group[row] + 1) % 10
         query = resources_pb2.Query(
@@ -410,7 +409,9 @@ def test_a_filter_allowing_a_tenth_still_fills_a_page_of_100(
         assert all(large.group[int(hit.removeprefix("in-"))] == group for hit in hits)
         truth = large.exact(row, large.group == group, 100)
         assert len(set(hits) & set(truth)) >= 95
-    assert wait_for_scans(large, before + len(QUERIES))
+    # Not asserted: that the graph answered. At 24,000 rows and ef_search 400 the planner may
+    # rank the 2,400 inputs the filter allows exactly, which is cheaper; the iterative graph
+    # scan under a filter is checked in SQL below, and at 1,000,000 rows by bench/scale.py.
 
 
 def test_a_selective_filter_still_returns_k_hits(large: Large, no_vectors_in_process: None) -> None:
@@ -427,13 +428,15 @@ def test_a_selective_filter_still_returns_k_hits(large: Large, no_vectors_in_pro
 def test_the_index_scan_itself_iterates_past_the_filter(large: Large) -> None:
     """Without falling back to exact search: the graph scan alone keeps going until 100
     inputs of a 10% filter pass (pgvector's iterative scan), where a plain scan of
-    ``ef_search`` candidates would return about a tenth of them."""
+    ``ef_search`` candidates (40 here, under the 100 asked for) would return a tenth of
+    them."""
     query = VectorQuery(large.app_pk, IMAGE_SPACE, large.vectors[77], 100)
     group = InputFilter(metadata={"group": 3})
     rows_passing = pgvector._space_rows(query, [group], None)
     with large.engine.connect() as db:
         statement = pgvector.ranked(rows_passing, query, pgvector.column_type_of(db), exact=False)
         pgvector._tune_scan(db, 100)
+        db.execute(text("SET LOCAL hnsw.ef_search = 40"))
         sql = statement.compile(dialect=db.dialect, compile_kwargs={"literal_binds": True})
         explained = db.exec_driver_sql(f"EXPLAIN {sql}").scalars().all()
         rows = db.execute(statement).all()
