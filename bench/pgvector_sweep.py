@@ -7,10 +7,11 @@ metadata, written in bulk as a database migrated from the embedded index would b
 column ``halfvec`` (Clarion's default). The first build comes with the load; each further one
 drops the app's index and builds it again with its m and ef_construction, timed. Recall@10 is
 against exact search in float32, with and without the 10% metadata filter; latencies are
-medians and 99th percentiles of 100 sequential searches, one thread.
+medians and 99th percentiles of ``--queries`` sequential searches, one thread (the queries are
+``bench/scale.py``'s: the same seed draws the same rows).
 
     .venv/bin/python bench/pgvector_sweep.py [--size 1000000] [--builds 16/64 32/64]
-        [--ef-search 100 200 400 800] [--postgres scratch|postgresql://...]
+        [--ef-search 100 200 400 800] [--queries 200] [--postgres scratch|postgresql://...]
 
 The numbers behind ``HNSW_M`` and ``MIN_EF_SEARCH`` in ``storage/sql/pgvector.py``.
 """
@@ -45,7 +46,6 @@ from clarion.storage.pgvector import VectorQuery
 from clarion.storage.searches import InputFilter
 from clarion.storage.sql import pgvector
 
-QUERIES = 100
 GROUP = InputFilter(metadata={"group": 3})
 
 
@@ -54,10 +54,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--builds", nargs="+", default=["16/64", "32/64"], help="m/ef_construction")
     parser.add_argument("--ef-search", nargs="+", type=int, default=[100, 200, 400, 800])
+    parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--postgres", default="scratch")
     args = parser.parse_args()
     vectors = synthetic(args.size, DIM, "mixture", 0)
-    queries = [int(q) for q in np.random.default_rng(1).integers(0, args.size, QUERIES)]
+    queries = [int(q) for q in np.random.default_rng(1).integers(0, args.size, args.queries)]
     group = np.arange(3, args.size, 10, dtype=np.int64)
     truths = {
         False: {q: exact_top10(vectors, vectors[q], None) for q in queries},
