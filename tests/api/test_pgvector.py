@@ -85,6 +85,18 @@ def search(
     return [hit.input.id for hit in response.hits]
 
 
+def post_inputs(
+    stub: Any, server: RunningServer, app_id: str, added: list[resources_pb2.Input]
+) -> None:
+    response = stub.PostInputs(
+        service_pb2.PostInputsRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=app_id), inputs=added
+        ),
+        metadata=pat_of(server),
+    )
+    assert response.status.code == SUCCESS, response.status
+
+
 def metadata_filter(values: dict[str, Any], negate: bool = False) -> resources_pb2.Filter:
     meta = struct_pb2.Struct()
     meta.update(values)
@@ -129,14 +141,7 @@ def test_ingested_inputs_are_searched_in_postgresql_with_no_vectors_in_the_proce
         stub = official_stub(server, "grpc")
         engine = engine_of(server)
         create_app(stub, server, "texts")
-        added = stub.PostInputs(
-            service_pb2.PostInputsRequest(
-                user_app_id=resources_pb2.UserAppIDSet(app_id="texts"),
-                inputs=[text_input(key, words, topic) for key, (words, topic) in TEXTS.items()],
-            ),
-            metadata=pat_of(server),
-        )
-        assert added.status.code == SUCCESS, added.status
+        post_inputs(stub, server, "texts", text_inputs())
         wait_for_vectors(engine, len(TEXTS))
         kitten = resources_pb2.Query(ranks=[by_text("a kitten napping on a couch")])
         assert search(stub, server, "texts", kitten)[0] == "cat"
@@ -167,14 +172,7 @@ def test_a_database_that_ran_on_the_embedded_index_moves_to_pgvector_at_start(
     with running_server(tmp_path, vector_index="embedded") as server:
         stub = official_stub(server, "grpc")
         create_app(stub, server, "moved")
-        added = stub.PostInputs(
-            service_pb2.PostInputsRequest(
-                user_app_id=resources_pb2.UserAppIDSet(app_id="moved"),
-                inputs=[text_input(key, words, topic) for key, (words, topic) in TEXTS.items()],
-            ),
-            metadata=pat_of(server),
-        )
-        assert added.status.code == SUCCESS, added.status
+        post_inputs(stub, server, "moved", text_inputs())
         engine = create_db_engine(database_url_for(server.settings.data_dir))
         wait_for_rows(engine, len(TEXTS))
     with running_server(tmp_path) as server:  # pgvector: the column filled, the index built
@@ -194,14 +192,7 @@ def test_a_restart_with_the_other_vector_type_converts_the_column_and_its_indexe
     with running_server(tmp_path, pgvector_type="vector") as server:
         stub = official_stub(server, "grpc")
         create_app(stub, server, "typed")
-        added = stub.PostInputs(
-            service_pb2.PostInputsRequest(
-                user_app_id=resources_pb2.UserAppIDSet(app_id="typed"),
-                inputs=[text_input(key, words, topic) for key, (words, topic) in TEXTS.items()],
-            ),
-            metadata=pat_of(server),
-        )
-        assert added.status.code == SUCCESS, added.status
+        post_inputs(stub, server, "typed", text_inputs())
         engine = engine_of(server)
         wait_for_vectors(engine, len(TEXTS))
         assert column_and_index_types(engine) == ("vector", "vector_cosine_ops")
@@ -217,14 +208,9 @@ def test_a_restart_with_the_other_vector_type_converts_the_column_and_its_indexe
         )
         assert sorted(search(stub, server, "typed", pets)) == ["cat", "dog"]
         # New vectors go into the converted column and its rebuilt index.
-        added = stub.PostInputs(
-            service_pb2.PostInputsRequest(
-                user_app_id=resources_pb2.UserAppIDSet(app_id="typed"),
-                inputs=[text_input("stew", "a pot of beef stew simmering", "food")],
-            ),
-            metadata=pat_of(server),
+        post_inputs(
+            stub, server, "typed", [text_input("stew", "a pot of beef stew simmering", "food")]
         )
-        assert added.status.code == SUCCESS, added.status
         wait_for_vectors(engine, len(TEXTS) + 1)
         stew = resources_pb2.Query(ranks=[by_text("beef stew in a pot")])
         assert search(stub, server, "typed", stew)[0] == "stew"
@@ -264,6 +250,10 @@ def text_input(input_id: str, words: str, topic: str) -> resources_pb2.Input:
     meta.update({"topic": topic})
     data = resources_pb2.Data(text=resources_pb2.Text(raw=words), metadata=meta)
     return resources_pb2.Input(id=input_id, data=data)
+
+
+def text_inputs() -> list[resources_pb2.Input]:
+    return [text_input(key, words, topic) for key, (words, topic) in TEXTS.items()]
 
 
 def wait_for_vectors(engine: Engine, count: int, timeout: float = 60) -> None:
