@@ -169,6 +169,14 @@ class Settings(BaseSettings):
         "bytes, text); 0: one more than the cores. Inputs by URL or input id wait on I/O and "
         "run on the server's call threads instead.",
     )
+    predict_batch: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Images of predictions waiting together for the compute threads that "
+        "one model run takes, from several calls (each still answered, and failing, on its "
+        "own); a call that finds a thread free runs at once, alone. 1: every call runs alone.",
+    )
     video_max_seconds: float = Field(
         600.0,
         gt=0,

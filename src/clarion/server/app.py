@@ -487,6 +487,7 @@ def build_handlers(
             compute=backends.compute,
             resolver=backends.resolver,
             videos=video_predictions,
+            shared_run_items=settings.predict_batch,
         ),
         CustomModelsService(
             backends.modeldata,

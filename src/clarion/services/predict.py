@@ -12,12 +12,16 @@ thirty-two call threads shared two cores by time slices; on the predict bench (3
 to 0.78 to 0.86 (medians of three interleaved runs each). A call with an input by URL or
 input id waits on I/O for part of its time, so it runs on the server's call threads like any
 other blocking handler.
+
+Calls that wait together for the compute threads are answered together, with one model run
+per model for their images (``clarion.runtime.shared_runs``): a call is still read, checked
+and answered on its own, and fails alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,6 +39,7 @@ from clarion.runtime.model_resolver import (
     builtin_predict,
     require_builtin,
 )
+from clarion.runtime.shared_runs import Outcome, SharedRuns
 from clarion.services.base import HandlerTable, app_pk
 from clarion.services.batches import PREDICT
 from clarion.services.context import CallContext
@@ -81,6 +86,31 @@ class _Target:
     output_kind: OutputKind
     app_id: str  # the app its concepts belong to
     predict: Predict
+    # Calls whose targets have equal keys may share a model run.
+    run_key: Hashable
+
+
+_Call = tuple[service_pb2.PostModelOutputsRequest, CallContext]
+_Response = service_pb2.MultiOutputResponse
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A call read and checked, waiting for its model run."""
+
+    request: service_pb2.PostModelOutputsRequest
+    ctx: CallContext
+    target: _Target
+    reads: list[Read]
+    by_parts: bool
+
+
+# A place held in ``_answer_together``'s outcomes until the call's run answers it.
+_UNANSWERED = Exception("unanswered")
+
+
+def _inputs_of(call: _Call) -> int:
+    return len(call[0].inputs)
 
 
 class PredictService:
@@ -95,6 +125,7 @@ class PredictService:
         compute: Executor,
         resolver: ModelResolver | None = None,
         videos: VideoOutputs | None = None,
+        shared_run_items: int = 1,
     ) -> None:
         self._models = models
         self._videos = videos
@@ -102,7 +133,9 @@ class PredictService:
         self._resolver = resolver
         # Reading inputs (fetching, decoding) runs in parallel, as it waits or releases the GIL.
         self._readers = readers
-        self._compute = compute
+        self._compute = SharedRuns(
+            compute, self._answer_together, items_of=_inputs_of, max_items=shared_run_items
+        )
         # A built-in model's message never changes; building it took 40 µs a call.
         self._builtin_protos: dict[str, resources_pb2.Model] = {}
 
@@ -114,13 +147,45 @@ class PredictService:
     ) -> service_pb2.MultiOutputResponse:
         """Run the call on the compute threads when it has only inline inputs, else on the
         call threads (the loop's default executor): see the module's docstring."""
-        executor = self._compute if all(map(_is_inline, request.inputs)) else None
+        if all(map(_is_inline, request.inputs)):
+            return await self._compute.submit((request, ctx))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, self._predict_outputs, request, ctx)
+        return await loop.run_in_executor(None, self._predict_outputs, request, ctx)
 
     def _predict_outputs(
         self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext
     ) -> service_pb2.MultiOutputResponse:
+        (outcome,) = self._answer_together([(request, ctx)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _answer_together(self, calls: Sequence[_Call]) -> list[Outcome[_Response]]:
+        """Answer each call, or give the error it fails with; the calls' inputs for one model
+        go through it in one run."""
+        outcomes: list[Outcome[_Response]] = []
+        ready: dict[Hashable, list[tuple[int, _Prepared]]] = {}
+        for index, (request, ctx) in enumerate(calls):
+            try:
+                prepared = self._prepare(request, ctx)
+            except Exception as error:
+                outcomes.append(error)
+                continue
+            if isinstance(prepared, service_pb2.MultiOutputResponse):
+                outcomes.append(prepared)
+                continue
+            outcomes.append(_UNANSWERED)
+            ready.setdefault(prepared.target.run_key, []).append((index, prepared))
+        for group in ready.values():
+            for index, outcome in self._run_together([prepared for _, prepared in group]):
+                outcomes[group[index][0]] = outcome
+        return outcomes
+
+    def _prepare(
+        self, request: service_pb2.PostModelOutputsRequest, ctx: CallContext
+    ) -> _Prepared | service_pb2.MultiOutputResponse:
+        """Everything before the model runs: the checks, the target, the inputs read. An
+        answer that needs no model run (the SDK's signatures) comes back as it is."""
         # Counted first, as the HTTP gateway counts before anything else, so both agree.
         PREDICT.check(len(request.inputs))
         target = self._target(ctx, request.model_id, request.version_id)
@@ -128,20 +193,45 @@ class PredictService:
         call = requested_call(request.inputs)
         if call is not None and call.method == GET_SIGNATURES:
             return _signatures_response(target)
+        by_parts = call is not None and call.by_parts
         inputs: Sequence[resources_pb2.Input] = request.inputs
-        if call is not None and call.by_parts:
+        if by_parts:
             inputs = [input_from_parts(message, target.input_kind) for message in inputs]
         reads = self._read_all(ctx, inputs, target.input_kind)
         ctx.check_deadline("running the model")
-        predictions = _predict(target, reads)
+        return _Prepared(request, ctx, target, reads, by_parts)
+
+    def _run_together(self, calls: Sequence[_Prepared]) -> list[tuple[int, Outcome[_Response]]]:
+        """Calls of one target: one model run for all their inputs, then each call's answer."""
+        try:
+            predictions = _predict(calls[0].target, [read for c in calls for read in c.reads])
+        except Exception as error:
+            return [(index, error) for index in range(len(calls))]
+        answers: list[tuple[int, Outcome[_Response]]] = []
+        start = 0
+        for index, prepared in enumerate(calls):
+            own = predictions[start : start + len(prepared.reads)]
+            start += len(prepared.reads)
+            try:
+                answers.append((index, self._response(prepared, own)))
+            except Exception as error:
+                answers.append((index, error))
+        return answers
+
+    def _response(
+        self, prepared: _Prepared, predictions: Sequence[Prediction | None]
+    ) -> service_pb2.MultiOutputResponse:
+        request, ctx, target = prepared.request, prepared.ctx, prepared.target
         config = requested_output_config(request.model)
         outputs = [
             prediction_output(target.proto, message, prediction, read.error, config, target.app_id)
-            for message, read, prediction in zip(request.inputs, reads, predictions, strict=True)
+            for message, read, prediction in zip(
+                request.inputs, prepared.reads, predictions, strict=True
+            )
         ]
         if self._videos is not None:
             outputs = self._videos.with_video_outputs(ctx, target, request.inputs, outputs, config)
-        if call is not None and call.by_parts:
+        if prepared.by_parts:
             for output in outputs:
                 if output.status.code == SUCCESS:
                     move_into_return_part(output.data, target.output_kind)
@@ -166,11 +256,14 @@ class PredictService:
                 proto = custom_model_to_proto(
                     app, custom.model, custom.version, with_concepts=False
                 )
-                return _Target(proto, "image", "concepts", app.id, custom.runner.predict)
+                runner = custom.runner
+                return _Target(proto, "image", "concepts", app.id, runner.predict, runner)
         info = require_builtin(self._models, model_id, version_id)
         run = builtin_predict(self._models, info)
         proto = self._builtin_proto(info)
-        return _Target(proto, info.input_kind, info.output_kind, PUBLIC_APP, run)
+        return _Target(
+            proto, info.input_kind, info.output_kind, PUBLIC_APP, run, ("built-in", info.id)
+        )
 
     def _builtin_proto(self, info: ModelInfo) -> resources_pb2.Model:
         """The built-in model's message, built once (outputs copy it, none changes it)."""
