@@ -38,8 +38,10 @@ from clarion.storage.sql import (
     SqlInputStore,
     SqlJobQueue,
     SqlSearchStore,
+    SqlVideoStore,
 )
 from clarion.storage.sql.jobs import enqueue
+from clarion.storage.videos import FrameVector, VideoFacts
 from clarion.testing import database_under_test, database_url_for
 
 BACKENDS = [
@@ -514,6 +516,26 @@ def test_a_search_reads_one_snapshot_yet_finds_hits_newer_than_it(
         assert search.changes_since(app_pk, SPACE, seq)[1].tolist() == []  # not in the snapshot
         assert set(search.inputs_with_data([first.pk, later.pk])) == {first.pk, later.pk}
     assert search.changes_since(app_pk, SPACE, seq)[1].tolist() == [later.pk]
+
+
+def test_the_frames_token_is_read_once_per_read_and_afresh_by_the_next(
+    engine: Engine, app_pk: int
+) -> None:
+    """A search asks the frames' token twice; in ``reading`` the second answer is the first
+    one (one snapshot), and the next read sees frames another connection wrote meanwhile."""
+    data, videos = SqlInputStore(engine), SqlVideoStore(engine)
+    (video,) = data.add_inputs(app_pk, [InputRecord(id="v", kind="video")], [])
+    assert video.pk is not None
+    frame = FrameVector(0, 0, np.full(4, 0.5, np.float32))
+    with videos.reading():
+        before = videos.frames_token(app_pk, SPACE)
+        videos.save_video(app_pk, video.pk, VideoFacts(1.0, 1000, 1), {SPACE: [frame]})
+        assert videos.frames_token(app_pk, SPACE) == before
+        assert videos.frames_token(app_pk, "other-space") == (0, 0)  # asked by its own key
+    after = videos.frames_token(app_pk, SPACE)
+    assert after != before and after == (1, video.pk)
+    with videos.reading():
+        assert videos.frames_token(app_pk, SPACE) == after
 
 
 def test_values_the_database_cannot_store_are_storage_errors(engine: Engine, backend: str) -> None:

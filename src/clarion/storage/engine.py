@@ -40,7 +40,13 @@ def create_db_engine(url: str, lock_timeout_seconds: float = LOCK_TIMEOUT_S) -> 
     if (path := _database_file(parsed.database)) is not None:
         _make_private_database(path)
     engine = create_engine(
-        url, connect_args={"timeout": lock_timeout_seconds}, json_serializer=serialize_json
+        url,
+        connect_args={"timeout": lock_timeout_seconds},
+        json_serializer=serialize_json,
+        # The connection returned last is checked out next: each SQLite connection has a page
+        # cache of its own, and taking them in turn (first in, first out) left every one of
+        # them cold, a search's index probes reading their pages again from the OS.
+        pool_use_lifo=True,
     )
     _configure_sqlite(engine, lock_timeout_seconds)
     return engine

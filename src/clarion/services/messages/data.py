@@ -9,7 +9,13 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2
 from google.protobuf import json_format
 
-from clarion.services.messages.values import data_from_json, status, struct, timestamp
+from clarion.services.messages.values import (
+    data_from_json,
+    fill_timestamp,
+    status,
+    struct,
+    timestamp,
+)
 from clarion.storage.accounts import AppRecord
 from clarion.storage.annotation_filters import AnnotationFilterRecord
 from clarion.storage.annotations import AnnotationRecord
@@ -77,10 +83,10 @@ def fill_input(
         record.status_code, ""
     )
     message.status.SetInParent()
-    for field, value in (("created_at", record.created_at), ("modified_at", record.modified_at)):
-        stamp = timestamp(value)
-        if stamp is not None:
-            getattr(message, field).CopyFrom(stamp)
+    if record.created_at is not None:
+        fill_timestamp(message.created_at, record.created_at)
+    if record.modified_at is not None:
+        fill_timestamp(message.modified_at, record.modified_at)
 
 
 def video_to_proto(

@@ -33,6 +33,15 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     )
 
 
+def fill_timestamp(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """``timestamp(value)`` written into ``target`` where it lies: a search hit's two times
+    copied in from new messages cost more than the rest of its input."""
+    since = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+    target.seconds = since.days * 86_400 + since.seconds
+    target.nanos = since.microseconds * 1_000
+    target.SetInParent()  # present even at the epoch itself, as CopyFrom made it
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -26,6 +26,8 @@ from clarion.storage.errors import Conflict, DatabaseBusy, InvalidValue
 from clarion.storage.inputs import InputRecord
 from clarion.storage.schema import dataset_inputs, datasets, inputs
 
+T = TypeVar("T")
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -39,9 +41,11 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 class _PinnedRead(threading.local):
-    """The read transaction a thread has pinned on an engine (``SqlBase.reading``), if any."""
+    """The read transaction a thread has pinned on an engine (``SqlBase.reading``), if any,
+    and what was read in it that cannot change before it ends (``SqlBase._once_per_read``)."""
 
     connection: Connection | None = None
+    remembered: dict[Hashable, Any] | None = None
 
 
 # One per engine, shared by every store built on it: the stores of one query are several
@@ -87,10 +91,23 @@ class SqlBase:
         with self._fresh_read() as connection:
             connection.begin()
             self._pinned.connection = connection
+            self._pinned.remembered = {}
             try:
                 yield
             finally:
                 self._pinned.connection = None
+                self._pinned.remembered = None
+
+    def _once_per_read(self, key: Hashable, read: Callable[[], T]) -> T:
+        """``read()``, asked once per ``reading`` block: its transaction reads one snapshot,
+        so a second answer would be the first's (a search asked the frames' token twice).
+        Outside a block, every call reads."""
+        remembered = self._pinned.remembered
+        if remembered is None:
+            return read()
+        if key not in remembered:
+            remembered[key] = read()
+        return cast(T, remembered[key])
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

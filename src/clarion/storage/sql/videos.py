@@ -72,6 +72,11 @@ class SqlVideoStore(SqlBase):
         Count and key sum: a re-ingested video writes the same vectors again (the embedding
         of the same bytes), so replacing a video's frames in place needs no new token.
         """
+        return self._once_per_read(
+            ("frames_token", app_pk, space), lambda: self._token(app_pk, space)
+        )
+
+    def _token(self, app_pk: int, space: str) -> tuple[int, int]:
         with self._read() as db:
             # Every visual search asks: straight to the driver.
             ((count, total),) = driver_rows(db, _FRAMES_TOKEN, (app_pk, space))
