@@ -355,7 +355,7 @@ def measure(
             row.p50s.append(percentile(latencies, 0.5) * 1000)
             row.p99s.append(percentile(latencies, 0.99) * 1000)
             row.cpus.append((tree_cpu_seconds(server.pid) - cpu_before) / len(latencies))
-            line += f"; {server.name} {rate:.0f} ({rate / base:.2f})"
+            line += f"; {server.name} {rate:.0f} ({rate / base:.2f}, p99 {row.p99s[-1]:.0f} ms)"
         print(line, flush=True)
     return rows
 
