@@ -109,3 +109,14 @@ def test_a_run_that_raises_fails_every_job_of_its_batch(one_thread: ThreadPoolEx
     runs = SharedRuns(one_thread, broken, items_of=items_of, max_items=4)
     with pytest.raises(RuntimeError, match="the run broke"):
         asyncio.run(runs.submit(1))
+
+
+def test_a_run_stopped_by_a_base_exception_leaves_no_call_waiting(
+    one_thread: ThreadPoolExecutor,
+) -> None:
+    def stopped(jobs: Sequence[int]) -> list[Outcome[int]]:
+        raise SystemExit("stopping")
+
+    runs = SharedRuns(one_thread, stopped, items_of=items_of, max_items=4)
+    with pytest.raises(RuntimeError, match="the run was stopped"):
+        asyncio.run(asyncio.wait_for(runs.submit(1), timeout=10))

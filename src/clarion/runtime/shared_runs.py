@@ -90,6 +90,13 @@ class SharedRuns(Generic[J, R]):
             outcomes: Sequence[Outcome[R]] = self._run([waiting.job for waiting in taken])
         except Exception as error:  # ``run`` answers each job; this is a bug in it
             outcomes = [error] * len(taken)
+        except BaseException as error:  # the thread is being stopped: no call may hang on it
+            self._answer(taken, [RuntimeError(f"the run was stopped: {error!r}")] * len(taken))
+            raise
+        self._answer(taken, outcomes)
+
+    @staticmethod
+    def _answer(taken: list[_Waiting[J, R]], outcomes: Sequence[Outcome[R]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[R], Outcome[R]]]] = {}
         for waiting, outcome in zip(taken, outcomes, strict=True):
             by_loop.setdefault(waiting.loop, []).append((waiting.future, outcome))
