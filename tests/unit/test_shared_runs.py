@@ -6,10 +6,13 @@ import asyncio
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from clarion.runtime.shared_runs import Outcome, SharedRuns
+from clarion.services.predict import RUNS_ALONE, images_of
 
 
 class Recorder:
@@ -120,3 +123,16 @@ def test_a_run_stopped_by_a_base_exception_leaves_no_call_waiting(
     runs = SharedRuns(one_thread, stopped, items_of=items_of, max_items=4)
     with pytest.raises(RuntimeError, match="the run was stopped"):
         asyncio.run(asyncio.wait_for(runs.submit(1), timeout=10))
+
+
+def test_a_prediction_with_a_video_takes_a_shared_run_to_itself() -> None:
+    def call(*data: resources_pb2.Data) -> tuple[service_pb2.PostModelOutputsRequest, Any]:
+        inputs = [resources_pb2.Input(data=one) for one in data]
+        return service_pb2.PostModelOutputsRequest(inputs=inputs), None
+
+    image = resources_pb2.Data(image=resources_pb2.Image(base64=b"jpeg"))
+    video = resources_pb2.Data(video=resources_pb2.Video(base64=b"mp4"))
+    in_a_part = resources_pb2.Data(parts=[resources_pb2.Part(data=video)])
+    assert images_of(call(image, image)) == 2
+    assert images_of(call(image, video)) == RUNS_ALONE
+    assert images_of(call(in_a_part)) == RUNS_ALONE

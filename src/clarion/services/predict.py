@@ -109,8 +109,19 @@ class _Prepared:
 _UNANSWERED = Exception("unanswered")
 
 
-def _inputs_of(call: _Call) -> int:
-    return len(call[0].inputs)
+# A call that takes a shared run to itself (see ``images_of``).
+RUNS_ALONE = 1 << 30
+
+
+def images_of(call: _Call) -> int:
+    """How much of a shared run a call takes: its inputs, or all of it for a call with a
+    video, whose frames run after the shared run (the calls beside it would wait for them)."""
+    messages = call[0].inputs
+    for message in messages:
+        data = message.data
+        if any(d.HasField("video") for d in (data, *(part.data for part in data.parts))):
+            return RUNS_ALONE
+    return len(messages)
 
 
 class PredictService:
@@ -133,8 +144,8 @@ class PredictService:
         self._resolver = resolver
         # Reading inputs (fetching, decoding) runs in parallel, as it waits or releases the GIL.
         self._readers = readers
-        self._compute = SharedRuns(
-            compute, self._answer_together, items_of=_inputs_of, max_items=shared_run_items
+        self._shared_runs = SharedRuns(
+            compute, self._answer_together, items_of=images_of, max_items=shared_run_items
         )
         # A built-in model's message never changes; building it took 40 µs a call.
         self._builtin_protos: dict[str, resources_pb2.Model] = {}
@@ -148,7 +159,7 @@ class PredictService:
         """Run the call on the compute threads when it has only inline inputs, else on the
         call threads (the loop's default executor): see the module's docstring."""
         if all(map(_is_inline, request.inputs)):
-            return await self._compute.submit((request, ctx))
+            return await self._shared_runs.submit((request, ctx))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self._predict_outputs, request, ctx)
 
