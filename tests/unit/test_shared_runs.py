@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from clarion.runtime.shared_runs import Outcome, SharedRuns
 from clarion.services.predict import RUNS_ALONE, images_of
+
+T = TypeVar("T")
 
 
 class Recorder:
@@ -44,6 +46,13 @@ async def submit_behind_the_first(
     return await asyncio.gather(started, *queued, return_exceptions=True)
 
 
+def run_apart(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run`` of what ``make`` gives, on a thread of its own: the browser tests leave
+    Playwright's loop running on the main thread, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        return runner.submit(lambda: asyncio.run(make())).result(timeout=60)
+
+
 def items_of(job: int) -> int:
     return 3 if job == 30 else 1
 
@@ -58,7 +67,7 @@ def one_thread() -> Iterator[ThreadPoolExecutor]:
 def test_waiting_jobs_run_together_up_to_the_item_limit(one_thread: ThreadPoolExecutor) -> None:
     recorder = Recorder()
     runs = SharedRuns(one_thread, recorder, items_of=items_of, max_items=4)
-    answers = asyncio.run(submit_behind_the_first(runs, recorder, 0, 1, 2, 3, 4, 5))
+    answers = run_apart(lambda: submit_behind_the_first(runs, recorder, 0, 1, 2, 3, 4, 5))
     assert answers == [0, 2, 4, 6, 8, 10]
     assert recorder.batches == [[0], [1, 2, 3, 4], [5]]
 
@@ -66,14 +75,14 @@ def test_waiting_jobs_run_together_up_to_the_item_limit(one_thread: ThreadPoolEx
 def test_a_job_of_several_items_counts_them_all(one_thread: ThreadPoolExecutor) -> None:
     recorder = Recorder()
     runs = SharedRuns(one_thread, recorder, items_of=items_of, max_items=4)
-    asyncio.run(submit_behind_the_first(runs, recorder, 0, 30, 1, 2))
+    run_apart(lambda: submit_behind_the_first(runs, recorder, 0, 30, 1, 2))
     assert recorder.batches == [[0], [30, 1], [2]]
 
 
 def test_a_job_that_fails_fails_alone(one_thread: ThreadPoolExecutor) -> None:
     recorder = Recorder()
     runs = SharedRuns(one_thread, recorder, items_of=items_of, max_items=4)
-    answers = asyncio.run(submit_behind_the_first(runs, recorder, 0, 1, -1, 2))
+    answers = run_apart(lambda: submit_behind_the_first(runs, recorder, 0, 1, -1, 2))
     assert recorder.batches == [[0], [1, -1, 2]]
     assert answers[:2] == [0, 2] and answers[3] == 4
     assert isinstance(answers[2], ValueError) and str(answers[2]) == "job -1"
@@ -82,7 +91,7 @@ def test_a_job_that_fails_fails_alone(one_thread: ThreadPoolExecutor) -> None:
 def test_with_a_limit_of_one_every_job_runs_alone(one_thread: ThreadPoolExecutor) -> None:
     recorder = Recorder()
     runs = SharedRuns(one_thread, recorder, items_of=items_of, max_items=1)
-    answers = asyncio.run(submit_behind_the_first(runs, recorder, 0, 1, 2, 30))
+    answers = run_apart(lambda: submit_behind_the_first(runs, recorder, 0, 1, 2, 30))
     assert answers == [0, 2, 4, 60]
     assert recorder.batches == [[0], [1], [2], [30]]
 
@@ -101,7 +110,7 @@ def test_a_cancelled_job_is_not_run(one_thread: ThreadPoolExecutor) -> None:
         recorder.release.set()
         assert await first == 0 and await kept == 4
 
-    asyncio.run(scenario())
+    run_apart(scenario)
     assert recorder.batches == [[0], [2]]
 
 
@@ -111,7 +120,7 @@ def test_a_run_that_raises_fails_every_job_of_its_batch(one_thread: ThreadPoolEx
 
     runs = SharedRuns(one_thread, broken, items_of=items_of, max_items=4)
     with pytest.raises(RuntimeError, match="the run broke"):
-        asyncio.run(runs.submit(1))
+        run_apart(lambda: runs.submit(1))
 
 
 def test_a_run_stopped_by_a_base_exception_leaves_no_call_waiting(
@@ -122,7 +131,7 @@ def test_a_run_stopped_by_a_base_exception_leaves_no_call_waiting(
 
     runs = SharedRuns(one_thread, stopped, items_of=items_of, max_items=4)
     with pytest.raises(RuntimeError, match="the run was stopped"):
-        asyncio.run(asyncio.wait_for(runs.submit(1), timeout=10))
+        run_apart(lambda: asyncio.wait_for(runs.submit(1), timeout=10))
 
 
 def test_a_prediction_with_a_video_takes_a_shared_run_to_itself() -> None:
