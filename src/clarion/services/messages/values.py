@@ -27,19 +27,21 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     seconds and nanos at a third of the cost, which counts in a page of search hits."""
     if value is None:
         return None
-    since = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
-    return timestamp_pb2.Timestamp(
-        seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1_000
-    )
+    seconds, nanos = _seconds_and_nanos(value)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
 
 
 def fill_timestamp(target: timestamp_pb2.Timestamp, value: datetime) -> None:
     """``timestamp(value)`` written into ``target`` where it lies: a search hit's two times
     copied in from new messages cost more than the rest of its input."""
-    since = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
-    target.seconds = since.days * 86_400 + since.seconds
-    target.nanos = since.microseconds * 1_000
+    target.seconds, target.nanos = _seconds_and_nanos(value)
     target.SetInParent()  # present even at the epoch itself, as CopyFrom made it
+
+
+def _seconds_and_nanos(value: datetime) -> tuple[int, int]:
+    """Since the epoch; a naive time is UTC."""
+    since = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+    return since.days * 86_400 + since.seconds, since.microseconds * 1_000
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
