@@ -118,8 +118,7 @@ def images_of(call: _Call) -> int:
     video, whose frames run after the shared run (the calls beside it would wait for them)."""
     messages = call[0].inputs
     for message in messages:
-        data = message.data
-        if any(d.HasField("video") for d in (data, *(part.data for part in data.parts))):
+        if any(data.HasField("video") for data in _data_and_parts(message)):
             return RUNS_ALONE
     return len(messages)
 
@@ -309,11 +308,15 @@ def _predict(target: _Target, reads: Sequence[Read]) -> list[Prediction | None]:
 
 def _is_inline(message: resources_pb2.Input) -> bool:
     """Whether reading the input takes no I/O: no URL to fetch, no stored input to load."""
-    data = message.data
-    parts = (data, *(part.data for part in data.parts))
-    if any(d.image.url or d.text.url or d.video.url for d in parts):
+    if any(d.image.url or d.text.url or d.video.url for d in _data_and_parts(message)):
         return False
     return message.HasField("data") or not message.id
+
+
+def _data_and_parts(message: resources_pb2.Input) -> tuple[resources_pb2.Data, ...]:
+    """The input's data and its parts' (the modern SDKs send a model's arguments as parts)."""
+    data = message.data
+    return (data, *(part.data for part in data.parts))
 
 
 def _check_some_inputs(count: int) -> None:
