@@ -639,11 +639,15 @@ def _json_value(value: Any) -> Any:
 
 
 def _time_value(value: Any) -> datetime | None:
-    """A stored time, aware. SQLite's is text with no offset, which is UTC: parsed again with
-    the offset appended (both parses cost a fifth of ``replace(tzinfo=UTC)`` on the first)."""
+    """A stored time, aware. SQLite's is text with no offset, which is UTC: parsed with the
+    offset appended, a fifth of the cost of parsing it naive and replacing its zone. Text that
+    has an offset of its own refuses a second one, and is parsed as it is."""
     if isinstance(value, str):
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo is not None else datetime.fromisoformat(value + "+00:00")
+        try:
+            # aware() still: Python 3.11 reads "2026-12-07+00:00" as a naive midnight.
+            return aware(datetime.fromisoformat(value + "+00:00"))
+        except ValueError:
+            value = datetime.fromisoformat(value)
     return aware(value)
 
 
