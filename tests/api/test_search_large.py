@@ -25,7 +25,7 @@ from sqlalchemy import insert, select
 
 from clarion.storage.engine import create_db_engine
 from clarion.storage.schema import apps, index_log, input_metadata, input_vectors, inputs
-from clarion.storage.sql import prepare_pgvector
+from clarion.storage.sql import metadata_sets, prepare_pgvector
 from clarion.testing import RunningServer, database_url_for, running_server
 from tests.api.conftest import Api, official_stub
 
@@ -205,3 +205,43 @@ def test_a_narrow_filter_is_run_in_full(api: Api, data: Data) -> None:
         truth = exact(data, row, data.rare)
         assert found_rows(response) == truth  # few enough to be scored exactly
         assert response.hit_counts[0].estimated_total == int(data.rare.sum())
+
+
+def test_a_filter_checked_in_memory_sees_each_change_of_metadata(
+    api: Api, data: Data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Candidates are checked on in-memory sets of the inputs with a metadata pair once the
+    metadata has held still (at once, here). A patch changes the database's metadata
+    generation, so the next search reads the sets again: an input patched out of the group
+    is gone from its hits, and one patched into it is found."""
+    monkeypatch.setattr(metadata_sets, "SETTLE_SECONDS", 0.0)
+    row = QUERIES[1]
+    group = int(data.group[row] + 1) % 10
+    leaving = found_rows(search(api, row, {"group": group}))[0]
+    outside = data.group != group
+    outside[row] = False
+    joining = exact(data, row, outside, k=1)[0]  # the nearest input not in the group
+    try:
+        patch_metadata(api, leaving, group=(group + 1) % 10)
+        patch_metadata(api, joining, group=group)
+        found = found_rows(search(api, row, {"group": group}))
+        assert leaving not in found and found[0] == joining, found
+    finally:
+        for moved in (leaving, joining):
+            patch_metadata(api, moved, group=int(data.group[moved]))
+    assert found_rows(search(api, row, {"group": group}))[0] == leaving
+
+
+def patch_metadata(api: Api, row: int, *, group: int) -> None:
+    """Overwrite input ``row``'s metadata with its fixture's but for the group."""
+    meta = struct_pb2.Struct()
+    meta.update({"group": group, "third": row % 3})
+    response = api.stub.PatchInputs(
+        service_pb2.PatchInputsRequest(
+            user_app_id=resources_pb2.UserAppIDSet(app_id=APP),
+            inputs=[resources_pb2.Input(id=f"in-{row}", data=resources_pb2.Data(metadata=meta))],
+            action="overwrite",
+        ),
+        metadata=api.pat,
+    )
+    assert response.status.code == SUCCESS, response.status

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, literal, select, text, update
 
 from clarion.jobs.worker import JobKind, WorkerPool
 from clarion.storage import SchemaTooNew
@@ -30,7 +31,14 @@ from clarion.storage.engine import create_db_engine, head_revision, migrate, sch
 from clarion.storage.errors import InvalidValue
 from clarion.storage.inputs import InputRecord
 from clarion.storage.jobs import DONE, INGEST_JOB, REINDEX_JOB, JobRecord
-from clarion.storage.schema import index_log, input_vectors, inputs, metadata
+from clarion.storage.schema import (
+    index_log,
+    input_metadata,
+    input_vectors,
+    inputs,
+    metadata,
+    metadata_generation,
+)
 from clarion.storage.searches import InputFilter
 from clarion.storage.sql import (
     SqlAccountStore,
@@ -39,8 +47,10 @@ from clarion.storage.sql import (
     SqlJobQueue,
     SqlSearchStore,
     SqlVideoStore,
+    metadata_sets,
 )
 from clarion.storage.sql.jobs import enqueue
+from clarion.storage.sql.metadata_sets import MetadataSets
 from clarion.storage.videos import FrameVector, VideoFacts
 from clarion.testing import database_under_test, database_url_for
 
@@ -475,11 +485,14 @@ def test_a_search_hit_reads_as_the_input_store_reads_it(engine: Engine, app_pk: 
     assert found[bare.pk].annotation_data is None
 
 
+@pytest.mark.parametrize("settle", [0.0, 3600.0], ids=["in-memory", "sql"])
 def test_the_candidates_check_of_a_metadata_filter_agrees_with_the_full_filter(
-    engine: Engine, app_pk: int
+    engine: Engine, app_pk: int, settle: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A metadata-only filter checked on given keys (plain SQL on the driver) keeps exactly
-    the keys that the filter run over the whole app (SQLAlchemy) finds among them."""
+    """A metadata-only filter checked on given keys (in memory once the metadata has held
+    still, else plain SQL on the driver) keeps exactly the keys that the filter run over the
+    whole app (SQLAlchemy) finds among them."""
+    monkeypatch.setattr(metadata_sets, "SETTLE_SECONDS", settle)
     data, search = SqlInputStore(engine), SqlSearchStore(engine)
     records = data.add_inputs(
         app_pk,
@@ -497,6 +510,88 @@ def test_the_candidates_check_of_a_metadata_filter_agrees_with_the_full_filter(
         checked = search.filtered_keys(app_pk, [wanted], among=among)
         assert checked == everywhere & set(among), values
     assert search.filtered_keys(app_pk + 1, [InputFilter(metadata={"g": 1})], among=keys) == set()
+
+
+def _generation(engine: Engine) -> int:
+    with engine.connect() as db:
+        return int(db.execute(select(metadata_generation.c.generation)).scalar_one())
+
+
+def test_every_change_to_input_metadata_changes_its_generation(engine: Engine, app_pk: int) -> None:
+    """The triggers of migration 0025, for each way metadata rows change: the stores' writes,
+    cascaded deletes (of an input, of an app) and statements written in SQL."""
+    data, accounts = SqlInputStore(engine), SqlAccountStore(engine)
+    seen = [_generation(engine)]
+
+    def changed() -> bool:
+        seen.append(_generation(engine))
+        return seen[-1] != seen[-2]
+
+    (plain,) = data.add_inputs(app_pk, [InputRecord(id="plain", kind="image")], [])
+    assert not changed()  # no metadata row written (nor deleted)
+    tagged = InputRecord(id="tagged", kind="image", metadata={"g": 1, "tags": ["a", "b"]})
+    (tagged,) = data.add_inputs(app_pk, [tagged], [])
+    assert changed()
+    data.update_input(app_pk, replace(tagged, metadata={"g": 2}))
+    assert changed()
+    with engine.begin() as db:  # what an app's copy does: rows inserted from a select
+        db.execute(
+            insert(input_metadata).from_select(
+                ["input_pk", "path", "value"],
+                select(literal(plain.pk), input_metadata.c.path, input_metadata.c.value),
+            )
+        )
+    assert changed()
+    with engine.begin() as db:
+        db.execute(update(input_metadata).values(value="3"))
+    assert changed()
+    assert data.delete_inputs(app_pk, ["tagged"]) == ["tagged"]
+    assert changed()  # its rows went by cascade
+    assert accounts.delete_app("u", "a")
+    assert changed()  # the app's inputs, then their rows, by cascade
+    assert len(set(seen)) == len(seen) - 1  # never back to an earlier number
+
+
+def test_metadata_arrays_answer_only_in_a_read_of_the_generation_they_were_read_in(
+    engine: Engine, app_pk: int
+) -> None:
+    """The in-memory check of a search's candidates: no answer until the metadata has held
+    still, then the SQL check's answers, and none again as soon as any metadata changes."""
+    data, accounts = SqlInputStore(engine), SqlAccountStore(engine)
+    now = [0.0]
+    sets = MetadataSets(settle_seconds=10.0, clock=lambda: now[0])
+    records = data.add_inputs(
+        app_pk,
+        [InputRecord(id=f"in-{n}", kind="image", metadata={"g": n % 3}) for n in range(9)],
+        [],
+    )
+    pks = [record.pk for record in records if record.pk is not None]
+    accounts.create_apps([AppRecord(user_id="u", id="other")])
+    other = accounts.get_app("u", "other")
+    assert other is not None and other.pk is not None
+    (elsewhere,) = data.add_inputs(
+        other.pk, [InputRecord(id="x", kind="image", metadata={"g": 1})], []
+    )
+    among = [*pks, elsewhere.pk or 0]
+
+    def check() -> set[int] | None:
+        with engine.connect() as db:  # each check a read of its own: the latest snapshot
+            return sets.passing(db, app_pk, [("g", "1.0")], among)
+
+    assert check() is None  # the generation just seen: SQL answers
+    now[0] += 10
+    assert check() == {pks[1], pks[4], pks[7]}  # the other app's input is not among them
+    data.update_input(app_pk, replace(records[0], metadata={"g": 1}))
+    assert check() is None  # the array read before the change must not answer
+    now[0] += 10
+    assert check() == {pks[0], pks[1], pks[4], pks[7]}
+    assert data.delete_inputs(app_pk, ["in-4"]) == ["in-4"]
+    assert check() is None
+    now[0] += 10
+    assert check() == {pks[0], pks[1], pks[7]}
+    with engine.connect() as db:
+        assert sets.passing(db, app_pk, [("g", "1.0"), ("g", "2.0")], among) == set()
+        assert sets.passing(db, app_pk, [("g", "7.0")], among) == set()
 
 
 def test_a_search_reads_one_snapshot_yet_finds_hits_newer_than_it(

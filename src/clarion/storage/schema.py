@@ -228,6 +228,16 @@ Index(
     input_metadata.c.value,
 )
 
+# One row: a number that every transaction changing ``input_metadata`` changes, through the
+# table's triggers (migration 0025). Sets of inputs read from the table while the number held
+# one value are still the table's answer while it holds that value (``metadata_sets``).
+metadata_generation = Table(
+    "metadata_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+)
+
 annotation_concepts = Table(
     "annotation_concepts",
     metadata,

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Engine,
     Select,
     and_,
     delete,
@@ -63,6 +64,7 @@ from clarion.storage.sql.base import (
 )
 from clarion.storage.sql.ingestion import update_input_status
 from clarion.storage.sql.jobs import finish_held
+from clarion.storage.sql.metadata_sets import MetadataSets
 from clarion.storage.sql.reindexing import SqlReindexing
 
 ADD = "add"
@@ -202,6 +204,10 @@ def _raw(vector: npt.NDArray[np.float32]) -> bytes:
 
 class SqlSearchStore(SqlReindexing):
     """Search data of inputs, saved searches, and the reindex chains of apps."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._metadata_sets = MetadataSets()
 
     # written at ingestion
 
@@ -430,8 +436,12 @@ class SqlSearchStore(SqlReindexing):
     def _keys_for(
         self, db: Connection, app_pk: int, one: InputFilter, among: Sequence[int] | None
     ) -> set[int]:
-        if among is not None and _metadata_only(one):
-            return _candidates_with_metadata(db, app_pk, one, among)
+        pairs = sorted(set(metadata_leaves(one.metadata))) if _metadata_only(one) else []
+        if among is not None and pairs:  # a filter's metadata with no leaf matches any input
+            known = self._metadata_sets.passing(db, app_pk, pairs, among)
+            return (
+                known if known is not None else _candidates_with_metadata(db, app_pk, pairs, among)
+            )
         columns = (inputs.c.pk, inputs.c.app_pk, inputs.c.geo_longitude, inputs.c.geo_latitude)
         # Candidates are looked up by key; the app is then checked on each row, so that no
         # database is tempted to scan the app's inputs instead.
@@ -563,15 +573,14 @@ def _metadata_only(one: InputFilter) -> bool:
 
 
 def _candidates_with_metadata(
-    db: Connection, app_pk: int, one: InputFilter, among: Sequence[int]
+    db: Connection, app_pk: int, leaves: Sequence[tuple[str, str]], among: Sequence[int]
 ) -> set[int]:
-    """The candidates whose metadata has every (path, value) pair of ``one``: what
-    ``_restrict(..., per_key=True)`` asks, as plain SQL on the driver. A query's candidates
-    are checked on every filtered search, and through SQLAlchemy building and running this
+    """The candidates whose metadata has every (path, value) pair of ``leaves`` (a filter's,
+    at least one): what ``_restrict(..., per_key=True)`` asks, as plain SQL on the driver,
+    where ``MetadataSets`` cannot answer. Through SQLAlchemy, building and running this
     statement for a few hundred keys cost ten times what SQLite took to answer it."""
     if not among:
         return set()
-    leaves = sorted(set(metadata_leaves(one.metadata)))
     postgresql = is_postgresql(db)
     keys = "= ANY(?)" if postgresql else f"IN ({', '.join('?' * len(among))})"
     # The first pair is looked up in the covering (input_pk, path, value) index, and only the
