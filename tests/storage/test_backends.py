@@ -590,8 +590,23 @@ def test_metadata_arrays_answer_only_in_a_read_of_the_generation_they_were_read_
     now[0] += 10
     assert check() == {pks[0], pks[1], pks[7]}
     with engine.connect() as db:
+        assert sets.passing(db, app_pk, [("g", "1.0"), ("g", "2.0")], among) is None
+        now[0] += 10  # one array read per settle time: ("g", "2.0") had to wait
         assert sets.passing(db, app_pk, [("g", "1.0"), ("g", "2.0")], among) == set()
+        now[0] += 10
         assert sets.passing(db, app_pk, [("g", "7.0")], among) == set()
+
+
+def test_a_metadata_pair_too_common_to_keep_is_answered_in_sql(engine: Engine, app_pk: int) -> None:
+    data = SqlInputStore(engine)
+    records = data.add_inputs(
+        app_pk, [InputRecord(id=f"in-{n}", kind="image", metadata={"g": 1}) for n in range(3)], []
+    )
+    pks = [record.pk for record in records if record.pk is not None]
+    sets = MetadataSets(settle_seconds=0.0, max_keys=2)
+    with engine.connect() as db:
+        assert sets.passing(db, app_pk, [("g", "1.0")], pks) == set(pks)  # read, not kept
+        assert sets.passing(db, app_pk, [("g", "1.0")], pks) is None
 
 
 def test_a_search_reads_one_snapshot_yet_finds_hits_newer_than_it(

@@ -12,13 +12,17 @@ triggers, migration 0025). The number and the array are read in one snapshot, an
 is used only in a read that sees the same number, so it is exactly what that read would find
 in the table. Any other read answers in SQL (``passing`` returns None).
 
-An array is read only once the number has held still for ``SETTLE_SECONDS``: while inputs
-are being written, each write would make the next search read its arrays again (0.1 s for a
-pair that 100,000 inputs have), and the SQL check costs less than that.
+Reading an array costs about 0.1 s for a pair that 100,000 inputs have, against half a
+millisecond for a query's check in SQL, so arrays are read sparingly, at most one per
+``SETTLE_SECONDS`` and only once the number has held still that long. While inputs are being
+written each write would otherwise make the next search read its arrays again; and filters
+over more pairs than the arrays' cap (``MAX_KEYS``) would read them in turn, each query one.
+Meanwhile SQL answers.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -31,9 +35,11 @@ from sqlalchemy import Connection
 
 from clarion.storage.sql.base import driver_rows
 
-# How long the generation must hold still before arrays are read for it.
+# How long the generation must hold still before arrays are read for it, and the least time
+# between two reads of an array.
 SETTLE_SECONDS = 2.0
-# At most this many input keys in all the arrays kept (8 bytes each).
+# At most this many input keys in all the arrays kept (8 bytes each); a pair that more inputs
+# have is answered in SQL.
 MAX_KEYS = 16_000_000
 
 _GENERATION = "SELECT generation FROM metadata_generation WHERE id = 1"
@@ -50,7 +56,7 @@ Keys = npt.NDArray[np.int64]
 @dataclass(frozen=True, slots=True)
 class _Read:
     generation: int
-    keys: Keys  # sorted
+    keys: Keys | None  # sorted; None for a pair too common to keep (SQL answers for it)
 
 
 class MetadataSets:
@@ -69,6 +75,7 @@ class MetadataSets:
         self._arrays: OrderedDict[tuple[int, str, str], _Read] = OrderedDict()
         self._kept = 0  # keys in ``_arrays``
         self._seen: tuple[int, float] | None = None  # a generation, and when first seen
+        self._last_read = -math.inf  # when an array was last read
         self._lock = threading.Lock()
 
     def passing(
@@ -87,40 +94,49 @@ class MetadataSets:
         return set(candidates[kept].tolist())
 
     def _keys(self, db: Connection, generation: int, app_pk: int, pair: Pair) -> Keys | None:
+        """The app's inputs with ``pair`` in ``db``'s snapshot (which has ``generation``),
+        sorted; None where they are not kept and may not be read now."""
         name = (app_pk, *pair)
         with self._lock:
             known = self._arrays.get(name)
             if known is not None and known.generation == generation:
                 self._arrays.move_to_end(name)
                 return known.keys
-            if not self._settled(generation):
+            if not self._may_read(generation):
                 return None
         rows = driver_rows(db, _HAVING_PAIR, (*pair, app_pk))
         keys = np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+        read = _Read(generation, keys if len(keys) <= self._max_keys else None)
         with self._lock:
-            self._keep(name, _Read(generation, keys))
+            self._keep(name, read)
         return keys
 
-    def _settled(self, generation: int) -> bool:
-        """Whether ``generation`` was first seen at least the settle time ago (under the lock)."""
+    def _may_read(self, generation: int) -> bool:
+        """Whether an array may be read now, for ``generation`` (under the lock): the number
+        first seen, and the last array read, at least the settle time ago."""
         now = self._clock()
         if self._seen is None or self._seen[0] != generation:
             self._seen = (generation, now)
         settle = SETTLE_SECONDS if self._settle is None else self._settle
-        return now - self._seen[1] >= settle
+        if now - self._seen[1] < settle or now - self._last_read < settle:
+            return False
+        self._last_read = now
+        return True
 
     def _keep(self, name: tuple[int, str, str], read: _Read) -> None:
         """Keep ``read`` (under the lock), forgetting the least recently used beyond the cap."""
         replaced = self._arrays.pop(name, None)
         if replaced is not None:
-            self._kept -= len(replaced.keys)
-        if len(read.keys) > self._max_keys:
-            return
+            self._kept -= _size(replaced)
         self._arrays[name] = read
-        self._kept += len(read.keys)
+        self._kept += _size(read)
         while self._kept > self._max_keys:
             _, dropped = self._arrays.popitem(last=False)
-            self._kept -= len(dropped.keys)
+            self._kept -= _size(dropped)
+
+
+def _size(read: _Read) -> int:
+    return 0 if read.keys is None else len(read.keys)
 
 
 def _members(candidates: Keys, keys: Keys) -> npt.NDArray[np.bool_]:
