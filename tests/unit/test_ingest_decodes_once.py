@@ -218,3 +218,53 @@ def test_an_input_the_database_refuses_fails_only_its_own_job_of_the_batch(world
         INPUT_SUCCESS,
     ]
     assert queue.counts()[DONE] == 2 and queue.counts()[RUNNING] == 1
+
+
+SIZES = [(64, 48), (13, 13), (32, 32)]  # the second is ChokingNetwork's poison
+
+
+@dataclass
+class ChokingNetwork(RecordingNetwork):
+    """Chokes on any run that holds a picture of the size ``poison``; remembers each run."""
+
+    poison: tuple[int, int] = (13, 13)
+    runs: list[int] = field(default_factory=list)
+
+    def analyze_general(self, images: Sequence[Image.Image]) -> list[Prediction]:
+        self.runs.append(len(images))
+        if any(image.size == self.poison for image in images):
+            raise RuntimeError("the network choked")
+        return super().analyze_general(images)
+
+
+def test_a_batch_runs_its_pictures_through_the_models_together_and_one_that_chokes_alone(
+    world: World,
+) -> None:
+    network = ChokingNetwork()
+    job = IngestJob(
+        world.data,
+        world.blobs,
+        UrlFetcher(FetchPolicy()),
+        Indexer(network, world.search),
+        results=world.search,
+        decoded=world.decoded,
+    )
+    queue = SqlJobQueue(world.engine)
+    good = [upload(world, jpeg(color), color) for color in ("red", "blue")]
+    assert job.run_batch(queue.claim_batch([INGEST_JOB], 60, batch_sizes={INGEST_JOB: 8})) == {}
+    assert network.runs == [2]  # both pictures in one run
+
+    pks = [upload(world, jpeg("red", size), f"n{n}") for n, size in enumerate(SIZES)]
+    batch = queue.claim_batch([INGEST_JOB], 60, batch_sizes={INGEST_JOB: 8})
+    errors = job.run_batch(batch)
+
+    assert network.runs == [2, 3, 1, 1, 1]  # together, then each alone
+    assert list(errors) == [batch[1].pk] and isinstance(errors[batch[1].pk], RuntimeError)
+    statuses = world.data.get_inputs_by_pks([*good, *pks])
+    assert [statuses[pk][1].status_code for pk in [*good, *pks]] == [
+        INPUT_SUCCESS,
+        INPUT_SUCCESS,
+        INPUT_SUCCESS,
+        INPUT_PENDING,  # for the worker to try again, alone
+        INPUT_SUCCESS,
+    ]

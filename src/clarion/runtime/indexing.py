@@ -78,18 +78,29 @@ class Indexer:
 
     def analyse_image(self, app_pk: int, image: Image.Image) -> Analysis:
         """What ``index_image`` stores, not stored: ingestion stores it with the status."""
+        return self.analyse_images(app_pk, [image])[0]
+
+    def analyse_images(self, app_pk: int, images: Sequence[Image.Image]) -> list[Analysis]:
+        """``analyse_image`` of each image, the models running them together (the network
+        takes them in runs of a few)."""
         nodes = self._base_workflow(app_pk)
         if nodes is None:
-            general = self._models.analyze_general([image])[0]
-            embedding, predictions = general.embedding, _top(_best_first(general.concepts))
-        else:
-            results = run_graph(nodes, [image])[0]
-            embedding = _embedding_of(nodes, results, IMAGE_SPACE)
-            if embedding is None:
-                embedding = self._models.runner(IMAGE_SPACE).predict([image])[0].embedding
-            predictions = _workflow_concepts(results.values())
-        vectors = {IMAGE_SPACE: embedding} if embedding is not None else {}
-        return Analysis(vectors, predictions)
+            return [
+                _analysis(general.embedding, _top(_best_first(general.concepts)))
+                for general in self._models.analyze_general(images)
+            ]
+        ran = run_graph(nodes, list(images))
+        embeddings = [_embedding_of(nodes, results, IMAGE_SPACE) for results in ran]
+        missing = [number for number, embedding in enumerate(embeddings) if embedding is None]
+        if missing:
+            runner = self._models.runner(IMAGE_SPACE)
+            predicted = runner.predict([images[number] for number in missing])
+            for number, prediction in zip(missing, predicted, strict=True):
+                embeddings[number] = prediction.embedding
+        return [
+            _analysis(embedding, _workflow_concepts(results.values()))
+            for embedding, results in zip(embeddings, ran, strict=True)
+        ]
 
     def index_video(
         self, app_pk: int, input_pk: int, batches: Iterable[Sequence[Image.Image]]
@@ -157,6 +168,12 @@ class Indexer:
             log.warning("app %d: base workflow unusable, using General: %s", app_pk, error)
             return None
         return None if resolved is None else [node.graph for node in resolved]
+
+
+def _analysis(
+    embedding: npt.NDArray[np.float32] | None, predictions: list[tuple[str, str, float]]
+) -> Analysis:
+    return Analysis({IMAGE_SPACE: embedding} if embedding is not None else {}, predictions)
 
 
 def _best_first(concepts: Sequence[ConceptScore]) -> Sequence[ConceptScore]:
