@@ -90,16 +90,9 @@ class Indexer:
                 for general in self._models.analyze_general(images)
             ]
         ran = run_graph(nodes, list(images))
-        embeddings = [_embedding_of(nodes, results, IMAGE_SPACE) for results in ran]
-        missing = [number for number, embedding in enumerate(embeddings) if embedding is None]
-        if missing:
-            runner = self._models.runner(IMAGE_SPACE)
-            predicted = runner.predict([images[number] for number in missing])
-            for number, prediction in zip(missing, predicted, strict=True):
-                embeddings[number] = prediction.embedding
         return [
             _analysis(embedding, _workflow_concepts(results.values()))
-            for embedding, results in zip(embeddings, ran, strict=True)
+            for embedding, results in zip(self._embeddings(nodes, ran, images), ran, strict=True)
         ]
 
     def index_video(
@@ -134,12 +127,22 @@ class Indexer:
             concepts = [c for analysis in analyses for c in _best_first(analysis.concepts)]
             return [analysis.embedding for analysis in analyses], concepts
         ran = run_graph(nodes, list(frames))
+        concepts = [c for results in ran for r in results.values() for c in _concepts_in(r)]
+        return self._embeddings(nodes, ran, frames), concepts
+
+    def _embeddings(
+        self,
+        nodes: list[GraphNode],
+        ran: Sequence[Mapping[str, NodeResult]],
+        images: Sequence[Image.Image],
+    ) -> list[npt.NDArray[np.float32] | None]:
+        """Each image's base embedding: from the workflow's own embedder node, or (a workflow
+        without one) from the general image embedding model."""
         embeddings = [_embedding_of(nodes, results, IMAGE_SPACE) for results in ran]
         if any(embedding is None for embedding in embeddings):
             runner = self._models.runner(IMAGE_SPACE)
-            embeddings = [p.embedding for p in runner.predict(list(frames))]
-        concepts = [c for results in ran for r in results.values() for c in _concepts_in(r)]
-        return embeddings, concepts
+            embeddings = [p.embedding for p in runner.predict(list(images))]
+        return embeddings
 
     def index_text(self, app_pk: int, input_pk: int, text: str) -> None:
         analysis = self.analyse_text(app_pk, text)
