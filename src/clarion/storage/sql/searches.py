@@ -436,12 +436,13 @@ class SqlSearchStore(SqlReindexing):
     def _keys_for(
         self, db: Connection, app_pk: int, one: InputFilter, among: Sequence[int] | None
     ) -> set[int]:
-        pairs = sorted(set(metadata_leaves(one.metadata))) if _metadata_only(one) else []
-        if among is not None and pairs:  # a filter's metadata with no leaf matches any input
-            known = self._metadata_sets.passing(db, app_pk, pairs, among)
-            return (
-                known if known is not None else _candidates_with_metadata(db, app_pk, pairs, among)
-            )
+        if among is not None and _metadata_only(one):
+            pairs = sorted(set(metadata_leaves(one.metadata)))
+            if pairs:  # else metadata with no leaf ({"a": {}}), which any input has: below
+                known = self._metadata_sets.passing(db, app_pk, pairs, among)
+                if known is not None:
+                    return known
+                return _candidates_with_metadata(db, app_pk, pairs, among)
         columns = (inputs.c.pk, inputs.c.app_pk, inputs.c.geo_longitude, inputs.c.geo_latitude)
         # Candidates are looked up by key; the app is then checked on each row, so that no
         # database is tempted to scan the app's inputs instead.
