@@ -504,7 +504,14 @@ def test_the_candidates_check_of_a_metadata_filter_agrees_with_the_full_filter(
     )
     keys = [record.pk for record in records if record.pk is not None]
     among = [*keys[::2], 10**9]  # a key of no input
-    for values in ({"g": 1}, {"g": 2, "tags": [1]}, {"tags": ["a"]}, {"g": 7}, {"g": {}}):
+    filters: list[dict[str, Any]] = [
+        {"g": 1},
+        {"g": 2, "tags": [1]},
+        {"tags": ["a"]},
+        {"g": 7},
+        {"g": {}},  # no leaf: every input has it
+    ]
+    for values in filters:
         wanted = InputFilter(metadata=values)
         everywhere = search.filtered_keys(app_pk, [wanted])
         checked = search.filtered_keys(app_pk, [wanted], among=among)
