@@ -68,7 +68,13 @@ def populate(
 ) -> None:
     engine = create_db_engine(database_url_for(directory))
     now = datetime.now(UTC)
-    with engine.begin() as db:
+    # The write lock from the start (SQLite's BEGIN IMMEDIATE; PostgreSQL ignores the option):
+    # a transaction that reads first fails at its first write, at once, should the running
+    # server have written in between.
+    with (
+        engine.connect().execution_options(sqlite_begin="IMMEDIATE") as db,
+        db.begin(),
+    ):
         app_pk = db.execute(select(apps.c.pk).where(apps.c.id == APP)).scalar_one()
         db.execute(insert(inputs), [input_row(app_pk, i, now) for i in range(SIZE)])
         pk_of = dict(
