@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -210,5 +211,6 @@ def _count(index: AdaptiveIndex, allowed: set[int] | None) -> int:
     return len(index) if allowed is None else sum(map(index.__contains__, allowed))
 
 
-def _pairs(hits: Sequence[Hit]) -> list[tuple[int, float]]:
-    return [(hit.key, hit.score) for hit in hits]
+def _pairs(hits: list[Hit]) -> list[tuple[int, float]]:
+    """The hits as they are: a ``Hit`` is a ``(key, score)`` tuple (the list is not copied)."""
+    return cast(list[tuple[int, float]], hits)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -33,9 +33,12 @@ FORMAT_VERSION = 1
 """The version of the on-disk layout that ``save`` writes; ``load`` refuses any other."""
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One search result: a key and its cosine similarity to the query, clipped to [0, 1]."""
+class Hit(NamedTuple):
+    """One search result: a key and its cosine similarity to the query, clipped to [0, 1].
+
+    A named tuple, not a dataclass: a filtered search makes a few hundred of them per query,
+    which cost a fifth less to make, and the layers above pass them on as ``(key, score)``
+    pairs without copying them into tuples."""
 
     key: int
     score: float

@@ -16,6 +16,7 @@ Two plans:
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +38,7 @@ MAX_CANDIDATES = 2_000
 SHARE_SECONDS = 30.0
 _SHARES_KEPT = 256
 _GROWTH = 4  # the second fetch, when the first came back short
+_KEY = operator.itemgetter(0)  # a (key, score) pair's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,10 @@ class FilteredNearest:
             # Twice as deep a search, of which the first half is kept: a graph's last few
             # results are its least sure, and the filter's answers may sit among them.
             candidates = self._indexes.nearest(app, space, vector, 2 * fetch, None)[:fetch]
-            fresh = [key for key, _ in candidates[checked:]]  # the first ones are checked
+            fresh = list(map(_KEY, candidates[checked:]))  # the first ones are checked
             passing |= self._search.filtered_keys(app.pk, filters, among=fresh)
             checked = len(candidates)
-            hits = [(key, score) for key, score in candidates if key in passing]
+            hits = [hit for hit in candidates if hit[0] in passing]
             if len(hits) >= wanted or len(candidates) < fetch:
                 return hits[:wanted], max(round(share * size), len(hits))
             fetch *= _GROWTH
