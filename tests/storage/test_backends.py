@@ -610,7 +610,7 @@ def test_a_metadata_pair_too_common_to_keep_is_answered_in_sql(engine: Engine, a
         app_pk, [InputRecord(id=f"in-{n}", kind="image", metadata={"g": 1}) for n in range(3)], []
     )
     pks = [record.pk for record in records if record.pk is not None]
-    sets = MetadataSets(settle_seconds=0.0, max_keys=2)
+    sets = MetadataSets(settle_seconds=0.0, max_bytes=2)
     with engine.connect() as db:
         assert sets.passing(db, app_pk, [("g", "1.0")], pks) == set(pks)  # read, not kept
         assert sets.passing(db, app_pk, [("g", "1.0")], pks) is None

@@ -16,8 +16,13 @@ Reading an array costs about 0.1 s for a pair that 100,000 inputs have, against 
 millisecond for a query's check in SQL, so arrays are read sparingly, at most one per
 ``SETTLE_SECONDS`` and only once the number has held still that long. While inputs are being
 written each write would otherwise make the next search read its arrays again; and filters
-over more pairs than the arrays' cap (``MAX_KEYS``) would read them in turn, each query one.
+over more pairs than the memory cap (``MAX_BYTES``) would read them in turn, each query one.
 Meanwhile SQL answers.
+
+A pair that many of an app's inputs have is kept as a mask, a byte per key up to the largest:
+one lookup a candidate, which after a graph walk (every cache cold) cost half what a binary
+search in the sorted keys did. A rarer pair stays sorted keys, where the mask would be more
+than ``MASK_SPREAD`` times their size.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ from clarion.storage.sql.base import driver_rows
 # How long the generation must hold still before arrays are read for it, and the least time
 # between two reads of an array.
 SETTLE_SECONDS = 2.0
-# At most this many input keys in all the arrays kept (8 bytes each); a pair that more inputs
-# have is answered in SQL.
-MAX_KEYS = 16_000_000
+# At most this many bytes in all the sets kept; a pair whose set is larger is answered in SQL.
+MAX_BYTES = 128 * 1024 * 1024
+# A pair's set is a mask when that is at most this many times the size of its sorted keys.
+MASK_SPREAD = 16
 
 _GENERATION = "SELECT generation FROM metadata_generation WHERE id = 1"
 # The app is checked on ``inputs``: input_metadata has no app column.
@@ -51,12 +57,54 @@ _HAVING_PAIR = (
 
 Pair = tuple[str, str]
 Keys = npt.NDArray[np.int64]
+Found = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mask:
+    """The keys as a mask: ``mask[key]`` is whether the key is one, False past the largest."""
+
+    mask: Found  # one longer than the largest key, so that its last entry is False
+
+    def contains(self, candidates: Keys) -> Found:
+        # "clip" reads a key past the end as the last entry, which is False: one operation.
+        return np.take(self.mask, candidates, mode="clip")
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.mask.nbytes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sorted:
+    """The keys, sorted: a binary search a candidate."""
+
+    keys: Keys
+
+    def contains(self, candidates: Keys) -> Found:
+        if not len(self.keys):
+            return np.zeros(len(candidates), dtype=np.bool_)
+        at = np.searchsorted(self.keys, candidates)
+        return np.asarray(np.take(self.keys, at, mode="clip") == candidates)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.keys.nbytes)
+
+
+def key_set(keys: Keys) -> _Mask | _Sorted:
+    """The set of ``keys`` (sorted, positive) in the form that answers fastest for its size."""
+    if len(keys) and (int(keys[-1]) + 2) <= MASK_SPREAD * keys.nbytes:
+        mask = np.zeros(int(keys[-1]) + 2, dtype=np.bool_)
+        mask[keys] = True
+        return _Mask(mask)
+    return _Sorted(keys)
 
 
 @dataclass(frozen=True, slots=True)
 class _Read:
     generation: int
-    keys: Keys | None  # sorted; None for a pair too common to keep (SQL answers for it)
+    keys: _Mask | _Sorted | None  # None for a pair too large to keep (SQL answers for it)
 
 
 class MetadataSets:
@@ -66,14 +114,14 @@ class MetadataSets:
         self,
         *,
         settle_seconds: float | None = None,
-        max_keys: int = MAX_KEYS,
+        max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settle = settle_seconds
-        self._max_keys = max_keys
+        self._max_bytes = max_bytes
         self._clock = clock
-        self._arrays: OrderedDict[tuple[int, str, str], _Read] = OrderedDict()
-        self._kept = 0  # keys in ``_arrays``
+        self._sets: OrderedDict[tuple[int, str, str], _Read] = OrderedDict()
+        self._kept = 0  # bytes in ``_arrays``
         self._seen: tuple[int, float] | None = None  # a generation, and when first seen
         self._last_read = -math.inf  # when an array was last read
         self._lock = threading.Lock()
@@ -84,29 +132,34 @@ class MetadataSets:
         """The keys of ``among`` whose input has every pair, as ``db``'s snapshot has them;
         None where no array can answer for that snapshot (the caller asks SQL)."""
         generation = int(driver_rows(db, _GENERATION, ())[0][0])
-        candidates = np.asarray(among, dtype=np.int64)
-        kept = np.ones(len(candidates), dtype=np.bool_)
+        candidates = np.fromiter(among, dtype=np.int64, count=len(among))
+        kept: Found | None = None
         for pair in pairs:
-            keys = self._keys(db, generation, app_pk, pair)
+            keys = self._set_of(db, generation, app_pk, pair)
             if keys is None:
                 return None
-            kept &= _members(candidates, keys)
-        return set(candidates[kept].tolist())
+            found = keys.contains(candidates)
+            kept = found if kept is None else kept & found
+        return set((candidates if kept is None else candidates[kept]).tolist())
 
-    def _keys(self, db: Connection, generation: int, app_pk: int, pair: Pair) -> Keys | None:
-        """The app's inputs with ``pair`` in ``db``'s snapshot (which has ``generation``),
-        sorted; None where they are not kept and may not be read now."""
+    def _set_of(
+        self, db: Connection, generation: int, app_pk: int, pair: Pair
+    ) -> _Mask | _Sorted | None:
+        """The app's inputs with ``pair`` in ``db``'s snapshot (which has ``generation``);
+        None where they are not kept and may not be read now."""
         name = (app_pk, *pair)
         with self._lock:
-            known = self._arrays.get(name)
+            known = self._sets.get(name)
             if known is not None and known.generation == generation:
-                self._arrays.move_to_end(name)
+                self._sets.move_to_end(name)
                 return known.keys
             if not self._may_read(generation):
                 return None
         rows = driver_rows(db, _HAVING_PAIR, (*pair, app_pk))
-        keys = np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
-        read = _Read(generation, keys if len(keys) <= self._max_keys else None)
+        keys = key_set(
+            np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+        )
+        read = _Read(generation, keys if keys.nbytes <= self._max_bytes else None)
         with self._lock:
             self._keep(name, read)
         return keys
@@ -125,23 +178,15 @@ class MetadataSets:
 
     def _keep(self, name: tuple[int, str, str], read: _Read) -> None:
         """Keep ``read`` (under the lock), forgetting the least recently used beyond the cap."""
-        replaced = self._arrays.pop(name, None)
+        replaced = self._sets.pop(name, None)
         if replaced is not None:
             self._kept -= _size(replaced)
-        self._arrays[name] = read
+        self._sets[name] = read
         self._kept += _size(read)
-        while self._kept > self._max_keys:
-            _, dropped = self._arrays.popitem(last=False)
+        while self._kept > self._max_bytes:
+            _, dropped = self._sets.popitem(last=False)
             self._kept -= _size(dropped)
 
 
 def _size(read: _Read) -> int:
-    return 0 if read.keys is None else len(read.keys)
-
-
-def _members(candidates: Keys, keys: Keys) -> npt.NDArray[np.bool_]:
-    """Which candidates are in the sorted ``keys``: a binary search each."""
-    if not len(keys):
-        return np.zeros(len(candidates), dtype=np.bool_)
-    at = np.minimum(np.searchsorted(keys, candidates), len(keys) - 1)
-    return np.asarray(keys[at] == candidates)
+    return 0 if read.keys is None else read.keys.nbytes

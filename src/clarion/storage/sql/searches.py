@@ -421,7 +421,7 @@ class SqlSearchStore(SqlReindexing):
         probes the filter tables per key, so checking a few hundred candidates costs the same
         in an app of a million inputs as in one of a thousand.
         """
-        keys = None if among is None else sorted({int(key) for key in among})
+        keys = None if among is None else list(among)
         if not filters:
             filters = [InputFilter()]  # every input of the app (among ``among``)
         allowed: set[int] | None = None
@@ -442,7 +442,8 @@ class SqlSearchStore(SqlReindexing):
                 known = self._metadata_sets.passing(db, app_pk, pairs, among)
                 if known is not None:
                     return known
-                return _candidates_with_metadata(db, app_pk, pairs, among)
+                return _candidates_with_metadata(db, app_pk, pairs, _distinct(among))
+        among = None if among is None else _distinct(among)
         columns = (inputs.c.pk, inputs.c.app_pk, inputs.c.geo_longitude, inputs.c.geo_latitude)
         # Candidates are looked up by key; the app is then checked on each row, so that no
         # database is tempted to scan the app's inputs instead.
@@ -565,6 +566,11 @@ class SqlSearchStore(SqlReindexing):
                 )
             )
         return bool(result.rowcount)
+
+
+def _distinct(keys: Iterable[int]) -> list[int]:
+    """Keys as SQL gets them: plain ints, each once, in order (a statement's parameters)."""
+    return sorted({int(key) for key in keys})
 
 
 def _metadata_only(one: InputFilter) -> bool:
