@@ -71,6 +71,10 @@ def bare_pipeline(
 
 def serve_images(images: list[bytes]) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as any web server serves images: under HTTP/1.0 (the default here) each
+        # fetch opened a connection, and this process started a thread for each.
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
             body = images[int(self.path.strip("/").split(".")[0])]
             self.send_response(200)
