@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +21,13 @@ from PIL import Image
 from sqlalchemy import Engine, select
 
 from clarion.blobs.files import FileBlobStore
+from clarion.codes import INPUT_UNSUPPORTED_FORMAT
+from clarion.errors import InputRejected
 from clarion.fetch import FetchPolicy, UrlFetcher
 from clarion.inference.base import ConceptScore, ImageRunner, Prediction, TextRunner
 from clarion.jobs.ingest import IngestJob
-from clarion.media import decode_image
+from clarion.media import DecodedImage, decode_image
+from clarion.runtime import untrusted
 from clarion.runtime.decoded import DecodedImages
 from clarion.runtime.indexing import IMAGE_SPACE, Indexer
 from clarion.runtime.untrusted import UntrustedInputs
@@ -172,6 +178,30 @@ def test_a_picture_larger_than_the_budget_is_not_held() -> None:
     raw = jpeg("red")
     decoded.keep(raw, decode_image(raw))
     assert decoded.held == 0
+
+
+def test_a_requests_uploads_are_decoded_together_each_answer_in_its_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded = DecodedImages()
+    checks = UntrustedInputs(UrlFetcher(FetchPolicy()), decoded)
+    threads: set[str] = set()
+
+    def watched(data: bytes) -> DecodedImage:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.05)  # long enough for the pool's threads to overlap
+        return decode_image(data)
+
+    monkeypatch.setattr(untrusted, "decode_image", watched)
+    uploads = [jpeg("red", (32, 24)), b"no picture", jpeg("green", (16, 8)), jpeg("blue")]
+    answers = checks.check_images(uploads)
+    assert answers[0] == (32, 24, "JPEG")
+    assert isinstance(answers[1], InputRejected)
+    assert answers[1].code == INPUT_UNSUPPORTED_FORMAT
+    assert answers[2:] == [(16, 8, "JPEG"), (64, 48, "JPEG")]
+    assert decoded.held == 3  # the pictures the ingest jobs will take
+    if (os.cpu_count() or 1) > 1:
+        assert len(threads) > 1
 
 
 @dataclass

@@ -58,12 +58,16 @@ _SKIP = 1  # InputIDConflictResolution.SKIP
 _SUFFIX = 2  # InputIDConflictResolution.SUFFIX
 
 
+# An uploaded image's (width, height, format), or why it is refused.
+ImageCheck = tuple[int, int, str] | InputRejected
+
+
 class InputChecks(Protocol):
     """What can be refused before ingestion: each raises ``InputRejected``."""
 
     def check_url(self, url: str) -> None: ...
-    def check_image(self, data: bytes) -> tuple[int, int, str]:
-        """Decode the image fully; its (width, height, format)."""
+    def check_images(self, uploads: Sequence[bytes]) -> list[ImageCheck]:
+        """Decode each image fully, several at once; each one's answer, in order."""
         ...
 
 
@@ -136,9 +140,11 @@ class InputsService:
         _check_batch_size(len(request.inputs))
         taken = self._inputs.existing_input_ids(app_pk(app), [m.id for m in request.inputs if m.id])
         ids = _assign_ids(request, taken)
+        images = self._checked_images(request.inputs, ids, taken)
         results: list[_Accepted | InputRejected] = []
-        for message, input_id in zip(request.inputs, ids, strict=True):
-            results.append(self._accept_or_refuse(app, message, input_id, taken, request))
+        for n, (message, input_id) in enumerate(zip(request.inputs, ids, strict=True)):
+            image = images.get(n)
+            results.append(self._accept_or_refuse(app, message, input_id, taken, request, image))
             taken.add(input_id)  # the same id twice in one request is a conflict too
         results = self._refuse_duplicate_urls(app, request.inputs, results)
         accepted = [result for result in results if isinstance(result, _Accepted)]
@@ -152,6 +158,20 @@ class InputsService:
             lambda record: self._hosted.for_input(app, record),
         )
 
+    def _checked_images(
+        self, messages: Sequence[resources_pb2.Input], ids: Sequence[str], taken: set[str]
+    ) -> dict[int, ImageCheck]:
+        """The uploaded images' checks, by their place in the request, all decoded at once (on
+        as many cores as there are) before the inputs are checked in turn. An input whose id
+        is already taken is refused for that, undecoded."""
+        places = [
+            n
+            for n, (message, input_id) in enumerate(zip(messages, ids, strict=True))
+            if message.data.image.base64 and input_id not in taken
+        ]
+        uploads = [messages[n].data.image.base64 for n in places]
+        return dict(zip(places, self._checks.check_images(uploads), strict=True))
+
     def _accept_or_refuse(
         self,
         app: AppRecord,
@@ -159,6 +179,7 @@ class InputsService:
         input_id: str,
         taken: set[str],
         request: service_pb2.PostInputsRequest,
+        image: ImageCheck | None,
     ) -> _Accepted | InputRejected:
         try:
             if input_id in taken:
@@ -167,12 +188,17 @@ class InputsService:
                 raise InputRejected(
                     INPUT_DUPLICATE, f"{reason}input id '{input_id}' already exists"
                 )
-            return self._accepted(app, message, input_id, request.inputs_add_job_id)
+            return self._accepted(app, message, input_id, request.inputs_add_job_id, image)
         except InputRejected as refused:
             return refused
 
     def _accepted(
-        self, app: AppRecord, message: resources_pb2.Input, input_id: str, job_id: str
+        self,
+        app: AppRecord,
+        message: resources_pb2.Input,
+        input_id: str,
+        job_id: str,
+        image: ImageCheck | None,
     ) -> _Accepted:
         _check_input_id(input_id)
         data = message.data
@@ -184,7 +210,7 @@ class InputsService:
             add_job_id=job_id,
             dataset_ids=tuple(dict.fromkeys(message.dataset_ids)),
         )
-        record, image_bytes = self._with_content(record, data)
+        record, image_bytes = self._with_content(record, data, image)
         self._check_datasets(app, record.dataset_ids)
         concepts = _checked_concepts(data.concepts)
         annotation = None
@@ -198,20 +224,25 @@ class InputsService:
         return _Accepted(record, annotation, image_bytes)
 
     def _with_content(
-        self, record: InputRecord, data: resources_pb2.Data
+        self, record: InputRecord, data: resources_pb2.Data, image: ImageCheck | None
     ) -> tuple[InputRecord, bytes | None]:
         """The record with its content, after the checks that can be made at once.
 
-        Uploaded image bytes are decoded here, so a file that is no image, is truncated or
-        would decode to too many pixels is refused before anything is stored.
+        Uploaded image bytes were decoded (``image``: ``_checked_images``), so a file that is
+        no image, is truncated or would decode to too many pixels is refused before anything
+        is stored.
         """
         if data.HasField("image") and (data.image.url or data.image.base64):
             if data.image.base64:
-                width, height, image_format = self._checks.check_image(data.image.base64)
-                image = replace(
+                if image is None:  # not checked with the others: see _checked_images
+                    (image,) = self._checks.check_images([data.image.base64])
+                if isinstance(image, InputRejected):
+                    raise image
+                width, height, image_format = image
+                pictured = replace(
                     record, kind="image", width=width, height=height, format=image_format
                 )
-                return image, data.image.base64
+                return pictured, data.image.base64
             self._checks.check_url(data.image.url)
             return replace(record, kind="image", url=data.image.url), None
         if data.HasField("text") and (data.text.raw or data.text.url):
