@@ -69,14 +69,26 @@ def bare_pipeline(
         return time.perf_counter() - started
 
 
+def tagged(image: bytes, tag: str) -> bytes:
+    """``image`` (a JPEG) with a comment segment holding ``tag`` after its start marker: the
+    same picture, other bytes. Each round uploads new bytes, so every pipeline stores every
+    blob each round; the servers would otherwise find the last round's blobs stored (blobs
+    are kept by content) while the bare pipeline writes them again."""
+    comment = tag.encode()
+    return image[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + image[2:]
+
+
 def serve_images(images: list[bytes]) -> tuple[ThreadingHTTPServer, str]:
+    """An HTTP server for ``images``: ``/TAG/N.jpg`` is image N tagged with TAG."""
+
     class Handler(BaseHTTPRequestHandler):
         # Keep-alive, as any web server serves images: under HTTP/1.0 (the default here) each
         # fetch opened a connection, and this process started a thread for each.
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            body = images[int(self.path.strip("/").split(".")[0])]
+            tag, name = self.path.strip("/").split("/")
+            body = tagged(images[int(name.split(".")[0])], tag)
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
             self.send_header("Content-Length", str(len(body)))
@@ -125,18 +137,20 @@ def through_server(
         time.sleep(0.05)
 
 
-def byte_inputs(images: list[bytes]) -> list[resources_pb2.Input]:
+def byte_inputs(images: list[bytes], tag: str) -> list[resources_pb2.Input]:
     return [
-        resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=data)))
+        resources_pb2.Input(
+            data=resources_pb2.Data(image=resources_pb2.Image(base64=tagged(data, tag)))
+        )
         for data in images
     ]
 
 
-def url_inputs(base: str, count: int) -> list[resources_pb2.Input]:
+def url_inputs(base: str, count: int, tag: str) -> list[resources_pb2.Input]:
     return [
         resources_pb2.Input(
             data=resources_pb2.Data(
-                image=resources_pb2.Image(url=f"{base}/{n}.jpg", allow_duplicate_url=True)
+                image=resources_pb2.Image(url=f"{base}/{tag}/{n}.jpg", allow_duplicate_url=True)
             )
         )
         for n in range(count)
@@ -172,21 +186,27 @@ def main() -> None:
             env = {"CLARION_WORKERS": str(WORKERS), "PYTHONPATH": str(src.resolve())}
             server = stack.enter_context(clarion_server("--allow-private-urls", env=env))
             # The server loads its models on its first ingestion, as the bare pipeline did.
-            through_server(server, "warm-up", byte_inputs(images[:WORKERS]))
+            through_server(server, "warm-up", byte_inputs(images[:WORKERS], "warm-up"))
             servers[name] = server
             for way in ("by bytes", "by URL"):
                 seconds[f"{name}server, {way}"], cpu[f"{name}server, {way}"] = [], []
         for run in range(args.repeats):
-            seconds["bare decode + store"].append(bare_pipeline(images))
+            seconds["bare decode + store"].append(
+                bare_pipeline([tagged(image, f"bare-{run}") for image in images])
+            )
             seconds["bare, + indexing"].append(
-                bare_pipeline(images, catalog, cpu["bare, + indexing"])
+                bare_pipeline(
+                    [tagged(image, f"indexed-{run}") for image in images],
+                    catalog,
+                    cpu["bare, + indexing"],
+                )
             )
             for name, server in servers.items():
-                row = f"{name}server, by bytes"
-                took = through_server(server, f"bytes-{run}", byte_inputs(images), cpu[row])
+                row, tag = f"{name}server, by bytes", f"{name.strip()}bytes-{run}"
+                took = through_server(server, tag, byte_inputs(images, tag), cpu[row])
                 seconds[row].append(took)
-                row = f"{name}server, by URL"
-                took = through_server(server, f"url-{run}", url_inputs(base, len(images)), cpu[row])
+                row, tag = f"{name}server, by URL", f"{name.strip()}url-{run}"
+                took = through_server(server, tag, url_inputs(base, len(images), tag), cpu[row])
                 seconds[row].append(took)
     http_server.shutdown()
     report(len(images), seconds, cpu)
