@@ -3,19 +3,19 @@
 A filtered search over a large index checks the index's nearest few hundred candidates
 against the filter (``services._nearest``). In SQL that check costs about half a millisecond
 at a million inputs, however the statement is written: a b-tree descent per candidate. Here,
-each (path, value) pair an app is filtered by is read once into a sorted array of the app's
-inputs that have it, and candidates are looked up in it.
+each (path, value) pair an app is filtered by is read once into the set of the app's inputs
+that have it, and candidates are looked up in it.
 
-Fresh by proof, not by time: the arrays are tagged with ``metadata_generation``, a number
+Fresh by proof, not by time: the sets are tagged with ``metadata_generation``, a number
 that the database changes in every transaction that changes ``input_metadata`` (the table's
-triggers, migration 0025). The number and the array are read in one snapshot, and an array
-is used only in a read that sees the same number, so it is exactly what that read would find
+triggers, migration 0025). The number and the set are read in one snapshot, and a set is
+used only in a read that sees the same number, so it is exactly what that read would find
 in the table. Any other read answers in SQL (``passing`` returns None).
 
-Reading an array costs about 0.1 s for a pair that 100,000 inputs have, against half a
-millisecond for a query's check in SQL, so arrays are read sparingly, at most one per
+Reading a set costs about 0.1 s for a pair that 100,000 inputs have, against half a
+millisecond for a query's check in SQL, so sets are read sparingly, at most one per
 ``SETTLE_SECONDS`` and only once the number has held still that long. While inputs are being
-written each write would otherwise make the next search read its arrays again; and filters
+written each write would otherwise make the next search read its sets again; and filters
 over more pairs than the memory cap (``MAX_BYTES``) would read them in turn, each query one.
 Meanwhile SQL answers.
 
@@ -40,8 +40,8 @@ from sqlalchemy import Connection
 
 from clarion.storage.sql.base import driver_rows
 
-# How long the generation must hold still before arrays are read for it, and the least time
-# between two reads of an array.
+# How long the generation must hold still before sets are read for it, and the least time
+# between two reads of a set.
 SETTLE_SECONDS = 2.0
 # At most this many bytes in all the sets kept; a pair whose set is larger is answered in SQL.
 MAX_BYTES = 128 * 1024 * 1024
@@ -121,16 +121,16 @@ class MetadataSets:
         self._max_bytes = max_bytes
         self._clock = clock
         self._sets: OrderedDict[tuple[int, str, str], _Read] = OrderedDict()
-        self._kept = 0  # bytes in ``_arrays``
+        self._kept = 0  # bytes in ``_sets``
         self._seen: tuple[int, float] | None = None  # a generation, and when first seen
-        self._last_read = -math.inf  # when an array was last read
+        self._last_read = -math.inf  # when a set was last read
         self._lock = threading.Lock()
 
     def passing(
         self, db: Connection, app_pk: int, pairs: Sequence[Pair], among: Sequence[int]
     ) -> set[int] | None:
         """The keys of ``among`` whose input has every pair, as ``db``'s snapshot has them;
-        None where no array can answer for that snapshot (the caller asks SQL)."""
+        None where no set can answer for that snapshot (the caller asks SQL)."""
         generation = int(driver_rows(db, _GENERATION, ())[0][0])
         candidates = np.fromiter(among, dtype=np.int64, count=len(among))
         kept: Found | None = None
@@ -165,8 +165,8 @@ class MetadataSets:
         return keys
 
     def _may_read(self, generation: int) -> bool:
-        """Whether an array may be read now, for ``generation`` (under the lock): the number
-        first seen, and the last array read, at least the settle time ago."""
+        """Whether a set may be read now, for ``generation`` (under the lock): the number
+        first seen, and the last set read, at least the settle time ago."""
         now = self._clock()
         if self._seen is None or self._seen[0] != generation:
             self._seen = (generation, now)
