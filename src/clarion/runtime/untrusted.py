@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from functools import partial
 
 from PIL import Image
@@ -16,17 +15,20 @@ from clarion.fetch import FetchRejected, UrlFetcher
 from clarion.media import ImageRejected, decode_image
 from clarion.runtime.decoded import DecodedImages
 
-# Threads decoding one request's uploads: the cores, shared by all requests at once.
-_DECODE_THREADS = os.cpu_count() or 1
+_CORES = os.cpu_count() or 1
 
 
-def _checked(
-    check: Callable[[bytes], tuple[int, int, str]], data: bytes
-) -> tuple[int, int, str] | InputRejected:
-    try:
-        return check(data)
-    except InputRejected as refused:
-        return refused
+def _checked_each(
+    check: Callable[[bytes], tuple[int, int, str]], uploads: Sequence[bytes]
+) -> list[tuple[int, int, str] | InputRejected]:
+    """``check`` of each upload, in order, a refusal in its place."""
+    answers: list[tuple[int, int, str] | InputRejected] = []
+    for data in uploads:
+        try:
+            answers.append(check(data))
+        except InputRejected as refused:
+            answers.append(refused)
+    return answers
 
 
 class UntrustedInputs:
@@ -36,12 +38,19 @@ class UntrustedInputs:
     to predict on. Every refusal is an ``InputRejected`` carrying the input's status code.
     """
 
-    def __init__(self, fetcher: UrlFetcher, decoded: DecodedImages | None = None) -> None:
+    def __init__(
+        self,
+        fetcher: UrlFetcher,
+        decoded: DecodedImages | None = None,
+        readers: Executor | None = None,
+    ) -> None:
         self._fetcher = fetcher
         # Where checked uploads are kept for this process's ingest jobs (None: no workers here).
         self._decoded = decoded
-        self._pool: ThreadPoolExecutor | None = None  # started by the first batch of uploads
-        self._pool_lock = threading.Lock()
+        # The server's pool for reading inputs (``Backends.readers``), which decodes several
+        # uploads at once; its size bounds the decodes in flight for all requests together.
+        # None: each on the calling thread, in turn.
+        self._readers = readers
 
     def image_from_bytes(self, data: bytes) -> Image.Image:
         try:
@@ -77,12 +86,14 @@ class UntrustedInputs:
         """``check_image`` of each upload, in order, a refusal returned in its place. Several
         are decoded at once: Pillow's decoders let go of the GIL, and a request of 128
         pictures otherwise kept one core busy while the workers had nothing to ingest yet."""
-        if len(uploads) < 2:
-            return [_checked(self.check_image, data) for data in uploads]
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(_DECODE_THREADS, thread_name_prefix="decode")
-        return list(self._pool.map(partial(_checked, self.check_image), uploads))
+        check = partial(_checked_each, self.check_image)
+        lanes = min(_CORES, len(uploads))
+        if self._readers is None or lanes < 2:
+            return check(uploads)
+        # One lane a core, each taking every lanes-th upload: decoding is work for the CPU, and
+        # more lanes than cores only took time from the ingestion workers.
+        by_lane = list(self._readers.map(check, [uploads[n::lanes] for n in range(lanes)]))
+        return [by_lane[n % lanes][n // lanes] for n in range(len(uploads))]
 
     def check_image(self, data: bytes) -> tuple[int, int, str]:
         try:

@@ -443,7 +443,9 @@ def build_handlers(
         return backends.models.find(model_id) is not None
 
     # Checked uploads are kept decoded only for workers in this process to take.
-    untrusted = UntrustedInputs(backends.fetcher, backends.decoded if settings.workers else None)
+    untrusted = UntrustedInputs(
+        backends.fetcher, backends.decoded if settings.workers else None, backends.readers
+    )
     videos = backends.untrusted_videos
     inputs = InputsService(
         data,

@@ -161,9 +161,9 @@ class InputsService:
     def _checked_images(
         self, messages: Sequence[resources_pb2.Input], ids: Sequence[str], taken: set[str]
     ) -> dict[int, ImageCheck]:
-        """The uploaded images' checks, by their place in the request, all decoded at once (on
-        as many cores as there are) before the inputs are checked in turn. An input whose id
-        is already taken is refused for that, undecoded."""
+        """The uploaded images' checks, by their place in the request, decoded several at once
+        (on the server's pool for reading inputs) before the inputs are checked in turn. An
+        input whose id is already taken is refused for that, undecoded."""
         places = [
             n
             for n, (message, input_id) in enumerate(zip(messages, ids, strict=True))
