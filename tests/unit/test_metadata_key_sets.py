@@ -41,3 +41,6 @@ def test_a_mask_is_never_much_larger_than_the_sorted_keys() -> None:
     assert dense.nbytes <= metadata_sets.MASK_SPREAD * 10_000 * 8
     assert type(sparse).__name__ == "_Sorted"
     assert sparse.nbytes == 4 * 8
+    # Dense enough for a mask, but over the cap: the sorted keys (which will not be kept).
+    capped = key_set(_keys(list(range(1, 100_001, 10))), max_bytes=50_000)
+    assert type(capped).__name__ == "_Sorted"

@@ -92,9 +92,10 @@ class _Sorted:
         return int(self.keys.nbytes)
 
 
-def key_set(keys: Keys) -> _Mask | _Sorted:
-    """The set of ``keys`` (sorted, positive) in the form that answers fastest for its size."""
-    if len(keys) and (int(keys[-1]) + 2) <= MASK_SPREAD * keys.nbytes:
+def key_set(keys: Keys, max_bytes: int = MAX_BYTES) -> _Mask | _Sorted:
+    """The set of ``keys`` (sorted, positive) in the form that answers fastest for its size;
+    never a mask larger than ``max_bytes``, which would be made only to be let go."""
+    if len(keys) and (int(keys[-1]) + 2) <= min(MASK_SPREAD * keys.nbytes, max_bytes):
         mask = np.zeros(int(keys[-1]) + 2, dtype=np.bool_)
         mask[keys] = True
         return _Mask(mask)
@@ -157,7 +158,8 @@ class MetadataSets:
                 return None
         rows = driver_rows(db, _HAVING_PAIR, (*pair, app_pk))
         keys = key_set(
-            np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+            np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))),
+            self._max_bytes,
         )
         read = _Read(generation, keys if keys.nbytes <= self._max_bytes else None)
         with self._lock:
